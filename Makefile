@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv first.
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TRIALS ?= 12
+
+.PHONY: setup demo test test-fast lint bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	VENV=$(VENV) bash scripts/setup.sh
+
+## The main job on the built-in demo corpus: a short vocals search, then the report.
+demo: setup
+	$(BIN)/tfselect search --target vocals --trials $(TRIALS) --study demo --storage sqlite:///studies/demo.db
+	$(BIN)/tfselect report --study demo --storage sqlite:///studies/demo.db --out reports/demo
+
+## Lint and the whole test suite (slow tests included; CI runs exactly this).
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: setup
+	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache
