@@ -1,0 +1,3 @@
+from tfselect.cli import app
+
+app()
