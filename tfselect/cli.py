@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -28,7 +28,7 @@ DEFAULT_STORAGE = "sqlite:///studies/tfselect.db"
 
 # Shared options (same names and meaning in every subcommand).
 RootOpt = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--root",
         help="Dataset in MUSDB layout (default: $MUSDB_PATH, else the built-in demo corpus).",
@@ -37,7 +37,7 @@ RootOpt = Annotated[
 StorageOpt = Annotated[
     str, typer.Option("--storage", help="Optuna storage URL (sqlite, journal file, postgresql).")
 ]
-StudyOpt = Annotated[Optional[str], typer.Option("--study", help="Study name.")]
+StudyOpt = Annotated[str | None, typer.Option("--study", help="Study name.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: cpu, cuda, cuda:1, ...")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More logging.")]
