@@ -1,0 +1,46 @@
+"""Time-frequency transforms of tfselect behind one spec string and one interface.
+
+    >>> from tfselect.transforms import TransformSpec, build
+    >>> T = build("slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050", sample_rate=44100)
+    >>> C = T(x)                 # x (..., channels, samples) -> list of complex blocks
+    >>> y = T.inverse(C, x.shape[-1])
+
+Kinds: ``slicqt`` (torch sliCQT, :mod:`.slicqt`), ``stft`` (:mod:`.stft`), ``nsgt``
+(non-sliced torch NSGT with essentia's design, :mod:`.nsgt2014`) and ``nsgcq`` (essentia's
+NSGConstantQ adapter, :mod:`.essentia_ref`). The last two are imported lazily.
+"""
+
+from __future__ import annotations
+
+from .base import Coefs, Transform
+from .spec import FORMS, KINDS, PHASES, TransformSpec
+
+__all__ = ["Coefs", "FORMS", "KINDS", "PHASES", "Transform", "TransformSpec", "build"]
+
+
+def build(spec: TransformSpec | str, sample_rate: int = 44100) -> Transform:
+    """Build the transform described by ``spec`` for signals sampled at ``sample_rate`` Hz.
+
+    Validates the sample-rate dependent parts first (fmax <= Nyquist, slice length), so a
+    bad spec raises :class:`tfselect.errors.SpecError` before anything is computed.
+    Filterbanks are cached per (spec, sample rate): building the same spec twice is cheap.
+    """
+    spec = TransformSpec.parse(spec)
+    spec.validate(sample_rate)
+    if spec.kind == "stft":
+        from .stft import STFT
+
+        return STFT(spec, sample_rate)
+    if spec.kind == "slicqt":
+        from .slicqt import SliCQT
+
+        return SliCQT(spec, sample_rate)
+    if spec.kind == "nsgt":
+        from .nsgt2014 import NSGT2014
+
+        return NSGT2014(spec, sample_rate)
+    if spec.kind == "nsgcq":
+        from .essentia_ref import EssentiaNSGCQ
+
+        return EssentiaNSGCQ(spec, sample_rate)
+    raise AssertionError(f"unhandled kind {spec.kind}")  # parse() rejects unknown kinds

@@ -1,0 +1,329 @@
+"""``TransformSpec``: one canonical string per transform, parsed, validated and printed.
+
+Grammar: ``KIND:field=value,field=value,...`` with these kinds and fields (canonical order)::
+
+    slicqt:scale=S,bins=N,fmin=F,fmax=F[,gamma=G][,sllen=N][,trlen=N][,phase=P][,form=R]
+    stft:n_fft=N,hop=N
+    nsgt:fmin=F,fmax=F,bpo=N[,gamma=G][,rasterize=R][,phase=P]
+    nsgcq:fmin=F,fmax=F,bpo=N[,gamma=G][,rasterize=R][,phase=P]
+
+- ``slicqt`` the sliced constant-Q-like transform (torch; :mod:`.slicqt`). ``scale`` is one of
+  log, mel, bark, vqlog, lin; ``gamma`` (Hz, >= 0) only with vqlog; ``sllen``/``trlen`` slice
+  and transition length in samples (omitted = the smallest valid ones, see
+  :meth:`TransformSpec.resolved`); ``phase`` local (2012, default) or global (2014);
+  ``form`` ragged (default), zeropad, rasterize (full: every bin at the finest time grid) or
+  piecewise (rasterized per octave to power-of-two fractions of the finest grid).
+- ``stft`` Hann-window STFT (torch; :mod:`.stft`).
+- ``nsgt`` non-sliced torch NSGT with essentia's constant-Q design; ``nsgcq`` essentia's
+  ``NSGConstantQ`` itself. ``bpo`` = bins per octave, ``rasterize`` none|full|piecewise
+  (default full), ``phase`` local|global (default global), as essentia's defaults.
+
+Printing rule: the core fields (slicqt: scale, bins, fmin, fmax; stft: n_fft, hop;
+nsgt/nsgcq: fmin, fmax, bpo) are required and always printed; every other field is printed
+only when it differs from its default (``sllen``/``trlen`` only when given). Numbers print as
+the shortest string that reads back to the same float, integers without ``.0``. Hence
+``parse(str(s)) == s`` for every spec, and ``str(parse(t)) == t`` for every canonical ``t``.
+
+Every problem raises :class:`tfselect.errors.SpecError` with one line naming the field, the
+value and the allowed range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from tfselect.errors import SpecError
+
+from .scales import SCALES, centres_and_q, min_slice_length
+
+KINDS = ("slicqt", "stft", "nsgt", "nsgcq")
+PHASES = ("local", "global")
+FORMS = ("ragged", "zeropad", "rasterize", "piecewise")
+RASTERIZE = ("none", "full", "piecewise")
+
+# canonical field order per kind; the first ones (up to _CORE[kind]) are required
+_FIELDS = {
+    "slicqt": ("scale", "bins", "fmin", "fmax", "gamma", "sllen", "trlen", "phase", "form"),
+    "stft": ("n_fft", "hop"),
+    "nsgt": ("fmin", "fmax", "bpo", "gamma", "rasterize", "phase"),
+    "nsgcq": ("fmin", "fmax", "bpo", "gamma", "rasterize", "phase"),
+}
+_CORE = {
+    "slicqt": ("scale", "bins", "fmin", "fmax"),
+    "stft": ("n_fft", "hop"),
+    "nsgt": ("fmin", "fmax", "bpo"),
+    "nsgcq": ("fmin", "fmax", "bpo"),
+}
+_DEFAULTS = {
+    "slicqt": {"gamma": None, "sllen": None, "trlen": None, "phase": "local", "form": "ragged"},
+    "stft": {},
+    "nsgt": {"gamma": 0.0, "rasterize": "full", "phase": "global"},
+    "nsgcq": {"gamma": 0.0, "rasterize": "full", "phase": "global"},
+}
+_INT_FIELDS = {"bins", "sllen", "trlen", "n_fft", "hop", "bpo"}
+_FLOAT_FIELDS = {"fmin", "fmax", "gamma"}
+_ALL_FIELDS = (
+    "scale", "bins", "fmin", "fmax", "gamma", "sllen", "trlen", "phase", "form",
+    "n_fft", "hop", "bpo", "rasterize",
+)  # fmt: skip
+
+
+def _fmt_number(x: float | int) -> str:
+    """Shortest exact text for a number: ints plain, floats by repr without a trailing .0."""
+    if isinstance(x, int):
+        return str(x)
+    if float(x).is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return repr(float(x))
+
+
+@dataclass(frozen=True)
+class TransformSpec:
+    """A validated transform description; see the module docstring for the grammar.
+
+    Construct with :meth:`parse` (or directly with keyword fields, validated the same way).
+    Fields not used by ``kind`` are None.
+    """
+
+    kind: str
+    scale: str | None = None
+    bins: int | None = None
+    fmin: float | None = None
+    fmax: float | None = None
+    gamma: float | None = None
+    sllen: int | None = None
+    trlen: int | None = None
+    phase: str | None = None
+    form: str | None = None
+    n_fft: int | None = None
+    hop: int | None = None
+    bpo: int | None = None
+    rasterize: str | None = None
+
+    # ------------------------------------------------------------------ parsing / printing
+    @classmethod
+    def parse(cls, text: str | TransformSpec) -> TransformSpec:
+        """Parse ``text`` (or return a spec unchanged); raises SpecError on any problem."""
+        if isinstance(text, TransformSpec):
+            return text
+        if not isinstance(text, str):
+            raise SpecError(f"transform spec must be a string, got {type(text).__name__}")
+        s = text.strip()
+        kind, sep, body = s.partition(":")
+        kind = kind.strip()
+        if kind not in KINDS:
+            raise SpecError(
+                f"transform spec {s!r}: unknown kind {kind!r} (allowed: {', '.join(KINDS)})"
+            )
+        values: dict[str, object] = {}
+        for item in filter(None, (p.strip() for p in body.split(","))) if sep else ():
+            name, eq, raw = item.partition("=")
+            name, raw = name.strip(), raw.strip()
+            if name not in _FIELDS[kind]:
+                raise SpecError(
+                    f"transform spec {s!r}: unknown field {name!r} for kind {kind!r} "
+                    f"(allowed: {', '.join(_FIELDS[kind])})"
+                )
+            if not eq or raw == "":
+                raise SpecError(f"transform spec {s!r}: field {name!r} has no value (use {name}=…)")
+            if name in values:
+                raise SpecError(f"transform spec {s!r}: field {name!r} given twice")
+            values[name] = _convert(s, name, raw)
+        return cls._make(kind, values, s)
+
+    @classmethod
+    def _make(cls, kind: str, values: dict, text: str) -> TransformSpec:
+        for name in _CORE[kind]:
+            if name not in values:
+                raise SpecError(
+                    f"transform spec {text!r}: missing field {name!r} "
+                    f"(required for {kind}: {', '.join(_CORE[kind])})"
+                )
+        full = dict(_DEFAULTS[kind])
+        full.update(values)
+        if kind == "slicqt" and full.get("scale") == "vqlog" and full.get("gamma") is None:
+            full["gamma"] = 0.0
+        return cls(kind=kind, **full)
+
+    def __str__(self) -> str:
+        parts = []
+        defaults = dict(_DEFAULTS[self.kind])
+        if self.kind == "slicqt" and self.scale == "vqlog":
+            defaults["gamma"] = 0.0
+        for name in _FIELDS[self.kind]:
+            v = getattr(self, name)
+            if name not in _CORE[self.kind] and (v is None or v == defaults.get(name)):
+                continue
+            parts.append(f"{name}={v if isinstance(v, str) else _fmt_number(v)}")
+        return f"{self.kind}:{','.join(parts)}"
+
+    def __repr__(self) -> str:
+        return f"TransformSpec({str(self)!r})"
+
+    # ------------------------------------------------------------------ validation
+    def __post_init__(self) -> None:
+        kind = self.kind
+        if kind not in KINDS:
+            raise SpecError(f"transform spec: unknown kind {kind!r} (allowed: {', '.join(KINDS)})")
+        allowed = set(_FIELDS[kind])
+        for name in _ALL_FIELDS:
+            v = getattr(self, name)
+            if v is not None and name not in allowed:
+                raise SpecError(self._msg(name, v, f"not a field of kind {kind!r}"))
+        for name in _CORE[kind]:
+            if getattr(self, name) is None:
+                raise SpecError(self._msg(name, None, "required"))
+        # normalise numeric types so equality and printing are exact
+        for name in _INT_FIELDS & allowed:
+            v = getattr(self, name)
+            if v is not None:
+                if isinstance(v, bool) or not float(v).is_integer():
+                    raise SpecError(self._msg(name, v, "must be an integer"))
+                object.__setattr__(self, name, int(v))
+        for name in _FLOAT_FIELDS & allowed:
+            v = getattr(self, name)
+            if v is not None:
+                fv = float(v)
+                if not math.isfinite(fv):
+                    raise SpecError(self._msg(name, v, "must be a finite number"))
+                object.__setattr__(self, name, fv)
+        getattr(self, f"_check_{kind}")()
+
+    def _msg(self, field: str, value: object, rule: str) -> str:
+        shown = value if isinstance(value, str) or value is None else _fmt_number(value)
+        return f"transform spec {self.kind}: field {field}={shown}: {rule}"
+
+    def _check_freqs(self) -> None:
+        if self.fmin <= 0:
+            raise SpecError(self._msg("fmin", self.fmin, "must be > 0 Hz"))
+        if self.fmax <= self.fmin:
+            raise SpecError(
+                self._msg("fmax", self.fmax, f"must be > fmin={_fmt_number(self.fmin)} Hz")
+            )
+        if self.gamma is not None and self.gamma < 0:
+            raise SpecError(self._msg("gamma", self.gamma, "must be >= 0 Hz"))
+
+    def _check_choice(self, field: str, choices: tuple[str, ...]) -> None:
+        v = getattr(self, field)
+        if v not in choices:
+            raise SpecError(self._msg(field, v, f"must be one of {'|'.join(choices)}"))
+
+    def _check_slicqt(self) -> None:
+        self._check_choice("scale", SCALES)
+        if self.bins < 2:
+            raise SpecError(self._msg("bins", self.bins, "must be an integer >= 2"))
+        self._check_freqs()
+        if self.scale != "vqlog" and self.gamma is not None:
+            raise SpecError(
+                self._msg("gamma", self.gamma, f"only applies to scale=vqlog, not {self.scale}")
+            )
+        self._check_choice("phase", PHASES)
+        self._check_choice("form", FORMS)
+        if self.sllen is not None and (self.sllen <= 0 or self.sllen % 4):
+            raise SpecError(self._msg("sllen", self.sllen, "must be a positive multiple of 4"))
+        if self.trlen is not None:
+            if self.trlen < 0 or self.trlen % 2:
+                raise SpecError(self._msg("trlen", self.trlen, "must be an even integer >= 0"))
+            if self.sllen is not None and self.trlen > self.sllen // 2:
+                raise SpecError(
+                    self._msg("trlen", self.trlen, f"must be <= sllen/2 = {self.sllen // 2}")
+                )
+
+    def _check_stft(self) -> None:
+        if self.n_fft < 16:
+            raise SpecError(self._msg("n_fft", self.n_fft, "must be an integer >= 16"))
+        if not 1 <= self.hop <= self.n_fft // 2:
+            raise SpecError(
+                self._msg("hop", self.hop, f"must be in [1, n_fft/2 = {self.n_fft // 2}]")
+            )
+
+    def _check_nsgt(self) -> None:
+        self._check_freqs()
+        if self.bpo < 1:
+            raise SpecError(self._msg("bpo", self.bpo, "must be an integer >= 1"))
+        self._check_choice("rasterize", RASTERIZE)
+        self._check_choice("phase", PHASES)
+
+    _check_nsgcq = _check_nsgt
+
+    # ------------------------------------------------------------------ sample-rate checks
+    def validate(self, sample_rate: float) -> TransformSpec:
+        """Check the parts that need the sample rate; returns ``self`` (raises SpecError)."""
+        self.resolved(sample_rate)
+        return self
+
+    def min_slice(self, sample_rate: float) -> tuple[int, int]:
+        """Smallest valid (sllen, trlen) in samples for this slicqt spec at ``sample_rate``."""
+        if self.kind != "slicqt":
+            raise SpecError(f"transform spec {self}: only slicqt has a slice length")
+        f, q = centres_and_q(self.scale, self.fmin, self.fmax, self.bins, self.gamma or 0.0)
+        try:
+            return min_slice_length(f, q, sample_rate)
+        except ValueError as e:
+            raise SpecError(self._msg("fmin", self.fmin, str(e))) from None
+
+    def resolved(self, sample_rate: float) -> TransformSpec:
+        """This spec with everything the sample rate decides filled in and checked.
+
+        For slicqt, missing ``sllen``/``trlen`` become the smallest valid values
+        (``sllen`` from :func:`.scales.min_slice_length`, ``trlen = sllen/4`` rounded up to
+        even); a given ``sllen`` below the minimum is an error naming the minimum.
+        """
+        sr = float(sample_rate)
+        if not sr > 0:
+            raise SpecError(f"sample rate {sample_rate}: must be > 0 Hz")
+        nyq = sr / 2.0
+        if self.kind == "stft":
+            return self
+        if self.fmax > nyq:
+            raise SpecError(
+                self._msg("fmax", self.fmax, f"must be <= Nyquist = {_fmt_number(nyq)} Hz")
+            )
+        if self.kind != "slicqt":
+            return self
+        if self.fmin >= nyq:
+            raise SpecError(
+                self._msg("fmin", self.fmin, f"must be < Nyquist = {_fmt_number(nyq)} Hz")
+            )
+        min_sl, _ = self.min_slice(sr)
+        sllen = self.sllen
+        if sllen is None:
+            sllen = min_sl
+        elif sllen < min_sl:
+            raise SpecError(
+                self._msg(
+                    "sllen", sllen,
+                    f"too short for the lowest window of this scale: must be >= {min_sl} "
+                    "(a multiple of 4)",
+                )  # fmt: skip
+            )
+        trlen = self.trlen
+        if trlen is None:
+            trlen = sllen // 4
+            trlen += trlen % 2
+        elif trlen > sllen // 2:
+            raise SpecError(self._msg("trlen", trlen, f"must be <= sllen/2 = {sllen // 2}"))
+        return dataclasses.replace(self, sllen=sllen, trlen=trlen)
+
+
+def _convert(text: str, name: str, raw: str) -> object:
+    """Convert one raw field value to its Python type; SpecError naming field and value."""
+    if name in _INT_FIELDS:
+        try:
+            f = float(raw)
+        except ValueError:
+            f = math.nan
+        if not (math.isfinite(f) and f.is_integer()):
+            raise SpecError(f"transform spec {text!r}: field {name}={raw}: must be an integer")
+        return int(f)
+    if name in _FLOAT_FIELDS:
+        try:
+            f = float(raw)
+        except ValueError:
+            raise SpecError(
+                f"transform spec {text!r}: field {name}={raw}: must be a number (Hz)"
+            ) from None
+        return f
+    return raw
