@@ -76,6 +76,163 @@ def user_errors(fn):
     return wrapper
 
 
+# ---------------------------------------------------------------- demixer (issue 6)
+
+
+@app.command("train-best")
+@user_errors
+def train_best(
+    root: RootOpt = None,
+    best: Annotated[
+        Path | None, typer.Option("--best", help="best.csv of `tfselect report`.")
+    ] = Path("reports/best.csv"),
+    storage: StorageOpt = DEFAULT_STORAGE,
+    study: StudyOpt = None,
+    spec: Annotated[
+        list[str] | None,
+        typer.Option("--spec", help="TARGET=SPEC, repeatable; overrides best.csv / the study."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(
+        "models/per-target"
+    ),
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs (in total).")] = 10,
+    preset: Annotated[str, typer.Option("--preset", help="small (CPU) or large.")] = "small",
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", help="shared-slicqt (one sliCQT for all) or stft (UMX)."),
+    ] = None,
+    shared_spec: Annotated[
+        str | None, typer.Option("--shared-spec", help="Transform of --baseline shared-slicqt.")
+    ] = None,
+    network: Annotated[
+        str, typer.Option("--network", help="auto, blstm (matrix forms) or cdae (per block).")
+    ] = "auto",
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", min=1, help="Global batch size.")
+    ] = None,
+    chunk: Annotated[
+        float | None, typer.Option("--chunk", help="Training chunk length in seconds.")
+    ] = None,
+    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Steps per epoch.")] = None,
+    valid_seconds: Annotated[
+        float, typer.Option("--valid-seconds", help="Validation chunk per track, seconds.")
+    ] = 10.0,
+    patience: Annotated[int, typer.Option("--patience", help="Early-stopping patience.")] = 30,
+    time_loss: Annotated[str, typer.Option("--time-loss", help="wsdr, sdr or sisdr.")] = "wsdr",
+    freq_loss: Annotated[str, typer.Option("--freq-loss", help="mag or complex.")] = "mag",
+    alpha: Annotated[float, typer.Option("--alpha", help="Weight of the time loss.")] = 10.0,
+    masksum: Annotated[
+        float, typer.Option("--masksum", help="Weight of the mask-sum regulariser (0: off).")
+    ] = 0.0,
+    no_augment: Annotated[
+        bool, typer.Option("--no-augment", help="No gain/swap augmentation or track mixing.")
+    ] = False,
+    amp: Annotated[bool, typer.Option("--amp/--no-amp", help="bf16 autocast on CUDA.")] = True,
+    seed: SeedOpt = 42,
+    device: DeviceOpt = "cpu",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+) -> None:
+    """Train the per-target-transform demixer (or a baseline) on a MUSDB-layout corpus.
+
+    Re-running the same command resumes from OUT/checkpoint.pt. Several processes or GPUs:
+    torchrun --nproc_per_node N -m tfselect train-best ...
+    """
+    import logging
+
+    from tfselect.demix.model import baseline_specs
+    from tfselect.demix.specs import canonical, parse_overrides, resolve_specs
+    from tfselect.demix.train import make_config, train
+    from tfselect.errors import TfselectError
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if preset not in ("small", "large"):
+        raise TfselectError(f"--preset must be small or large, got {preset!r}")
+    if network not in ("auto", "blstm", "cdae"):
+        raise TfselectError(f"--network must be auto, blstm or cdae, got {network!r}")
+    if baseline is not None:
+        if baseline not in ("shared-slicqt", "stft"):
+            raise TfselectError(f"--baseline must be shared-slicqt or stft, got {baseline!r}")
+        if baseline == "stft":
+            network = "blstm"  # the Open-Unmix baseline
+        specs = {t: canonical(s) for t, s in baseline_specs(baseline, shared_spec,
+                                                            network).items()}
+    else:
+        study_specs = None
+        if study is not None:
+            from tfselect.demix.specs import study_best_specs
+
+            study_specs = study_best_specs(storage, study)
+        specs = resolve_specs(best, parse_overrides(spec or []), study_specs)
+    opts = {k: v for k, v in {"batch_size": batch_size, "chunk_seconds": chunk,
+                              "steps": steps}.items() if v is not None}
+    for name, value in opts.items():
+        if value <= 0:
+            raise TfselectError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    try:
+        config = make_config(
+            specs, preset, network, baseline, epochs=epochs, valid_seconds=valid_seconds,
+            patience=patience, seed=seed, augment=not no_augment, mix_tracks=not no_augment,
+            amp=amp, root=str(root) if root else None, time=time_loss, freq=freq_loss,
+            alpha=alpha, masksum=masksum, **opts,
+        )
+    except ValueError as exc:
+        raise TfselectError(str(exc)) from None
+    for target, s in specs.items():
+        typer.echo(f"{target}: {s}", err=True)
+    history = train(config, out, device=device, progress=not quiet)
+    if history:
+        last = history[-1]
+        typer.echo(f"epoch {int(last['epoch'])}: train {last['train_loss']:.4f} "
+                   f"valid {last['valid_loss']:.4f}; model in {out}")
+
+
+@app.command("evaluate")
+@user_errors
+def evaluate(
+    model: Annotated[Path, typer.Option("--model", help="Directory of a trained model.")],
+    root: RootOpt = None,
+    subset: Annotated[str, typer.Option("--subset", help="train, valid or test.")] = "test",
+    tracks: Annotated[
+        int | None, typer.Option("--tracks", min=1, help="Only the first N tracks.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes for BSSEval.")] = 1,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Score only the first seconds.")
+    ] = None,
+    wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default MODEL/eval-SUBSET).")
+    ] = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Score a trained demixer with museval (BSSEval v4): per-track JSON and median CSVs."""
+    from tfselect.demix.evaluate import evaluate_model
+
+    medians = evaluate_model(model, root, subset, tracks, jobs, wiener, device, duration, out)
+    typer.echo(medians.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+@app.command("separate")
+@user_errors
+def separate(
+    files: Annotated[list[Path], typer.Argument(help="Audio files (wav, flac, ...).")],
+    model: Annotated[Path, typer.Option("--model", help="Directory of a trained model.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("separated"),
+    wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
+    chunk: Annotated[float, typer.Option("--chunk", help="Chunk length, seconds.")] = 30.0,
+    overlap: Annotated[float, typer.Option("--overlap", help="Chunk overlap, seconds.")] = 2.0,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Separate songs into OUT/<song>/{vocals,drums,bass,other}.wav (input length and rate)."""
+    from tfselect.demix.separate import separate_file
+    from tfselect.demix.train import load_model
+
+    demixer = load_model(model, device)
+    for f in files:
+        for path in separate_file(demixer, f, out, wiener, chunk, overlap):
+            typer.echo(str(path))
+
+
 def run() -> None:  # pragma: no cover - console entry for `python -m tfselect`
     app()
 

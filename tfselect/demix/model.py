@@ -1,0 +1,207 @@
+"""The per-target demixer: one branch per target, each on its own transform.
+
+A branch is ``transform -> |C| -> network -> mask -> mask * C -> inverse -> waveform``:
+
+- ``blstm``: Open-Unmix-style network on a *matrix* form (one block: STFT, or a sliCQT with
+  ``form=zeropad|rasterize``); the (slices, frames) axes are flattened into one time axis.
+- ``cdae``: xumx-sliCQ-style convolutional denoising auto-encoder, one per block of the
+  (ragged) coefficients; works for matrix forms too (one block, one CDAE).
+
+Networks see ``log1p(|C|)`` (a fixed compression instead of Open-Unmix's dataset
+statistics, so a model needs no pass over the data before training) and use LayerNorm /
+GroupNorm rather than BatchNorm, so every example is processed independently of the batch:
+DistributedDataParallel on per-rank batches then computes exactly the single-process
+gradient of the global batch.
+
+Shapes: ``Demixer.forward(x)`` takes the mixture (batch, channels, samples) and returns the
+estimates (batch, targets, channels, samples).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from tfselect import SAMPLE_RATE, TARGETS
+
+SHARED_SLICQT = "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"
+STFT_BASELINE = "stft:n_fft=4096,hop=1024"
+
+# Preset -> network sizes. "small" trains on a CPU in minutes; "large" follows the
+# published sizes (Open-Unmix hidden 512 / 3 LSTM layers; xumx-sliCQ 25/55 channels).
+PRESETS: dict[str, dict[str, int]] = {
+    "small": {"hidden": 64, "layers": 1, "channels": 8},
+    "large": {"hidden": 512, "layers": 3, "channels": 32},
+}
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild a Demixer (stored in every checkpoint).
+
+    specs: target -> canonical transform spec string. network: ``auto`` picks ``blstm`` for a
+    transform with one block and ``cdae`` for ragged ones. mask: ``sigmoid`` or ``relu``.
+    """
+
+    specs: dict[str, str]
+    network: str = "auto"
+    preset: str = "small"
+    mask: str = "sigmoid"
+    channels: int = 2
+    sample_rate: int = SAMPLE_RATE
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+        if self.network not in ("auto", "blstm", "cdae"):
+            raise ValueError(f"network must be auto, blstm or cdae, got {self.network!r}")
+        if self.mask not in ("sigmoid", "relu"):
+            raise ValueError(f"mask must be sigmoid or relu, got {self.mask!r}")
+        self.sizes = {**PRESETS[self.preset], **self.sizes}
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class BLSTMNet(nn.Module):
+    """Open-Unmix-style mask network on one block.
+
+    Input/output (batch, channels, bins, time) magnitudes -> mask logits of the same shape:
+    per frame ``fc(channels*bins -> hidden) -> LayerNorm -> tanh -> BLSTM`` with a skip
+    connection, then ``fc -> LayerNorm -> ReLU -> fc(hidden -> channels*bins)``.
+    """
+
+    def __init__(self, channels: int, bins: int, hidden: int, layers: int) -> None:
+        super().__init__()
+        self.channels, self.bins = channels, bins
+        self.fc1 = nn.Linear(channels * bins, hidden, bias=False)
+        self.norm1 = nn.LayerNorm(hidden)
+        self.lstm = nn.LSTM(hidden, hidden // 2, num_layers=layers, bidirectional=True,
+                            batch_first=True, dropout=0.4 if layers > 1 else 0.0)
+        self.fc2 = nn.Linear(2 * hidden, hidden, bias=False)
+        self.norm2 = nn.LayerNorm(hidden)
+        self.fc3 = nn.Linear(hidden, channels * bins)
+
+    def forward(self, m: Tensor) -> Tensor:
+        b, c, f, t = m.shape
+        h = m.permute(0, 3, 1, 2).reshape(b, t, c * f)  # (batch, time, channels*bins)
+        h = torch.tanh(self.norm1(self.fc1(h)))
+        h = torch.cat([h, self.lstm(h)[0]], -1)  # skip connection as in Open-Unmix
+        h = torch.relu(self.norm2(self.fc2(h)))
+        h = self.fc3(h)
+        return h.reshape(b, t, c, f).permute(0, 2, 3, 1)
+
+
+class CDAENet(nn.Module):
+    """xumx-sliCQ-style convolutional denoising auto-encoder for one block.
+
+    (batch, channels, bins, time) -> mask logits of the same shape. Two strided Conv2d
+    encoder layers, two ConvTranspose2d decoder layers (told the exact output size, so any
+    bins/time size works, including a single bin) with a skip connection.
+    """
+
+    def __init__(self, channels: int, width: int) -> None:
+        super().__init__()
+        k, s, p = (3, 5), (2, 2), (1, 2)
+        self.enc1 = nn.Conv2d(channels, width, k, s, p)
+        self.enc2 = nn.Conv2d(width, 2 * width, k, s, p)
+        self.dec2 = nn.ConvTranspose2d(2 * width, width, k, s, p)
+        self.dec1 = nn.ConvTranspose2d(2 * width, channels, k, s, p)
+        self.n1, self.n2, self.n3 = (nn.GroupNorm(1, w) for w in (width, 2 * width, width))
+
+    def forward(self, m: Tensor) -> Tensor:
+        e1 = torch.relu(self.n1(self.enc1(m)))
+        e2 = torch.relu(self.n2(self.enc2(e1)))
+        d2 = torch.relu(self.n3(self.dec2(e2, output_size=e1.shape[-2:])))
+        return self.dec1(torch.cat([d2, e1], 1), output_size=m.shape[-2:])
+
+
+class Branch(nn.Module):
+    """One target: its transform, one network per block, mask, inverse.
+
+    ``forward(x)`` maps the mixture (batch, channels, samples) to the estimate of the same
+    shape; ``masks(x)`` also returns the list of masks, one per block (batch, channels,
+    bins_b, slices, frames_b).
+    """
+
+    def __init__(self, spec: str, config: ModelConfig) -> None:
+        super().__init__()
+        from tfselect.transforms import build
+
+        self.spec = spec
+        self.transform = build(spec, config.sample_rate)
+        self.mask_kind = config.mask
+        # Probe the block layout once (bins per block) on a short silent signal.
+        probe = self.transform(torch.zeros(1, config.channels, config.sample_rate))
+        bins = [int(c.shape[-3]) for c in probe]
+        family = config.network
+        if family == "auto":
+            family = "blstm" if len(bins) == 1 else "cdae"
+        if family == "blstm" and len(bins) != 1:
+            raise ValueError(
+                f"network blstm needs a matrix form (one block) but {spec} has {len(bins)} "
+                "blocks; use form=zeropad or form=rasterize, or network cdae"
+            )
+        self.family = family
+        sz = config.sizes
+        if family == "blstm":
+            nets = [BLSTMNet(config.channels, bins[0], sz["hidden"], sz["layers"])]
+        else:
+            nets = [CDAENet(config.channels, sz["channels"]) for _ in bins]
+        self.nets = nn.ModuleList(nets)
+        self.amp = False  # set by the trainer: autocast the networks (not the transforms)
+
+    def masks(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """(coefficients, masks), both lists of blocks (batch, channels, bins_b, slices, fr_b)."""
+        C = self.transform(x)
+        M = []
+        for net, c in zip(self.nets, C, strict=True):
+            shape = c.shape
+            mag = torch.log1p(c.abs()).flatten(-2)  # (batch, ch, bins, slices*frames)
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.amp):
+                logits = net(mag)
+            logits = logits.float().reshape(shape)
+            M.append(torch.sigmoid(logits) if self.mask_kind == "sigmoid" else torch.relu(logits))
+        return C, M
+
+    def forward(self, x: Tensor) -> Tensor:
+        C, M = self.masks(x)
+        return self.transform.inverse([m * c for m, c in zip(M, C, strict=True)], x.shape[-1])
+
+
+class Demixer(nn.Module):
+    """Four branches (one per target, in ``TARGETS`` order unless ``config.specs`` differs).
+
+    ``forward(x)``: mixture (batch, channels, samples) -> (batch, targets, channels, samples).
+    """
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.targets = [t for t in TARGETS if t in config.specs] + [
+            t for t in config.specs if t not in TARGETS
+        ]
+        self.branches = nn.ModuleDict({t: Branch(config.specs[t], config) for t in self.targets})
+
+    def set_amp(self, enabled: bool) -> None:
+        for b in self.branches.values():
+            b.amp = enabled
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.stack([self.branches[t](x) for t in self.targets], 1)
+
+
+def baseline_specs(baseline: str, shared_spec: str | None = None,
+                   network: str = "auto") -> dict[str, str]:
+    """Specs of a baseline: ``shared-slicqt`` (one sliCQT for all targets) or ``stft``."""
+    if baseline == "stft":
+        return {t: STFT_BASELINE for t in TARGETS}
+    if baseline == "shared-slicqt":
+        spec = shared_spec or SHARED_SLICQT
+        if network == "blstm" and "form=" not in spec:
+            spec += ",form=rasterize"  # a BLSTM needs a matrix form
+        return {t: spec for t in TARGETS}
+    raise ValueError(f"baseline must be shared-slicqt or stft, got {baseline!r}")

@@ -1,0 +1,128 @@
+"""Which transform each target uses: from ``best.csv``, a study, or ``--spec`` overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from tfselect import TARGETS
+from tfselect.errors import SpecError, TfselectError
+
+
+def canonical(spec: str) -> str:
+    """The canonical string of ``spec`` (raises SpecError for an invalid one)."""
+    from tfselect.transforms import TransformSpec
+
+    return str(TransformSpec.parse(spec))
+
+
+def read_best_csv(path: Path) -> dict[str, str]:
+    """target -> spec from a ``best.csv`` (columns ``target, objective, candidate, spec, ...``).
+
+    Uses the report layer's reader when it exists; otherwise the first row per target.
+    Raises TfselectError for a missing or unreadable file or one without a spec per target.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise TfselectError(
+            f"best transforms file not found: {path} (run `tfselect search` and `tfselect "
+            "report` first, or give every target with --spec TARGET=SPEC)"
+        )
+    try:
+        from tfselect.report.best import read_best  # the report layer's own reader
+    except ImportError:
+        read_best = None
+    if read_best is not None:
+        specs = dict(read_best(path))
+    else:
+        import pandas as pd
+
+        try:
+            df = pd.read_csv(path)
+        except Exception as exc:  # pandas raises several types for a broken CSV
+            raise TfselectError(f"cannot read best transforms file {path}: {exc}") from None
+        missing_cols = {"target", "spec"} - set(df.columns)
+        if missing_cols:
+            raise TfselectError(f"{path} lacks column(s) {', '.join(sorted(missing_cols))}")
+        df = df.dropna(subset=["spec"])
+        specs = {str(t): str(g["spec"].iloc[0]) for t, g in df.groupby("target", sort=False)}
+    return specs
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, str]:
+    """``["vocals=SPEC", ...]`` -> {target: spec}; raises SpecError for a malformed item."""
+    out = {}
+    for item in items:
+        target, sep, spec = item.partition("=")
+        target = target.strip()
+        if not sep or not spec.strip():
+            raise SpecError(f"--spec must look like TARGET=SPEC, got {item!r}")
+        if target not in TARGETS:
+            raise SpecError(f"--spec target must be one of {', '.join(TARGETS)}, got {target!r}")
+        out[target] = spec.strip()
+    return out
+
+
+def resolve_specs(best: Path | None, overrides: dict[str, str],
+                  study_specs: dict[str, str] | None = None) -> dict[str, str]:
+    """Merge sources (overrides win) and check that every target has a valid spec.
+
+    ``best.csv`` is only read when the overrides and the study leave a target without one.
+    """
+    specs = dict(study_specs or {})
+    if any(t not in {**specs, **overrides} for t in TARGETS):
+        if best is None:
+            raise TfselectError("no transform for some targets: give --best, --study or --spec")
+        specs = {**read_best_csv(best), **specs}
+        where = str(best)
+    else:
+        where = "the command line"
+    specs.update(overrides)
+    missing = [t for t in TARGETS if t not in specs]
+    if missing:
+        raise TfselectError(
+            f"{where} has no transform for target(s) {', '.join(missing)} (incomplete; "
+            "give them with --spec TARGET=SPEC)"
+        )
+    return {t: canonical(specs[t]) for t in TARGETS}
+
+
+def study_best_specs(storage: str, study: str) -> dict[str, str]:
+    """target -> spec of the best finished trial per target in Optuna study ``study``.
+
+    Reads studies named ``study`` or ``study-<target>`` / ``study_<target>``; a trial's
+    target comes from its ``target`` user attribute (else the study's, else the name
+    suffix) and its transform from its ``spec`` user attribute. With several objectives
+    the first one ranks. Raises TfselectError when the study is missing or some target
+    has no finished trial.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+    except Exception as exc:  # bad URL, unreachable server, not a database
+        raise TfselectError(f"cannot open study storage {storage}: {exc}") from None
+    chosen = [n for n in names if n == study or n.rsplit("-", 1)[0] == study
+              or n.rsplit("_", 1)[0] == study]
+    if not chosen:
+        raise TfselectError(f"no study named {study!r} in {storage}")
+    best: dict[str, tuple[float, str]] = {}
+    for name in chosen:
+        st = optuna.load_study(study_name=name, storage=storage)
+        sign = 1.0 if st.directions[0] == optuna.study.StudyDirection.MINIMIZE else -1.0
+        suffix = name[len(study) + 1:] if name != study else None
+        for tr in st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+            target = tr.user_attrs.get("target") or st.user_attrs.get("target") or suffix
+            spec = tr.user_attrs.get("spec")
+            if target not in TARGETS or not spec or not tr.values:
+                continue
+            score = sign * tr.values[0]
+            if target not in best or score < best[target][0]:
+                best[target] = (score, spec)
+    missing = [t for t in TARGETS if t not in best]
+    if missing:
+        raise TfselectError(
+            f"study {study!r} has no finished trial for target(s) {', '.join(missing)}"
+        )
+    return {t: best[t][1] for t in TARGETS}

@@ -1,0 +1,340 @@
+"""The demixer's trainer: Adam, ReduceLROnPlateau, early stopping, exact resume, DDP, AMP.
+
+Layout of an output directory ``DIR``:
+
+- ``checkpoint.pt``: the last epoch's full state (model, optimizer, scheduler, RNG states,
+  epoch, early-stopping state, loss history, configuration), written atomically
+  (temporary file + fsync + rename), so a ``kill -9`` at any moment leaves the previous
+  complete checkpoint; re-running the same command resumes from it and, seeded, produces
+  exactly the losses an uninterrupted run would have.
+- ``model.pt``: the weights with the best validation loss and the model configuration
+  (what ``evaluate`` and ``separate`` load).
+- ``losses.csv``: one row per epoch (train/valid losses and their parts, learning rate,
+  seconds); ``train.log``: the log.
+
+Several processes: launch with ``torchrun --nproc_per_node N -m tfselect train-best ...``;
+each rank computes its slice of the global batch and DDP averages the gradients (gloo on
+CPU, NCCL on CUDA). Only rank 0 writes files.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tfselect import TARGETS
+from tfselect.demix.data import TrackAudio, TrainingSet, validation_examples
+from tfselect.demix.losses import DemixLoss, LossConfig
+from tfselect.demix.model import Demixer, ModelConfig
+from tfselect.errors import TfselectError
+
+log = logging.getLogger("tfselect.demix")
+
+CHECKPOINT = "checkpoint.pt"
+MODEL = "model.pt"
+LOSSES = "losses.csv"
+
+# Fields that may change between a run and its resumption; all others must match.
+RESUMABLE_CHANGES = ("epochs", "patience", "root")
+
+
+class CheckpointError(TfselectError):
+    """A checkpoint that cannot be used with this configuration, or is unreadable."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (stored in the checkpoint).
+
+    Sizes: ``batch_size`` is the *global* batch (split across DDP ranks); ``chunk_seconds``
+    the length of one training example; ``steps`` optimizer steps per epoch.
+    """
+
+    model: dict
+    loss: dict = field(default_factory=lambda: asdict(LossConfig()))
+    epochs: int = 10
+    batch_size: int = 4
+    chunk_seconds: float = 6.0
+    steps: int = 64
+    valid_seconds: float | None = 10.0
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    lr_factor: float = 0.3
+    lr_patience: int = 10
+    patience: int = 30
+    seed: int = 42
+    augment: bool = True
+    mix_tracks: bool = True
+    fixed: bool = False
+    amp: bool = True
+    baseline: str | None = None
+    root: str | None = None
+
+    def comparable(self) -> dict:
+        d = asdict(self)
+        for k in RESUMABLE_CHANGES:
+            d.pop(k)
+        return d
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _rng_state() -> dict:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
+def _set_rng_state(s: dict) -> None:
+    torch.set_rng_state(s["torch"])
+    if s["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(s["cuda"])
+    np.random.set_state(s["numpy"])
+    random.setstate(s["python"])
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint or model file; CheckpointError if it is not one of ours."""
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # torch raises many types for a corrupt or foreign file
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from None
+    if not isinstance(ck, dict) or "model_config" not in ck or "state_dict" not in ck:
+        raise CheckpointError(f"{path} is not a tfselect demixer checkpoint")
+    return ck
+
+
+def _write_losses(path: Path, history: list[dict]) -> None:
+    import pandas as pd
+
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    pd.DataFrame(history).to_csv(tmp, index=False, float_format="%.10g")
+    os.replace(tmp, path)
+
+
+@dataclass
+class _Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: torch.device) -> _Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return _Dist(dist.get_rank(), dist.get_world_size())
+
+
+def _resolve_device(device: str) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise TfselectError(f"--device {device!r} is not a torch device (cpu, cuda, cuda:1)")\
+            from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TfselectError(f"--device {device}: CUDA is not available on this machine")
+    if dev.type == "cuda" and "LOCAL_RANK" in os.environ:
+        dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+    return dev
+
+
+def _splits(root: str | None, seed: int):
+    from tfselect.audio.dataset import resolve_root, tracks_for
+
+    r = resolve_root(Path(root) if root else None)
+    train = tracks_for(r, "train", seed=seed)
+    valid = tracks_for(r, "valid", seed=seed)
+    if not train:
+        raise TfselectError(f"no training tracks under {r}")
+    return train, valid
+
+
+def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = True,
+          data: tuple | None = None) -> list[dict]:
+    """Train (or resume) into ``out``; return the loss history (one dict per epoch).
+
+    ``data`` = (train_tracks, valid_tracks) overrides the corpus given by ``config.root``.
+    """
+    out = Path(out)
+    dev = _resolve_device(device)
+    dist_info = _init_distributed(dev)
+    if config.batch_size % dist_info.world:
+        raise TfselectError(
+            f"batch size {config.batch_size} is not divisible by {dist_info.world} processes"
+        )
+    if dist_info.main:
+        out.mkdir(parents=True, exist_ok=True)
+        _setup_log(out)
+    ck_path = out / CHECKPOINT
+    resume = load_checkpoint(ck_path) if ck_path.exists() else None
+    if resume is not None:
+        old = TrainConfig(**resume["train_config"])
+        if old.comparable() != config.comparable():
+            diff = sorted(k for k, v in config.comparable().items() if old.comparable()[k] != v)
+            raise CheckpointError(
+                f"{ck_path} was trained with another configuration (differs in: "
+                f"{', '.join(diff)}); use another --out or the same options"
+            )
+
+    torch.manual_seed(config.seed)  # identical initial weights on every rank
+    model_cfg = ModelConfig(**config.model)
+    model = Demixer(model_cfg).to(dev)
+    model.set_amp(config.amp and dev.type == "cuda")
+    opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        opt, factor=config.lr_factor, patience=config.lr_patience
+    )
+    loss_fn = DemixLoss(LossConfig(**config.loss), len(model.targets)).to(dev)
+    state = {"epoch": 0, "best": math.inf, "bad_epochs": 0, "history": []}
+    if resume is not None:
+        model.load_state_dict(resume["state_dict"])
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        state = resume["state"]
+        _set_rng_state(resume["rng"])
+        log.info("resumed from %s after epoch %d", ck_path, state["epoch"])
+    net = model
+    if dist_info.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+
+    train_tracks, valid_tracks = data if data is not None else _splits(config.root, config.seed)
+    preload = len(train_tracks) + len(valid_tracks) <= 20  # small corpora: keep in RAM
+    trainset = TrainingSet(TrackAudio(train_tracks, preload), config.chunk_seconds, config.seed,
+                           model.targets, config.mix_tracks, config.augment, config.fixed)
+    valid = validation_examples(TrackAudio(valid_tracks, preload), config.valid_seconds,
+                                model.targets) if valid_tracks else []
+    local = config.batch_size // dist_info.world
+    if dist_info.main:
+        log.info("model: %s", model_cfg.specs)
+        log.info("parameters: %d; device %s; processes %d",
+                 sum(p.numel() for p in model.parameters()), dev, dist_info.world)
+
+    from tqdm import tqdm
+
+    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+        epoch = state["epoch"]
+        t0 = time.perf_counter()
+        model.train()
+        sums = np.zeros(4)  # loss, freq, time, masksum
+        bar = tqdm(range(config.steps), desc=f"epoch {epoch + 1}/{config.epochs}",
+                   disable=not (progress and dist_info.main), leave=False, unit="step")
+        for step in bar:
+            first = step * config.batch_size + dist_info.rank * local
+            mix, tgt = trainset.batch(epoch, range(first, first + local))
+            mix, tgt = mix.to(dev), tgt.to(dev)
+            loss, parts = loss_fn(net(mix), tgt, mix)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sums += [float(loss.detach()), parts["freq"], parts["time"], parts["masksum"]]
+            bar.set_postfix(loss=f"{sums[0] / (step + 1):.4f}")
+        sums /= config.steps
+        if dist_info.world > 1:  # report the global mean (each rank saw its own examples)
+            t = torch.tensor(sums, dtype=torch.float64)
+            torch.distributed.all_reduce(t)
+            sums = (t / dist_info.world).numpy()
+        valid_loss = _validate(model, loss_fn, valid, dev) if valid else float(sums[0])
+        sched.step(valid_loss)
+        improved = valid_loss < state["best"]
+        state["best"] = min(state["best"], valid_loss)
+        state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
+        state["epoch"] = epoch + 1
+        row = {"epoch": epoch + 1, "train_loss": sums[0], "train_freq": sums[1],
+               "train_time": sums[2], "train_masksum": sums[3], "valid_loss": valid_loss,
+               "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0}
+        state["history"].append({k: float(v) for k, v in row.items()})
+        if dist_info.main:
+            log.info("epoch %d: train %.5f valid %.5f lr %.2e (%.1fs)%s", epoch + 1, sums[0],
+                     valid_loss, row["lr"], row["seconds"], " *" if improved else "")
+            if improved:
+                _atomic_save({"model_config": model_cfg.to_dict(), "state_dict":
+                              model.state_dict(), "train_config": asdict(config),
+                              "epoch": epoch + 1, "valid_loss": valid_loss}, out / MODEL)
+            _atomic_save({
+                "model_config": model_cfg.to_dict(), "train_config": asdict(config),
+                "state_dict": model.state_dict(), "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(), "rng": _rng_state(), "state": state,
+            }, ck_path)
+            _write_losses(out / LOSSES, state["history"])
+    if state["bad_epochs"] >= config.patience and dist_info.main:
+        log.info("early stop: no validation improvement in %d epochs", config.patience)
+    if dist_info.world > 1:
+        torch.distributed.barrier()
+    return state["history"]
+
+
+@torch.no_grad()
+def _validate(model: Demixer, loss_fn: DemixLoss, valid: list, dev: torch.device) -> float:
+    model.eval()
+    total = 0.0
+    for mix, tgt in valid:
+        mix, tgt = mix.to(dev), tgt.to(dev)
+        total += float(loss_fn(model(mix), tgt, mix)[0])
+    model.train()
+    return total / len(valid)
+
+
+def _setup_log(out: Path) -> None:
+    path = str((out / "train.log").resolve())
+    if not any(getattr(h, "baseFilename", None) == path for h in log.handlers):
+        h = logging.FileHandler(path)
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(h)
+    log.setLevel(logging.INFO)
+
+
+def load_model(model_dir: Path, device: str = "cpu") -> Demixer:
+    """The best model saved in ``model_dir`` (``model.pt``, else the last checkpoint)."""
+    model_dir = Path(model_dir)
+    path = model_dir / MODEL if (model_dir / MODEL).exists() else model_dir / CHECKPOINT
+    if not path.exists():
+        raise CheckpointError(f"no trained model in {model_dir} (expected {MODEL})")
+    ck = load_checkpoint(path)
+    model = Demixer(ModelConfig(**ck["model_config"]))
+    try:
+        model.load_state_dict(ck["state_dict"])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{path} does not match its configuration: {exc}") from None
+    model.train_config = ck.get("train_config", {})
+    return model.to(_resolve_device(device)).eval()
+
+
+def make_config(specs: dict[str, str], preset: str = "small", network: str = "auto",
+                baseline: str | None = None, **kw) -> TrainConfig:
+    """A TrainConfig with preset-dependent defaults (small: short chunks, few steps)."""
+    defaults = {"small": {"batch_size": 4, "chunk_seconds": 4.0, "steps": 32},
+                "large": {"batch_size": 16, "chunk_seconds": 6.0, "steps": 256}}[preset]
+    loss_keys = set(asdict(LossConfig()))
+    loss = {k: kw.pop(k) for k in list(kw) if k in loss_keys}
+    model = ModelConfig(specs={t: specs[t] for t in TARGETS if t in specs}, network=network,
+                        preset=preset, mask=kw.pop("mask", "sigmoid")).to_dict()
+    return TrainConfig(model=model, loss=asdict(LossConfig(**loss)), baseline=baseline,
+                       **{**defaults, **kw})
