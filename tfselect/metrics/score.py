@@ -1,0 +1,266 @@
+"""One entry point: every metric of one transform for one target over a set of clips.
+
+Per clip, the mixture and the four stems are analysed in ONE batched forward call, the
+target's coefficients are shared by sparsity and ridge analysis, and every estimate that
+needs an inverse (four oracles, two ridge-restricted targets) goes through ONE batched
+inverse call. Per-clip values are then reduced to medians over clips. Clips whose target is
+silent (SDR undefined) are skipped and counted, never averaged in.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from tfselect import SAMPLE_RATE, TARGETS
+from tfselect.errors import TfselectError
+from tfselect.transforms import Transform, TransformSpec, build
+
+from .cost import forward_inverse_seconds, peak_memory_mb
+from .oracles import ORACLES, oracle_estimates
+from .ridges import RidgeConfig, grid_mask_to_blocks, ridge_analysis
+from .sdr import fast_sdr, museval_sdr
+from .sparsity import sparsity_scores
+
+log = logging.getLogger(__name__)
+
+GROUPS: dict[str, tuple[str, ...]] = {
+    "sparsity": ("gini", "hoyer", "renyi3"),
+    "ridges": (
+        "ridge_energy_time",
+        "ridge_energy_freq",
+        "ridge_sdr_time",
+        "ridge_sdr_freq",
+        "ridge_stability_time",
+        "ridge_stability_freq",
+    ),
+    "oracles": ORACLES,
+    "cost": ("redundancy", "seconds", "peak_mb"),
+}
+METRICS: tuple[str, ...] = tuple(m for group in GROUPS.values() for m in group)
+
+# Which way is "better" for a search. Sparser (higher Gini/Hoyer, lower entropy), more ridge
+# energy, better SDRs and more stable ridges are maximised or minimised as a *hypothesis*;
+# whether they predict the oracles is what the report measures. Cost is always minimised.
+DIRECTIONS: dict[str, str] = {
+    **{m: "maximize" for m in ("gini", "hoyer")},
+    "renyi3": "minimize",
+    **{m: "maximize" for m in GROUPS["ridges"]},
+    **{m: "maximize" for m in ORACLES},
+    **{m: "minimize" for m in GROUPS["cost"]},
+}
+
+BSS = ("fast", "museval")
+
+
+def resolve_metrics(metrics: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Expand metric and group names into metric names, in ``METRICS`` order.
+
+    Args:
+        metrics: None (all), a comma-separated string, or a sequence of names; each name is
+            a metric of ``METRICS`` or a group of ``GROUPS``.
+
+    Raises:
+        TfselectError: an unknown name, or nothing selected.
+    """
+    if metrics is None:
+        return METRICS
+    names = metrics.split(",") if isinstance(metrics, str) else list(metrics)
+    wanted: set[str] = set()
+    for raw in names:
+        name = str(raw).strip()
+        if not name:
+            continue
+        if name in GROUPS:
+            wanted.update(GROUPS[name])
+        elif name in METRICS:
+            wanted.add(name)
+        else:
+            raise TfselectError(
+                f"unknown metric '{name}': choose from {', '.join(METRICS)} "
+                f"or a group ({', '.join(GROUPS)})"
+            )
+    if not wanted:
+        raise TfselectError("no metric selected: give at least one metric or group name")
+    return tuple(m for m in METRICS if m in wanted)
+
+
+def _device(device: str) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise TfselectError(f"invalid device '{device}': {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TfselectError(f"device '{device}' requested but CUDA is not available")
+    return dev
+
+
+class _ClipScorer:
+    """Computes the requested metrics of one transform for one clip at a time."""
+
+    def __init__(
+        self,
+        transform: Transform,
+        target: str,
+        metrics: tuple[str, ...],
+        device: torch.device,
+        dtype: torch.dtype,
+        bss: str,
+        ridge_config: RidgeConfig,
+    ) -> None:
+        self.T = transform
+        self.ti = TARGETS.index(target)
+        self.metrics = metrics
+        self.device = device
+        self.dtype = dtype
+        self.bss = bss
+        self.cfg = ridge_config
+        self._peak: dict[int, float] = {}  # peak memory per clip length (deterministic)
+        self._freqs = transform.frequencies()
+        self._rate = transform.frame_rate()
+
+    def _sdr(self, reference: Tensor, estimate: Tensor) -> float:
+        if self.bss == "museval":
+            return museval_sdr(reference, estimate, self.T.sample_rate)
+        return float(fast_sdr(reference, estimate))
+
+    def __call__(self, mixture: np.ndarray, stems: dict[str, np.ndarray]) -> dict[str, float]:
+        """All requested metrics of one clip: mixture (2, n), stems {target: (2, n)}."""
+        want = set(self.metrics)
+        mix = torch.as_tensor(np.asarray(mixture)).to(self.device, self.dtype)
+        n = mix.shape[-1]
+        out: dict[str, float] = {}
+        if "seconds" in want:
+            out["seconds"] = forward_inverse_seconds(self.T, mix) / (n / self.T.sample_rate)
+        if "peak_mb" in want:
+            if n not in self._peak:
+                self._peak[n] = peak_memory_mb(self.T, mix)
+            out["peak_mb"] = self._peak[n]
+        needs_coefs = want & (set(GROUPS["sparsity"]) | set(GROUPS["ridges"]) | set(ORACLES))
+        if not needs_coefs:
+            if "redundancy" in want:
+                out["redundancy"] = float(self.T.redundancy(n))
+            return out
+
+        src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in TARGETS])
+        src = src.to(self.device, self.dtype)
+        reference = src[self.ti]
+        with torch.no_grad():
+            C = self.T.forward(torch.cat([mix[None], src]))  # (5, ch, bins_b, slices, frames_b)
+        target = [c[1 + self.ti] for c in C]
+        if "redundancy" in want:
+            out["redundancy"] = sum(c[0].numel() for c in target) / float(n)
+        sparse = [m for m in GROUPS["sparsity"] if m in want]
+        if sparse:
+            out.update(sparsity_scores(target, reference.numel(), sparse))
+
+        # Estimates to invert: (name, blocks with a leading estimate axis).
+        pending: list[tuple[list[str], list[Tensor]]] = []
+        oracles = [m for m in ORACLES if m in want]
+        if oracles:
+            est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], self.ti, oracles)
+            pending.append((oracles, est))
+        del C
+        for direction in ("time", "freq"):
+            names = [f"ridge_{k}_{direction}" for k in ("energy", "sdr", "stability")]
+            if not want & set(names):
+                continue
+            with torch.no_grad():
+                power = self.T.grid(target).abs().square().sum(dim=0)  # channels summed
+            ridges = ridge_analysis(power, self._freqs, self._rate, direction, self.cfg)
+            for key in ("energy", "stability"):
+                if f"ridge_{key}_{direction}" in want:
+                    out[f"ridge_{key}_{direction}"] = float(ridges[key])
+            if f"ridge_sdr_{direction}" in want:
+                masks = grid_mask_to_blocks(self.T, target, ridges["mask"])
+                kept = [(c * m)[None] for c, m in zip(target, masks, strict=True)]
+                pending.append(([f"ridge_sdr_{direction}"], kept))
+        if pending:
+            names = [name for group, _ in pending for name in group]
+            blocks = [torch.cat([est[b] for _, est in pending]) for b in range(len(target))]
+            with torch.no_grad():
+                y = self.T.inverse(blocks, n)  # (estimates, ch, n)
+            for i, name in enumerate(names):
+                out[name] = self._sdr(reference, y[i])
+        return out
+
+
+def score(
+    spec: str | TransformSpec,
+    target: str,
+    clips: Sequence,
+    metrics: Sequence[str] | str | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+    sample_rate: int = SAMPLE_RATE,
+    bss: str = "fast",
+    ridge_config: RidgeConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, float]:
+    """Score one transform for one target: the median over clips of every metric.
+
+    Args:
+        spec: transform spec (string or ``TransformSpec``); invalid -> ``SpecError``.
+        target: one of ``tfselect.TARGETS``.
+        clips: objects with ``.mixture`` (2, n) and ``.stems`` {target: (2, n)} arrays
+            (``tfselect.audio.clips.Clip``).
+        metrics: metric or group names (see ``resolve_metrics``); None = all of ``METRICS``.
+        device: torch device for the transform ("cpu", "cuda", ...).
+        dtype: torch.float32 or torch.float64 (signals and coefficients).
+        sample_rate: of the clips, in Hz.
+        bss: "fast" (global SDR, default) or "museval" (BSSEval v4, slow) for every SDR.
+        ridge_config: ridge extraction parameters (default ``RidgeConfig()``).
+        progress: called as ``progress(done, total)`` after each clip.
+
+    Returns:
+        ``{metric: median over the scored clips}`` in ``METRICS`` order, then ``n_clips``
+        (clips scored) and ``n_skipped`` (clips skipped because the target is silent).
+        SDRs are in dB, seconds per second of audio, peak memory in MB.
+
+    Raises:
+        TfselectError: unknown target, metric, bss or device; no clip; target silent in
+            every clip.
+        SpecError: invalid spec (from the transforms).
+    """
+    from tfselect.audio.clips import is_silent  # lower layer; lazy keeps import light
+
+    if target not in TARGETS:
+        raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
+    names = resolve_metrics(metrics)
+    if bss not in BSS:
+        raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")
+    if dtype not in (torch.float32, torch.float64):
+        raise TfselectError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    dev = _device(device)
+    if not clips:
+        raise TfselectError("no clips to score")
+    transform = build(spec, sample_rate=sample_rate).to(dev)
+    scorer = _ClipScorer(transform, target, names, dev, dtype, bss, ridge_config or RidgeConfig())
+    per_clip: list[dict[str, float]] = []
+    skipped = 0
+    for i, clip in enumerate(clips):
+        if is_silent(clip.stems[target], clip.mixture):
+            skipped += 1
+        else:
+            per_clip.append(scorer(clip.mixture, clip.stems))
+        if progress is not None:
+            progress(i + 1, len(clips))
+    if not per_clip:
+        raise TfselectError(
+            f"target '{target}' is silent in all {len(clips)} clip(s): nothing to score"
+        )
+    result: dict[str, float] = {}
+    for name in names:
+        values = np.array([v[name] for v in per_clip], dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        if finite.size < values.size:
+            log.warning("%s: %d non-finite value(s) left out", name, values.size - finite.size)
+        result[name] = float(np.median(finite)) if finite.size else math.nan
+    result["n_clips"] = len(per_clip)
+    result["n_skipped"] = skipped
+    return result

@@ -1,0 +1,60 @@
+"""Signal-to-distortion ratios of estimated waveforms against the true stem.
+
+Two conventions (DESIGN §5):
+
+- ``fast_sdr``: the global SDR of the MDX challenge, ``10·log10(Σ s² / Σ (s − ŝ)²)`` over all
+  channels and samples. Cheap and deterministic: what searches use.
+- ``museval_sdr``: BSSEval v4 through museval (median over 1-s frames). Slow (it solves a
+  projection per frame), so it is an option for final evaluation, not the default.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+def fast_sdr(reference: Tensor, estimate: Tensor) -> Tensor:
+    """Global SDR in dB of ``estimate`` against ``reference``.
+
+    Args:
+        reference: true signal, shape (..., channels, samples).
+        estimate: estimated signal, same shape (broadcastable).
+
+    Returns:
+        SDR in dB, shape (...): the sums run over channels and samples. Accumulated in float64.
+        A tiny floor (the smallest normal float64) keeps a perfect estimate finite (about
+        +3000 dB) and an all-zero reference at a finite, very negative value instead of NaN;
+        silent references are meant to be skipped before calling this.
+    """
+    ref = reference.to(torch.float64)
+    err = ref - estimate.to(torch.float64)
+    tiny = torch.finfo(torch.float64).tiny
+    num = ref.square().sum(dim=(-2, -1)) + tiny
+    den = err.square().sum(dim=(-2, -1)) + tiny
+    return 10.0 * torch.log10(num / den)
+
+
+def museval_sdr(reference: Tensor, estimate: Tensor, sample_rate: int = 44100) -> float:
+    """BSSEval v4 SDR in dB (museval): median over 1-s frames of one source.
+
+    Args:
+        reference: true signal, shape (channels, samples).
+        estimate: estimated signal, shape (channels, samples).
+        sample_rate: frames are one second long (``sample_rate`` samples), hop one second.
+
+    Returns:
+        The median over frames of the framewise SDR, ignoring frames where the reference is
+        silent (museval returns NaN there); NaN only if every frame is silent.
+    """
+    import museval  # lazy: museval is slow to import and only needed for this option
+
+    ref = reference.detach().to("cpu", torch.float64).numpy().T[None]  # (1, samples, channels)
+    est = estimate.detach().to("cpu", torch.float64).numpy().T[None]
+    sdr, _isr, _sir, _sar = museval.evaluate(
+        ref, est, win=sample_rate, hop=sample_rate, mode="v4", padding=True
+    )
+    frames = sdr[0]
+    frames = frames[np.isfinite(frames)]
+    return float(np.median(frames)) if frames.size else float("nan")

@@ -1,0 +1,146 @@
+"""Sparsity of the isolated target's coefficient magnitudes (DESIGN §5).
+
+All three measures take a flat vector of magnitudes ``|c|`` and optional non-negative
+*weights* ``w``: a coefficient of weight ``w`` counts as ``w`` copies of itself. Weights are
+how ragged sliCQT coefficients are made comparable: a coefficient of a coarse block (few
+frames per slice) stands for more time than one of a fine block, so it is weighted by
+``frames_max / frames_b`` (``block_weights``). The weighted measures then equal the plain
+measures of the representation rasterized by repetition onto the finest grid, without
+building it (exact when the frame counts divide each other, as they do for power-of-two
+rasterization). For single-block transforms (STFT, matrix forms) every weight is 1.
+
+- ``gini`` (Hurley & Rickard 2009): ``G = 1 − 2 Σ_k (c_(k)/‖c‖₁)·(N − k + ½)/N`` with ``c``
+  sorted ascending. 0 for a constant vector, ``1 − 1/N`` for a one-hot one; invariant to
+  scaling and to cloning (every coefficient repeated r times), so fair across redundancies.
+- ``hoyer``: ``(√N − ‖c‖₁/‖c‖₂)/(√N − 1)``; not cloning-invariant (reported, rank with care).
+- ``renyi3`` (Baraniuk et al. 2001): ``H₃ = −½·log₂ Σ P³`` with ``P = |c|²/Σ|c|²``, in bits.
+  Cloning every coefficient r times adds exactly ``log₂ r``; ``renyi3_normalised`` subtracts
+  ``log₂`` of the redundancy (coefficients per input sample), which removes that offset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def _prepare(mag: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
+    """Flatten to float64 vectors (reductions over ~10⁶ values need the precision)."""
+    m = mag.detach().reshape(-1).to(torch.float64).abs()
+    if weight is None:
+        w = torch.ones_like(m)
+    else:
+        w = weight.detach().reshape(-1).to(device=m.device, dtype=torch.float64)
+        if w.shape != m.shape:
+            raise ValueError(f"weight has {w.numel()} values for {m.numel()} magnitudes")
+    return m, w
+
+
+def gini(mag: Tensor, weight: Tensor | None = None) -> float:
+    """Gini index of magnitudes ``mag`` (any shape), optionally weighted.
+
+    With integer weights this is exactly the Gini of the vector in which value i appears
+    ``w_i`` times: a run of ``w`` equal values starting after ``a`` smaller ones contributes
+    ``c·w·(N − a − w/2)`` to ``Σ_k c_(k)(N − k + ½)`` (N = Σw). Real weights extend it
+    continuously. Returns 0.0 for an all-zero vector (no sparsity to speak of).
+    """
+    m, w = _prepare(mag, weight)
+    order = torch.argsort(m)
+    m, w = m[order], w[order]
+    n = w.sum()
+    l1 = (m * w).sum()
+    if l1 <= 0 or n <= 0:
+        return 0.0
+    before = torch.cumsum(w, 0) - w  # weight of the strictly smaller (earlier) values
+    s = (m * w * (n - before - 0.5 * w)).sum()
+    return float(1.0 - 2.0 * s / (l1 * n))
+
+
+def hoyer(mag: Tensor, weight: Tensor | None = None) -> float:
+    """Hoyer sparsity ``(√N − ‖c‖₁/‖c‖₂)/(√N − 1)`` in [0, 1]; weighted norms and N = Σw."""
+    m, w = _prepare(mag, weight)
+    n = float(w.sum())
+    l1 = float((m * w).sum())
+    l2 = math.sqrt(float((m.square() * w).sum()))
+    if l2 <= 0 or n <= 1:
+        return 0.0
+    return (math.sqrt(n) - l1 / l2) / (math.sqrt(n) - 1.0)
+
+
+def renyi3(mag: Tensor, weight: Tensor | None = None) -> float:
+    """Rényi entropy of order 3 of the energy distribution, in bits (lower = sparser).
+
+    ``P_i = |c_i|²/Σ_j w_j|c_j|²`` is the share of one copy; ``H₃ = −½·log₂ Σ_i w_i P_i³``.
+    Returns 0.0 for an all-zero vector.
+    """
+    m, w = _prepare(mag, weight)
+    e = m.square()
+    total = (e * w).sum()
+    if total <= 0:
+        return 0.0
+    p = e / total
+    return float(-0.5 * torch.log2((w * p.pow(3)).sum()))
+
+
+def renyi3_normalised(mag: Tensor, n_samples: int, weight: Tensor | None = None) -> float:
+    """``renyi3`` minus ``log₂`` of the redundancy ``Σw / n_samples`` (bits).
+
+    Args:
+        mag: magnitudes of every coefficient of the signal (all channels).
+        n_samples: input samples they represent (channels × samples per channel).
+        weight: as in ``renyi3``.
+
+    Cloning every coefficient r times multiplies Σw by r and adds log₂ r to H₃, so the
+    normalised value is unchanged; a transform is not rewarded for being less redundant.
+    """
+    _, w = _prepare(mag, weight)
+    redundancy = float(w.sum()) / float(n_samples)
+    return renyi3(mag, weight) - math.log2(redundancy)
+
+
+def block_weights(blocks: Sequence[Tensor]) -> list[Tensor]:
+    """Per-coefficient weights ``frames_max / frames_b`` for blocks (..., bins_b, slices, frames_b).
+
+    Returns one real tensor per block, broadcastable to it (shape (1, ..., 1, frames-like)),
+    so ``[w.expand_as(c) for ...]`` lines weights up with the coefficients.
+    """
+    frames = [int(c.shape[-1]) for c in blocks]
+    top = max(frames)
+    out = []
+    for c, f in zip(blocks, frames, strict=True):
+        shape = (1,) * c.dim()
+        out.append(torch.full(shape, top / f, dtype=torch.float64, device=c.device))
+    return out
+
+
+def sparsity_scores(
+    blocks: Sequence[Tensor], n_samples: int, metrics: Sequence[str] = ("gini", "hoyer", "renyi3")
+) -> dict[str, float]:
+    """Sparsity of coefficient blocks of one signal (all channels together).
+
+    Args:
+        blocks: complex blocks (channels, bins_b, slices, frames_b) of the isolated target.
+        n_samples: channels × samples of the signal they came from (for the Rényi norm).
+        metrics: any of "gini", "hoyer", "renyi3" ("renyi3" is the *normalised* entropy).
+
+    Returns:
+        ``{name: value}`` for the requested measures, with ragged blocks weighted by
+        ``block_weights`` (a coarse coefficient counts as the fine frames it covers).
+    """
+    mags = torch.cat([c.abs().reshape(-1) for c in blocks])
+    ws = torch.cat(
+        [w.expand(c.shape).reshape(-1) for c, w in zip(blocks, block_weights(blocks), strict=True)]
+    )
+    if bool((ws == 1).all()):
+        ws = None  # single resolution: skip the weighting arithmetic
+    out: dict[str, float] = {}
+    if "gini" in metrics:
+        out["gini"] = gini(mags, ws)
+    if "hoyer" in metrics:
+        out["hoyer"] = hoyer(mags, ws)
+    if "renyi3" in metrics:
+        out["renyi3"] = renyi3_normalised(mags, n_samples, ws)
+    return out
