@@ -76,6 +76,78 @@ def user_errors(fn):
     return wrapper
 
 
+# ---------------------------------------------------------------- scores (issue 4)
+
+
+@app.command("score")
+@user_errors
+def score_cmd(
+    target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
+    transform: Annotated[
+        str, typer.Option("--transform", help="Transform spec, e.g. stft:n_fft=4096,hop=1024.")
+    ],
+    root: RootOpt = None,
+    subset: Annotated[str, typer.Option("--subset", help="train, valid or test.")] = "valid",
+    clips: Annotated[int, typer.Option("--clips", help="Clips per track.")] = 2,
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="Clip length in seconds (0: whole tracks).")
+    ] = 10.0,
+    tracks: Annotated[
+        int | None, typer.Option("--tracks", help="Only the first N tracks of the subset.")
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option("--metrics", help="Comma-separated metrics and/or groups (default: all)."),
+    ] = None,
+    bss: Annotated[
+        str, typer.Option("--bss", help="SDR: fast (global SDR) or museval (BSSEval v4, slow).")
+    ] = "fast",
+    float64: Annotated[bool, typer.Option("--float64", help="Compute in float64.")] = False,
+    seed: SeedOpt = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON, not a table.")] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Also write the result as a one-row CSV.")
+    ] = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Score one transform for one target: per-metric medians over clips of a corpus."""
+    import json
+
+    import torch
+
+    from tfselect import SAMPLE_RATE, TARGETS
+    from tfselect.audio.clips import sample_clips
+    from tfselect.audio.dataset import resolve_root
+    from tfselect.metrics import DIRECTIONS, resolve_metrics, score
+    from tfselect.metrics.output import render_table, write_csv_row
+    from tfselect.transforms import TransformSpec
+
+    # Cheap checks first, so a typo fails before any audio is read.
+    if target not in TARGETS:
+        raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
+    names = resolve_metrics(metrics)
+    spec = TransformSpec.parse(transform)
+    spec.validate(SAMPLE_RATE)
+    if bss not in ("fast", "museval"):
+        raise TfselectError(f"--bss must be fast or museval, got '{bss}'")
+    chosen = sample_clips(
+        resolve_root(root), subset, n_clips=clips, seconds=seconds, seed=seed, target=target,
+        max_tracks=tracks,
+    )  # fmt: skip
+    result = score(
+        spec, target, chosen, names, device=device,
+        dtype=torch.float64 if float64 else torch.float32, bss=bss,
+    )  # fmt: skip
+    row = {"target": target, "transform": str(spec), "subset": subset, "seconds_per_clip":
+           seconds, **result}  # fmt: skip
+    if out is not None:
+        write_csv_row(out, row)
+    if json_out:
+        typer.echo(json.dumps(row))
+    else:
+        render_table(row, names, DIRECTIONS)
+
+
 # ---------------------------------------------------------------- demixer (issue 6)
 
 
@@ -231,6 +303,127 @@ def separate(
     for f in files:
         for path in separate_file(demixer, f, out, wiener, chunk, overlap):
             typer.echo(str(path))
+
+
+@app.command("search")
+@user_errors
+def search(
+    target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
+    trials: Annotated[
+        int | None, typer.Option("--trials", help="Run N more trials in this process.")
+    ] = None,
+    until: Annotated[
+        int | None,
+        typer.Option("--until", help="Stop once the study holds N complete trials."),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")
+    ] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            "--objective",
+            help='Metric, weighted sum or several: "mpi", "mpi+0.5*irm1", "mpi,redundancy".',
+        ),
+    ] = None,
+    sampler: Annotated[
+        str | None, typer.Option("--sampler", help="tpe, random, cmaes or nsga2.")
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option("--metrics", help='Metrics per trial: "all" or a comma list.'),
+    ] = None,
+    storage: StorageOpt = DEFAULT_STORAGE,
+    study: StudyOpt = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Study TOML (see studies/default.toml).")
+    ] = None,
+    root: RootOpt = None,
+    clips: Annotated[int | None, typer.Option("--clips", help="Clips per track.")] = None,
+    seconds: Annotated[float | None, typer.Option("--seconds", help="Clip length, s.")] = None,
+    max_tracks: Annotated[
+        int | None, typer.Option("--max-tracks", help="Use only the first N tracks.")
+    ] = None,
+    seed: SeedOpt = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", help="Parallel trials (threads).")] = None,
+    device: DeviceOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Search the transform for one target (Optuna); re-run the same command to resume.
+
+    Several processes or machines running the same command share the study: SQLite for
+    one machine, a journal file (journal:///path.log) for many processes, PostgreSQL
+    (postgresql://user@host/db) for many machines.
+    """
+    from tfselect.search.config import load_config
+    from tfselect.search.run import run_search
+
+    metric_list = None
+    if metrics is not None:
+        metric_list = "all" if metrics.strip() == "all" else tuple(
+            m.strip() for m in metrics.split(",") if m.strip()
+        )
+    cfg = load_config(config).override(
+        objective=objective, sampler=sampler, metrics=metric_list, seed=seed, device=device,
+        jobs=jobs, n_clips=clips, seconds=seconds, max_tracks=max_tracks,
+    )  # fmt: skip
+    result = run_search(
+        target, storage=storage, study=study, config=cfg, root=root, trials=trials,
+        until=until, timeout=timeout, progress=not quiet, verbose=verbose,
+    )  # fmt: skip
+    best = "no complete trial yet"
+    if result.best_spec is not None:
+        vals = ", ".join(f"{v:.4g}" for v in result.best_values)
+        best = f"best {result.best_spec} ({cfg.search.objective} = {vals})"
+    typer.echo(
+        f"study {result.study}: {result.ran} trial(s) run now; {result.complete} complete, "
+        f"{result.pruned} pruned, {result.failed} failed; {best}"
+    )
+
+
+@app.command("report")
+@user_errors
+def report(
+    storage: StorageOpt = DEFAULT_STORAGE,
+    study: Annotated[
+        list[str] | None,
+        typer.Option("--study", help="Study name, repeatable (default: every tfselect study)."),
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports"),
+    root: RootOpt = None,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples of the correlation CIs.")
+    ] = 1000,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG figures.")] = True,
+    seed: SeedOpt = 0,
+) -> None:
+    """Write trials.csv, best.csv, correlations.csv, pareto.csv and PNG plots of studies."""
+    from tfselect.report.build import make_report
+
+    rep = make_report(
+        storage, studies=study, out=out, root=root, n_boot=bootstrap, with_plots=plots, seed=seed
+    )
+    typer.echo(
+        f"report of {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'} "
+        f"({rep.n_trials} trials) in {out}:"
+    )
+    for f in rep.files:
+        typer.echo(f"  {f}")
+
+
+@app.command("best")
+@user_errors
+def best(
+    target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
+    storage: StorageOpt = DEFAULT_STORAGE,
+    study: StudyOpt = None,
+) -> None:
+    """Print the best transform spec found for a target (one line, for scripts)."""
+    from tfselect.report.best import best_spec
+
+    spec, _, _ = best_spec(storage, target, study)
+    typer.echo(spec)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m tfselect`
