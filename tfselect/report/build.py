@@ -1,0 +1,177 @@
+"""``tfselect report``: read studies, write the CSV tables and PNG plots of a report.
+
+Files (all written atomically: a reader never sees half a file)::
+
+    trials.csv        one row per trial (target, spec, state, every metric, duration, reason)
+    best.csv          best spec per (target, objective) next to STFT and xumx-sliCQ rows
+    correlations.csv  cheap metrics vs oracles per target (Spearman, Kendall, partial, CIs)
+    pareto.csv        quality vs cost fronts per target
+    scatter_<target>.png, pareto_<target>.png, clip_<target>.png
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from tfselect.errors import TfselectError
+from tfselect.report import plots
+from tfselect.report.tables import (
+    best_frame,
+    correlations_frame,
+    pareto_frame,
+    trials_frame,
+    write_csv,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    """What ``make_report`` wrote.
+
+    Attributes:
+        out: the report folder.
+        files: every file written, in order.
+        studies: study names included.
+        n_trials: rows of trials.csv.
+        warnings: one line per thing left out (e.g. a clip plot without audio).
+    """
+
+    out: Path
+    files: list[Path] = field(default_factory=list)
+    studies: list[str] = field(default_factory=list)
+    n_trials: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def make_report(
+    storage: str,
+    studies: list[str] | None = None,
+    out: str | Path = "reports",
+    root: Path | None = None,
+    n_boot: int = 1000,
+    with_plots: bool = True,
+    seed: int = 0,
+) -> Report:
+    """Build the report of ``studies`` (default: every tfselect study in ``storage``).
+
+    Args:
+        storage: Optuna storage URL.
+        studies: study names (repeatable --study); None = all tagged studies.
+        out: output folder (created).
+        root: dataset root for the clip plots (default: the root each study recorded,
+            else ``$MUSDB_PATH``/the demo corpus).
+        n_boot: bootstrap resamples for the correlation intervals.
+        with_plots: write the PNG figures.
+        seed: bootstrap seed.
+
+    Raises:
+        TfselectError: unreachable storage, unknown study, no tfselect study at all.
+    """
+    from tfselect.search.storage import open_storage
+    from tfselect.search.study import tagged_studies
+
+    if n_boot < 0:
+        raise TfselectError(f"--bootstrap must be >= 0, got {n_boot}")
+    store = open_storage(storage)
+    sts = tagged_studies(store, names=studies or None)
+    if not sts:
+        raise TfselectError("no tfselect study in the storage (run `tfselect search` first)")
+    report = Report(out=Path(out), studies=[s.study_name for s in sts])
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TfselectError(f"report folder {out}: cannot create it ({exc.strerror})") from None
+
+    trials = trials_frame(sts)
+    report.n_trials = len(trials)
+    best = best_frame(sts)
+    corr = correlations_frame(trials, n_boot=n_boot, seed=seed)
+    pareto = pareto_frame(trials)
+    for name, df in (
+        ("trials.csv", trials),
+        ("best.csv", best),
+        ("correlations.csv", corr),
+        ("pareto.csv", pareto),
+    ):
+        report.files.append(write_csv(df, out / name))
+    if with_plots:
+        _plots(report, sts, trials, best, corr, root)
+    return report
+
+
+def _plots(report: Report, sts, trials: pd.DataFrame, best, corr, root) -> None:
+    out = report.out
+    targets = sorted(t for t in trials["target"].dropna().unique() if t)
+    for target in targets:
+        for maker, name in (
+            (lambda p, t=target: plots.scatter_plot(trials, corr, t, p), "scatter"),
+            (lambda p, t=target: plots.pareto_plot(trials, t, p), "pareto"),
+        ):
+            path = maker(out / f"{name}_{target}.png")
+            if path is not None:
+                report.files.append(path)
+    if best.empty:
+        return
+    by_name = {s.study_name: s for s in sts}
+    for target in targets:
+        rows = best[(best["target"] == target) & (best["candidate"] == "best")]
+        if rows.empty:
+            continue
+        row = rows.iloc[0]
+        try:
+            clip = _first_clip(by_name[row["study"]], root)
+            captions = _captions(best, target, row["objective"], trials)
+            path = plots.clip_plot(
+                clip, target, row["spec"], out / f"clip_{target}.png", captions=captions
+            )
+            report.files.append(path)
+        except (TfselectError, OSError) as exc:
+            msg = f"clip_{target}.png left out: {exc}"
+            report.warnings.append(msg)
+            print(f"tfselect: warning: {msg}", file=sys.stderr)
+
+
+def _captions(best: pd.DataFrame, target: str, objective: str, trials) -> dict[str, str]:
+    oracle = plots.primary_oracle(trials)
+    rows = best[(best["target"] == target) & (best["objective"] == objective)]
+    out = {}
+    if oracle is None or oracle not in rows.columns:
+        return out
+    for _, r in rows.iterrows():
+        v = r[oracle]
+        if pd.notna(v):
+            out[r["spec"]] = f"{oracle} oracle SDR {float(v):.2f} dB"
+    return out
+
+
+def _first_clip(study, root: Path | None):
+    """The first clip the study's search scored (same split, seed, length, silence rule)."""
+    from tfselect.audio.clips import sample_clips
+    from tfselect.audio.dataset import resolve_root
+    from tfselect.search.study import read_tags
+
+    tags = read_tags(study)
+    c = dict(tags.clips)
+    if root is None and tags.root and Path(tags.root).exists():
+        root = Path(tags.root)
+    clips = sample_clips(
+        resolve_root(root),
+        subset=c.get("split", "valid"),
+        n_clips=1,
+        seconds=float(c.get("seconds", 10.0)),
+        seed=int(c.get("seed", 0)),
+        target=tags.target,
+        skip_silent=bool(c.get("skip_silent", False)),
+        max_tracks=1,  # per-track draws are seeded by track name: same first clip
+    )
+    if not clips:
+        raise TfselectError("no clip could be drawn")
+    return clips[0]

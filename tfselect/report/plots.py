@@ -1,0 +1,180 @@
+"""PNG figures of a report (matplotlib, Agg backend, written atomically).
+
+- ``scatter_<target>.png``: every cheap metric (and the baselines bins, redundancy) against
+  the primary oracle, one panel each, points coloured by scale, Spearman ρ in the title.
+- ``pareto_<target>.png``: oracle SDR against redundancy, the Pareto front drawn.
+- ``clip_<target>.png``: one clip of the target in its best transform next to the STFT
+  4096/1024, magnitudes in dB on ``Transform.grid`` (frequency axis logarithmic).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tfselect.report.tables import (
+    atomic_write,
+    metric_columns,
+    pareto_mask,
+    unique_complete,
+)
+
+STFT_REFERENCE = "stft:n_fft=4096,hop=1024"
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    plt = _plt()
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=110))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def _scale_of(spec: str) -> str:
+    if spec.startswith("stft"):
+        return "stft"
+    for part in spec.split(":", 1)[-1].split(","):
+        if part.startswith("scale="):
+            return part[6:]
+    return spec.split(":", 1)[0]
+
+
+def primary_oracle(df: pd.DataFrame) -> str | None:
+    """The oracle the plots use: MPI when present, else the first oracle present."""
+    from tfselect.metrics import GROUPS
+
+    oracles = [o for o in GROUPS.get("oracles", ()) if o in metric_columns(df)]
+    return "mpi" if "mpi" in oracles else (oracles[0] if oracles else None)
+
+
+def scatter_plot(df: pd.DataFrame, corr: pd.DataFrame, target: str, path: Path) -> Path | None:
+    """Cheap metrics against the primary oracle for ``target`` (complete, distinct specs)."""
+    plt = _plt()
+    data = unique_complete(df)
+    data = data[data["target"] == target]
+    oracle = primary_oracle(df)
+    if oracle is None or data.empty:
+        return None
+    sub = corr[(corr["target"] == target) & (corr["oracle"] == oracle)]
+    predictors = [p for p in sub["predictor"] if data[p].notna().any()]
+    if not predictors:
+        return None
+    ncols = min(4, len(predictors))
+    nrows = math.ceil(len(predictors) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.4 * ncols, 2.9 * nrows), squeeze=False)
+    scales = data["spec"].map(_scale_of)
+    palette = plt.get_cmap("tab10")
+    colour = {s: palette(i % 10) for i, s in enumerate(sorted(scales.unique()))}
+    for ax, pred in zip(axes.flat, predictors, strict=False):
+        for s in sorted(scales.unique()):
+            pts = data[scales == s]
+            ax.scatter(pts[pred], pts[oracle], s=14, color=colour[s], label=s, alpha=0.8)
+        row = sub[sub["predictor"] == pred].iloc[0]
+        rho, lo, hi = row["spearman"], row["spearman_lo"], row["spearman_hi"]
+        ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else ""
+        ax.set_title(f"{pred}: ρ={rho:.2f}{ci} n={int(row['n'])}", fontsize=8)
+        ax.set_xlabel(pred, fontsize=8)
+        ax.set_ylabel(f"{oracle} SDR (dB)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if pred == "bins":
+            ax.set_xscale("log")
+    for ax in list(axes.flat)[len(predictors) :]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize=7, loc="best")
+    fig.suptitle(f"{target}: cheap metrics against the {oracle} oracle", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def pareto_plot(df: pd.DataFrame, target: str, path: Path, cost: str = "redundancy") -> Path | None:
+    """Primary oracle against a cost metric, with the non-dominated front."""
+    plt = _plt()
+    data = unique_complete(df)
+    data = data[data["target"] == target]
+    oracle = primary_oracle(df)
+    if oracle is None or cost not in data.columns:
+        return None
+    clean = data[["spec", oracle, cost]].dropna()
+    if clean.empty:
+        return None
+    q, c = clean[oracle].to_numpy(float), clean[cost].to_numpy(float)
+    keep = pareto_mask(q, c)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(c, q, s=14, color="0.6", label="trials")
+    order = np.argsort(c[keep])
+    ax.plot(c[keep][order], q[keep][order], "o-", color="C3", ms=4, label="Pareto front")
+    for spec, x, y in zip(clean["spec"][keep], c[keep], q[keep], strict=True):
+        ax.annotate(spec.split(":", 1)[-1][:28], (x, y), fontsize=6, xytext=(3, 3),
+                    textcoords="offset points")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel(f"{cost} (lower is cheaper)")
+    ax.set_ylabel(f"{oracle} SDR (dB)")
+    ax.set_title(f"{target}: quality against cost")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _db_grid(spec: str, x: np.ndarray):
+    """(freqs Hz (bins,), times s (frames,), dB (bins, frames)) of a stereo clip (2, n)."""
+    import torch
+
+    from tfselect import SAMPLE_RATE
+    from tfselect.transforms import build
+
+    T = build(spec, sample_rate=SAMPLE_RATE)
+    with torch.no_grad():
+        g = T.grid(T(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))))
+    power = (g.abs() ** 2).mean(dim=0).cpu().numpy()  # mean over channels: (bins, frames)
+    db = 10.0 * np.log10(power + 1e-12)
+    freqs = np.asarray(T.frequencies(), dtype=float)
+    times = np.arange(power.shape[-1]) / float(T.frame_rate())
+    return freqs, times, db
+
+
+def clip_plot(
+    clip, target: str, best_spec: str, path: Path, captions: Mapping[str, str] | None = None
+) -> Path:
+    """The target stem of ``clip`` in ``best_spec`` next to the STFT 4096/1024 (dB).
+
+    ``captions`` maps a spec to an extra title line (e.g. its oracle SDR).
+    """
+    plt = _plt()
+    x = clip.stems[target]
+    panels = [(best_spec, "best")]
+    if best_spec != STFT_REFERENCE:
+        panels.append((STFT_REFERENCE, "STFT reference"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 4.2), squeeze=False)
+    grids = [_db_grid(spec, x) for spec, _ in panels]
+    vmax = max(float(np.max(db)) for _, _, db in grids)
+    for ax, (spec, label), (f, t, db) in zip(axes.flat, panels, grids, strict=True):
+        keep = f > 0  # log axis: the DC bin has no place on it
+        mesh = ax.pcolormesh(
+            t, f[keep], db[keep], shading="nearest", cmap="magma", vmin=vmax - 80, vmax=vmax
+        )
+        ax.set_yscale("log")
+        ax.set_ylim(max(20.0, f[keep].min()), f.max())
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("frequency (Hz)")
+        title = f"{label}: {spec}"
+        if captions and spec in captions:
+            title += "\n" + captions[spec]
+        ax.set_title(title, fontsize=8)
+        fig.colorbar(mesh, ax=ax, label="dB")
+    fig.suptitle(f"{target} of {clip.track} @ {clip.start / 44100:.1f} s", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -1,0 +1,394 @@
+"""pandas tables built from tfselect studies: trials, best, correlations, Pareto fronts.
+
+Every function takes plain data (studies or a trials DataFrame) and returns a DataFrame;
+``write_csv`` writes one atomically. The correlation table is the one that answers the open
+question of DESIGN §6: do the cheap metrics predict the mask oracles better than the trivial
+predictors (bin count, redundancy)? Hence the baselines and the partial Spearman given
+redundancy in every row.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from tfselect.search.objectives import DEFAULT_OBJECTIVE, parse_objectives
+from tfselect.search.run import REFERENCES, RESERVED_ATTRS, best_trial
+from tfselect.search.study import baselines, read_tags
+
+# Columns that describe a trial rather than measure it.
+ID_COLUMNS = [
+    "study",
+    "target",
+    "objective",
+    "number",
+    "state",
+    "spec",
+    "kind",
+    "bins",
+    "value",
+]
+TAIL_COLUMNS = ["duration_s", "fail_reason", "reused_from", "datetime_start"]
+NOT_PREDICTORS = {"n_clips", "n_skipped"}
+BASELINE_PREDICTORS = ("bins", "redundancy")
+
+
+def _metric_groups() -> tuple[tuple[str, ...], dict[str, str], tuple[str, ...]]:
+    """(metric order, metric -> group, oracle names) from tfselect.metrics."""
+    from tfselect.metrics import GROUPS, METRICS
+
+    group_of = {m: g for g, ms in GROUPS.items() for m in ms}
+    return tuple(METRICS), group_of, tuple(GROUPS.get("oracles", ()))
+
+
+def spec_bins(spec: str | None) -> float:
+    """Number of frequency bins a spec asks for (STFT: n_fft/2 + 1); NaN if unknown."""
+    if not spec:
+        return math.nan
+    from tfselect.errors import SpecError
+    from tfselect.transforms import TransformSpec
+
+    try:
+        s = TransformSpec.parse(spec)
+    except SpecError:
+        return math.nan
+    if s.kind == "stft":
+        return float(s.n_fft // 2 + 1)
+    bins = getattr(s, "bins", None)
+    return float(bins) if bins is not None else math.nan
+
+
+def _ordered_metrics(names: Iterable[str]) -> list[str]:
+    order, _, _ = _metric_groups()
+    names = set(names)
+    return [m for m in order if m in names] + sorted(names - set(order))
+
+
+def trials_frame(studies: Sequence) -> pd.DataFrame:
+    """One row per trial of every study.
+
+    Columns: study, target, objective, number, state (COMPLETE/PRUNED/FAIL/RUNNING/WAITING),
+    spec, kind (slicqt/stft), bins, value (first objective; ``value_2``... for more), one column
+    per metric (NaN where not computed), duration_s, fail_reason, reused_from (number of the
+    trial whose scores a repeated spec copied), datetime_start.
+    """
+    rows = []
+    n_obj = 1
+    for st in studies:
+        tags = read_tags(st)
+        for t in st.get_trials(deepcopy=False):
+            row = {
+                "study": st.study_name,
+                "target": tags.target if tags else "",
+                "objective": tags.objective if tags else "",
+                "number": t.number,
+                "state": t.state.name,
+                "spec": t.user_attrs.get("spec", ""),
+            }
+            row["kind"] = row["spec"].split(":", 1)[0] if row["spec"] else ""
+            row["bins"] = spec_bins(row["spec"])
+            values = list(t.values) if t.values is not None else []
+            n_obj = max(n_obj, len(values))
+            row["value"] = values[0] if values else math.nan
+            for i, v in enumerate(values[1:], start=2):
+                row[f"value_{i}"] = v
+            for k, v in t.user_attrs.items():
+                if k in RESERVED_ATTRS:
+                    continue
+                row[k] = math.nan if v is None else v
+            row["duration_s"] = t.duration.total_seconds() if t.duration is not None else math.nan
+            reason = t.user_attrs.get("fail_reason") or t.system_attrs.get("fail_reason", "")
+            row["fail_reason"] = reason or ""
+            row["reused_from"] = t.user_attrs.get("reused_from", math.nan)
+            row["datetime_start"] = t.datetime_start.isoformat() if t.datetime_start else ""
+            rows.append(row)
+    value_cols = ["value"] + [f"value_{i}" for i in range(2, n_obj + 1)]
+    df = pd.DataFrame(rows)
+    metric_cols = _ordered_metrics(
+        c for c in df.columns if c not in set(ID_COLUMNS) | set(TAIL_COLUMNS) | set(value_cols)
+    )
+    cols = ID_COLUMNS + value_cols[1:] + metric_cols + TAIL_COLUMNS
+    df = df.reindex(columns=cols)
+    for c in metric_cols + value_cols + ["bins", "duration_s"]:
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    df["reused_from"] = pd.to_numeric(df["reused_from"], errors="coerce").astype("Int64")
+    return df.sort_values(["target", "study", "number"], kind="stable").reset_index(drop=True)
+
+
+def metric_columns(df: pd.DataFrame) -> list[str]:
+    """The metric columns of a trials frame (what ``score`` returned)."""
+    fixed = set(ID_COLUMNS) | set(TAIL_COLUMNS)
+    return [c for c in df.columns if c not in fixed and not c.startswith("value_")]
+
+
+def report_order(studies: Sequence) -> list:
+    """Studies in report order: per target, the default objective first, then by size."""
+
+    def key(st):
+        tags = read_tags(st)
+        n = len(st.get_trials(deepcopy=False, states=None))
+        return (tags.target, tags.objective != DEFAULT_OBJECTIVE, -n, st.study_name)
+
+    return sorted((s for s in studies if read_tags(s) is not None), key=key)
+
+
+def best_frame(studies: Sequence) -> pd.DataFrame:
+    """Best spec per (target, objective) next to the reference transforms.
+
+    Rows, per target and objective: ``candidate="best"`` (the best complete trial; with
+    several studies of the same target and objective, the best of them), then ``"stft"``
+    (stft:n_fft=4096,hop=1024) and ``"xumx-slicq"`` (Bark-262) scored on the same clips as
+    that study. Per target the default objective (``mpi``) comes first, else the objective of
+    the study with the most trials. ``value`` is the first objective's value for every row.
+
+    Columns: target, objective, candidate, spec, value, study, number, then one per metric.
+    """
+    from optuna.study import StudyDirection
+    from optuna.trial import TrialState
+
+    chosen: dict[tuple[str, str], tuple] = {}
+    order: list[tuple[str, str]] = []
+    for st in report_order(studies):
+        tags = read_tags(st)
+        key = (tags.target, tags.objective)
+        if key not in order:
+            order.append(key)
+        t = best_trial(st)
+        if t is None:
+            continue
+        sign = 1.0 if st.directions[0] == StudyDirection.MAXIMIZE else -1.0
+        if key not in chosen or sign * t.values[0] > sign * chosen[key][1].values[0]:
+            chosen[key] = (st, t)
+    rows = []
+    metric_names: set[str] = set()
+    for key in order:
+        if key not in chosen:
+            continue
+        st, t = chosen[key]
+        target, objective = key
+        primary = parse_objectives(objective).primary
+        metrics = {k: v for k, v in t.user_attrs.items() if k not in RESERVED_ATTRS}
+        metric_names |= set(metrics)
+        rows.append(
+            {
+                "target": target,
+                "objective": objective,
+                "candidate": "best",
+                "spec": t.user_attrs.get("spec", ""),
+                "value": t.values[0],
+                "study": st.study_name,
+                "number": t.number,
+                "n_complete": len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))),
+                **metrics,
+            }
+        )
+        refs = baselines(st)
+        for candidate, spec in REFERENCES.items():
+            m = refs.get(spec)
+            if m is None:
+                continue
+            metric_names |= set(m)
+            rows.append(
+                {
+                    "target": target,
+                    "objective": objective,
+                    "candidate": candidate,
+                    "spec": spec,
+                    "value": primary.value(m),
+                    "study": st.study_name,
+                    "number": math.nan,
+                    "n_complete": math.nan,
+                    **m,
+                }
+            )
+    cols = ["target", "objective", "candidate", "spec", "value", "study", "number", "n_complete"]
+    df = pd.DataFrame(rows).reindex(columns=cols + _ordered_metrics(metric_names))
+    return df.astype({"value": float, "number": "Int64", "n_complete": "Int64"})
+
+
+def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise Spearman correlation of 2-D arrays (B, n): Pearson of average ranks."""
+    rx = stats.rankdata(x, axis=1)
+    ry = stats.rankdata(y, axis=1)
+    rx -= rx.mean(axis=1, keepdims=True)
+    ry -= ry.mean(axis=1, keepdims=True)
+    den = np.sqrt((rx * rx).sum(axis=1) * (ry * ry).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (rx * ry).sum(axis=1) / den, np.nan)
+
+
+def partial_from(r_xy, r_xz, r_yz):
+    """Partial correlation of x and y given z from the three pairwise correlations."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        den = np.sqrt((1 - np.square(r_xz)) * (1 - np.square(r_yz)))
+        return np.where(den > 0, (r_xy - r_xz * r_yz) / den, np.nan)
+
+
+def _ci(samples: np.ndarray) -> tuple[float, float]:
+    s = samples[np.isfinite(samples)]
+    if len(s) < 10:
+        return math.nan, math.nan
+    lo, hi = np.percentile(s, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def correlation_row(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray | None, n_boot: int, rng: np.random.Generator
+) -> dict[str, float]:
+    """Spearman, Kendall (tau-b) and partial Spearman given ``z``, each with a bootstrap CI.
+
+    Args:
+        x, y: paired samples (n,), no NaN.
+        z: the controlled variable (n,) or None (partial not computed).
+        n_boot: bootstrap resamples (percentile 95 % intervals); 0 = no intervals.
+    """
+    n = len(x)
+    out = {"n": n}
+    keys = ["spearman", "kendall", "partial_spearman"]
+    for k in keys:
+        out[k] = out[f"{k}_lo"] = out[f"{k}_hi"] = math.nan
+    if n < 3:
+        return out
+    out["spearman"] = float(_spearman_rows(x[None], y[None])[0])
+    out["kendall"] = float(stats.kendalltau(x, y).statistic)
+    if z is not None:
+        r_xz = _spearman_rows(x[None], z[None])[0]
+        r_yz = _spearman_rows(y[None], z[None])[0]
+        out["partial_spearman"] = float(partial_from(out["spearman"], r_xz, r_yz))
+    if n_boot <= 0 or n < 4:
+        return out
+    idx = rng.integers(0, n, size=(n_boot, n))
+    xb, yb = x[idx], y[idx]
+    sp = _spearman_rows(xb, yb)
+    out["spearman_lo"], out["spearman_hi"] = _ci(sp)
+    with np.errstate(invalid="ignore"):
+        kd = np.array([stats.kendalltau(a, b).statistic for a, b in zip(xb, yb, strict=True)])
+    out["kendall_lo"], out["kendall_hi"] = _ci(kd)
+    if z is not None:
+        zb = z[idx]
+        pb = partial_from(sp, _spearman_rows(xb, zb), _spearman_rows(yb, zb))
+        out["partial_spearman_lo"], out["partial_spearman_hi"] = _ci(pb)
+    return out
+
+
+def unique_complete(df: pd.DataFrame) -> pd.DataFrame:
+    """Complete trials, one per (target, spec): repeated candidates would count twice."""
+    done = df[df["state"] == "COMPLETE"]
+    return done.drop_duplicates(subset=["target", "spec"], keep="first")
+
+
+def correlations_frame(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per target: each cheap metric (and the baselines bins, redundancy) against each oracle.
+
+    Uses complete trials, one per distinct spec, pooled over the target's studies. Columns:
+    target, predictor, group (baseline/sparsity/ridges/cost/...), oracle, n, spearman,
+    spearman_lo, spearman_hi, kendall (tau-b), kendall_lo, kendall_hi, partial_spearman
+    (given redundancy; NaN for redundancy itself), partial_spearman_lo, partial_spearman_hi.
+    Intervals: percentile bootstrap (``n_boot`` resamples of trials, seeded).
+    """
+    _, group_of, oracles = _metric_groups()
+    rng = np.random.default_rng(seed)
+    data = unique_complete(df)
+    mcols = metric_columns(df)
+    present_oracles = [o for o in oracles if o in mcols]
+    predictors = ["bins"] + [m for m in mcols if m not in oracles and m not in NOT_PREDICTORS]
+    predictors = list(dict.fromkeys(predictors))
+    rows = []
+    for target, sub in data.groupby("target", sort=True):
+        for oracle in present_oracles:
+            for pred in predictors:
+                use_z = "redundancy" in sub.columns and pred != "redundancy"
+                cols = [pred, oracle] + (["redundancy"] if use_z else [])
+                clean = sub[cols].astype(float).dropna()
+                z = clean["redundancy"].to_numpy() if use_z else None
+                stats_ = correlation_row(
+                    clean[pred].to_numpy(), clean[oracle].to_numpy(), z, n_boot, rng
+                )
+                group = "baseline" if pred in BASELINE_PREDICTORS else group_of.get(pred, "")
+                rows.append(
+                    {"target": target, "predictor": pred, "group": group, "oracle": oracle} | stats_
+                )
+    cols = ["target", "predictor", "group", "oracle", "n"] + [
+        f"{k}{s}" for k in ("spearman", "kendall", "partial_spearman") for s in ("", "_lo", "_hi")
+    ]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def pareto_mask(quality: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    """Non-dominated points for (maximise quality, minimise cost); (n,) bool."""
+    order = np.lexsort((-quality, cost))  # cost ascending, then quality descending
+    keep = np.zeros(len(quality), dtype=bool)
+    best = -np.inf
+    for i in order:
+        if quality[i] > best:
+            keep[i] = True
+            best = quality[i]
+    return keep
+
+
+def pareto_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Per target: the trials no other trial beats in both quality and cost.
+
+    Quality = each oracle present (higher is better), cost = each cost metric present
+    (redundancy, seconds, peak_mb; lower is better). Columns: target, quality_metric,
+    cost_metric, quality, cost, spec, study, number; sorted by cost.
+    """
+    from tfselect.metrics import DIRECTIONS
+
+    _, group_of, oracles = _metric_groups()
+    data = unique_complete(df)
+    mcols = metric_columns(df)
+    qualities = [o for o in oracles if o in mcols]
+    costs = [m for m in mcols if group_of.get(m) == "cost" and DIRECTIONS.get(m) == "minimize"]
+    rows = []
+    for target, sub in data.groupby("target", sort=True):
+        for q in qualities:
+            for c in costs:
+                clean = sub[["spec", "study", "number", q, c]].dropna(subset=[q, c])
+                if clean.empty:
+                    continue
+                keep = pareto_mask(clean[q].to_numpy(float), clean[c].to_numpy(float))
+                front = clean[keep].sort_values(c)
+                for _, r in front.iterrows():
+                    rows.append(
+                        {
+                            "target": target,
+                            "quality_metric": q,
+                            "cost_metric": c,
+                            "quality": r[q],
+                            "cost": r[c],
+                            "spec": r["spec"],
+                            "study": r["study"],
+                            "number": int(r["number"]),
+                        }
+                    )
+    cols = ["target", "quality_metric", "cost_metric", "quality", "cost", "spec", "study", "number"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def atomic_write(path: Path, write) -> Path:
+    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> Path:
+    """Write ``df`` as CSV atomically (no index; floats round-trip exactly)."""
+    return atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))

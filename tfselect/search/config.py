@@ -1,0 +1,187 @@
+"""Study configuration: a TOML file users copy and edit (``studies/default.toml``).
+
+Three tables; every key is optional (missing keys keep the defaults below, which equal
+``studies/default.toml``), unknown keys are an error naming the key::
+
+    [space]    ranges and choices of candidate transforms (see ``space.SearchSpace``)
+    [clips]    split, n_clips, seconds, max_tracks, skip_silent (see ``audio.clips``)
+    [search]   objective, sampler, trials, metrics, seed, device, jobs
+
+Command-line flags override the file (``StudyConfig.override``).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from tfselect.errors import TfselectError
+from tfselect.search.objectives import DEFAULT_OBJECTIVE
+from tfselect.search.space import SearchSpace
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class ClipConfig:
+    """How clips are sampled once per process and reused by all trials.
+
+    Attributes:
+        split: dataset split to score on ("valid" = MUSDB's validation tracks).
+        n_clips: clips drawn per track (``sample_clips``).
+        seconds: clip length in seconds.
+        max_tracks: use at most this many tracks (None: all).
+        skip_silent: do not pick clips where the target is (near) silent.
+    """
+
+    split: str = "valid"
+    n_clips: int = 1
+    seconds: float = 10.0
+    max_tracks: int | None = None
+    skip_silent: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How the search runs.
+
+    Attributes:
+        objective: objective string (see ``objectives``); default MPI oracle SDR.
+        sampler: tpe, random, cmaes or nsga2.
+        trials: trials this process runs when no --trials/--until/--timeout is given.
+        metrics: metrics computed per trial; "all" keeps every metric for the reports
+            (the objective's metrics are always added).
+        seed: seed of the clip sampling and of the sampler.
+        device: torch device of the scoring.
+        jobs: trials run in parallel threads by this process.
+    """
+
+    objective: str = DEFAULT_OBJECTIVE
+    sampler: str = "tpe"
+    trials: int = 20
+    metrics: tuple[str, ...] | str = "all"
+    seed: int = 0
+    device: str = "cpu"
+    jobs: int = 1
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything one ``tfselect search`` needs besides target, storage and study name."""
+
+    space: SearchSpace = field(default_factory=SearchSpace)
+    clips: ClipConfig = field(default_factory=ClipConfig)
+    search: SearchSettings = field(default_factory=SearchSettings)
+
+    def override(self, **flags: Any) -> StudyConfig:
+        """Apply command-line flags (None = not given). Keys: fields of clips or search."""
+        clip_kw = {k: v for k, v in flags.items() if v is not None and k in _names(ClipConfig)}
+        srch_kw = {k: v for k, v in flags.items() if v is not None and k in _names(SearchSettings)}
+        unknown = set(flags) - _names(ClipConfig) - _names(SearchSettings)
+        if unknown:
+            raise TypeError(f"unknown override {sorted(unknown)}")
+        out = replace(
+            self, clips=replace(self.clips, **clip_kw), search=replace(self.search, **srch_kw)
+        )
+        _validate(out)
+        return out
+
+
+def _names(cls) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _typed(table: str, cls, data: dict[str, Any]):
+    unknown = sorted(set(data) - _names(cls))
+    if unknown:
+        raise TfselectError(
+            f"{table}: unknown key {unknown[0]!r} (known: {', '.join(sorted(_names(cls)))})"
+        )
+    kw = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        default = getattr(cls(), f.name)
+        if f.name == "metrics":
+            if isinstance(value, str):
+                value = value if value == "all" else tuple(v.strip() for v in value.split(","))
+            elif isinstance(value, list):
+                value = tuple(str(v) for v in value)
+            else:
+                raise TfselectError(f'{table}.metrics: expected "all" or a list of names')
+        elif f.name == "max_tracks":
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise TfselectError(f"{table}.max_tracks: expected a positive int, got {value!r}")
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise TfselectError(f"{table}.{f.name}: expected true or false, got {value!r}")
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TfselectError(f"{table}.{f.name}: expected a number, got {value!r}")
+            value = float(value)
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TfselectError(f"{table}.{f.name}: expected an integer, got {value!r}")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise TfselectError(f"{table}.{f.name}: expected a string, got {value!r}")
+        kw[f.name] = value
+    return cls(**kw)
+
+
+def _validate(cfg: StudyConfig) -> None:
+    c, s = cfg.clips, cfg.search
+    if c.split not in SPLITS:
+        raise TfselectError(f"clips.split: unknown split {c.split!r} (use {', '.join(SPLITS)})")
+    if c.n_clips < 1:
+        raise TfselectError(f"clips.n_clips: must be >= 1, got {c.n_clips}")
+    if not c.seconds > 0:
+        raise TfselectError(f"clips.seconds: must be > 0, got {c.seconds}")
+    if s.trials < 0:
+        raise TfselectError(f"search.trials: must be >= 0, got {s.trials}")
+    if s.jobs < 1:
+        raise TfselectError(f"search.jobs: must be >= 1, got {s.jobs}")
+
+
+def load_config(path: str | Path | None = None) -> StudyConfig:
+    """Read a study TOML (None: the built-in defaults, identical to studies/default.toml).
+
+    Raises:
+        TfselectError: missing/unreadable file, TOML syntax error, unknown key, bad value.
+    """
+    if path is None:
+        cfg = StudyConfig()
+        _validate(cfg)
+        return cfg
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise TfselectError(f"config {p}: no such file") from None
+    except OSError as exc:
+        raise TfselectError(f"config {p}: cannot read it ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise TfselectError(f"config {p}: TOML syntax error: {exc}") from None
+    unknown = sorted(set(data) - {"space", "clips", "search"})
+    if unknown:
+        raise TfselectError(f"config {p}: unknown table [{unknown[0]}] (use space, clips, search)")
+    for table in ("space", "clips", "search"):
+        if table in data and not isinstance(data[table], dict):
+            raise TfselectError(f"config {p}: {table} must be a table")
+    cfg = StudyConfig(
+        space=SearchSpace.from_dict(data.get("space", {})),
+        clips=_typed("clips", ClipConfig, data.get("clips", {})),
+        search=_typed("search", SearchSettings, data.get("search", {})),
+    )
+    _validate(cfg)
+    return cfg

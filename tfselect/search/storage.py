@@ -1,0 +1,107 @@
+"""Open an Optuna storage from one URL, the way users swap backends (DESIGN §6).
+
+- ``sqlite:///studies/tfselect.db`` (default; path relative to the working directory,
+  ``sqlite:////abs/path.db`` absolute): one machine; the parent folder is created and a long
+  busy timeout lets several worker processes share the file without 'database is locked'.
+- ``journal:///studies/search.log`` (same path convention): Optuna's JournalStorage on an
+  append-only file with a lock file; robust for several processes on one machine.
+- ``postgresql://user:pass@host/db`` (or ``postgresql+psycopg2://``, ``mysql://`` ...):
+  any SQLAlchemy URL; the standard Optuna way to spread one study over several machines.
+
+RDB storages get a heartbeat, so a trial whose process was killed (kill -9, power loss) is
+marked FAIL by the next worker once it has been silent for ``grace_period`` seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+from tfselect.errors import TfselectError
+
+HEARTBEAT_S = 60
+GRACE_PERIOD_S = 180
+SQLITE_TIMEOUT_S = 600
+CONNECT_TIMEOUT_S = 10
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (safe to print)."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def _local_path(url: str, scheme: str) -> Path:
+    rest = url[len(scheme) + 3 :]  # after "scheme://"
+    if not rest.startswith("/") or rest == "/":
+        raise TfselectError(f"storage {url!r}: expected {scheme}:///relative/path or ////abs/path")
+    return Path(rest[1:])
+
+
+def open_storage(url: str):
+    """Return an Optuna storage object for ``url``.
+
+    Raises:
+        TfselectError: unknown scheme, a path that cannot be created, or a server that
+            cannot be reached (one line; the password is never printed).
+    """
+    import optuna
+    from optuna.storages import RDBStorage
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    if not isinstance(url, str) or "://" not in url:
+        raise TfselectError(
+            f"storage {url!r}: not a URL (use sqlite:///path.db, journal:///path.log or "
+            "postgresql://user@host/db)"
+        )
+    scheme = url.split("://", 1)[0].lower()
+    shown = redact(url)
+    try:
+        if scheme == "journal":
+            path = _local_path(url, "journal")
+            _make_parent(path, shown)
+            return JournalStorage(JournalFileBackend(str(path)))
+        engine_kwargs: dict = {}
+        if scheme == "sqlite":
+            path = _local_path(url, "sqlite")
+            if str(path) != ":memory:":
+                _make_parent(path, shown)
+            # sqlite3 waits this long for a lock instead of failing at once.
+            engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
+        elif scheme.startswith("postgresql"):
+            engine_kwargs = {
+                "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S},
+                "pool_pre_ping": True,
+            }
+        elif not scheme.startswith(("mysql", "oracle", "mssql")):
+            raise TfselectError(
+                f"storage {shown}: unknown scheme {scheme!r} "
+                "(use sqlite:///, journal:/// or postgresql://)"
+            )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RDBStorage(
+                url,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_PERIOD_S,
+            )
+    except TfselectError:
+        raise
+    except Exception as exc:  # driver errors vary: OperationalError, ImportError, OSError ...
+        raise TfselectError(f"cannot open storage {shown}: {_first_line(exc)}") from None
+
+
+def _make_parent(path: Path, shown: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TfselectError(
+            f"storage {shown}: cannot create folder {path.parent}: {exc.strerror}"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return redact(line)[:300]
