@@ -1,0 +1,546 @@
+"""The built-in demo corpus: short synthetic songs in MUSDB18-HQ layout.
+
+Each track has its own tempo (90-140 bpm), key, mode and chord progression (one chord per
+bar), and four stems that differ in time-frequency structure the way real stems do:
+
+- **drums**: kick (sine whose pitch drops from ~150 to ~50 Hz, plus a click), snare (tone
+  plus band-passed noise), closed/open hi-hats (high-passed noise bursts) and a crash, on a
+  16th-note grid -- transient and broadband;
+- **bass**: low sustained notes (41-200 Hz) on the chord roots and fifths, a band-limited
+  sawtooth through a low-pass whose brightness decays after each attack, plus a sine sub;
+- **other**: piano-like block chords and arpeggios in the mid range (~165-1000 Hz
+  fundamentals), slightly inharmonic partials with exponential decays that are faster for
+  higher partials;
+- **vocals**: a harmonic voice whose pitch follows a melody with portamento glides,
+  5-6 Hz vibrato and a little drift, shaped by vowel formants (F1-F3) that move between
+  notes, with short consonant noise bursts and breath; phrases are separated by gaps of
+  exact digital silence (the intro is always silent), so silent-target handling is
+  exercised.
+
+Everything is numpy/scipy and seeded: the same ``seed`` gives bitwise the same files. Stems
+are panned slightly at random, mixed at plausible levels, and written as float32 WAV
+(``subtype='FLOAT'``); ``mixture.wav`` is the float32 sum of the written stems, so it
+equals their sum to float32 rounding (< 1e-6).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy import signal
+
+from tfselect import SAMPLE_RATE, TARGETS
+from tfselect.errors import TfselectError
+
+SR = SAMPLE_RATE
+DEMO_VERSION = "1"
+"""Version of the synthesis: bump it when the audio changes, so caches are rebuilt."""
+
+DEFAULT_TRACKS = 8
+DEFAULT_TEST_TRACKS = 2
+DEFAULT_SECONDS = 12.0
+META_FILE = "tfselect-demo.json"
+
+NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}
+# Scale degrees (0 = tonic), one chord per bar.
+PROGRESSIONS = {
+    "major": ((0, 4, 5, 3), (0, 5, 3, 4), (1, 4, 0, 0), (0, 3, 4, 3), (5, 3, 0, 4)),
+    "minor": ((0, 5, 2, 6), (0, 3, 4, 0), (0, 6, 5, 6), (0, 3, 6, 2), (5, 6, 0, 0)),
+}
+# Vowel formants F1-F3 (Hz) after Peterson & Barney, plus a fixed "singer's formant" near
+# 3 kHz (the cluster that lets trained voices carry over a band); bandwidths / gains for all.
+VOWELS = {
+    "a": (730.0, 1090.0, 2440.0, 3200.0),
+    "e": (530.0, 1840.0, 2480.0, 3200.0),
+    "i": (270.0, 2290.0, 3010.0, 3400.0),
+    "o": (570.0, 840.0, 2410.0, 3100.0),
+    "u": (300.0, 870.0, 2240.0, 3100.0),
+}
+FORMANT_BW = np.array([90.0, 120.0, 180.0, 300.0])
+FORMANT_GAIN = np.array([1.0, 0.8, 0.6, 0.5])
+VOWEL_P = (0.3, 0.25, 0.12, 0.23, 0.1)  # a e i o u
+# Active-part RMS of each stem in dBFS before the joint peak guard: rough MUSDB levels.
+LEVELS_DB = {"vocals": -17.0, "drums": -16.0, "bass": -18.0, "other": -20.0}
+
+
+def _hz(midi: np.ndarray | float) -> np.ndarray | float:
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
+
+
+def _pan(x: np.ndarray, pan: float) -> np.ndarray:
+    """Constant-power pan of mono ``x`` (samples,) to (2, samples); pan in [-1, 1]."""
+    theta = (pan + 1.0) * math.pi / 4.0
+    return np.stack([math.cos(theta) * x, math.sin(theta) * x])
+
+
+def _add(buf: np.ndarray, x: np.ndarray, at: int) -> None:
+    """Add ``x`` into ``buf`` from sample ``at``, cut at the end of ``buf``."""
+    if at >= buf.shape[-1]:
+        return
+    n = min(x.shape[-1], buf.shape[-1] - at)
+    buf[..., at : at + n] += x[..., :n]
+
+
+@lru_cache(maxsize=256)
+def _sos(kind: str, freq: float | tuple[float, float], order: int = 4) -> np.ndarray:
+    return signal.butter(order, freq, btype=kind, fs=SR, output="sos")
+
+
+class _Song:
+    """The musical plan of one track: tempo, key, chords and grid helpers."""
+
+    def __init__(self, rng: np.random.Generator, seconds: float) -> None:
+        self.rng = rng
+        self.n = int(round(seconds * SR))
+        self.bpm = int(rng.integers(90, 141))
+        self.beat = 60.0 / self.bpm
+        self.step = self.beat / 4.0  # a 16th note, in seconds
+        self.tonic = int(rng.integers(0, 12))
+        self.mode = str(rng.choice(list(SCALES)))
+        self.scale = SCALES[self.mode]
+        progs = PROGRESSIONS[self.mode]
+        self.progression = progs[int(rng.integers(len(progs)))]
+        self.n_bars = int(math.ceil(seconds / (4 * self.beat)))
+        # Render with a tail so notes ringing past the end are cut, not missing.
+        self.length = self.n + SR
+
+    def sample(self, bar: int, step16: float) -> int:
+        """Sample index of a 16th-note position within a bar."""
+        return int(round((bar * 16 + step16) * self.step * SR))
+
+    def chord(self, bar: int) -> list[int]:
+        """Pitch classes (semitones above C, may exceed 11) of the bar's triad."""
+        d = self.progression[bar % len(self.progression)]
+        return [self.tonic + self.scale[(d + k) % 7] + 12 * ((d + k) // 7) for k in (0, 2, 4)]
+
+    def name(self, index: int) -> str:
+        return f"Demo {index:02d} - {NOTE_NAMES[self.tonic]} {self.mode} {self.bpm} bpm"
+
+
+# ----------------------------------------------------------------------------- drums
+
+
+def _kick(rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.4 * SR)) / SR
+    f_hi, f_lo = rng.uniform(130, 170), rng.uniform(45, 55)
+    freq = f_lo + (f_hi - f_lo) * np.exp(-t / 0.035)  # the pitch drop that makes a kick
+    body = np.sin(2 * np.pi * np.cumsum(freq) / SR) * np.exp(-t / rng.uniform(0.1, 0.16))
+    click = signal.sosfilt(_sos("highpass", 1500, 2), rng.standard_normal(t.size))
+    click *= np.exp(-t / 0.002) * 0.5
+    return body + click
+
+
+def _snare(rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(0.3 * SR)) / SR
+    f0 = rng.uniform(175, 200)
+    tone = (np.sin(2 * np.pi * f0 * t) + 0.5 * np.sin(2 * np.pi * 1.7 * f0 * t)) * np.exp(-t / 0.05)
+    noise = signal.sosfilt(_sos("bandpass", (1200, 9000), 2), rng.standard_normal(t.size))
+    return 0.6 * tone + 1.6 * noise * np.exp(-t / rng.uniform(0.08, 0.13))
+
+
+def _hat(rng: np.random.Generator, open_: bool) -> np.ndarray:
+    decay = rng.uniform(0.15, 0.25) if open_ else rng.uniform(0.02, 0.04)
+    t = np.arange(int(min(6 * decay, 0.6) * SR)) / SR
+    noise = signal.sosfilt(_sos("highpass", 7000, 4), rng.standard_normal(t.size))
+    return 0.9 * noise * np.exp(-t / decay)
+
+
+def _crash(rng: np.random.Generator) -> np.ndarray:
+    t = np.arange(int(1.8 * SR)) / SR
+    noise = signal.sosfilt(_sos("highpass", 3500, 2), rng.standard_normal(t.size))
+    return 0.5 * noise * np.exp(-t / 0.6) * (1 - np.exp(-t / 0.002))
+
+
+def _drums(song: _Song) -> np.ndarray:
+    rng = song.rng
+    out = np.zeros((2, song.length))
+    kick_pats = ([0, 8], [0, 6, 8], [0, 8, 10], [0, 3, 8, 11], [0, 7, 10])
+    kicks = [kick_pats[i] for i in rng.integers(len(kick_pats), size=2)]
+    kick_tpl = _kick(rng)
+    pan_hat, pan_snare = rng.uniform(-0.35, 0.35), rng.uniform(-0.15, 0.15)
+    for bar in range(song.n_bars):
+        for s in kicks[bar % 2]:
+            _add(out, _pan(kick_tpl * rng.uniform(0.85, 1.0), 0.0), song.sample(bar, s))
+        for s in (4, 12):
+            _add(out, _pan(_snare(rng) * rng.uniform(0.8, 1.0), pan_snare), song.sample(bar, s))
+        if rng.random() < 0.4:  # ghost note
+            _add(out, _pan(_snare(rng) * 0.25, pan_snare), song.sample(bar, 15))
+        for s in range(16):  # 16th-note hats: drums carry the densest onsets
+            open_ = s == 14 and rng.random() < 0.5
+            accent = 1.0 if s % 4 == 0 else 0.6
+            hat = _hat(rng, open_) * accent * rng.uniform(0.8, 1.0)
+            _add(out, _pan(hat, pan_hat), song.sample(bar, s))
+        if bar % 4 == 0:
+            _add(out, _pan(_crash(rng), -pan_hat), song.sample(bar, 0))
+    return out
+
+
+# ----------------------------------------------------------------------------- bass
+
+
+def _saw(f0: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Band-limited sawtooth (polyBLEP) of ``n`` samples, random start phase."""
+    dt = f0 / SR
+    phase = (rng.random() + dt * np.arange(n)) % 1.0
+    saw = 2.0 * phase - 1.0
+    # polyBLEP: smooth the jump at each wrap, which removes most of the aliasing.
+    lo = phase < dt
+    t = phase[lo] / dt
+    saw[lo] -= t + t - t * t - 1.0
+    hi = phase > 1.0 - dt
+    t = (phase[hi] - 1.0) / dt
+    saw[hi] -= t * t + t + t + 1.0
+    return saw
+
+
+def _bass(song: _Song) -> np.ndarray:
+    rng = song.rng
+    out = np.zeros(song.length)
+    # (start, length) in 16ths and the interval above the root (0 root, 7 fifth, 12 octave).
+    patterns = (
+        [(0, 16, 0)],
+        [(0, 8, 0), (8, 8, 7)],
+        [(0, 6, 0), (6, 4, 0), (10, 6, 12)],
+        [(0, 4, 0), (4, 4, 0), (8, 4, 7), (12, 4, 0)],
+        [(0, 12, 0), (12, 4, 7)],
+    )
+    pattern = patterns[int(rng.integers(len(patterns)))]
+    base = 28 + (song.tonic - 4) % 12  # MIDI of the key's lowest root from E1 (41 Hz) up
+    cutoff_hi, cutoff_lo = rng.uniform(1200, 2200), rng.uniform(250, 450)
+    sos_hi, sos_lo = _sos("lowpass", cutoff_hi, 2), _sos("lowpass", cutoff_lo, 2)
+    for bar in range(song.n_bars):
+        root = base + (song.chord(bar)[0] - song.tonic) % 12
+        for start, dur, interval in pattern:
+            midi = root + interval
+            while _hz(midi) > 200.0:
+                midi -= 12
+            f0 = float(_hz(midi))
+            n = int(dur * song.step * SR * 0.95)  # legato with a short gap
+            t = np.arange(n) / SR
+            saw = _saw(f0, n, rng)
+            # Filter sweep: bright attack fading into a dark sustain (a filtered saw).
+            bright = signal.sosfilt(sos_hi, saw) * np.exp(-t / 0.12)
+            dark = signal.sosfilt(sos_lo, saw)
+            sub = np.sin(2 * np.pi * f0 * t)
+            env = np.minimum(1.0, t / 0.005) * (0.75 + 0.25 * np.exp(-t / 0.2))
+            env *= np.minimum(1.0, (n - 1 - np.arange(n)) / (0.02 * SR))  # release
+            _add(out, (0.8 * bright + dark + 0.6 * sub) * env, song.sample(bar, start))
+    return _pan(out, rng.uniform(-0.1, 0.1))
+
+
+# ----------------------------------------------------------------------------- other
+
+
+def _piano(midi: int, seconds: float, tau: float) -> np.ndarray:
+    """A piano-like note: inharmonic partials, faster decay for higher ones."""
+    f0 = float(_hz(midi))
+    t = np.arange(int(seconds * SR)) / SR
+    k = np.arange(1, 11)[:, None]
+    k = k[k[:, 0] * f0 < 9000]
+    freqs = k * f0 * np.sqrt(1.0 + 2e-4 * k * k)  # stiff-string inharmonicity
+    amps = 1.0 / k**1.3
+    taus = tau / (1.0 + 0.6 * (k - 1))
+    partials = amps * np.sin(2 * np.pi * freqs * t) * np.exp(-t / taus)
+    env = np.minimum(1.0, t / 0.003) * np.minimum(1.0, (t.size - 1 - np.arange(t.size)) / 500.0)
+    return partials.sum(axis=0) * env
+
+
+def _other(song: _Song) -> np.ndarray:
+    rng = song.rng
+    out = np.zeros((2, song.length))
+    cache: dict[tuple[int, str], np.ndarray] = {}
+
+    def note(midi: int, kind: str) -> np.ndarray:
+        # Chord tones repeat across bars: synthesize each (pitch, kind) once.
+        if (midi, kind) not in cache:
+            if kind == "chord":
+                cache[midi, kind] = _piano(midi, 4 * song.beat, 1.2)
+            else:
+                cache[midi, kind] = _piano(midi, min(2 * song.beat, 0.9), 0.35)
+        return cache[midi, kind]
+
+    pan_chord, pan_arp = rng.uniform(-0.3, 0.0), rng.uniform(0.0, 0.3)
+    strikes = ([0], [0, 8], [0, 6, 12])[int(rng.integers(3))]
+    arp_step = int(rng.choice([2, 2, 4]))  # 16th or 8th arpeggio
+    arp_shape = ([0, 1, 2, 3], [0, 1, 2, 1], [3, 2, 1, 0], [0, 2, 1, 3])[int(rng.integers(4))]
+    for bar in range(song.n_bars):
+        chord = song.chord(bar)
+        # Close voicing between E3 and G4 (165-392 Hz).
+        voicing = [52 + (pc - 52) % 12 for pc in chord]
+        for s in strikes:
+            for m in voicing:
+                _add(
+                    out,
+                    _pan(note(m, "chord") * rng.uniform(0.5, 0.7), pan_chord),
+                    song.sample(bar, s),
+                )
+        arp_notes = sorted(64 + (pc - 64) % 12 for pc in chord) + [64 + (chord[0] - 64) % 12 + 12]
+        for i, s in enumerate(range(0, 16, arp_step)):
+            m = arp_notes[arp_shape[i % 4]]
+            _add(out, _pan(note(m, "arp") * rng.uniform(0.35, 0.5), pan_arp), song.sample(bar, s))
+    return out
+
+
+# ----------------------------------------------------------------------------- vocals
+
+
+def _vocals(song: _Song) -> np.ndarray:
+    rng = song.rng
+    n = song.length
+    semis = np.zeros(n)  # target pitch (MIDI) per sample
+    note_age = np.zeros(n)  # seconds since the current note started (for vibrato onset)
+    voiced = np.zeros(n)  # amplitude envelope (0 in the gaps: exact silence)
+    vowel_f = np.zeros((4, n))  # formant targets per sample
+    consonants = np.zeros(n)
+    artic = np.ones(n)  # dips between syllables
+
+    centre = 57 + 10 * int(rng.integers(2))  # low (A3) or high (G4) voice
+    scale_notes = np.array(
+        [m for m in range(centre - 9, centre + 10) if (m - song.tonic) % 12 in song.scale]
+    )
+    vib_rate, vib_depth = rng.uniform(5.0, 6.0), rng.uniform(0.25, 0.5)  # Hz, semitones
+    vowel_names = list(VOWELS)
+    bar_s = 4 * song.beat
+
+    phrases: list[tuple[int, int]] = []
+    bar = 1  # the first bar is an instrumental intro: vocals silent
+    while bar < song.n_bars:
+        length = int(rng.choice([1, 2, 2]))
+        phrases.append((bar, min(bar + length, song.n_bars)))
+        bar += length + int(rng.choice([1, 1, 2]))  # rest of one or two bars
+
+    idx = int(np.abs(scale_notes - centre).argmin())
+    for b0, b1 in phrases:
+        p0 = song.sample(b0, int(rng.choice([0, 0, 2])))
+        p1 = min(song.sample(b1, 0) - int(rng.uniform(0.2, 0.45) * bar_s * SR), n)
+        pos = p0
+        while pos < p1 - int(0.1 * SR):
+            dur = int(rng.choice([2, 2, 4, 4, 6, 8]) * song.step * SR)
+            end = min(pos + dur, p1)
+            if p1 - end < int(0.1 * SR):  # the last note holds to the end of the phrase
+                end = p1
+            # Melody: mostly steps on the scale, sometimes leaps, drawn towards the centre.
+            idx = int(
+                np.clip(idx + rng.choice([-2, -1, -1, 0, 1, 1, 2, 3, -3]), 0, len(scale_notes) - 1)
+            )
+            semis[pos:end] = scale_notes[idx]
+            note_age[pos:end] = np.arange(end - pos) / SR
+            vowel = vowel_names[int(rng.choice(5, p=VOWEL_P))]  # open vowels carry sung notes
+            vowel_f[:, pos:end] = np.array(VOWELS[vowel])[:, None]
+            if pos > p0:  # articulation: a short dip in loudness between syllables
+                w = min(int(0.03 * SR), pos - p0, end - pos)
+                artic[pos - w : pos + w] *= 1.0 - 0.6 * np.hanning(2 * w)
+            if rng.random() < 0.55:  # a consonant (s, t, sh ...) at the syllable onset
+                m = min(int(rng.uniform(0.025, 0.07) * SR), end - pos)
+                band = (float(rng.uniform(2500, 4500)), float(rng.uniform(7000, 11000)))
+                burst = signal.sosfilt(_sos("bandpass", band, 2), rng.standard_normal(m))
+                burst *= np.hanning(m) * rng.uniform(0.15, 0.35)
+                consonants[pos : pos + m] += burst
+            pos = end
+        seg = np.arange(p1 - p0)
+        att, rel = 0.04 * SR, 0.08 * SR
+        voiced[p0:p1] = np.minimum(1.0, np.minimum(seg / att, (p1 - p0 - 1 - seg) / rel))
+    voiced *= artic
+
+    # Portamento: a one-pole glide (~35 ms) between consecutive notes of a phrase.
+    a = math.exp(-1.0 / (0.035 * SR))
+    active = voiced > 0
+    starts = np.flatnonzero(np.diff(active.astype(np.int8), prepend=0) == 1)
+    ends = np.flatnonzero(np.diff(active.astype(np.int8), append=0) == -1) + 1
+    pitch = np.zeros(n)
+    formants = np.zeros((4, n))
+    b_f = math.exp(-1.0 / (0.04 * SR))
+    for s, e in zip(starts, ends, strict=True):
+        pitch[s:e] = signal.lfilter([1 - a], [1, -a], semis[s:e], zi=[a * semis[s]])[0]
+        for j in range(4):
+            formants[j, s:e] = signal.lfilter(
+                [1 - b_f], [1, -b_f], vowel_f[j, s:e], zi=[b_f * vowel_f[j, s]]
+            )[0]
+    t = np.arange(n) / SR
+    vib_env = np.clip((note_age - 0.15) / 0.25, 0.0, 1.0)  # vibrato sets in on held notes
+    drift = signal.sosfilt(_sos("lowpass", 3.0, 2), rng.standard_normal(n)) * 2.0  # ~cents
+    pitch = pitch + vib_depth * vib_env * np.sin(2 * np.pi * vib_rate * t) + 0.08 * drift
+    f0 = np.where(active, _hz(pitch), 0.0)
+    phi = 2 * np.pi * np.cumsum(f0) / SR
+
+    # Harmonic source with a -3.6 dB/octave tilt, each harmonic weighted by the formant
+    # envelope at its frequency (computed at a 64-sample control rate, then interpolated).
+    # Only voiced samples are synthesized: the gaps are silent anyway.
+    on = np.flatnonzero(active)
+    hop = 64
+    ctrl = on[::hop]
+    f0_c, form_c = f0[ctrl], formants[:, ctrl]
+    k_max = int(8000 / max(float(_hz(scale_notes.min())), 1.0))
+    ph = phi[on]
+    c, s_prev, s_cur = np.cos(ph), np.zeros(on.size), np.sin(ph)
+    voice = np.zeros(n)
+    voice_on = np.zeros(on.size)
+    for k in range(1, k_max + 1):
+        fk = k * f0_c  # (frames,)
+        gain = FORMANT_GAIN[:, None] / (1.0 + ((fk - form_c) / (FORMANT_BW[:, None] / 2)) ** 2)
+        w = (gain.sum(axis=0) + 0.01) / k**0.6 * (fk < 10000)  # bright, pressed phonation
+        voice_on += np.interp(on, ctrl, w) * s_cur
+        s_prev, s_cur = s_cur, 2 * c * s_cur - s_prev  # sin((k+1)phi) by recurrence
+    voice[on] = voice_on
+    breath = signal.sosfilt(_sos("highpass", 1500, 2), rng.standard_normal(n)) * 0.03
+    out = (voice + breath) * voiced + consonants
+    out[~active] = 0.0  # exact digital silence between phrases
+    return _pan(out, rng.uniform(-0.1, 0.1))
+
+
+# ----------------------------------------------------------------------------- corpus
+
+
+def _rms_db(x: np.ndarray) -> float:
+    active = x[:, np.any(x != 0, axis=0)]
+    return 10 * math.log10(max(float(np.mean(active**2)), 1e-20)) if active.size else -200.0
+
+
+def synthesize_track(seed: int, index: int, seconds: float) -> tuple[str, dict[str, np.ndarray]]:
+    """Synthesize one track.
+
+    Returns:
+        (name, {'mixture'|'vocals'|'drums'|'bass'|'other': (2, samples) float32}); the
+        mixture is the float32 sum of the float32 stems.
+    """
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, index])
+    song = _Song(rng, seconds)
+    raw = {
+        "vocals": _vocals(song),
+        "drums": _drums(song),
+        "bass": _bass(song),
+        "other": _other(song),
+    }
+    stems = {}
+    for name in TARGETS:
+        x = raw[name][:, : song.n]
+        stems[name] = x * 10 ** ((LEVELS_DB[name] - _rms_db(x)) / 20)
+    mix = sum(stems.values())
+    peak = float(np.max(np.abs(mix)))
+    gain = min(1.0, 0.89 / peak) if peak > 0 else 1.0  # joint gain: keep the mix below -1 dBFS
+    out = {name: (stems[name] * gain).astype(np.float32) for name in TARGETS}
+    mixture = np.zeros_like(out["vocals"], dtype=np.float64)
+    for name in TARGETS:
+        mixture += out[name]
+    out = {"mixture": mixture.astype(np.float32), **out}
+    return song.name(index), out
+
+
+def _write_track(folder: Path, audio: dict[str, np.ndarray], subtype: str) -> None:
+    """Write the five WAVs of one track so that mixture == sum of stems as read back."""
+    folder.mkdir(parents=True)
+    if subtype == "FLOAT":
+        for source, x in audio.items():
+            sf.write(str(folder / f"{source}.wav"), x.T, SR, subtype="FLOAT")
+        return
+    # PCM_16 (what MUSDB18-HQ ships): quantise each stem to integers and write the integer
+    # sum as the mixture, so the files read back (int / 32768) sum exactly, bit for bit.
+    ints = {
+        t: np.clip(np.round(audio[t] * 32768.0), -32768, 32767).astype(np.int32) for t in TARGETS
+    }
+    mix = sum(ints.values())
+    if np.max(np.abs(mix)) > 32767:  # cannot happen below the -1 dBFS peak guard
+        raise TfselectError(f"{folder}: the 16-bit mixture would clip")
+    for source, x in {"mixture": mix, **ints}.items():
+        sf.write(str(folder / f"{source}.wav"), x.T.astype(np.int16), SR, subtype="PCM_16")
+
+
+def write_demo_corpus(
+    out: Path,
+    tracks: int = DEFAULT_TRACKS,
+    seconds: float = DEFAULT_SECONDS,
+    seed: int = 0,
+    test_tracks: int | None = None,
+    subtype: str = "FLOAT",
+) -> Path:
+    """Write a deterministic demo corpus in MUSDB18-HQ layout under ``out``.
+
+    Args:
+        out: folder to write (created; must not already hold train/ or test/).
+        tracks: number of train tracks (validation is split off them like for any root).
+        seconds: duration of every track in seconds.
+        seed: the same seed gives bitwise the same files.
+        test_tracks: number of test tracks (default: a quarter of ``tracks``, at least 1).
+        subtype: ``'FLOAT'`` (float32 WAV; mixture = float32 sum of the stems, within
+            float32 rounding) or ``'PCM_16'`` (16-bit like MUSDB18-HQ, half the size;
+            mixture = exact sum of the quantised stems).
+
+    Returns:
+        ``out``. Files: ``out/{train,test}/<Track>/{mixture,vocals,drums,bass,other}.wav``,
+        stereo 44100 Hz, plus ``tfselect-demo.json`` describing the corpus. Size: about
+        1.76 MB (FLOAT) or 0.88 MB (PCM_16) per second of track.
+    """
+    if subtype not in ("FLOAT", "PCM_16"):
+        raise TfselectError(f"unknown WAV subtype '{subtype}': choose FLOAT or PCM_16")
+    if tracks < 1:
+        raise TfselectError(f"number of demo tracks must be at least 1, got {tracks}")
+    if test_tracks is None:
+        test_tracks = max(1, int(round(tracks / 4)))
+    if test_tracks < 0:
+        raise TfselectError(f"number of demo test tracks must be >= 0, got {test_tracks}")
+    if not (1.0 <= seconds <= 600.0):
+        raise TfselectError(f"demo track duration must be 1-600 seconds, got {seconds:g}")
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise TfselectError(f"{out} exists and is not a folder")
+    for sub in ("train", "test"):
+        if (out / sub).exists():
+            raise TfselectError(
+                f"{out / sub} already exists: choose an empty --out folder or delete it first"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "version": DEMO_VERSION,
+        "seed": seed,
+        "seconds": seconds,
+        "subtype": subtype,
+        "tracks": [],
+    }
+    for index in range(tracks + test_tracks):
+        subset = "train" if index < tracks else "test"
+        name, audio = synthesize_track(seed, index, seconds)
+        _write_track(out / subset / name, audio, subtype)
+        meta["tracks"].append({"name": name, "subset": subset})
+    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+    return out
+
+
+def cache_dir() -> Path:
+    """Where cached corpora live: ``$TFSELECT_CACHE``, else ``~/.cache/tfselect``."""
+    env = os.environ.get("TFSELECT_CACHE", "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "tfselect"
+
+
+def demo_root() -> Path:
+    """The default demo corpus, built on first use under :func:`cache_dir`.
+
+    It is written into a temporary sibling folder and renamed into place, so concurrent
+    processes never see half a corpus: the loser of a race discards its copy.
+    """
+    final = cache_dir() / f"demo-{DEMO_VERSION}"
+    if (final / META_FILE).is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    print(f"tfselect: building the demo corpus in {final} (once) ...", file=sys.stderr)
+    tmp = Path(tempfile.mkdtemp(prefix=f".demo-{DEMO_VERSION}-", dir=final.parent))
+    try:
+        write_demo_corpus(tmp)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / META_FILE).is_file():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
