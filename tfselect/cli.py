@@ -76,6 +76,40 @@ def user_errors(fn):
     return wrapper
 
 
+# ---------------------------------------------------------------- data (issue 2)
+
+
+@app.command("demo-data")
+@user_errors
+def demo_data(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write (new or empty).")],
+    tracks: Annotated[int, typer.Option("--tracks", help="Number of train tracks.")] = 8,
+    test_tracks: Annotated[
+        int | None, typer.Option("--test-tracks", help="Test tracks (default: tracks/4, >= 1).")
+    ] = None,
+    seconds: Annotated[float, typer.Option("--seconds", help="Duration of each track.")] = 12.0,
+    seed: SeedOpt = 0,
+    subtype: Annotated[
+        str, typer.Option("--subtype", help="WAV sample format: FLOAT or PCM_16.")
+    ] = "FLOAT",
+) -> None:
+    """Write the synthetic demo corpus (MUSDB18-HQ layout) to a folder."""
+    import time
+
+    from tfselect.audio.demo import write_demo_corpus
+
+    t0 = time.perf_counter()
+    path = write_demo_corpus(
+        out, tracks=tracks, seconds=seconds, seed=seed, test_tracks=test_tracks,
+        subtype=subtype.upper(),
+    )  # fmt: skip
+    size = sum(p.stat().st_size for p in path.rglob("*.wav"))
+    n = len(list(path.glob("*/*/mixture.wav")))
+    typer.echo(
+        f"wrote {n} tracks ({size / 1e6:.1f} MB) to {path} in {time.perf_counter() - t0:.1f} s"
+    )
+
+
 # ---------------------------------------------------------------- scores (issue 4)
 
 
