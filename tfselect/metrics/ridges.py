@@ -52,16 +52,20 @@ class RidgeConfig:
         width: d, a point is "on a ridge" within ±d states of it (energy, stability, masks).
         stability_factors: penalties λ·f the ridges are re-extracted with for stability.
         eps: the floor ε of the normalised energy (−ln ε ≈ 18.4 nats = 80 dB).
+        max_frame_rate: grids finer than this (Hz) are summed over groups of frames first
+            (sliCQT grids run at the finest block's rate, ~700 frames/s for Bark-262): it
+            bounds the DP's cost and puts every transform on a comparable time step.
     """
 
     n_ridges: int = 3
     penalty_time: float = 20.0
     penalty_freq: float = 20.0
-    band: int = 6
+    band: int = 8
     clear: int = 3
     width: int = 1
     stability_factors: tuple[float, ...] = (0.25, 4.0)
     eps: float = 1e-8
+    max_frame_rate: float = 100.0
 
 
 def extract_ridges(
@@ -69,7 +73,7 @@ def extract_ridges(
     coords: Tensor | np.ndarray,
     penalties: float | Sequence[float],
     n_ridges: int = 3,
-    band: int = 6,
+    band: int = 8,
     clear: int = 3,
     eps: float = 1e-8,
 ) -> Tensor:
@@ -193,15 +197,23 @@ def ridge_analysis(
         config: extraction parameters.
 
     Returns:
-        ``{"energy": float, "stability": float, "mask": (bins, frames) bool, "paths": (K, steps)}``:
-        energy = share of the grid's energy within ±d states of the K ridges; stability =
-        share of ridge points that stay within ±d of the reference ridges when λ is scaled by
-        each of ``config.stability_factors`` (both ways round, averaged); mask = those ±d
-        neighbourhoods on the (bins, frames) grid.
+        ``{"energy", "stability", "mask", "paths", "factor"}``: energy = share of the grid's
+        energy within ±d states of the K ridges; stability = share of ridge points that stay
+        within ±d of the reference ridges when λ is scaled by each of
+        ``config.stability_factors`` (both ways round, averaged); mask = those ±d
+        neighbourhoods as a (bins, frames) bool tensor on the input grid; paths = (K, steps)
+        ridges on the analysed grid, whose frames are groups of ``factor`` input frames
+        (``factor`` > 1 when ``frame_rate`` exceeds ``config.max_frame_rate``).
     """
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     power = power.detach().to("cpu", torch.float64)
+    n_frames = power.shape[1]
+    factor = max(1, math.ceil(frame_rate / config.max_frame_rate - 1e-9))
+    if factor > 1:  # sum the power of groups of `factor` frames (zero-padded at the end)
+        power = torch.nn.functional.pad(power, (0, (-n_frames) % factor))
+        power = power.unflatten(1, (-1, factor)).sum(-1)
+        frame_rate = frame_rate / factor
     if direction == "time":
         grid = power
         f = np.asarray(frequencies, dtype=np.float64)
@@ -230,7 +242,15 @@ def ridge_analysis(
     else:
         stability = 1.0
     mask = masks[0] if direction == "time" else masks[0].T
-    return {"energy": energy, "stability": stability, "mask": mask, "paths": paths[0]}
+    if factor > 1:
+        mask = mask.repeat_interleave(factor, dim=1)[:, :n_frames]
+    return {
+        "energy": energy,
+        "stability": stability,
+        "mask": mask,
+        "paths": paths[0],
+        "factor": factor,
+    }
 
 
 def grid_mask_to_blocks(transform: Transform, blocks: Coefs, mask: Tensor) -> list[Tensor]:
@@ -241,7 +261,8 @@ def grid_mask_to_blocks(transform: Transform, blocks: Coefs, mask: Tensor) -> li
     slices, interpolation of coarse blocks), and each coefficient gets the A-weighted mean of
     the mask over the grid points it contributes to, ``Aᵀm / Aᵀ1``, computed with one
     vector-Jacobian product; the result is thresholded at ½ so the masked coefficients are
-    exactly kept or dropped.
+    exactly kept or dropped. Coefficients the grid does not see at all (a sliCQT's first
+    half-slice, which lies before t = 0) are outside every ridge and get 0.
 
     Args:
         transform: the transform that made ``blocks``.
@@ -264,6 +285,7 @@ def grid_mask_to_blocks(transform: Transform, blocks: Coefs, mask: Tensor) -> li
         norm = torch.autograd.grad(out, probe, cot + 1.0)
     res = []
     for w, z in zip(weighted, norm, strict=True):
-        share = w.real / z.real.clamp_min(torch.finfo(z.real.dtype).tiny)
+        # |.|: global-phase grids demodulate by unit-modulus factors, which cancel here
+        share = w.abs() / z.abs().clamp_min(torch.finfo(z.real.dtype).tiny)
         res.append((share >= 0.5).to(m.dtype))
     return res
