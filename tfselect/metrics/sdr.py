@@ -33,7 +33,7 @@ def fast_sdr(reference: Tensor, estimate: Tensor) -> Tensor:
     tiny = torch.finfo(torch.float64).tiny
     num = ref.square().sum(dim=(-2, -1)) + tiny
     den = err.square().sum(dim=(-2, -1)) + tiny
-    return 10.0 * torch.log10(num / den)
+    return 10.0 * (torch.log10(num) - torch.log10(den))  # the ratio itself could overflow
 
 
 def museval_sdr(reference: Tensor, estimate: Tensor, sample_rate: int = 44100) -> float:
