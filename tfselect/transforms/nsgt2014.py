@@ -1,0 +1,537 @@
+"""Non-sliced NSGT with essentia's constant-Q design (the 2014 form), in torch.
+
+This is the transform of Schörkhuber, Klapuri, Holighaus & Dörfler (2014) as essentia's
+``NSGConstantQ`` / ``NSGIConstantQ`` build it: the whole signal is one frame, every frequency
+channel is a window on the signal's spectrum, and each channel's time coefficients are the
+inverse FFT of the windowed spectrum band. Spec kind ``nsgt`` (fields fmin, fmax, bpo, gamma,
+rasterize, phase; see :mod:`tfselect.transforms.spec`).
+
+Design (read from essentia's ``nsgconstantq.cpp``, replicated in :func:`essentia_cq_design`,
+float32 rounding included so positions and lengths are the same integers):
+
+- constant-Q centres ``f_j = fmin·2^(j/bpo)``, ``j = 0 … floor(bpo·log2(fmax/fmin))``,
+  bandwidth ``B_j = (2^(1/bpo) − 2^(−1/bpo))·f_j + gamma`` Hz; the top bin is dropped when
+  ``f + B/2`` exceeds Nyquist;
+- two extra bands: DC (centre 0, width ``2·fmin``) and Nyquist (centre ``sr/2``, width
+  ``sr − 2·f_top``), so the frame covers every frequency and is exactly invertible;
+- on an FFT grid of ``N`` bins (``N`` = signal length, made even): channel position
+  ``floor(f/Δf)``, window length ``max(minimumWindow, int(B/Δf + 0.5))`` bins, window
+  ``hannnsgcq`` (a Hann window centred on the channel: ``0.5 + 0.5·cos(2πk/Lg)``); the DC and
+  Nyquist windows become flat-top (Tukey-like) when wider than their neighbour, scaled by
+  ``1/sqrt(Lg)``;
+- time frames per channel ``M_j`` (the FFT size of its band): ``rasterize=none`` the window
+  length, ``full`` every constant-Q channel gets the largest one (a true matrix),
+  ``piecewise`` power-of-two fractions of a common length per octave; then rounded up to even;
+- ``normalize``: ``none`` (essentia's default), ``sine`` (×``2·M_j/N``) or ``impulse``
+  (×``2·M_j/Lg_j``) per channel.
+
+Phase: ``local`` puts offset ``k`` from the channel centre at FFT index ``k mod M`` (each
+channel demodulated to baseband); ``global`` puts it at ``(k + position) mod M`` — essentia's
+circular shift, which keeps the absolute frequency in the phase (consistent across channels).
+
+Analysis ``c_j = ifft_M(place(X[pos_j + k]·g_j(k)))`` with ``X = fft(x)`` and numpy's ifft
+normalisation (this equals essentia's coefficients). Synthesis uses the canonical dual frame
+of the real-signal frame: the constant-Q channels have implicit mirror channels (conjugate
+coefficients) at negative frequencies, ``S[m] = Σ g²`` over all of them plus DC and Nyquist,
+dual windows ``g/S``; the output is the real part of the inverse FFT, exact to rounding.
+
+Differences from essentia, on purpose:
+
+- essentia's DC band reads the negative-frequency half of its window as ``X[|k|]`` (the C++
+  takes ``abs()`` of a negative index) instead of ``X[N−|k|] = conj(X[|k|])``; here the DC band
+  is the true low-pass band (real-valued for real input). Both agree on its non-negative
+  frequencies, which is all essentia's inverse uses.
+- when the top bin is dropped essentia forgets to drop its bandwidth, so every window above
+  shifts by one (and it usually fails with "non painless frame"); here the design stays aligned.
+- the inverse is the exact canonical dual (no ``eps`` in the frame diagonal), so float64
+  reconstructs to ~300 dB instead of essentia's ~125 dB (float32).
+
+Coefficient blocks (the :mod:`tfselect.transforms.base` contract, ``slices == 1``): block 0 is
+the DC band (1 bin), then the constant-Q channels grouped into contiguous runs of equal frame
+count (one block with ``rasterize=full``), and the last block is the Nyquist band (1 bin).
+:meth:`NSGT2014.frequencies` lists 0, the constant-Q centres and ``sr/2`` in that order.
+Odd lengths are handled as essentia does: the last sample is repeated to make the length even,
+and the inverse drops it again.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from tfselect.errors import SpecError, TfselectError
+
+from .base import Coefs, Transform
+
+NORMALIZE = ("none", "sine", "impulse")
+RASTERIZE = ("none", "full", "piecewise")
+PHASES = ("local", "global")
+# essentia's default minimumWindow (bins): shorter windows are widened to this
+MIN_WINDOW = 4
+
+
+@dataclass(frozen=True)
+class CQDesign:
+    """essentia's constant-Q filterbank on an FFT grid of ``n`` bins (positive side only).
+
+    Channels ``0 … nb+1``: 0 = DC band, ``1 … nb`` constant-Q bins, ``nb+1`` = Nyquist band.
+
+    Attributes:
+        n: design length in samples (= FFT size; the signal length rounded up to even).
+        sample_rate: Hz.
+        freqs: (nb,) constant-Q centre frequencies in Hz (float32 values, as essentia).
+        positions: (nb+2,) centre FFT bin of every channel.
+        windows: nb+2 arrays; ``windows[j][k mod Lg]`` is the window at offset ``k`` bins from
+            the centre, ``k = -(Lg//2) … ceil(Lg/2)-1`` (``Lg = len(windows[j])``).
+        frames: (nb+2,) time frames ``M_j`` of every channel (its band's inverse-FFT size).
+        popped: whether the top bin was dropped for reaching above Nyquist.
+    """
+
+    n: int
+    sample_rate: float
+    freqs: np.ndarray
+    positions: np.ndarray
+    windows: tuple[np.ndarray, ...]
+    frames: np.ndarray
+    popped: bool
+
+    @property
+    def bins(self) -> int:
+        """Number of constant-Q bins (without DC and Nyquist bands)."""
+        return len(self.freqs)
+
+
+def _check_params(
+    fmin: float, fmax: float, bpo: int, gamma: float, sample_rate: float, kind: str
+) -> None:
+    nyq = sample_rate / 2
+    if not (0 < fmin < fmax):
+        raise SpecError(
+            f"transform spec {kind}: field fmin={fmin:g}: must be in (0, fmax={fmax:g}) Hz"
+        )
+    if fmax > nyq:
+        raise SpecError(
+            f"transform spec {kind}: field fmax={fmax:g}: must be <= Nyquist {nyq:g} Hz "
+            f"at sample rate {sample_rate:g}"
+        )
+    if int(bpo) != bpo or bpo < 1:
+        raise SpecError(f"transform spec {kind}: field bpo={bpo}: must be an integer >= 1")
+    if gamma < 0:
+        raise SpecError(f"transform spec {kind}: field gamma={gamma:g}: must be >= 0 Hz")
+
+
+def cq_centres(
+    fmin: float, fmax: float, bpo: int, gamma: float, sample_rate: float, kind: str = "nsgt"
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Constant-Q centres and bandwidths (Hz, float32 like essentia) and whether one was dropped.
+
+    Returns ``(freqs, bandwidths, popped)``; ``freqs`` excludes a top bin whose band
+    ``f + B/2`` would exceed Nyquist (``popped`` True then). Raises SpecError for a range
+    whose lowest band would reach below 0 Hz.
+    """
+    _check_params(fmin, fmax, bpo, gamma, sample_rate, kind)
+    f32 = np.float32
+    fmin_, fmax_, bpo_, gamma_ = f32(fmin), f32(fmax), f32(bpo), f32(gamma)
+    nyq = f32(sample_rate) / f32(2)
+    inv = float(f32(1) / bpo_)
+    q = f32(2.0**inv - 2.0**-inv)
+    b = int(np.floor(bpo_ * np.log2(fmax_ / fmin_)))
+    expo = np.arange(b + 1, dtype=f32) / bpo_  # float32 j/bpo, as the C++ computes it
+    freqs = (float(fmin_) * np.exp2(expo.astype(np.float64))).astype(f32)
+    bws = (q * freqs + gamma_).astype(f32)
+    if freqs[0] - bws[0] / f32(2) < 0:
+        raise SpecError(
+            f"transform spec {kind}: field fmin={fmin:g}: the lowest band "
+            f"({float(freqs[0]):g} ± {float(bws[0]) / 2:g} Hz) reaches below 0 Hz; raise fmin "
+            f"or lower gamma"
+        )
+    popped = bool(freqs[b] + bws[b] / f32(2) > nyq)
+    if popped:
+        freqs, bws = freqs[:-1], bws[:-1]
+    if len(freqs) == 0:
+        raise SpecError(
+            f"transform spec {kind}: field fmax={fmax:g}: no constant-Q bin fits below Nyquist"
+        )
+    return freqs, bws, popped
+
+
+def _hann_nsgcq(size: int) -> np.ndarray:
+    """essentia's ``hannnsgcq`` window: a Hann window whose peak is at index 0 (zero-centred)."""
+    return 0.5 + 0.5 * np.cos(2.0 * np.pi * np.arange(size) / size)
+
+
+@functools.lru_cache(maxsize=64)
+def essentia_cq_design(
+    fmin: float,
+    fmax: float,
+    bpo: int,
+    gamma: float,
+    sample_rate: float,
+    length: int,
+    rasterize: str = "full",
+    normalize: str = "none",
+    min_window: int = MIN_WINDOW,
+) -> CQDesign:
+    """essentia's NSGConstantQ filterbank for a signal of ``length`` samples (see module doc).
+
+    Raises:
+        SpecError: a range essentia's design cannot build (below 0 Hz, above Nyquist) or a
+            frame that does not cover every frequency bin (signal too short for the range).
+    """
+    if rasterize not in RASTERIZE:
+        raise SpecError(
+            f"transform spec nsgt: field rasterize={rasterize}: must be one of "
+            f"{'|'.join(RASTERIZE)}"
+        )
+    if normalize not in NORMALIZE:
+        raise SpecError(f"normalize={normalize}: must be one of {'|'.join(NORMALIZE)}")
+    if length < 2:
+        raise TfselectError(f"nsgt: signal length {length}: needs at least 2 samples")
+    f32 = np.float32
+    n = int(length) + int(length) % 2  # essentia pads odd signals by one sample
+    freqs, bws, popped = cq_centres(fmin, fmax, bpo, gamma, sample_rate)
+    nb = len(freqs)
+    sr = f32(sample_rate)
+    nyq = sr / f32(2)
+    fftres = sr / f32(n)
+    centres = np.concatenate([[f32(0)], freqs, [nyq]]).astype(f32)
+    mirror_top = f32(sr - freqs[-1])  # first negative-frequency centre, as essentia builds it
+    bw = np.concatenate([[f32(2) * f32(fmin)], bws, [f32(mirror_top - freqs[-1])]]).astype(f32)
+    positions = np.floor(centres / fftres).astype(np.int64)
+    lg = ((bw / fftres).astype(f32) + f32(0.5)).astype(np.int64)  # C++ float -> int truncation
+    lg = np.maximum(lg, int(min_window))
+
+    windows = [_hann_nsgcq(int(size)) for size in lg]
+    # DC and Nyquist bands: flat top with the neighbour's Hann as taper, when wider than it
+    for j, nbr in ((0, 1), (nb + 1, nb)):
+        if lg[j] > lg[nbr]:
+            w = np.ones(int(lg[j]))
+            start = int(lg[j]) // 2 - int(lg[nbr]) // 2
+            w[start : start + int(lg[nbr])] = windows[nbr]
+            windows[j] = w / math.sqrt(float(lg[j]))
+
+    frames = lg.copy()
+    if rasterize == "full":
+        frames[1 : nb + 1] = frames[nb]
+    elif rasterize == "piecewise":
+        octs = int(np.ceil(np.log2(f32(fmax) / f32(fmin))))
+        temp = math.ceil(frames[nb] / 2.0**octs) * 2.0**octs
+        for j in range(1, nb + 1):
+            frames[j] = int(temp / 2.0 ** (math.ceil(math.log2(temp / frames[j])) - 1))
+    frames = frames + frames % 2  # essentia's FFT needs even sizes
+
+    if normalize == "sine":
+        weights = frames * 2.0 / n
+    elif normalize == "impulse":
+        weights = frames * 2.0 / lg
+    else:
+        weights = np.ones(nb + 2)
+    windows = tuple(w * wt for w, wt in zip(windows, weights, strict=True))
+
+    if np.any(frames < lg):  # cannot happen with an aligned design; kept as a guard
+        j = int(np.nonzero(frames < lg)[0][0])
+        raise SpecError(
+            f"nsgt: channel {j} has {frames[j]} frames for a {lg[j]}-bin window "
+            f"(non-painless frame)"
+        )
+    return CQDesign(
+        n=n,
+        sample_rate=float(sample_rate),
+        freqs=freqs,
+        positions=positions,
+        windows=windows,
+        frames=frames,
+        popped=popped,
+    )
+
+
+def _offsets(size: int) -> np.ndarray:
+    """Offsets ``k`` (bins from the centre) covered by a window of ``size`` bins."""
+    return np.arange(-(size // 2), -(-size // 2))
+
+
+def _blocks(frames: np.ndarray) -> list[list[int]]:
+    """Channel indices per block: DC alone, CQ runs of equal frame count, Nyquist alone."""
+    nb = len(frames) - 2
+    out: list[list[int]] = [[0]]
+    for j in range(1, nb + 1):
+        if len(out) > 1 and frames[out[-1][-1]] == frames[j]:
+            out[-1].append(j)
+        else:
+            out.append([j])
+    out.append([nb + 1])
+    return out
+
+
+@dataclass
+class _Block:
+    """Index and window tensors of one block of channels sharing a frame count ``M``.
+
+    ``src[c, m]``: spectrum bin feeding coefficient-spectrum index ``m`` of channel ``c``
+    (``n`` = none: points at a zero slot); ``win``/``dual`` the analysis/dual window there;
+    ``mirror``/``dual_mirror`` the same for the implicit negative-frequency mirror channel
+    (constant-Q blocks only); ``koff`` the offset ``k`` from the centre (0 where unused).
+    """
+
+    channels: list[int]
+    frames: int
+    src: Tensor
+    win: Tensor
+    dual: Tensor
+    mirror: Tensor | None
+    dual_mirror: Tensor | None
+    koff: Tensor
+    valid: Tensor
+
+
+@functools.lru_cache(maxsize=32)
+def _filterbank(
+    params: tuple, length: int, dtype: torch.dtype, device: torch.device
+) -> tuple[CQDesign, list[_Block]]:
+    """Design plus gather/scatter tensors, cached per (spec, rate, length, dtype, device)."""
+    fmin, fmax, bpo, gamma, sample_rate, rasterize, phase, normalize = params
+    d = essentia_cq_design(fmin, fmax, bpo, gamma, sample_rate, length, rasterize, normalize)
+    n, nb = d.n, d.bins
+    # frame-operator diagonal over the full spectrum: DC, CQ, Nyquist and the CQ mirrors
+    diag = np.zeros(n)
+    for j in range(nb + 2):
+        k = _offsets(len(d.windows[j]))
+        g2 = d.windows[j][k % len(d.windows[j])] ** 2
+        np.add.at(diag, (d.positions[j] + k) % n, g2)
+        if 1 <= j <= nb:
+            np.add.at(diag, (-(d.positions[j] + k)) % n, g2)
+    if diag.min() <= 1e-10 * diag.max():
+        m = int(np.argmin(diag))
+        raise SpecError(
+            f"nsgt: the filterbank leaves {min(m, n - m) * d.sample_rate / n:.1f} Hz uncovered "
+            f"for a {length}-sample signal (signal too short for this range): use a longer "
+            f"signal or a wider range"
+        )
+    blocks = []
+    for chans in _blocks(d.frames):
+        m_frames = int(d.frames[chans[0]])
+        src = np.full((len(chans), m_frames), n, dtype=np.int64)
+        win = np.zeros((len(chans), m_frames))
+        koff = np.zeros((len(chans), m_frames), dtype=np.int64)
+        valid = np.zeros((len(chans), m_frames), dtype=bool)
+        for c, j in enumerate(chans):
+            w = d.windows[j]
+            k = _offsets(len(w))
+            shift = d.positions[j] if phase == "global" else 0
+            dst = (k + shift) % m_frames  # distinct because M >= window length
+            src[c, dst] = (d.positions[j] + k) % n
+            win[c, dst] = w[k % len(w)]
+            koff[c, dst] = k
+            valid[c, dst] = True
+        diag_ext = np.append(diag, 1.0)  # the zero slot at index n
+        dual = win / diag_ext[src]
+        is_cq = 1 <= chans[0] <= nb
+        if is_cq:
+            mirror = np.where(src == n, n, (n - src) % n)
+            dual_mirror = win / diag_ext[mirror]
+
+        def t(a: np.ndarray, real: bool = True) -> Tensor:
+            return torch.as_tensor(a, dtype=dtype if real else None, device=device)
+
+        blocks.append(
+            _Block(
+                channels=list(chans),
+                frames=m_frames,
+                src=t(src, False),
+                win=t(win),
+                dual=t(dual),
+                mirror=t(mirror, False) if is_cq else None,
+                dual_mirror=t(dual_mirror) if is_cq else None,
+                koff=t(koff, False),
+                valid=t(valid, False),
+            )
+        )
+    return d, blocks
+
+
+class NSGT2014(Transform):
+    """Non-sliced constant-Q NSGT (essentia's design), torch, exact inverse, differentiable.
+
+    Args:
+        spec: an ``nsgt`` TransformSpec (attributes fmin, fmax, bpo, gamma, rasterize, phase).
+        sample_rate: Hz.
+        normalize: essentia's coefficient normalisation, ``none`` (default), ``sine``,
+            ``impulse`` (see module doc).
+
+    ``forward(x)``: x (..., channels, samples) float32/float64 on any device ->
+    list of complex blocks (..., channels, bins_b, 1, frames_b); block 0 = DC band,
+    last block = Nyquist band. Frame counts grow with the signal length (≈ bandwidth in Hz
+    × seconds). Autograd flows through both directions.
+    """
+
+    def __init__(self, spec, sample_rate: int, normalize: str = "none") -> None:
+        super().__init__(spec, sample_rate)
+        gamma = float(getattr(spec, "gamma", 0.0) or 0.0)
+        rasterize = getattr(spec, "rasterize", None) or "full"
+        phase = getattr(spec, "phase", None) or "global"
+        if phase not in PHASES:
+            raise SpecError(f"transform spec nsgt: field phase={phase}: must be local|global")
+        if rasterize not in RASTERIZE:
+            raise SpecError(
+                f"transform spec nsgt: field rasterize={rasterize}: must be none|full|piecewise"
+            )
+        if normalize not in NORMALIZE:
+            raise SpecError(f"nsgt: normalize={normalize}: must be one of {'|'.join(NORMALIZE)}")
+        self.normalize = normalize
+        self._params = (
+            float(spec.fmin), float(spec.fmax), int(spec.bpo), gamma,
+            float(sample_rate), rasterize, phase, normalize,
+        )  # fmt: skip
+        # validates the range now (bad range -> SpecError at build time, not at first use)
+        self._freqs, self._bws, _ = cq_centres(
+            float(spec.fmin), float(spec.fmax), int(spec.bpo), gamma, float(sample_rate)
+        )
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def phase(self) -> str:
+        """``local`` or ``global``."""
+        return self._params[6]
+
+    @property
+    def rasterize(self) -> str:
+        """``none``, ``full`` or ``piecewise``."""
+        return self._params[5]
+
+    def design(self, length: int) -> CQDesign:
+        """The filterbank (positions, windows, frame counts) for a signal of ``length``."""
+        p = self._params
+        return essentia_cq_design(p[0], p[1], p[2], p[3], p[4], int(length), p[5], p[7])
+
+    def _bank(self, length: int, dtype: torch.dtype, device: torch.device):
+        return _filterbank(self._params, int(length), dtype, torch.device(device))
+
+    # ------------------------------------------------------------------ transform
+    def forward(self, x: Tensor) -> Coefs:
+        """Analyse x (..., channels, samples) into blocks (..., channels, bins_b, 1, frames_b)."""
+        if not torch.is_tensor(x) or x.dtype not in (torch.float32, torch.float64):
+            raise TfselectError("nsgt: input must be a float32 or float64 torch tensor")
+        if x.dim() < 2:
+            raise TfselectError(
+                f"nsgt: input shape {tuple(x.shape)}: need (..., channels, samples)"
+            )
+        length = x.shape[-1]
+        _, blocks = self._bank(length, x.dtype, x.device)
+        if length % 2:  # as essentia: repeat the last sample to get an even FFT size
+            x = torch.cat([x, x[..., -1:]], dim=-1)
+        spec = torch.fft.fft(x, dim=-1)
+        spec = torch.cat([spec, spec.new_zeros(spec.shape[:-1] + (1,))], dim=-1)  # zero slot
+        out = []
+        for b in blocks:
+            band = spec.index_select(-1, b.src.reshape(-1)).unflatten(-1, tuple(b.src.shape))
+            coef = torch.fft.ifft(band * b.win, dim=-1)
+            out.append(coef.unsqueeze(-2))  # slices == 1
+        return out
+
+    def inverse(self, C: Coefs, length: int) -> Tensor:
+        """Synthesise (..., channels, length) real samples from blocks made by ``forward``."""
+        if not C:
+            raise TfselectError("nsgt: no coefficient blocks to invert")
+        cdtype = C[0].dtype
+        rdtype = torch.float64 if cdtype == torch.complex128 else torch.float32
+        d, blocks = self._bank(length, rdtype, C[0].device)
+        shapes = [tuple(c.shape[-3:]) for c in C]
+        want = [(len(b.channels), 1, b.frames) for b in blocks]
+        if shapes != want:
+            raise TfselectError(
+                f"nsgt: coefficient blocks {shapes} do not match a {length}-sample signal "
+                f"(expected {want})"
+            )
+        n = d.n
+        lead = C[0].shape[:-3]
+        acc = torch.zeros(lead + (n + 1,), dtype=cdtype, device=C[0].device)
+        for b, c in zip(blocks, C, strict=True):
+            band = torch.fft.fft(c.squeeze(-2), dim=-1)  # (..., bins_b, frames_b)
+            acc = acc.index_add(-1, b.src.reshape(-1), (band * b.dual).flatten(-2))
+            if b.mirror is not None:  # implicit conjugate channels at negative frequencies
+                acc = acc.index_add(
+                    -1, b.mirror.reshape(-1), (band.conj() * b.dual_mirror).flatten(-2)
+                )
+        y = torch.fft.ifft(acc[..., :n], dim=-1).real
+        return y[..., :length]
+
+    # ------------------------------------------------------------------ views
+    def frequencies(self) -> np.ndarray:
+        """Centre frequencies (Hz) of all bins in block order: 0, constant-Q centres, sr/2."""
+        return np.concatenate([[0.0], self._freqs.astype(np.float64), [self.sample_rate / 2]])
+
+    def infer_length(self, C: Coefs) -> int:
+        """The even design length consistent with the block shapes of ``C`` (smallest match).
+
+        Frame counts are integer functions of the length, so several lengths (a few samples
+        apart) can give the same shapes; they differ by at most one FFT bin in channel
+        positions, which only matters for exact phase, not for display or ridge analysis.
+        """
+        frames = tuple(int(c.shape[-1]) for c in C)
+        ref = 1 << 16
+        d_ref = self.design(ref)
+        # estimate from the block with the most frames (frame counts grow ~linearly with N);
+        # the block count may differ with the length (rasterize none), the Nyquist band is
+        # always the last block
+        blocks_ref = _blocks(d_ref.frames)
+        big = max(range(len(frames)), key=lambda i: frames[i])
+        if len(blocks_ref) != len(frames):
+            big = len(frames) - 1
+        rate = d_ref.frames[blocks_ref[big if big < len(frames) - 1 else -1][0]] / ref
+        est = int(frames[big] / rate)
+        span = max(16, int(0.05 * est) + 8)
+        for n in range(max(2, est - span) & ~1, est + span + 2, 2):
+            d = self.design(n)
+            if tuple(int(d.frames[b[0]]) for b in _blocks(d.frames)) == frames:
+                return n
+        raise TfselectError(
+            "nsgt: cannot infer the signal length from the coefficient shapes; pass length="
+        )
+
+    def grid(self, C: Coefs, length: int | None = None) -> Tensor:
+        """All bins on the finest constant-Q time grid: (..., channels, bins, frames).
+
+        Every channel is resampled exactly (band-limited: its band is re-placed on a
+        ``T``-point FFT grid, folding where the band is wider than ``T``, i.e. sampling) onto
+        ``T`` = the largest constant-Q frame count, evenly spread over the signal. Not
+        invertible. ``length`` (the signal length) is inferred from the shapes when omitted.
+        """
+        cdtype = C[0].dtype
+        rdtype = torch.float64 if cdtype == torch.complex128 else torch.float32
+        n = int(length) if length is not None else self.infer_length(C)
+        d, blocks = self._bank(n, rdtype, C[0].device)
+        t_frames = max(b.frames for b in blocks[1:-1])
+        rows = []
+        for b, c in zip(blocks, C, strict=True):
+            band = torch.fft.fft(c.squeeze(-2), dim=-1)  # (..., nch, M)
+            nch = len(b.channels)
+            shift = (
+                torch.as_tensor(d.positions[b.channels], device=c.device).unsqueeze(-1)
+                if self.phase == "global"
+                else 0
+            )
+            dst = torch.where(b.valid, (b.koff + shift) % t_frames, t_frames)
+            dst = dst + torch.arange(nch, device=c.device).unsqueeze(-1) * (t_frames + 1)
+            buf = band.new_zeros(band.shape[:-2] + (nch * (t_frames + 1),))
+            buf = buf.index_add(-1, dst.reshape(-1), band.flatten(-2))
+            buf = buf.unflatten(-1, (nch, t_frames + 1))[..., :t_frames]
+            rows.append(torch.fft.ifft(buf, dim=-1) * (t_frames / b.frames))
+        return torch.cat(rows, dim=-2)
+
+    def frame_rate(self, length: int | None = None) -> float:
+        """Frames per second of :meth:`grid`.
+
+        The non-sliced transform's frame count is proportional to the signal length, so the
+        exact rate needs ``length``; without it this returns the nominal rate, the finest
+        constant-Q channel's bandwidth in Hz (exact up to the integer rounding of frame
+        counts for ``none``/``full``; ``piecewise`` rounds frame counts up, by < 2×).
+        """
+        if length is None:
+            return float(self._bws[-1])
+        d = self.design(int(length))
+        return float(max(d.frames[1:-1])) * self.sample_rate / d.n
