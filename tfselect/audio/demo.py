@@ -313,7 +313,8 @@ def _vocals(song: _Song) -> np.ndarray:
     bar_s = 4 * song.beat
 
     phrases: list[tuple[int, int]] = []
-    bar = 1  # the first bar is an instrumental intro: vocals silent
+    # The first bar is an instrumental intro (no vocals), when the track has room for it.
+    bar = 1 if song.n >= 2 * bar_s * SR else 0
     while bar < song.n_bars:
         length = int(rng.choice([1, 2, 2]))
         phrases.append((bar, min(bar + length, song.n_bars)))
@@ -377,6 +378,8 @@ def _vocals(song: _Song) -> np.ndarray:
     # envelope at its frequency (computed at a 64-sample control rate, then interpolated).
     # Only voiced samples are synthesized: the gaps are silent anyway.
     on = np.flatnonzero(active)
+    if on.size == 0:
+        return np.zeros((2, n))
     hop = 64
     ctrl = on[::hop]
     f0_c, form_c = f0[ctrl], formants[:, ctrl]
@@ -534,12 +537,16 @@ def demo_root() -> Path:
     print(f"tfselect: building the demo corpus in {final} (once) ...", file=sys.stderr)
     tmp = Path(tempfile.mkdtemp(prefix=f".demo-{DEMO_VERSION}-", dir=final.parent))
     try:
-        write_demo_corpus(tmp)
+        # Module constants read at call time (tests shrink them to keep builds fast).
+        write_demo_corpus(tmp, tracks=DEFAULT_TRACKS, seconds=DEFAULT_SECONDS,
+                          test_tracks=DEFAULT_TEST_TRACKS)  # fmt: skip
         try:
             os.rename(tmp, final)
-        except OSError:
+        except OSError as exc:  # another process won the race, or the path is taken
             if not (final / META_FILE).is_file():
-                raise
+                raise TfselectError(
+                    f"{final} exists but is not a complete demo corpus: delete it ({exc})"
+                ) from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

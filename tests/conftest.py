@@ -1,0 +1,108 @@
+"""Shared fixtures: a small demo corpus written once per test session, and clips from it.
+
+``demo_root``: a MUSDB18-HQ-layout corpus of 4 train + 1 test synthetic tracks of 8 s
+(seed 0): ``tracks_for(root, 'valid')`` is one track, ``'train'`` three, ``'test'`` one.
+``clips(**kwargs)``: ``sample_clips(demo_root, **kwargs)``, memoised per argument set
+(defaults: subset 'valid', 1 clip of 4 s, seed 0) -- treat the arrays as read-only.
+``isolated_env``: no ``$MUSDB_PATH`` and a fresh ``$TFSELECT_CACHE`` for code that
+resolves the default root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+DEMO_TRACKS = 4
+DEMO_TEST_TRACKS = 1
+DEMO_SECONDS = 8.0
+
+
+@pytest.fixture(scope="session")
+def demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small demo corpus (4 train + 1 test tracks of 8 s, seed 0), built once."""
+    from tfselect.audio.demo import write_demo_corpus
+
+    out = tmp_path_factory.mktemp("demo") / "corpus"
+    return write_demo_corpus(
+        out, tracks=DEMO_TRACKS, seconds=DEMO_SECONDS, seed=0, test_tracks=DEMO_TEST_TRACKS
+    )
+
+
+@pytest.fixture(scope="session")
+def clips(demo_root: Path) -> Callable[..., list]:
+    """Factory: ``clips(subset='valid', n_clips=1, seconds=4.0, seed=0, ...)`` -> list[Clip]."""
+    from tfselect.audio.clips import sample_clips
+
+    cache: dict[tuple, list] = {}
+
+    def make(**kwargs) -> list:
+        kwargs = {"subset": "valid", "n_clips": 1, "seconds": 4.0, "seed": 0, **kwargs}
+        key = tuple(sorted(kwargs.items()))
+        if key not in cache:
+            cache[key] = sample_clips(demo_root, **kwargs)
+        return cache[key]
+
+    return make
+
+
+@pytest.fixture
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Unset ``$MUSDB_PATH`` and point ``$TFSELECT_CACHE`` at a fresh folder (returned)."""
+    cache = tmp_path / "cache"
+    monkeypatch.delenv("MUSDB_PATH", raising=False)
+    monkeypatch.setenv("TFSELECT_CACHE", str(cache))
+    return cache
+
+
+def write_wav_track(
+    root: Path,
+    subset: str,
+    name: str,
+    seconds: float = 0.2,
+    seed: int = 0,
+    overrides: dict[str, dict] | None = None,
+) -> Path:
+    """Write a tiny MUSDB18-HQ track of noise (float32, stereo, 44.1 kHz) and return its folder.
+
+    ``overrides[source]`` changes one file: ``{'frames': n}``, ``{'samplerate': sr}``,
+    ``{'channels': c}``, ``{'silent': True}``, ``{'text': '...'}`` (a non-audio file) or
+    ``{'missing': True}``. The mixture is the sum of the stems (where lengths allow).
+    """
+    import numpy as np
+    import soundfile as sf
+
+    overrides = overrides or {}
+    folder = root / subset / name
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    n = int(round(seconds * 44100))
+    stems = {}
+    for source in ("vocals", "drums", "bass", "other"):
+        silent = overrides.get(source, {}).get("silent", False)
+        x = np.zeros((n, 2)) if silent else 0.1 * rng.standard_normal((n, 2))
+        stems[source] = x.astype(np.float32)
+    audio = {"mixture": sum(stems.values()).astype(np.float32), **stems}
+    for source, x in audio.items():
+        opt = overrides.get(source, {})
+        path = folder / f"{source}.wav"
+        if opt.get("missing"):
+            continue
+        if "text" in opt:
+            path.write_text(opt["text"])
+            continue
+        x = x[: opt.get("frames", n)]
+        if "frames" in opt and opt["frames"] > n:
+            x = np.concatenate([x, np.zeros((opt["frames"] - n, 2), np.float32)])
+        channels = opt.get("channels", 2)
+        x = x[:, :1] if channels == 1 else np.repeat(x[:, :1], channels, 1) if channels > 2 else x
+        sf.write(str(path), x, opt.get("samplerate", 44100), subtype="FLOAT")
+    return folder
+
+
+@pytest.fixture
+def wav_track() -> Callable[..., Path]:
+    """The :func:`write_wav_track` factory, for tests that need a hand-made root."""
+    return write_wav_track
