@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 _TRIES_PER_CLIP = 20
 
 
-@dataclass
+@dataclass(eq=False)  # arrays have no truth value: compare clips field by field
 class Clip:
     """A segment of one track: the mixture and the four target stems.
 

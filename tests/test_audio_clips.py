@@ -1,0 +1,127 @@
+"""Clip sampling: determinism, exactness, whole tracks, silent-target skipping, bad input."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfselect.audio.clips import is_silent, sample_clips
+from tfselect.audio.dataset import read_segment, track_length, tracks_for
+from tfselect.errors import DatasetError, TfselectError
+
+SR = 44100
+
+
+def _same(a, b) -> bool:
+    return (
+        a.track == b.track and a.start == b.start and a.length == b.length
+        and np.array_equal(a.mixture, b.mixture)
+        and all(np.array_equal(a.stems[t], b.stems[t]) for t in a.stems)
+    )  # fmt: skip
+
+
+def test_clips_are_deterministic_for_a_seed(demo_root: Path) -> None:
+    a = sample_clips(demo_root, "train", n_clips=3, seconds=1.5, seed=7)
+    b = sample_clips(demo_root, "train", n_clips=3, seconds=1.5, seed=7)
+    assert len(a) == 3 * len(tracks_for(demo_root, "train"))
+    assert all(_same(x, y) for x, y in zip(a, b, strict=True))
+    c = sample_clips(demo_root, "train", n_clips=3, seconds=1.5, seed=8)
+    assert [x.start for x in a] != [x.start for x in c]
+
+
+def test_clip_content_is_the_exact_segment(demo_root: Path) -> None:
+    clips = sample_clips(demo_root, "train", n_clips=2, seconds=1.0, seed=3)
+    tracks = {t.name: t for t in tracks_for(demo_root, "train")}
+    for clip in clips:
+        assert clip.length == SR and clip.seconds == pytest.approx(1.0)
+        assert set(clip.stems) == {"vocals", "drums", "bass", "other"}
+        track = tracks[clip.track]
+        assert 0 <= clip.start <= track_length(track) - clip.length
+        ref = read_segment(track, offset=clip.start, frames=clip.length)
+        np.testing.assert_array_equal(clip.mixture, ref["mixture"])
+        for name, x in clip.stems.items():
+            assert x.shape == (2, SR) and x.dtype == np.float32
+            np.testing.assert_array_equal(x, ref[name])
+
+
+def test_clips_of_a_track_do_not_depend_on_other_tracks(demo_root: Path) -> None:
+    everything = sample_clips(demo_root, "train", n_clips=2, seconds=1.0, seed=5)
+    first = sample_clips(demo_root, "train", n_clips=2, seconds=1.0, seed=5, max_tracks=1)
+    assert len(first) == 2 and {c.track for c in first} == {everything[0].track}
+    assert all(_same(x, y) for x, y in zip(first, everything[:2], strict=True))
+
+
+def test_zero_seconds_means_whole_tracks(demo_root: Path) -> None:
+    clips = sample_clips(demo_root, "test", n_clips=5, seconds=0)
+    tracks = tracks_for(demo_root, "test")
+    assert [c.track for c in clips] == [t.name for t in tracks]  # one clip per track
+    for clip, track in zip(clips, tracks, strict=True):
+        assert clip.start == 0 and clip.length == track_length(track)
+
+
+def test_clips_longer_than_a_track(demo_root: Path) -> None:
+    with pytest.raises(TfselectError, match=r"clips of 9 s are longer than track 'Demo"):
+        sample_clips(demo_root, "valid", seconds=9.0)
+
+
+def test_skip_silent_avoids_silent_targets(demo_root: Path) -> None:
+    # Demo vocals have a silent intro and gaps between phrases: short clips often miss them.
+    kwargs = dict(subset="train", n_clips=12, seconds=0.5, seed=0, target="vocals")
+    plain = sample_clips(demo_root, **kwargs)
+    silent = [c for c in plain if is_silent(c.stems["vocals"], c.mixture)]
+    assert silent, "the demo corpus should have silent vocal sections"
+    kept = sample_clips(demo_root, skip_silent=True, **kwargs)
+    assert len(kept) == len(plain)  # redrawn, not dropped: vocals are audible often enough
+    assert not any(is_silent(c.stems["vocals"], c.mixture) for c in kept)
+    again = sample_clips(demo_root, skip_silent=True, **kwargs)
+    assert all(_same(x, y) for x, y in zip(kept, again, strict=True))
+
+
+def test_skip_silent_everywhere_silent(tmp_path: Path, wav_track) -> None:
+    for name in ("A", "B", "C"):
+        wav_track(tmp_path, "train", name, seconds=0.5, overrides={"bass": {"silent": True}})
+    assert len(sample_clips(tmp_path, "train", seconds=0.1, target="bass")) == 4
+    with pytest.raises(DatasetError, match="has an audible bass"):
+        sample_clips(tmp_path, "train", seconds=0.1, target="bass", skip_silent=True)
+    with pytest.raises(DatasetError, match="has an audible bass"):
+        sample_clips(tmp_path, "train", seconds=0, target="bass", skip_silent=True)
+    assert len(sample_clips(tmp_path, "train", seconds=0.1, target="drums", skip_silent=True)) == 4
+
+
+def test_empty_subset_and_bad_arguments(tmp_path: Path, wav_track, demo_root: Path) -> None:
+    wav_track(tmp_path, "train", "Only", seconds=0.5)
+    with pytest.raises(DatasetError, match="subset 'valid' .* holds no tracks"):
+        sample_clips(tmp_path, "valid", seconds=0.1)
+    with pytest.raises(DatasetError, match="subset 'test' .* holds no tracks"):
+        sample_clips(tmp_path, "test", seconds=0.1)
+    for kwargs, text in [
+        ({"n_clips": 0}, "number of clips"),
+        ({"seconds": -1.0}, "clip duration"),
+        ({"target": "piano"}, "unknown target 'piano'"),
+        ({"skip_silent": True}, "needs a target"),
+        ({"max_tracks": 0}, "max_tracks"),
+        ({"subset": "dev"}, "unknown subset 'dev'"),
+    ]:
+        with pytest.raises(TfselectError, match=text):
+            sample_clips(demo_root, **{"seconds": 1.0, **kwargs})
+
+
+def test_is_silent() -> None:
+    rng = np.random.default_rng(0)
+    ref = rng.standard_normal((2, 1000))
+    assert is_silent(np.zeros((2, 1000)))
+    assert is_silent(np.zeros((2, 1000)), ref)
+    assert is_silent(ref * 10 ** (-70 / 20), ref)  # -70 dB below the mixture
+    assert not is_silent(ref * 10 ** (-50 / 20), ref)
+    assert not is_silent(ref * 1e-3, ref, threshold_db=-80.0)
+    assert not is_silent(ref, np.zeros_like(ref))  # a sound against a silent reference
+    assert is_silent(np.full(100, 1e-4))  # -80 dBFS
+    assert not is_silent(np.full(100, 0.1))  # -20 dBFS
+
+
+def test_clips_fixture(clips) -> None:
+    got = clips()
+    assert got is clips()  # memoised
+    assert len(got) == 1 and got[0].length == 4 * SR
