@@ -473,19 +473,14 @@ class NSGT2014(Transform):
         positions, which only matters for exact phase, not for display or ridge analysis.
         """
         frames = tuple(int(c.shape[-1]) for c in C)
-        ref = 1 << 16
-        d_ref = self.design(ref)
-        # estimate from the block with the most frames (frame counts grow ~linearly with N);
-        # the block count may differ with the length (rasterize none), the Nyquist band is
-        # always the last block
-        blocks_ref = _blocks(d_ref.frames)
-        big = max(range(len(frames)), key=lambda i: frames[i])
-        if len(blocks_ref) != len(frames):
-            big = len(frames) - 1
-        rate = d_ref.frames[blocks_ref[big if big < len(frames) - 1 else -1][0]] / ref
-        est = int(frames[big] / rate)
-        span = max(16, int(0.05 * est) + 8)
-        for n in range(max(2, est - span) & ~1, est + span + 2, 2):
+        # the Nyquist band (last block) is never rasterized: its frame count M is its window
+        # length int(bw·N/sr + 0.5) made even, bw = sr - 2·f_top, which pins N to a short range
+        sr = self.sample_rate
+        bw = float(np.float32(sr) - np.float32(2) * self._freqs[-1])
+        m_nf = frames[-1]
+        lo = 2 if m_nf <= MIN_WINDOW else int((m_nf - 1.5) * sr / bw) - 4
+        hi = int((m_nf + 0.5) * sr / bw) + 4
+        for n in range(max(2, lo) & ~1, hi + 2, 2):
             d = self.design(n)
             if tuple(int(d.frames[b[0]]) for b in _blocks(d.frames)) == frames:
                 return n
