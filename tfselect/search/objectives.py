@@ -1,6 +1,6 @@
 """Objectives: what a search maximises or minimises, parsed from one short string.
 
-Syntax (spaces are ignored)::
+Syntax (spaces around operators are allowed)::
 
     OBJECTIVES := OBJECTIVE ("," OBJECTIVE)*          several = multi-objective (Pareto)
     OBJECTIVE  := [("max:" | "min:")] TERM (("+" | "-") TERM)*
@@ -27,8 +27,8 @@ from tfselect.errors import TfselectError
 DEFAULT_OBJECTIVE = "mpi"
 
 _TERM = re.compile(
-    r"([+-]?)(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)\*)?"
-    r"([A-Za-z_][A-Za-z0-9_]*)"
+    r"\s*([+-]?)\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)\s*\*\s*)?"
+    r"([A-Za-z_][A-Za-z0-9_]*)\s*"
 )
 
 
@@ -114,14 +114,14 @@ def parse_objectives(text: str) -> Objectives:
     items: list[Objective] = []
     canon: list[str] = []
     for part in text.split(","):
-        src = re.sub(r"\s+", "", part)
+        src = part.strip()
         if not src:
             raise TfselectError(f"objective {text!r}: empty item between commas")
         forced = None
         low = src.lower()
         if low.startswith(("max:", "min:")):
             forced = "maximize" if low.startswith("max:") else "minimize"
-            src = src[4:]
+            src = src[4:].strip()
         terms: list[tuple[float, str]] = []
         pos = 0
         while pos < len(src):

@@ -303,11 +303,14 @@ def run_search(
         max_tracks=cfg.clips.max_tracks,
     )
     tags = replace(tags, root=str(Path(data_root).resolve()))
-    # Seed offset by the trials already there: a resumed run does not replay its first
-    # proposals, and one fresh process is reproducible. Give parallel workers their own
-    # --seed if they must not share random start-up proposals.
-    n_before = _n_trials(store, name)
-    sampler = make_sampler(cfg.search.sampler, cfg.search.seed + n_before, len(objectives))
+    # Sampler seed: offset by the trials already there, so a resumed run does not replay its
+    # first proposals and one process alone is reproducible; when other workers are running
+    # right now, the process id is mixed in so parallel workers do not propose alike.
+    n_before, n_running = _n_trials(store, name), _n_running(store, name)
+    sampler_seed = cfg.search.seed + n_before
+    if n_running:
+        sampler_seed = (sampler_seed * 1_000_003 + os.getpid()) % 2**31
+    sampler = make_sampler(cfg.search.sampler, sampler_seed, len(objectives))
     st = open_study(store, name, tags, sampler)
 
     objective = TrialObjective(
@@ -375,6 +378,13 @@ def _n_trials(store, name: str) -> int:
     return 0 if s is None else store.get_n_trials(s._study_id)
 
 
+def _n_running(store, name: str) -> int:
+    from optuna.trial import TrialState
+
+    s = _summary_for(store, name)
+    return 0 if s is None else store.get_n_trials(s._study_id, state=TrialState.RUNNING)
+
+
 def _n_complete(store, name: str) -> int:
     from optuna.trial import TrialState
 
@@ -401,8 +411,10 @@ def _score_references(study, objective: TrialObjective) -> None:
             continue
         try:
             _, metrics = objective.evaluate(spec)
-        except SpecError as exc:
+        except Exception as exc:  # a reference that cannot be scored must not stop the search
             log.warning("reference %s not scored: %s", spec, _one_line(exc))
+            print(f"tfselect: warning: reference {spec} not scored: {_one_line(exc)}",
+                  file=sys.stderr)  # fmt: skip
             continue
         set_baseline(study, spec, metrics)
 

@@ -14,7 +14,9 @@ marked FAIL by the next worker once it has been silent for ``grace_period`` seco
 
 from __future__ import annotations
 
+import random
 import re
+import time
 import warnings
 from pathlib import Path
 
@@ -24,6 +26,7 @@ HEARTBEAT_S = 60
 GRACE_PERIOD_S = 180
 SQLITE_TIMEOUT_S = 600
 CONNECT_TIMEOUT_S = 10
+SCHEMA_RETRIES = 8
 
 
 def redact(url: str) -> str:
@@ -78,14 +81,23 @@ def open_storage(url: str):
                 f"storage {shown}: unknown scheme {scheme!r} "
                 "(use sqlite:///, journal:/// or postgresql://)"
             )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RDBStorage(
-                url,
-                engine_kwargs=engine_kwargs,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_PERIOD_S,
-            )
+        for attempt in range(SCHEMA_RETRIES):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return RDBStorage(
+                        url,
+                        engine_kwargs=engine_kwargs,
+                        heartbeat_interval=HEARTBEAT_S,
+                        grace_period=GRACE_PERIOD_S,
+                    )
+            except Exception as exc:
+                # Workers started together race to create the schema (tables, alembic
+                # version row); the loser sees "UNIQUE constraint"/"already exists": retry.
+                if attempt + 1 < SCHEMA_RETRIES and _schema_race(exc):
+                    time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
+                    continue
+                raise
     except TfselectError:
         raise
     except Exception as exc:  # driver errors vary: OperationalError, ImportError, OSError ...
@@ -99,6 +111,14 @@ def _make_parent(path: Path, shown: str) -> None:
         raise TfselectError(
             f"storage {shown}: cannot create folder {path.parent}: {exc.strerror}"
         ) from None
+
+
+def _schema_race(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return any(
+        w in text
+        for w in ("unique constraint", "already exists", "duplicate key", "database is locked")
+    )
 
 
 def _first_line(exc: BaseException) -> str:

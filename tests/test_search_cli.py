@@ -1,0 +1,223 @@
+"""`tfselect search` as users run it: real processes sharing one study, kill -9, bad input.
+
+Every search scores one 2-second demo clip with three cheap metrics (real ``score``), so a
+trial takes about a second; the cost is mostly process start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from typer.testing import CliRunner
+
+from tfselect.cli import app
+from tfselect.search.storage import open_storage
+
+REPO = Path(__file__).resolve().parents[1]
+
+SMALL = """
+[space]
+scales = ["bark", "mel"]
+bins = [12, 120]
+fmin = [20.0, 100.0]
+stft_n_fft = [1024, 2048]
+[clips]
+n_clips = 1
+seconds = 2.0
+max_tracks = 1
+[search]
+metrics = ["mpi", "gini", "redundancy"]
+sampler = "random"
+"""
+
+
+@pytest.fixture(scope="session")
+def corpus(request) -> Path:
+    try:
+        return request.getfixturevalue("demo_root")
+    except pytest.FixtureLookupError:
+        from tfselect.audio.demo import demo_root
+
+        return demo_root()
+
+
+@pytest.fixture()
+def small(tmp_path) -> Path:
+    p = tmp_path / "small.toml"
+    p.write_text(SMALL)
+    return p
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("MUSDB_PATH", None)
+    return env
+
+
+def _cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "tfselect", *args]
+
+
+def _search_args(url: str, study: str, config: Path, root: Path, *extra: str) -> list[str]:
+    return _cmd("search", "--target", "vocals", "--storage", url, "--study", study,
+                "--config", str(config), "--root", str(root), "--quiet", *extra)  # fmt: skip
+
+
+def _trials(url: str, study: str):
+    st = optuna.load_study(study_name=study, storage=open_storage(url))
+    return st.get_trials(deepcopy=False)
+
+
+def _run_workers(cmds: list[list[str]], cwd: Path, timeout: float = 400) -> None:
+    procs = [
+        subprocess.Popen(c, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)  # fmt: skip
+        for c in cmds
+    ]
+    outs = [p.communicate(timeout=timeout) for p in procs]
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, f"worker failed ({p.returncode}):\n{out}\n{err}"
+
+
+def _assert_exact(trials, expected: int) -> None:
+    assert len(trials) == expected, [t.state for t in trials]
+    assert sorted(t.number for t in trials) == list(range(expected))  # none lost or doubled
+    assert all(t.state.is_finished() for t in trials)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "journal"])
+def test_three_processes_share_one_study(tmp_path, corpus, small, backend):
+    url = f"sqlite:///{tmp_path}/s.db" if backend == "sqlite" else f"journal:///{tmp_path}/s.log"
+    cmd = _search_args(url, "shared", small, corpus, "--trials", "2")
+    _run_workers([cmd] * 3, tmp_path)
+    _assert_exact(_trials(url, "shared"), 6)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    not os.environ.get("TFSELECT_TEST_POSTGRES_URL"), reason="TFSELECT_TEST_POSTGRES_URL not set"
+)
+def test_two_processes_on_postgresql(tmp_path, corpus, small):
+    url = os.environ["TFSELECT_TEST_POSTGRES_URL"]
+    study = f"pg-{uuid.uuid4().hex[:8]}"
+    cmd = _search_args(url, study, small, corpus, "--trials", "2")
+    _run_workers([cmd] * 2, tmp_path)
+    _assert_exact(_trials(url, study), 4)
+
+
+@pytest.mark.slow
+def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, corpus, small):
+    url = f"sqlite:///{tmp_path}/k.db"
+    cmd = _search_args(url, "k", small, corpus, "--trials", "100")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        done: list = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            if (tmp_path / "k.db").exists():
+                try:
+                    done = [t for t in _trials(url, "k") if t.state.is_finished()]
+                except (KeyError, Exception):  # study not created yet
+                    done = []
+            if len(done) >= 3:
+                break
+        assert len(done) >= 3, "the search did not finish 3 trials in time"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    before = {t.number: (t.state, t.values) for t in _trials(url, "k") if t.state.is_finished()}
+    assert len(before) >= 3
+    subprocess.run(_search_args(url, "k", small, corpus, "--trials", "2"), cwd=tmp_path,
+                   env=_env(), check=True, capture_output=True, timeout=300)  # fmt: skip
+    after = _trials(url, "k")
+    finished = {t.number: (t.state, t.values) for t in after if t.state.is_finished()}
+    assert {n: finished[n] for n in before} == before  # nothing finished was lost or changed
+    assert len(finished) == len(before) + 2  # resumed: exactly two more
+    # At most the one trial that was running at the kill is left RUNNING (until its
+    # heartbeat grace period lets a later worker mark it FAIL).
+    assert sum(t.state == TrialState.RUNNING for t in after) <= 1
+
+
+# ----------------------------------------------------------------------------- bad input
+runner = CliRunner()
+
+
+def _bad(args: list[str]) -> str:
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, (res.exit_code, res.output)
+    err = res.stderr.strip()
+    assert err.startswith("tfselect: error: ") and "\n" not in err, err
+    assert "Traceback" not in res.output
+    return err
+
+
+@pytest.fixture(scope="module")
+def existing(tmp_path_factory, corpus):
+    """A finished 1-trial study to check that bad commands leave it untouched."""
+    d = tmp_path_factory.mktemp("bad")
+    cfg = d / "small.toml"
+    cfg.write_text(SMALL)
+    url = f"sqlite:///{d}/b.db"
+    res = runner.invoke(app, ["search", "--target", "vocals", "--storage", url, "--study", "b",
+                              "--config", str(cfg), "--root", str(corpus), "--trials", "1",
+                              "--quiet"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    return url, cfg
+
+
+def _snapshot(url: str):
+    st = optuna.load_study(study_name="b", storage=open_storage(url))
+    return dict(st.user_attrs), [(t.number, t.state, t.values) for t in st.get_trials()]
+
+
+@pytest.mark.parametrize(
+    "extra, words",
+    [
+        (["--objective", "sdr"], "unknown metric 'sdr'"),
+        (["--sampler", "grid"], "unknown sampler 'grid'"),
+        (["--target", "piano"], "unknown target 'piano'"),
+        (["--target", "drums"], "searches target 'vocals', not 'drums'"),
+        (["--objective", "irm1"], "has objective 'mpi', not 'irm1'"),
+        (["--seconds", "3"], "seconds=2.0, not 3.0"),
+        (["--trials", "-1"], "--trials must be >= 0"),
+    ],
+)
+def test_bad_search_input_one_line_exit_2_study_intact(existing, corpus, extra, words):
+    url, cfg = existing
+    before = _snapshot(url)
+    args = ["search", "--target", "vocals", "--storage", url, "--study", "b", "--config",
+            str(cfg), "--root", str(corpus), "--trials", "1", "--quiet"]  # fmt: skip
+    # later options win in click: the extra ones replace the defaults above
+    err = _bad(args + extra)
+    assert words in err
+    assert _snapshot(url) == before
+
+
+def test_empty_space_and_unreachable_storage(tmp_path, corpus):
+    empty = tmp_path / "empty.toml"
+    empty.write_text("[space]\nscales = []\nstft = false\n")
+    err = _bad(["search", "--target", "bass", "--config", str(empty),
+                "--storage", f"sqlite:///{tmp_path}/e.db"])  # fmt: skip
+    assert "search space is empty" in err
+    err = _bad(["search", "--target", "bass", "--storage",
+                "postgresql+psycopg2://me:hunter2@127.0.0.1:1/x"])  # fmt: skip
+    assert "cannot open storage" in err and "hunter2" not in err
+    err = _bad(["report", "--storage", f"sqlite:///{tmp_path}/none.db", "--out",
+                str(tmp_path / "r")])  # fmt: skip
+    assert "no tfselect study" in err
+    err = _bad(["best", "--target", "bass", "--storage", f"sqlite:///{tmp_path}/none.db"])
+    assert "no study for target 'bass'" in err
