@@ -439,12 +439,29 @@ def synthesize_track(seed: int, index: int, seconds: float) -> tuple[str, dict[s
     return song.name(index), out
 
 
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050  # libsndfile's sf_command code (sndfile.h)
+
+
+def _write_wav(path: Path, data: np.ndarray, subtype: str) -> None:
+    """Write (samples, channels) ``data`` as a reproducible WAV.
+
+    libsndfile stamps the PEAK chunk of float WAVs with the current time; turning the chunk
+    off makes the same seed give byte-identical files, not only identical samples.
+    """
+    with sf.SoundFile(str(path), "w", SR, data.shape[1], subtype=subtype, format="WAV") as f:
+        try:
+            sf._snd.sf_command(f._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        except AttributeError:  # pragma: no cover - a soundfile without these internals
+            pass
+        f.write(data)
+
+
 def _write_track(folder: Path, audio: dict[str, np.ndarray], subtype: str) -> None:
     """Write the five WAVs of one track so that mixture == sum of stems as read back."""
     folder.mkdir(parents=True)
     if subtype == "FLOAT":
         for source, x in audio.items():
-            sf.write(str(folder / f"{source}.wav"), x.T, SR, subtype="FLOAT")
+            _write_wav(folder / f"{source}.wav", x.T, "FLOAT")
         return
     # PCM_16 (what MUSDB18-HQ ships): quantise each stem to integers and write the integer
     # sum as the mixture, so the files read back (int / 32768) sum exactly, bit for bit.
@@ -455,7 +472,7 @@ def _write_track(folder: Path, audio: dict[str, np.ndarray], subtype: str) -> No
     if np.max(np.abs(mix)) > 32767:  # cannot happen below the -1 dBFS peak guard
         raise TfselectError(f"{folder}: the 16-bit mixture would clip")
     for source, x in {"mixture": mix, **ints}.items():
-        sf.write(str(folder / f"{source}.wav"), x.T.astype(np.int16), SR, subtype="PCM_16")
+        _write_wav(folder / f"{source}.wav", x.T.astype(np.int16), "PCM_16")
 
 
 def write_demo_corpus(
