@@ -226,6 +226,9 @@ def test_split_edge_cases(tmp_path: Path) -> None:
 def test_resolve_root_order(tmp_path: Path, isolated_env, monkeypatch) -> None:
     assert resolve_root(tmp_path / "x") == tmp_path / "x"
     monkeypatch.setenv("MUSDB_PATH", str(tmp_path / "musdb"))
+    with pytest.raises(DatasetError, match=r"\$MUSDB_PATH=.*musdb does not exist"):
+        resolve_root(None)
+    (tmp_path / "musdb").mkdir()
     assert resolve_root(None) == tmp_path / "musdb"
     assert resolve_root(tmp_path / "x") == tmp_path / "x"  # --root wins over the environment
 

@@ -83,6 +83,8 @@ def resolve_root(root: Path | None) -> Path:
         return Path(root).expanduser()
     env = os.environ.get("MUSDB_PATH", "").strip()
     if env:
+        if not Path(env).expanduser().exists():
+            raise DatasetError(f"dataset root $MUSDB_PATH={env} does not exist")
         return Path(env).expanduser()
     from tfselect.audio.demo import demo_root  # lazy: synthesis is not needed otherwise
 
