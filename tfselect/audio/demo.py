@@ -557,6 +557,7 @@ def demo_root() -> Path:
         # Module constants read at call time (tests shrink them to keep builds fast).
         write_demo_corpus(tmp, tracks=DEFAULT_TRACKS, seconds=DEFAULT_SECONDS,
                           test_tracks=DEFAULT_TEST_TRACKS)  # fmt: skip
+        tmp.chmod(0o755)  # mkdtemp makes it private; a cache others may share should not be
         try:
             os.rename(tmp, final)
         except OSError as exc:  # another process won the race, or the path is taken
