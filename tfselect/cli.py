@@ -283,8 +283,6 @@ def train_best(
         )
     except ValueError as exc:
         raise TfselectError(str(exc)) from None
-    for target, s in specs.items():
-        typer.echo(f"{target}: {s}", err=True)
     history = train(config, out, device=device, progress=not quiet)
     if history:
         last = history[-1]

@@ -63,7 +63,7 @@ class TrackAudio:
 class TrainingSet:
     """Random chunks with track mixing and augmentation, indexed by (epoch, index).
 
-    ``fixed=True`` turns every random choice off: each example is the first ``chunk`` of
+    ``fixed=True`` turns every random choice off: each example is the middle ``chunk`` of
     track 0 as it is (the overfit check).
     """
 
@@ -85,7 +85,7 @@ class TrainingSet:
         for target in self.targets:
             i = 0 if self.fixed else (int(rng.integers(ntr)) if self.mix_tracks else base)
             span = max(self.audio.lengths[i] - self.n, 0)
-            start = 0 if self.fixed else int(rng.integers(span + 1))
+            start = span // 2 if self.fixed else int(rng.integers(span + 1))
             s = self.audio.read(i, target, start, self.n)
             if self.augment and not self.fixed:
                 s = s * np.float32(rng.uniform(0.25, 1.25))

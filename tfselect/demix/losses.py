@@ -67,6 +67,11 @@ class SharedSTFT(torch.nn.Module):
         return x.reshape(*shape[:-2], length)
 
 
+def _mag(z: Tensor) -> Tensor:
+    """Magnitude of a complex tensor given as its real view (..., 2)."""
+    return (z.pow(2).sum(-1) + 1e-20).sqrt()
+
+
 def weighted_sdr(mixture: Tensor, target: Tensor, estimate: Tensor) -> Tensor:
     """Weighted SDR loss of Choi et al. (2019) per signal, in [-1, 1] (lower is better).
 
@@ -146,15 +151,17 @@ class DemixLoss(torch.nn.Module):
         est = torch.einsum("kt,btcn->bkcn", sel, estimates)
         ref = torch.einsum("kt,btcn->bkcn", sel, targets)
         # The STFT is linear: transform the 4 signals once and sum subsets in that domain
-        # (3.5x less STFT work than transforming the 14 sums).
-        Et, Rt = self.stft(estimates), self.stft(targets)
-        csel = sel.to(Et.dtype)
-        E = torch.einsum("kt,btcfn->bkcfn", csel, Et)
-        R = torch.einsum("kt,btcfn->bkcfn", csel, Rt)
+        # (3.5x less STFT work than transforming the 14 sums). Sums and magnitudes run on
+        # the real view (re, im): much faster on CPU than complex einsum and hypot.
+        Et = torch.view_as_real(self.stft(estimates))
+        Rt = torch.view_as_real(self.stft(targets))
+        E = torch.einsum("kt,btcfnz->bkcfnz", sel, Et)
+        R = torch.einsum("kt,btcfnz->bkcfnz", sel, Rt)
         if cfg.freq == "mag":
-            l_freq = (E.abs() - R.abs()).pow(2).mean()
+            # sqrt(re^2 + im^2 + tiny): the tiny term keeps the gradient finite at 0
+            l_freq = (_mag(E) - _mag(R)).pow(2).mean()
         else:
-            l_freq = (E - R).abs().pow(2).mean()
+            l_freq = (E - R).pow(2).sum(-1).mean()
         if cfg.time == "wsdr":
             l_time = weighted_sdr(mixture.unsqueeze(1), ref, est).mean()
         elif cfg.time == "sdr":
