@@ -73,8 +73,8 @@ def ref_loss(est, ref, mix, cfg: LossConfig) -> float:
         for i in range(b):
             for c in range(C):
                 E, R = ref_stft(e[i, c], cfg.n_fft, cfg.hop), ref_stft(t[i, c], cfg.n_fft, cfg.hop)
-                errs.append(((np.abs(E) - np.abs(R)) ** 2 if cfg.freq == "mag"
-                             else np.abs(E - R) ** 2))
+                errs.append((np.abs(E) - np.abs(R)) ** 2 if cfg.freq == "mag"
+                             else np.abs(E - R) ** 2)
                 x, sh, tt = mix[i, c], e[i, c], t[i, c]
                 if cfg.time == "wsdr":
                     n, nh = x - tt, x - sh
