@@ -79,9 +79,9 @@ def test_layout_and_format(demo_root: Path) -> None:
         for source in SOURCES:
             info = sf.info(str(track.path / f"{source}.wav"))
             assert (info.samplerate, info.channels, info.frames) == (SR, 2, 8 * SR)
-            assert info.subtype == "FLOAT"
+            assert info.subtype == "PCM_16"
     total = sum(p.stat().st_size for p in demo_root.rglob("*.wav"))
-    assert total < 5 * 8 * 1.8e6  # about 1.76 MB per second of track
+    assert total < 5 * 8 * 0.9e6  # about 0.88 MB per second of track (16-bit)
 
 
 def test_mixture_is_sum_of_stems(demo_root: Path) -> None:

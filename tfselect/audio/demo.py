@@ -18,9 +18,10 @@ bar), and four stems that differ in time-frequency structure the way real stems 
   exercised.
 
 Everything is numpy/scipy and seeded: the same ``seed`` gives bitwise the same files. Stems
-are panned slightly at random, mixed at plausible levels, and written as float32 WAV
-(``subtype='FLOAT'``); ``mixture.wav`` is the float32 sum of the written stems, so it
-equals their sum to float32 rounding (< 1e-6).
+are panned slightly at random, mixed at plausible levels, and written by default as 16-bit
+WAV like MUSDB18-HQ (``subtype='PCM_16'``, half the size of float32): ``mixture.wav`` is the
+integer sum of the quantised stems, so it equals the sum of the stems as read back exactly.
+``subtype='FLOAT'`` writes float32 WAVs instead (mixture = sum within float32 rounding).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.errors import TfselectError
 
 SR = SAMPLE_RATE
-DEMO_VERSION = "1"
+DEMO_VERSION = "2"
 """Version of the synthesis: bump it when the audio changes, so caches are rebuilt."""
 
 DEFAULT_TRACKS = 8
@@ -481,7 +482,7 @@ def write_demo_corpus(
     seconds: float = DEFAULT_SECONDS,
     seed: int = 0,
     test_tracks: int | None = None,
-    subtype: str = "FLOAT",
+    subtype: str = "PCM_16",
 ) -> Path:
     """Write a deterministic demo corpus in MUSDB18-HQ layout under ``out``.
 
