@@ -90,8 +90,8 @@ def demo_data(
     seconds: Annotated[float, typer.Option("--seconds", help="Duration of each track.")] = 12.0,
     seed: SeedOpt = 0,
     subtype: Annotated[
-        str, typer.Option("--subtype", help="WAV sample format: FLOAT or PCM_16.")
-    ] = "FLOAT",
+        str, typer.Option("--subtype", help="WAV sample format: PCM_16 or FLOAT.")
+    ] = "PCM_16",
 ) -> None:
     """Write the synthetic demo corpus (MUSDB18-HQ layout) to a folder."""
     import time
