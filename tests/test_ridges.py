@@ -147,7 +147,7 @@ def test_dp_is_optimal(band: int) -> None:
     assert np.abs(np.diff(p)).max() <= band
     cost = -np.log(power / power.max(axis=0) + eps)
     found = cost[p, np.arange(15)].sum() + lam * np.sum(np.diff(s[p]) ** 2)
-    assert found == pytest.approx(_best_cost(cost, s, lam, band), rel=1e-12)
+    assert found == pytest.approx(_best_cost(cost, s, lam, band), rel=1e-6)  # float32 DP
 
 
 def test_penalties_batch_equals_one_by_one() -> None:

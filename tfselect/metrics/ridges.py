@@ -10,13 +10,13 @@ with P the power and s the state coordinate (log₂ frequency for ridges along t
 ridge is found, ``clear`` states either side of it are zeroed and the next one is extracted.
 
 Cost: transitions are *banded* (a ridge moves at most ``band`` states per step), so one pass
-is O(steps · states · band) and each step is three vectorised tensor operations over
-(band, penalties, states): no per-state Python loop. The forward pass keeps only the minima
-(``amin`` is ~6× cheaper than ``min`` with indices); the back-trace recomputes the argmin
-along the chosen path only. Several penalty values (for the stability score) run as one
-batch. ``benchmarks/ridges.py`` compares this with ssqueezepy's ``extract_ridges`` (dense
-O(steps · states²) transitions, numba); ours is the one kept, being faster on music-sized
-grids and exact (see the benchmark for numbers), and it adds no dependency.
+is O(steps · states · band), and each step is a few vectorised numpy operations over
+(band, penalties, states) in float32: no per-state Python loop. The forward pass keeps only
+the minima; the back-trace recomputes the argmin along the chosen path only. Several penalty
+values (for the stability score) run as one batch. ``benchmarks/ridges.py`` compares this
+with ssqueezepy's ``extract_ridges`` (dense O(steps · states²) transitions, numba): ours is
+kept, being faster on music-sized grids and exact (see the benchmark), with no new
+dependency.
 
 Ridges along *frequency* (drum onsets are vertical lines) are the same DP on the transposed
 grid: the path runs over bins and the state is the frame, with s = time in tenths of a second.
@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from numpy.lib.stride_tricks import as_strided
 from torch import Tensor
 
 from tfselect.transforms.base import Coefs, Transform
@@ -60,7 +61,7 @@ class RidgeConfig:
     n_ridges: int = 3
     penalty_time: float = 20.0
     penalty_freq: float = 20.0
-    band: int = 8
+    band: int = 6
     clear: int = 3
     width: int = 1
     stability_factors: tuple[float, ...] = (0.25, 4.0)
@@ -69,11 +70,11 @@ class RidgeConfig:
 
 
 def extract_ridges(
-    power: Tensor,
+    power: Tensor | np.ndarray,
     coords: Tensor | np.ndarray,
     penalties: float | Sequence[float],
     n_ridges: int = 3,
-    band: int = 8,
+    band: int = 6,
     clear: int = 3,
     eps: float = 1e-8,
 ) -> Tensor:
@@ -93,71 +94,81 @@ def extract_ridges(
         (len(penalties), K, steps) for a sequence. Ridge 0 is the most energetic path.
     """
     single = isinstance(penalties, (int, float))
-    lams = torch.tensor([float(penalties)] if single else [float(p) for p in penalties])
-    if power.dim() != 2:
-        raise ValueError(f"power must be (states, steps), got shape {tuple(power.shape)}")
+    lams = np.array([float(penalties)] if single else [float(p) for p in penalties])
+    if isinstance(power, Tensor):
+        power = power.detach().to("cpu", torch.float64).numpy()
+    power = np.asarray(power, dtype=np.float64)
+    if power.ndim != 2:
+        raise ValueError(f"power must be (states, steps), got shape {power.shape}")
     if band < 1 or n_ridges < 1:
         raise ValueError("band and n_ridges must be at least 1")
     n_states, n_steps = power.shape
     band = min(band, max(n_states - 1, 1))
-    work = power.detach().to("cpu", torch.float64).clamp_min(0.0)
-    work = work.unsqueeze(0).repeat(len(lams), 1, 1)  # (P, S, L): cleared separately per λ
-    s = torch.as_tensor(np.asarray(coords, dtype=np.float64))
-    pen = _penalty(s, lams, band)  # (2B+1, P, S)
-    states = torch.arange(n_states)
-    out = torch.empty(len(lams), n_ridges, n_steps, dtype=torch.int64)
+    # Normalised per step in float64 first, so float32 keeps the whole dynamic range.
+    peak = np.maximum(power.max(axis=0, keepdims=True), np.finfo(np.float64).tiny)
+    level = (np.maximum(power, 0.0) / peak).astype(np.float32)
+    work = np.repeat(level[None], len(lams), axis=0)  # (P, S, L): cleared separately per λ
+    pen = _penalty(np.asarray(coords, dtype=np.float64), lams, band)  # (2B+1, P, S)
+    out = np.empty((len(lams), n_ridges, n_steps), dtype=np.int64)
+    tiny = np.finfo(np.float32).tiny
+    rows = np.arange(len(lams))[:, None]
+    cols = np.arange(n_steps)[None, :]
     for r in range(n_ridges):
-        peak = work.amax(dim=1, keepdim=True).clamp_min(torch.finfo(torch.float64).tiny)
-        cost = -torch.log(work / peak + eps)  # (P, S, L)
-        path = _dp(cost, pen, band)  # (P, L)
-        out[:, r] = path
-        if r + 1 < n_ridges:
-            near = (states[None, :, None] - path[:, None, :]).abs() <= clear
-            work = work.masked_fill(near, 0.0)
-    return out[0] if single else out
+        peak = np.maximum(work.max(axis=1, keepdims=True), tiny)
+        cost = np.log(work / peak + np.float32(eps))  # (P, S, L), in [ln ε, 0]
+        np.negative(cost, out=cost)
+        out[:, r] = _dp(cost, pen, band)
+        for offset in range(-clear, clear + 1) if r + 1 < n_ridges else ():
+            work[rows, np.clip(out[:, r] + offset, 0, n_states - 1), cols] = 0.0
+    return torch.from_numpy(out[0] if single else out)
 
 
-def _penalty(s: Tensor, lams: Tensor, band: int) -> Tensor:
+def _penalty(s: np.ndarray, lams: np.ndarray, band: int) -> np.ndarray:
     """Transition penalties pen[j, p, k] = λ_p·(s[k] − s[k + j − B])², +inf off the grid."""
-    n = s.numel()
-    offsets = torch.arange(-band, band + 1)
-    src = torch.arange(n)[None, :] + offsets[:, None]  # (2B+1, S): predecessor state
-    valid = (src >= 0) & (src < n)
-    d2 = (s[None, :] - s[src.clamp(0, n - 1)]).square()
-    d2 = d2.masked_fill(~valid, math.inf)
-    return lams[None, :, None] * d2[:, None, :]
+    n = s.size
+    src = np.arange(n)[None, :] + np.arange(-band, band + 1)[:, None]  # (2B+1, S) predecessor
+    d2 = (s[None, :] - s[np.clip(src, 0, n - 1)]) ** 2
+    d2[(src < 0) | (src >= n)] = np.inf
+    return (lams[None, :, None] * d2[:, None, :]).astype(np.float32)
 
 
-def _dp(cost: Tensor, pen: Tensor, band: int) -> Tensor:
-    """Minimum-cost paths of cost (P, S, L) with banded penalties pen (2B+1, P, S) -> (P, L)."""
+def _dp(cost: np.ndarray, pen: np.ndarray, band: int) -> np.ndarray:
+    """Minimum-cost paths of cost (P, S, L) with banded penalties pen (2B+1, P, S) -> (P, L).
+
+    float32 halves the memory traffic of the inner step; the running costs are shifted by
+    their minimum at every step (argmins are unchanged) so they stay small and exact enough.
+    numpy, not torch: torch takes a slow path for the overlapping strided window below.
+    """
     n_pen, n_states, n_steps = cost.shape
     width = 2 * band + 1
-    cost_t = cost.permute(2, 0, 1).contiguous()  # (L, P, S): one contiguous slab per step
-    # Accumulated costs, padded with +inf by `band` on both sides so that each step's
-    # candidates are a strided view (no copy): acc[n, p, k + j] = D_n[k + j − B].
-    acc = torch.full((n_steps, n_pen, n_states + 2 * band), math.inf, dtype=cost.dtype)
+    cost_t = np.ascontiguousarray(cost.transpose(2, 0, 1), dtype=np.float32)  # (L, P, S)
+    # Running costs, padded with +inf by `band` on both sides so that each step's candidates
+    # are a strided view (no copy): acc[n, p, k + j] = D_n[k + j − B].
+    acc = np.full((n_steps, n_pen, n_states + 2 * band), np.inf, dtype=np.float32)
     acc[0, :, band : band + n_states] = cost_t[0]
-    cand = torch.empty(width, n_pen, n_states, dtype=cost.dtype)
-    best = torch.empty(n_pen, n_states, dtype=cost.dtype)
+    cand = np.empty((width, n_pen, n_states), dtype=np.float32)
+    best = np.empty((n_pen, n_states), dtype=np.float32)
+    st = acc.strides
+    windows = as_strided(acc, (n_steps, width, n_pen, n_states), (st[0], st[2], st[1], st[2]))
     for n in range(1, n_steps):
-        window = acc[n - 1].unfold(-1, width, 1).permute(2, 0, 1)  # (2B+1, P, S) view
-        torch.add(window, pen, out=cand)
-        torch.amin(cand, dim=0, out=best)
-        torch.add(best, cost_t[n], out=acc[n, :, band : band + n_states])
-    # Back-trace: recompute the argmin only along the chosen path.
-    acc_np = acc.numpy()
-    pen_np = pen.numpy()
-    rows = np.arange(n_pen)
-    offs = np.arange(width)
+        np.add(windows[n - 1], pen, out=cand)
+        np.min(cand, axis=0, out=best)
+        if n % 32 == 0:  # keep the running costs small (float32 resolution)
+            best -= best.min(axis=1, keepdims=True)
+        np.add(best, cost_t[n], out=acc[n, :, band : band + n_states])
+    # Back-trace: recompute the argmin along the chosen path only (cheaper than storing it).
+    flat = acc.reshape(n_steps, -1)
+    pen_rows = np.ascontiguousarray(pen.transpose(1, 2, 0)).reshape(n_pen * n_states, width)
+    row_acc = np.arange(n_pen)[:, None] * acc.shape[-1] + np.arange(width)[None, :]
+    row_pen = np.arange(n_pen) * n_states
     path = np.empty((n_pen, n_steps), dtype=np.int64)
-    k = acc_np[-1, :, band : band + n_states].argmin(axis=1)
+    k = acc[-1, :, band : band + n_states].argmin(axis=1)
     path[:, -1] = k
     for n in range(n_steps - 1, 0, -1):
-        vals = acc_np[n - 1, rows[:, None], k[:, None] + offs[None, :]]
-        vals = vals + pen_np[offs[None, :], rows[:, None], k[:, None]]
+        vals = flat[n - 1, row_acc + k[:, None]] + pen_rows[row_pen + k]
         k = k + vals.argmin(axis=1) - band
         path[:, n - 1] = k
-    return torch.from_numpy(path)
+    return path
 
 
 def ridge_mask(paths: Tensor, n_states: int, width: int) -> Tensor:
@@ -168,9 +179,13 @@ def ridge_mask(paths: Tensor, n_states: int, width: int) -> Tensor:
         n_states: size of the state axis.
         width: d.
     """
-    states = torch.arange(n_states)
-    near = (states[None, :, None] - paths[:, None, :]).abs() <= width  # (K, S, L)
-    return near.any(dim=0)
+    mask = torch.zeros(n_states, paths.shape[-1], dtype=torch.bool)
+    steps = torch.arange(paths.shape[-1]).expand_as(paths)
+    # Scatter, O(K·steps·d) rather than O(K·states·steps). A clamped index is still within
+    # ±width of its ridge (the ridge itself lies inside the grid), so clamping is exact.
+    for offset in range(-width, width + 1):
+        mask[(paths + offset).clamp(0, n_states - 1), steps] = True
+    return mask
 
 
 def _on_mask(mask: Tensor, paths: Tensor) -> float:

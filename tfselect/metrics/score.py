@@ -124,11 +124,6 @@ class _ClipScorer:
         self._freqs = transform.frequencies()
         self._rate = transform.frame_rate()
 
-    def _sdr(self, reference: Tensor, estimate: Tensor) -> float:
-        if self.bss == "museval":
-            return museval_sdr(reference, estimate, self.T.sample_rate)
-        return float(fast_sdr(reference, estimate))
-
     def __call__(self, mixture: np.ndarray, stems: dict[str, np.ndarray]) -> dict[str, float]:
         """All requested metrics of one clip: mixture (2, n), stems {target: (2, n)}."""
         want = set(self.metrics)
@@ -185,8 +180,11 @@ class _ClipScorer:
             blocks = [torch.cat([est[b] for _, est in pending]) for b in range(len(target))]
             with torch.no_grad():
                 y = self.T.inverse(blocks, n)  # (estimates, ch, n)
-            for i, name in enumerate(names):
-                out[name] = self._sdr(reference, y[i])
+            if self.bss == "museval":
+                for i, name in enumerate(names):
+                    out[name] = museval_sdr(reference, y[i], self.T.sample_rate)
+            else:
+                out.update(zip(names, fast_sdr(reference, y).tolist(), strict=True))
         return out
 
 
