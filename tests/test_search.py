@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = """
 [space]
 scales = ["bark", "mel"]
-bins = [12, 120]
-fmin = [20.0, 100.0]
+bins = [12, 100]
+fmin = [40.0, 120.0]
 stft_n_fft = [1024, 2048]
 [clips]
 n_clips = 1

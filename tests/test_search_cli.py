@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL = """
 [space]
 scales = ["bark", "mel"]
-bins = [12, 120]
-fmin = [20.0, 100.0]
+bins = [12, 100]
+fmin = [40.0, 120.0]
 stft_n_fft = [1024, 2048]
 [clips]
 n_clips = 1
@@ -106,11 +106,12 @@ def test_three_processes_share_one_study(tmp_path, corpus, small, backend):
 
 @pytest.mark.slow
 @pytest.mark.postgres
-@pytest.mark.skipif(
-    not os.environ.get("TFSELECT_TEST_POSTGRES_URL"), reason="TFSELECT_TEST_POSTGRES_URL not set"
-)
 def test_two_processes_on_postgresql(tmp_path, corpus, small):
-    url = os.environ["TFSELECT_TEST_POSTGRES_URL"]
+    url = os.environ.get("TFSELECT_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):  # .ci/run starts the server: its absence there is a failure
+            pytest.fail("CI without TFSELECT_TEST_POSTGRES_URL: scripts/ci-services.sh failed")
+        pytest.skip("TFSELECT_TEST_POSTGRES_URL not set (bash scripts/ci-services.sh sets it)")
     study = f"pg-{uuid.uuid4().hex[:8]}"
     cmd = _search_args(url, study, small, corpus, "--trials", "2")
     _run_workers([cmd] * 2, tmp_path)
@@ -133,14 +134,14 @@ def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, corpus, small):
                     done = [t for t in _trials(url, "k") if t.state.is_finished()]
                 except (KeyError, Exception):  # study not created yet
                     done = []
-            if len(done) >= 3:
+            if len(done) >= 2:
                 break
-        assert len(done) >= 3, "the search did not finish 3 trials in time"
+        assert len(done) >= 2, "the search did not finish 2 trials in time"
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     before = {t.number: (t.state, t.values) for t in _trials(url, "k") if t.state.is_finished()}
-    assert len(before) >= 3
+    assert len(before) >= 2
     subprocess.run(_search_args(url, "k", small, corpus, "--trials", "2"), cwd=tmp_path,
                    env=_env(), check=True, capture_output=True, timeout=300)  # fmt: skip
     after = _trials(url, "k")

@@ -120,7 +120,8 @@ def pareto_plot(df: pd.DataFrame, target: str, path: Path, cost: str = "redundan
     for spec, x, y in zip(clean["spec"][keep], c[keep], q[keep], strict=True):
         ax.annotate(spec.split(":", 1)[-1][:28], (x, y), fontsize=6, xytext=(3, 3),
                     textcoords="offset points")  # fmt: skip
-    ax.set_xscale("log")
+    if c.min() > 0 and c.max() / c.min() > 10:  # log axis only where it spreads the points
+        ax.set_xscale("log")
     ax.set_xlabel(f"{cost} (lower is cheaper)")
     ax.set_ylabel(f"{oracle} SDR (dB)")
     ax.set_title(f"{target}: quality against cost")

@@ -258,7 +258,7 @@ def correlation_row(
         return out
     out["spearman"] = float(_spearman_rows(x[None], y[None])[0])
     out["kendall"] = float(stats.kendalltau(x, y).statistic)
-    if z is not None:
+    if z is not None and n >= 4:  # a partial correlation needs a residual degree of freedom
         r_xz = _spearman_rows(x[None], z[None])[0]
         r_yz = _spearman_rows(y[None], z[None])[0]
         out["partial_spearman"] = float(partial_from(out["spearman"], r_xz, r_yz))
@@ -271,7 +271,7 @@ def correlation_row(
     with np.errstate(invalid="ignore"):
         kd = np.array([stats.kendalltau(a, b).statistic for a, b in zip(xb, yb, strict=True)])
     out["kendall_lo"], out["kendall_hi"] = _ci(kd)
-    if z is not None:
+    if z is not None and n >= 4:
         zb = z[idx]
         pb = partial_from(sp, _spearman_rows(xb, zb), _spearman_rows(yb, zb))
         out["partial_spearman_lo"], out["partial_spearman_hi"] = _ci(pb)

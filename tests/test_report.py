@@ -1,0 +1,257 @@
+"""`tfselect report` and `tfselect best` on a real (short) search, checked against pandas.
+
+The module fixture runs what the README's demo runs (search one target, then report), with
+a small space and one 2-second clip so it takes seconds; every table is then recomputed
+from trials.csv with plain pandas and compared.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from tfselect.errors import TfselectError
+from tfselect.report.best import read_best
+from tfselect.report.tables import correlation_row, pareto_mask, partial_from
+
+REPO = Path(__file__).resolve().parents[1]
+
+SMALL = """
+[space]
+scales = ["bark", "mel"]
+bins = [12, 100]
+fmin = [40.0, 120.0]
+stft_n_fft = [1024, 2048]
+[clips]
+n_clips = 1
+seconds = 2.0
+max_tracks = 1
+[search]
+metrics = ["mpi", "irm1", "gini", "hoyer", "redundancy"]
+sampler = "random"
+"""
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("MUSDB_PATH", None)
+    return env
+
+
+def _tfselect(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    res = subprocess.run([sys.executable, "-m", "tfselect", *args], cwd=cwd, env=_env(),
+                         capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert res.returncode == 0, f"{args}: {res.returncode}\n{res.stdout}\n{res.stderr}"
+    return res
+
+
+@pytest.fixture(scope="module")
+def corpus(request) -> Path:
+    try:
+        return request.getfixturevalue("demo_root")
+    except pytest.FixtureLookupError:
+        from tfselect.audio.demo import demo_root
+
+        return demo_root()
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, corpus):
+    """A demo-like run: 6 trials for vocals, 3 for drums (mpi+irm1), then the report."""
+    d = tmp_path_factory.mktemp("demo")
+    (d / "small.toml").write_text(SMALL)
+    url = "sqlite:///studies/demo.db"  # relative, as in the Makefile: created under cwd
+    common = ["--storage", url, "--config", "small.toml", "--root", str(corpus), "--quiet"]
+    out = _tfselect(d, "search", "--target", "vocals", "--trials", "6", "--study", "demo",
+                    *common)  # fmt: skip
+    assert "study demo: 6 trial(s) run now" in out.stdout
+    _tfselect(d, "search", "--target", "drums", "--trials", "3", "--study", "drums-w",
+              "--objective", "mpi + 0.5*irm1", *common)  # fmt: skip
+    rep = _tfselect(d, "report", "--storage", url, "--out", "reports/demo", "--bootstrap", "200")
+    assert "report of 2 studies" in rep.stdout
+    return d, url, d / "reports" / "demo"
+
+
+def _read(out: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(out / name)
+
+
+def test_report_files_and_plots(demo):
+    d, _, out = demo
+    assert (d / "studies" / "demo.db").exists()
+    for name in ("trials.csv", "best.csv", "correlations.csv", "pareto.csv"):
+        assert (out / name).stat().st_size > 0
+    for target in ("vocals", "drums"):
+        for kind in ("scatter", "pareto", "clip"):
+            png = out / f"{kind}_{target}.png"
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
+    # Atomic writes leave no temporary file behind.
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_trials_csv(demo):
+    _, _, out = demo
+    t = _read(out, "trials.csv")
+    assert list(t.columns[:9]) == [
+        "study", "target", "objective", "number", "state", "spec", "kind", "bins", "value",
+    ]  # fmt: skip
+    assert len(t) == 9 and set(t["study"]) == {"demo", "drums-w"}
+    assert {"mpi", "irm1", "gini", "hoyer", "redundancy", "duration_s", "fail_reason"} <= set(
+        t.columns
+    )
+    done = t[t["state"] == "COMPLETE"]
+    assert len(done) >= 6
+    v = done[done["study"] == "demo"]
+    np.testing.assert_allclose(v["value"], v["mpi"])  # objective mpi = its metric
+    w = done[done["study"] == "drums-w"]
+    np.testing.assert_allclose(w["value"], w["mpi"] + 0.5 * w["irm1"])
+    stft = done[done["kind"] == "stft"]
+    np.testing.assert_array_equal(
+        stft["bins"], stft["spec"].str.extract(r"n_fft=(\d+)")[0].astype(int) // 2 + 1
+    )
+    pruned = t[t["state"] == "PRUNED"]
+    assert all(isinstance(r, str) and r for r in pruned["fail_reason"])
+
+
+def test_best_csv_contract_and_recomputation(demo):
+    d, url, out = demo
+    t = _read(out, "trials.csv")
+    b = _read(out, "best.csv")
+    assert {"target", "objective", "candidate", "spec", "value", "mpi", "gini"} <= set(b.columns)
+    assert set(b["candidate"]) == {"best", "stft", "xumx-slicq"}
+    for (target, objective), rows in b.groupby(["target", "objective"], sort=False):
+        assert rows.iloc[0]["candidate"] == "best"
+        assert (rows["candidate"] == "best").sum() == 1
+        done = t[(t["target"] == target) & (t["objective"] == objective)]
+        done = done[done["state"] == "COMPLETE"]
+        best = done.loc[done["value"].idxmax()]
+        row = rows.iloc[0]
+        assert row["value"] == pytest.approx(best["value"])
+        assert row["spec"] == best["spec"]
+        refs = rows.set_index("candidate")
+        assert refs.loc["stft", "spec"] == "stft:n_fft=4096,hop=1024"
+        assert refs.loc["xumx-slicq", "spec"] == "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"
+        if objective == "mpi":
+            np.testing.assert_allclose(rows["value"], rows["mpi"])
+        else:
+            np.testing.assert_allclose(rows["value"], rows["mpi"] + 0.5 * rows["irm1"])
+    specs = read_best(out / "best.csv", targets=("vocals", "drums"))
+    assert specs["vocals"] == b[(b.target == "vocals") & (b.candidate == "best")].iloc[0]["spec"]
+    # `tfselect best` prints the same spec from the study itself.
+    res = _tfselect(d, "best", "--target", "vocals", "--storage", url)
+    assert res.stdout.strip() == specs["vocals"]
+    res = _tfselect(d, "best", "--target", "drums", "--storage", url, "--study", "drums-w")
+    assert res.stdout.strip() == specs["drums"]
+
+
+def test_correlations_equal_pandas(demo):
+    _, _, out = demo
+    t = _read(out, "trials.csv")
+    c = _read(out, "correlations.csv")
+    assert set(c["oracle"]) == {"mpi", "irm1"}
+    assert {"bins", "redundancy", "gini", "hoyer"} <= set(c["predictor"])
+    assert set(c.loc[c["predictor"].isin(["bins", "redundancy"]), "group"]) == {"baseline"}
+    data = t[t["state"] == "COMPLETE"].drop_duplicates(["target", "spec"])
+    checked = 0
+    for _, r in c.iterrows():
+        sub = data[data["target"] == r["target"]]
+        cols = [r["predictor"], r["oracle"], "redundancy"]
+        clean = sub[list(dict.fromkeys(cols))].dropna()
+        assert r["n"] == len(clean)
+        if len(clean) < 3:
+            continue
+        sp = clean.corr(method="spearman")
+        kd = clean.corr(method="kendall")
+        x, y = r["predictor"], r["oracle"]
+        assert r["spearman"] == pytest.approx(sp.loc[x, y], nan_ok=True)
+        assert r["kendall"] == pytest.approx(kd.loc[x, y], nan_ok=True)
+        if x != "redundancy" and len(clean) >= 4:
+            den = np.sqrt((1 - sp.loc[x, "redundancy"] ** 2) * (1 - sp.loc[y, "redundancy"] ** 2))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                expect = (sp.loc[x, y] - sp.loc[x, "redundancy"] * sp.loc[y, "redundancy"]) / den
+            expect = expect if den > 0 else np.nan  # undefined when x or y is redundancy's twin
+            assert r["partial_spearman"] == pytest.approx(expect, nan_ok=True)
+        else:
+            assert np.isnan(r["partial_spearman"])
+        if np.isfinite(r["spearman_lo"]):
+            assert r["spearman_lo"] <= r["spearman_hi"]
+        checked += 1
+    assert checked >= 8
+
+
+def test_pareto_equals_bruteforce(demo):
+    _, _, out = demo
+    t = _read(out, "trials.csv")
+    p = _read(out, "pareto.csv")
+    assert set(p["cost_metric"]) == {"redundancy"}
+    data = t[t["state"] == "COMPLETE"].drop_duplicates(["target", "spec"])
+    for (target, q, c), front in p.groupby(["target", "quality_metric", "cost_metric"]):
+        sub = data[data["target"] == target].dropna(subset=[q, c])
+        expect = set()
+        for _, a in sub.iterrows():
+            dominated = any(
+                (b[q] >= a[q] and b[c] <= a[c]) and (b[q] > a[q] or b[c] < a[c])
+                for _, b in sub.iterrows()
+            )
+            if not dominated:
+                expect.add(a["spec"])
+        assert set(front["spec"]) == expect
+        assert front["cost"].is_monotonic_increasing
+
+
+# ----------------------------------------------------------------------------- units
+def test_pareto_mask_matches_bruteforce():
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        q = rng.integers(0, 6, 12).astype(float)
+        c = rng.integers(0, 6, 12).astype(float)
+        keep = pareto_mask(q, c)
+        for i, j in itertools.product(range(12), repeat=2):
+            if (q[j] >= q[i] and c[j] <= c[i]) and (q[j] > q[i] or c[j] < c[i]):
+                assert not keep[i]
+        # every non-dominated distinct point is kept once
+        pts = {(q[i], c[i]) for i in range(12) if keep[i]}
+        assert len(pts) == keep.sum()
+
+
+def test_correlation_row_and_partial():
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=60)
+    x = z + 0.1 * rng.normal(size=60)
+    y = z + 0.1 * rng.normal(size=60)
+    r = correlation_row(x, y, z, n_boot=300, rng=np.random.default_rng(1))
+    assert r["n"] == 60
+    assert r["spearman"] == pytest.approx(stats.spearmanr(x, y).statistic)
+    assert r["kendall"] == pytest.approx(stats.kendalltau(x, y).statistic)
+    assert r["spearman_lo"] < r["spearman"] < r["spearman_hi"]
+    # x and y only share z: given z, little is left.
+    assert abs(r["partial_spearman"]) < 0.4 < r["spearman"]
+    assert float(partial_from(0.5, 0.0, 0.0)) == 0.5
+    small = correlation_row(x[:2], y[:2], None, 100, np.random.default_rng(0))
+    assert small["n"] == 2 and np.isnan(small["spearman"])
+
+
+def test_read_best_errors(tmp_path):
+    with pytest.raises(TfselectError, match="no such file"):
+        read_best(tmp_path / "best.csv")
+    p = tmp_path / "best.csv"
+    p.write_text("target,spec\nvocals,stft:n_fft=1024,hop=256\n")
+    with pytest.raises(TfselectError, match="no column 'objective'"):
+        read_best(p)
+    p.write_text(
+        "target,objective,candidate,spec,value\n"
+        'vocals,mpi,stft,"stft:n_fft=4096,hop=1024",1.0\n'
+        'vocals,mpi,best,"stft:n_fft=1024,hop=256",2.0\n'
+    )
+    assert read_best(p) == {"vocals": "stft:n_fft=1024,hop=256"}
+    with pytest.raises(TfselectError, match="no best spec for target 'bass'"):
+        read_best(p, targets=("vocals", "bass"))
