@@ -1,0 +1,138 @@
+"""Training speed and peak memory: per-target demixer vs the two baselines.
+
+Same preset, batch, chunk and loss for all three; each model trains on random input for a
+few warm-up steps, then ``--steps`` timed optimizer steps (forward, shared-STFT loss,
+backward, Adam). Prints the median step time, steps/s and peak memory (CUDA: max allocated;
+CPU: growth of the process's peak RSS measured in a fresh subprocess per model) and the
+ratios of the per-target model against each baseline (>1 = the per-target model is slower /
+larger).
+
+    .venv/bin/python benchmarks/train.py [--device cpu] [--batch 2] [--chunk 2] [--steps 5]
+        [--spec vocals=SPEC ...]
+
+Default per-target specs are the per-target sliCQTs reported in DESIGN §8 (as rasterized
+matrix forms when the sliCQT is available, else four different STFTs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from tfselect import TARGETS
+
+PER_TARGET_SLICQT = {
+    "vocals": "slicqt:scale=mel,bins=116,fmin=37.7,fmax=22050",
+    "drums": "slicqt:scale=mel,bins=104,fmin=49.3,fmax=22050",
+    "bass": "slicqt:scale=bark,bins=105,fmin=25.4,fmax=22050",
+    "other": "slicqt:scale=bark,bins=35,fmin=105.2,fmax=22050",
+}
+PER_TARGET_STFT = {"vocals": "stft:n_fft=2048,hop=512", "drums": "stft:n_fft=1024,hop=256",
+                   "bass": "stft:n_fft=8192,hop=2048", "other": "stft:n_fft=4096,hop=1024"}
+
+
+def has_slicqt() -> bool:
+    try:
+        import tfselect.transforms.slicqt  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def one(name: str, specs: dict, network: str, args) -> dict:
+    """Time one model in this process; returns the measurements."""
+    from tfselect.demix.losses import DemixLoss
+    from tfselect.demix.model import Demixer, ModelConfig
+
+    dev = torch.device(args.device)
+    torch.manual_seed(0)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model = Demixer(ModelConfig(specs=specs, network=network, preset=args.preset)).to(dev)
+    loss_fn = DemixLoss().to(dev)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    n = int(args.chunk * 44100)
+    x = torch.randn(args.batch, 2, n, device=dev) * 0.1
+    y = torch.randn(args.batch, 4, 2, n, device=dev) * 0.05
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    times = []
+    for i in range(args.warmup + args.steps):
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        t = time.perf_counter()
+        loss, _ = loss_fn(model(x), y, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        if i >= args.warmup:
+            times.append(time.perf_counter() - t)
+    if dev.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(dev) / 2**20
+    else:  # ru_maxrss is in KiB on Linux
+        peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
+    med = statistics.median(times)
+    return {"name": name, "median_s": med, "steps_per_s": 1 / med, "peak_mib": peak,
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--preset", default="small")
+    p.add_argument("--batch", type=int, default=2)
+    p.add_argument("--chunk", type=float, default=2.0)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--spec", action="append", default=[])
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:  # measure one model in a fresh process (clean peak-memory reading)
+        name, specs, network = json.loads(args.child)
+        print(json.dumps(one(name, specs, network, args)))
+        return
+    from tfselect.demix.model import SHARED_SLICQT, STFT_BASELINE
+
+    slicqt = has_slicqt()
+    per_target = dict(PER_TARGET_SLICQT if slicqt else PER_TARGET_STFT)
+    if slicqt:
+        per_target = {t: s + ",form=rasterize" for t, s in per_target.items()}
+    per_target.update(dict(s.split("=", 1) for s in args.spec))
+    runs = [("per-target", per_target, "auto"), ("stft", {t: STFT_BASELINE for t in TARGETS},
+                                                 "blstm")]
+    if slicqt:
+        runs.insert(1, ("shared-slicqt", {t: SHARED_SLICQT + ",form=rasterize"
+                                          for t in TARGETS}, "auto"))
+    else:
+        print("shared-slicqt: skipped (the sliCQT transform is not available yet)")
+    print(f"device {args.device}, preset {args.preset}, batch {args.batch}, "
+          f"chunk {args.chunk} s, {args.steps} timed steps; loss STFT 4096/1024")
+    results = {}
+    for name, specs, network in runs:
+        cmd = [sys.executable, __file__, "--child", json.dumps([name, specs, network]),
+               "--device", args.device, "--preset", args.preset, "--batch", str(args.batch),
+               "--chunk", str(args.chunk), "--steps", str(args.steps), "--warmup",
+               str(args.warmup)]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        results[name] = r
+        print(f"{name:14s} median {r['median_s'] * 1e3:8.1f} ms/step  {r['steps_per_s']:6.2f} "
+              f"steps/s  peak {r['peak_mib']:8.1f} MiB  params {r['params']:,}")
+    pt = results["per-target"]
+    for name in results:
+        if name != "per-target":
+            b = results[name]
+            print(f"per-target / {name}: time x{pt['median_s'] / b['median_s']:.2f}, "
+                  f"peak memory x{pt['peak_mib'] / max(b['peak_mib'], 1e-9):.2f}")
+
+
+if __name__ == "__main__":
+    main()
