@@ -165,26 +165,28 @@ class Block:
 
 @dataclass(frozen=True)
 class Layout:
-    """Flat gather/scatter tables of one form and phase (block after block, row-major).
+    """Flat gather/scatter tables of one form and phase on the half spectrum of a slice.
 
-    For block b with rows r (bins) and frame positions m, entry ``off_b + r·frames_b + m``:
-    ``index`` = FFT bin of the slice spectrum, ``window`` = analysis weight,
-    ``dual`` = synthesis weight (already times frames_b). Unused positions (the zero gap of
-    matrix forms) have weight 0.
-    ``edge_*``: the DC and Nyquist rows, whose negative-frequency mirrors nsgt omits: entries
-    ``edge_src`` of the flat tables, their mirrored target bin ``edge_dst`` in [0, nn/2]
-    and ``edge_mask`` (0 where the mirror falls above Nyquist).
+    Entry ``off_b + r·frames_b + m`` belongs to block b, row (bin) r, frame position m.
+    A real slice has spectrum ``X[0 … nn/2]`` (rfft); the windows also reach negative
+    frequencies (``X[nn-q] = conj X[q]``), so every table entry reads/writes the folded bin
+    ``index`` in [0, nn/2] with *real-view* weights (multiplying real and imaginary part):
+
+    - ``window`` (total, 2): analysis ``(g, g)`` or ``(g, −g)`` where the window sample lies
+      above Nyquist (conjugation). Unused positions (matrix-form gaps) have weight 0.
+    - ``dual`` (total, 2): synthesis weights, already times frames_b, that fold the
+      conjugate-mirrored negative-frequency channels onto the half spectrum exactly as
+      nsgt's real inverse does: ``(d, d)`` below Nyquist, ``(d, −d)`` mirrored from above,
+      ``(2d, 0)`` at bins 0 and nn/2 (a channel plus its mirror), and for the DC and Nyquist
+      channels, which have no mirror, ``(d, d)`` up to Nyquist and 0 above.
     """
 
     blocks: tuple[Block, ...]
     frames: np.ndarray  # (nb+2,) frames per slice of every bin
-    index: np.ndarray
-    window: np.ndarray
-    dual: np.ndarray
+    index: np.ndarray  # (total,) int64, in [0, nn/2]
+    window: np.ndarray  # (total, 2)
+    dual: np.ndarray  # (total, 2)
     sign: np.ndarray  # (nb+2,) local-phase sign (-1)^(tp/2) folded into window and dual
-    edge_src: np.ndarray
-    edge_dst: np.ndarray
-    edge_mask: np.ndarray
 
 
 def frames_per_bin(w: Windows, form: str) -> np.ndarray:
@@ -194,9 +196,13 @@ def frames_per_bin(w: Windows, form: str) -> np.ndarray:
     if form == "rasterize":
         return np.full_like(M, mmax)
     if form == "piecewise":
-        # round each length up to the power-of-two fraction of the longest it fits in
-        p = np.floor(np.log2(mmax / M)).astype(int)
-        return (np.ceil(mmax / 2.0**p / 4.0) * 4).astype(int)
+        # each length becomes the power-of-two fraction top/2^p of a common top length that
+        # it still fits in; top = mmax rounded up so that every fraction is an even integer
+        pmax = int(np.floor(np.log2(mmax / M.min())))
+        unit = 2 ** (pmax + 1)
+        top = -(-mmax // unit) * unit
+        p = np.minimum(np.floor(np.log2(top / M)), pmax).astype(int)
+        return top // 2**p
     return M  # ragged, zeropad
 
 
@@ -209,44 +215,42 @@ def layout(w: Windows, form: str, phase: str) -> Layout:
     Global phase (2014): offset j sits at position ``(tp + j) mod F``, i.e. the segment
     keeps its absolute place in the spectrum and the coefficients carry the carrier phase.
     """
-    nreal = w.n_real
+    nreal, nn, half = w.n_real, w.nn, w.nn // 2
     frames = frames_per_bin(w, form)
     gd = dual_windows(w, frames)
     F = frames[:nreal]
-    # blocks: runs of equal frames
-    blocks, start = [], 0
+    blocks, start = [], 0  # runs of equal frames
     for k in range(1, nreal + 1):
         if k == nreal or F[k] != F[start]:
             blocks.append(Block(start, k - start, int(F[start])))
             start = k
     sign = np.where((w.tp[:nreal] // 2) % 2 == 0, 1.0, -1.0)
-    index, window, dual, spans = [], [], [], []
-    pos0 = 0
+    index, window, dual = [], [], []
     for k in range(nreal):
-        Fk, Lg = int(F[k]), len(w.g[k])
-        j = _offsets(Lg)  # window sample i sits j[i] bins from the centre
+        Fk = int(F[k])
+        j = _offsets(len(w.g[k]))  # window sample i sits j[i] bins from the centre
         s = sign[k] if phase == "local" else 1.0
-        shift = 0 if phase == "local" else int(w.tp[k])
-        pos = (shift + j) % Fk
+        pos = ((0 if phase == "local" else int(w.tp[k])) + j) % Fk
+        p = (w.tp[k] + j) % nn  # FFT bin in the full spectrum [0, nn)
+        above = p > half
+        g, d = s * w.g[k], s * Fk * gd[k]
         idx = np.zeros(Fk, dtype=np.int64)
-        win = np.zeros(Fk)
-        dua = np.zeros(Fk)
-        idx[pos] = (w.tp[k] + j) % w.nn
-        win[pos] = s * w.g[k]
-        dua[pos] = s * Fk * gd[k]
+        win = np.zeros((Fk, 2))
+        dua = np.zeros((Fk, 2))
+        idx[pos] = np.where(above, nn - p, p)
+        win[pos] = np.stack([g, np.where(above, -g, g)], axis=-1)
+        if k in (0, nreal - 1):  # DC, Nyquist: no mirror channel
+            dua[pos] = np.where(above, 0.0, d)[:, None]
+        else:
+            ends = (p == 0) | (p == half)
+            dua[pos, 0] = np.where(ends, 2 * d, d)
+            dua[pos, 1] = np.where(ends, 0.0, np.where(above, -d, d))
         index.append(idx)
         window.append(win)
         dual.append(dua)
-        spans.append((pos0, Fk))
-        pos0 += Fk
-    index = np.concatenate(index)
-    edge_src = np.concatenate([np.arange(a, a + n) for a, n in (spans[0], spans[-1])])
-    mirror = (w.nn - index[edge_src]) % w.nn
-    edge_mask = ((mirror <= w.nn // 2) & (np.concatenate(dual)[edge_src] != 0)).astype(float)
-    edge_dst = np.where(edge_mask > 0, mirror, 0)
     return Layout(
-        tuple(blocks), F.copy(), index, np.concatenate(window), np.concatenate(dual), sign,
-        edge_src, edge_dst, edge_mask,
+        tuple(blocks), F.copy(), np.concatenate(index), np.concatenate(window),
+        np.concatenate(dual), sign,
     )  # fmt: skip
 
 

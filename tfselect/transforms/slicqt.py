@@ -87,11 +87,6 @@ class SliCQT(Transform):
         buf("index", lay.index)
         buf("window", lay.window)
         buf("dual", lay.dual)
-        buf("edge_src", lay.edge_src)
-        buf("edge_dst", lay.edge_dst)
-        buf("edge_mask", lay.edge_mask)
-        h = self.nn // 2 + 1
-        buf("mirror", (self.nn - np.arange(h)) % self.nn)
         # global -> local phase factor per bin and frame, for grid() (display only)
         tp = d.windows.tp[: len(self._freqs)].astype(np.float64)
         self._demod = []
@@ -117,8 +112,8 @@ class SliCQT(Transform):
         """
         if x.dim() < 2:
             raise ValueError(f"expected (..., channels, samples), got shape {tuple(x.shape)}")
-        if x.is_complex():
-            raise ValueError("the sliCQT analyses real signals")
+        if x.is_complex() or not x.is_floating_point():
+            raise ValueError(f"the sliCQT analyses real float signals, got {x.dtype}")
         lead, L = x.shape[:-1], x.shape[-1]
         if L < 1:
             raise ValueError("cannot analyse an empty signal")
@@ -129,13 +124,16 @@ class SliCQT(Transform):
         xs = Fn.pad(xs, (H, (S + 1) * H - H - L))
         slices = xs.unfold(-1, self.sllen, H) * self.slice_window.to(x.dtype)  # (B, S, sllen)
         X = torch.fft.rfft(slices, dim=-1)  # (B, S, nn/2+1)
-        # full spectrum of the real slice: the DC and high windows reach negative frequencies
-        X = torch.cat([X, X[..., 1:-1].flip(-1).conj()], dim=-1)  # (B, S, nn)
-        Y = X.index_select(-1, self.index) * self.window.to(x.dtype)  # (B, S, total)
+        srange = torch.arange(S, device=x.device).view(S, 1)
+        window = self.window.to(x.dtype)
         blocks = []
         for b, (a, e) in zip(self.blocks, self._offsets, strict=True):
-            yb = Y[..., a:e].unflatten(-1, (b.bins, b.frames))  # (B, S, bins, F)
-            cb = torch.fft.ifft(yb, dim=-1).transpose(-3, -2)  # (B, bins, S, F)
+            # gather straight into (B, bins, S, F) so the FFT and the result are contiguous
+            Y = X[:, srange, self.index[a:e].view(b.bins, 1, b.frames)]
+            Y = torch.view_as_complex(
+                torch.view_as_real(Y) * window[a:e].view(b.bins, 1, b.frames, 2)
+            )
+            cb = torch.fft.ifft(Y, dim=-1)
             blocks.append(cb.reshape(*lead, b.bins, S, b.frames))
         if self.form == "zeropad":
             F = self.frames_max
@@ -148,7 +146,7 @@ class SliCQT(Transform):
         if len(C) != len(self.out_blocks):
             raise ValueError(f"expected {len(self.out_blocks)} blocks, got {len(C)}")
         for c, b in zip(C, self.out_blocks, strict=True):
-            if c.shape[-3] != b.bins or c.shape[-1] != b.frames:
+            if c.dim() < 4 or c.shape[-3] != b.bins or c.shape[-1] != b.frames:
                 raise ValueError(
                     f"block shape {tuple(c.shape)} does not match (…, {b.bins}, slices, {b.frames})"
                 )
@@ -163,24 +161,14 @@ class SliCQT(Transform):
         c0 = blocks[0]
         lead, S = c0.shape[:-3], c0.shape[-2]
         B = int(np.prod(lead)) if lead else 1
-        rdtype = c0.real.dtype
-        dev = c0.device
-        dual = self.dual.to(rdtype)
-        A = torch.zeros(B, S, self.nn, dtype=c0.dtype, device=dev)
-        edge = []
-        for i, (b, (a, e), cb) in enumerate(zip(self.blocks, self._offsets, blocks, strict=True)):
+        dual = self.dual.to(c0.real.dtype)
+        R = torch.zeros(B, S, self.nn // 2 + 1, dtype=c0.dtype, device=c0.device)
+        for b, (a, e), cb in zip(self.blocks, self._offsets, blocks, strict=True):
             Fb = torch.fft.fft(cb.reshape(B, b.bins, S, b.frames), dim=-1)
-            V = Fb.transpose(1, 2) * dual[a:e].view(b.bins, b.frames)  # (B, S, bins, F)
-            if i == 0:
-                edge.append(V[:, :, 0])
-            if i == len(self.blocks) - 1:
-                edge.append(V[:, :, -1])
-            A.index_add_(-1, self.index[a:e], V.reshape(B, S, -1))
-        # real signal: add the negative-frequency channels as conjugate mirrors, except for
-        # DC and Nyquist, which have none (as nsgt's real inverse)
-        R = A[..., : self.nn // 2 + 1] + A.index_select(-1, self.mirror).conj()
-        E = torch.cat(edge, dim=-1) * self.edge_mask.to(rdtype)
-        R = R.index_add(-1, self.edge_dst, -E.conj())
+            V = torch.view_as_real(Fb) * dual[a:e].view(b.bins, 1, b.frames, 2)
+            V = torch.view_as_complex(V.transpose(1, 2).reshape(B, S, b.bins * b.frames, 2))
+            # sum of all windows' contributions on the half spectrum (mirrors folded in dual)
+            R.index_add_(-1, self.index[a:e], V)
         y = torch.fft.irfft(R, n=self.nn, dim=-1)  # (B, S, sllen): windowed slices
         # overlap-add, hop sllen/2; the Tukey windows sum to one
         H = self.sllen // 2

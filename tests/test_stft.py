@@ -1,0 +1,48 @@
+"""STFT: shapes of the common interface, perfect reconstruction, short inputs, gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tfselect.transforms import build
+
+
+def _snr(x: torch.Tensor, y: torch.Tensor) -> float:
+    return float(10 * torch.log10(x.pow(2).sum() / (x - y).pow(2).sum()))
+
+
+@pytest.mark.parametrize(("dtype", "min_db"), [(torch.float64, 250.0), (torch.float32, 100.0)])
+@pytest.mark.parametrize("length", [10000, 777, 100])
+def test_reconstruction(dtype: torch.dtype, min_db: float, length: int) -> None:
+    T = build("stft:n_fft=1024,hop=256", 44100)
+    x = torch.randn(3, 2, length, dtype=dtype)
+    (X,) = T(x)
+    assert X.shape == (3, 2, 513, 1, 1 + length // 256)
+    assert X.dtype == (torch.complex128 if dtype == torch.float64 else torch.complex64)
+    assert _snr(x, T.inverse([X], length)) > min_db
+
+
+def test_interface_facts() -> None:
+    T = build("stft:n_fft=4096,hop=1024", 44100)
+    assert T.frame_rate() == pytest.approx(44100 / 1024)
+    f = T.frequencies()
+    assert f.shape == (2049,) and f[0] == 0 and f[-1] == 22050
+    x = torch.randn(2, 5000)
+    C = T(x)
+    assert T.grid(C).shape == (2, 2049, 1 + 5000 // 1024)
+    assert T.redundancy(5000) == pytest.approx(C[0].numel() / 2 / 5000)
+    # batching is per item
+    xb = torch.randn(4, 2, 3000)
+    Cb = T(xb)[0]
+    assert torch.allclose(Cb[2], T(xb[2])[0], atol=1e-5)
+
+
+def test_gradients_flow_both_ways() -> None:
+    T = build("stft:n_fft=32,hop=8", 8000)
+    x = torch.randn(1, 64, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: T(t)[0], (x,))
+    C = T(x.detach())[0].clone().requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda c: T.inverse([c], 64), (C,))
+    np.testing.assert_array_equal(T.frequencies(), np.fft.rfftfreq(32, 1 / 8000))
