@@ -12,9 +12,12 @@ $(STAMP): pyproject.toml scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
 
 ## The main job on the built-in demo corpus: a short vocals search, then the report.
+## 4-second clips keep it to a few minutes on 2 cores; re-running adds TRIALS more trials.
+DEMO_STORAGE ?= sqlite:///studies/demo.db
 demo: setup
-	$(BIN)/tfselect search --target vocals --trials $(TRIALS) --study demo --storage sqlite:///studies/demo.db
-	$(BIN)/tfselect report --study demo --storage sqlite:///studies/demo.db --out reports/demo
+	$(BIN)/tfselect search --target vocals --trials $(TRIALS) --seconds 4 --study demo --storage $(DEMO_STORAGE)
+	$(BIN)/tfselect report --study demo --storage $(DEMO_STORAGE) --out reports/demo
+	@echo "demo: best vocals transform: $$($(BIN)/tfselect best --target vocals --study demo --storage $(DEMO_STORAGE)); report in reports/demo/"
 
 ## Lint and the whole test suite (slow tests included; CI runs exactly this).
 test: setup

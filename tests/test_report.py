@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -64,21 +65,37 @@ def corpus(request) -> Path:
         return demo_root()
 
 
+def _make_demo_commands() -> tuple[list[str], list[str]]:
+    """The search and report command lines of `make demo` (the README's main command)."""
+    res = subprocess.run(["make", "-n", "-s", "demo", "TRIALS=6"], cwd=REPO, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    lines = [shlex.split(x) for x in res.stdout.splitlines() if "tfselect " in x]
+    search = next(c for c in lines if c[1:2] == ["search"])
+    report = next(c for c in lines if c[1:2] == ["report"])
+    assert search[0].endswith("/tfselect") and report[0].endswith("/tfselect")
+    return search[1:], report[1:]
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory, corpus):
-    """A demo-like run: 6 trials for vocals, 3 for drums (mpi+irm1), then the report."""
+    """`make demo`'s commands (6 vocals trials, then the report) on a small space and 2-s clips,
+    plus a 3-trial drums study with a weighted objective so the report holds two studies."""
     d = tmp_path_factory.mktemp("demo")
     (d / "small.toml").write_text(SMALL)
-    url = "sqlite:///studies/demo.db"  # relative, as in the Makefile: created under cwd
-    common = ["--storage", url, "--config", "small.toml", "--root", str(corpus), "--quiet"]
-    out = _tfselect(d, "search", "--target", "vocals", "--trials", "6", "--study", "demo",
-                    *common)  # fmt: skip
+    search, report = _make_demo_commands()
+    url = search[search.index("--storage") + 1]
+    assert url == "sqlite:///studies/demo.db"  # relative: created under the working directory
+    # Later options win: the test's config, corpus and clip length replace the defaults.
+    fast = ["--config", "small.toml", "--root", str(corpus), "--seconds", "2", "--quiet"]
+    out = _tfselect(d, *search, *fast)
     assert "study demo: 6 trial(s) run now" in out.stdout
     _tfselect(d, "search", "--target", "drums", "--trials", "3", "--study", "drums-w",
-              "--objective", "mpi + 0.5*irm1", *common)  # fmt: skip
-    rep = _tfselect(d, "report", "--storage", url, "--out", "reports/demo", "--bootstrap", "200")
+              "--objective", "mpi + 0.5*irm1", "--storage", url, *fast)  # fmt: skip
+    # The report of every study in the storage (make demo names --study demo only).
+    args = [a for i, a in enumerate(report) if a != "--study" and report[i - 1] != "--study"]
+    rep = _tfselect(d, *args, "--bootstrap", "200")
     assert "report of 2 studies" in rep.stdout
-    return d, url, d / "reports" / "demo"
+    return d, url, d / report[report.index("--out") + 1]
 
 
 def _read(out: Path, name: str) -> pd.DataFrame:

@@ -153,6 +153,35 @@ def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, corpus, small):
     assert sum(t.state == TrialState.RUNNING for t in after) <= 1
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly(tmp_path, corpus, small):
+    url = f"sqlite:///{tmp_path}/c.db"
+    proc = subprocess.Popen(_search_args(url, "c", small, corpus, "--trials", "100"),
+                            cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.3)
+            try:
+                if any(t.state.is_finished() for t in _trials(url, "c")):
+                    break
+            except Exception:  # storage or study not created yet
+                pass
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, (out, err)
+    assert "rerun the same command to continue" in err and "Traceback" not in err
+    trials = _trials(url, "c")
+    assert trials and all(t.state.is_finished() for t in trials)  # nothing left RUNNING
+    stopped = [t for t in trials if t.state == TrialState.FAIL]
+    assert all(t.user_attrs.get("fail_reason") == "interrupted" for t in stopped)
+    assert len(stopped) <= 1
+
+
 # ----------------------------------------------------------------------------- bad input
 runner = CliRunner()
 

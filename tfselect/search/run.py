@@ -16,10 +16,13 @@ Semantics (DESIGN §6):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -103,14 +106,19 @@ class TrialObjective:
         self.metrics = list(metrics)
         self.device = device
         self.scorer = scorer
+        self.interrupt: CtrlC | None = None
 
-    def evaluate(self, spec_text: str) -> tuple[str, dict[str, float]]:
-        """Canonical spec and its metrics; raises SpecError for an invalid candidate."""
+    def evaluate(self, spec_text: str, cap: bool = True) -> tuple[str, dict[str, float]]:
+        """Canonical spec and its metrics; raises SpecError for an invalid candidate.
+
+        ``cap=False`` skips the slice-length cap (the reference transforms are scored
+        whatever the space allows).
+        """
         from tfselect.transforms import TransformSpec
 
         spec = TransformSpec.parse(spec_text)
         # Cheap checks (no filterbank is built) before the expensive scoring.
-        check_slice_length(spec, SAMPLE_RATE, self.space.sllen_max)
+        check_slice_length(spec, SAMPLE_RATE, self.space.sllen_max if cap else 2**62)
         scorer = self.scorer
         if scorer is None:
             from tfselect.metrics import score as scorer
@@ -120,6 +128,10 @@ class TrialObjective:
     def __call__(self, trial) -> float | list[float]:
         import optuna
 
+        if self.interrupt is not None and self.interrupt.requested:
+            # Ctrl-C came between two trials: end this one at once, as interrupted.
+            trial.set_user_attr("fail_reason", "interrupted")
+            raise KeyboardInterrupt
         spec_text = self.space.suggest(trial)
         trial.set_user_attr("spec", spec_text)
         earlier = self._earlier(trial, spec_text)
@@ -132,7 +144,8 @@ class TrialObjective:
             values = list(earlier.values)
             return values[0] if len(values) == 1 else values
         try:
-            spec_text, result = self.evaluate(spec_text)
+            with self.interrupt if self.interrupt is not None else contextlib.nullcontext():
+                spec_text, result = self.evaluate(spec_text)
         except SpecError as exc:
             reason = _one_line(exc)
             trial.set_user_attr("fail_reason", reason)
@@ -166,6 +179,51 @@ class TrialObjective:
             if attrs.get("spec") == spec_text and all(m in attrs for m in self.metrics):
                 return t
         return None
+
+
+class CtrlC:
+    """SIGINT handling that stops a search cleanly.
+
+    Inside a trial's scoring (``with ctrl_c:``) Ctrl-C raises KeyboardInterrupt at once, so
+    Optuna marks that trial FAIL ("interrupted"). Anywhere else (Optuna's bookkeeping,
+    storage writes) it only sets ``requested`` and asks the study to stop before its next
+    trial. So no storage write is cut in half and no trial is left RUNNING.
+    """
+
+    def __init__(self, study=None) -> None:
+        self.study = study
+        self.requested = False
+        self.inside = False
+        self._previous = None
+
+    def __enter__(self) -> CtrlC:
+        self.inside = True
+        if self.requested:
+            raise KeyboardInterrupt
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.inside = False
+
+    def _handler(self, signum, frame) -> None:
+        self.requested = True
+        if self.inside:
+            raise KeyboardInterrupt
+        if self.study is not None:
+            with contextlib.suppress(RuntimeError):  # not inside optimize(): nothing to stop
+                self.study.stop()  # no new trial is started
+
+    def install(self) -> bool:
+        """Install the handler (main thread only); returns whether it was installed."""
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        self._previous = signal.signal(signal.SIGINT, self._handler)
+        return True
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -317,6 +375,9 @@ def run_search(
         cfg.space, objectives, target, clips, metrics, cfg.search.device, scorer
     )
     _score_references(st, objective)
+    ctrl_c = CtrlC(st)
+    if cfg.search.jobs == 1 and ctrl_c.install():
+        objective.interrupt = ctrl_c
 
     if cfg.search.jobs > 1:
         import torch
@@ -352,7 +413,9 @@ def run_search(
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
+        ctrl_c.restore()
         bar.close()
+    result.interrupted = result.interrupted or ctrl_c.requested
     result.ran = bar.count
     _summarise(st, result)
     if result.interrupted:
@@ -410,7 +473,7 @@ def _score_references(study, objective: TrialObjective) -> None:
         if spec in have and all(m in have[spec] for m in objective.metrics):
             continue
         try:
-            _, metrics = objective.evaluate(spec)
+            _, metrics = objective.evaluate(spec, cap=False)
         except Exception as exc:  # a reference that cannot be scored must not stop the search
             log.warning("reference %s not scored: %s", spec, _one_line(exc))
             print(f"tfselect: warning: reference {spec} not scored: {_one_line(exc)}",
