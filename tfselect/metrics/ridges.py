@@ -268,39 +268,79 @@ def ridge_analysis(
     }
 
 
-def grid_mask_to_blocks(transform: Transform, blocks: Coefs, mask: Tensor) -> list[Tensor]:
-    """Carry a (bins, frames) mask on ``transform.grid`` back to the coefficient blocks.
+class GridAdjoint:
+    """Carries masks on ``transform.grid`` back to coefficient blocks of one shape.
 
-    For a single block with one slice whose grid is the block itself (STFT), the mask is
-    used as is. Otherwise the grid is a linear map A of the coefficients (overlap-add of
-    slices, interpolation of coarse blocks), and each coefficient gets the A-weighted mean of
-    the mask over the grid points it contributes to, ``Aᵀm / Aᵀ1``, computed with one
-    vector-Jacobian product; the result is thresholded at ½ so the masked coefficients are
-    exactly kept or dropped. Coefficients the grid does not see at all (a sliCQT's first
-    half-slice, which lies before t = 0) are outside every ridge and get 0.
+    For a single block with one slice whose grid is the block itself (STFT), a mask is used
+    as is. Otherwise the grid is a linear map A of the coefficients (overlap-add of slices,
+    interpolation of coarse blocks), and each coefficient gets the A-weighted mean of the mask
+    over the grid points it contributes to, ``Aᵀm / Aᵀ1``, thresholded at ½ so coefficients
+    are exactly kept or dropped. Aᵀ is a vector-Jacobian product through ``grid``: its graph
+    is built once per block shape (on zeros; the map is linear) and only the backward pass
+    runs per call, for all masks at once. Coefficients the grid does not see at all (a
+    sliCQT's first half-slice, which lies before t = 0) are outside every ridge and get 0.
+
+    Args:
+        transform: the transform that made the blocks.
+        blocks: complex blocks (..., channels, bins_b, slices, frames_b) of the shape to serve.
+        n_masks: how many masks each call carries.
+    """
+
+    def __init__(self, transform: Transform, blocks: Coefs, n_masks: int = 1) -> None:
+        b0 = blocks[0]
+        self.n_masks = n_masks
+        self.dtype = b0.real.dtype
+        self.device = b0.device
+        self.direct = False
+        if len(blocks) == 1 and b0.shape[-2] == 1:  # is the grid the block itself (STFT)?
+            probe = torch.randn((1, *b0.shape[-3:]), dtype=b0.dtype, device=b0.device)
+            with torch.no_grad():
+                view = transform.grid([probe])
+            self.direct = view.shape == probe.squeeze(-2).shape and torch.equal(
+                view, probe.squeeze(-2)
+            )
+        if self.direct:
+            return
+        # One channel per mask: the map acts on every channel alike.
+        self._probe = [
+            torch.zeros((n_masks, 1, *c.shape[-3:]), dtype=c.dtype, device=c.device) for c in blocks
+        ]
+        with torch.enable_grad():
+            for p in self._probe:
+                p.requires_grad_(True)
+            self._out = transform.grid(self._probe)  # (M, 1, bins, frames)
+            ones = torch.ones_like(self._out)
+            norm = torch.autograd.grad(self._out, self._probe, ones, retain_graph=True)
+        tiny = torch.finfo(self.dtype).tiny
+        self._norm = [z.abs().clamp_min(tiny) for z in norm]
+
+    def __call__(self, masks: Tensor) -> list[Tensor]:
+        """Masks (M, bins, frames) on the grid -> {0, 1} masks (M, 1, bins_b, slices, frames_b).
+
+        Each result broadcasts against blocks with a leading mask axis and any channels.
+        """
+        m = masks.to(device=self.device, dtype=self.dtype)
+        if m.shape[0] != self.n_masks:
+            raise ValueError(f"expected {self.n_masks} masks, got {m.shape[0]}")
+        if self.direct:
+            return [m[:, None, :, None, :]]  # the grid is the block itself (STFT)
+        cot = m[:, None].to(self._out.dtype).expand_as(self._out)
+        with torch.enable_grad():
+            weighted = torch.autograd.grad(self._out, self._probe, cot, retain_graph=True)
+        # |.|: global-phase grids demodulate by unit-modulus factors, which cancel here
+        return [
+            (w.abs() / z >= 0.5).to(self.dtype) for w, z in zip(weighted, self._norm, strict=True)
+        ]
+
+
+def grid_mask_to_blocks(transform: Transform, blocks: Coefs, mask: Tensor) -> list[Tensor]:
+    """One (bins, frames) grid mask as {0, 1} masks (1, bins_b, slices, frames_b) per block.
+
+    See ``GridAdjoint``, which serves many masks for blocks of one shape more cheaply.
 
     Args:
         transform: the transform that made ``blocks``.
         blocks: complex blocks (channels, bins_b, slices, frames_b) of one signal.
         mask: (bins, frames) real or boolean mask on the grid (shared by every channel).
-
-    Returns:
-        One real {0, 1} mask per block, broadcastable to it: (1, bins_b, slices, frames_b).
     """
-    m = mask.to(device=blocks[0].device, dtype=blocks[0].real.dtype)
-    if len(blocks) == 1 and tuple(blocks[0].shape[-3:]) == (m.shape[0], 1, m.shape[1]):
-        return [m[:, None, :].unsqueeze(0)]  # the grid is the block itself (STFT)
-    probe = [torch.zeros_like(c[:1]) for c in blocks]  # one channel: the map is per channel
-    with torch.enable_grad():
-        for p in probe:
-            p.requires_grad_(True)
-        out = transform.grid(probe)
-        cot = torch.zeros_like(out)
-        weighted = torch.autograd.grad(out, probe, cot + m.to(out.dtype), retain_graph=True)
-        norm = torch.autograd.grad(out, probe, cot + 1.0)
-    res = []
-    for w, z in zip(weighted, norm, strict=True):
-        # |.|: global-phase grids demodulate by unit-modulus factors, which cancel here
-        share = w.abs() / z.abs().clamp_min(torch.finfo(z.real.dtype).tiny)
-        res.append((share >= 0.5).to(m.dtype))
-    return res
+    return [m[0] for m in GridAdjoint(transform, blocks)(mask[None])]

@@ -9,9 +9,11 @@ silent (SDR undefined) are skipped and counted, never averaged in.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +25,7 @@ from tfselect.transforms import Transform, TransformSpec, build
 
 from .cost import forward_inverse_seconds, peak_memory_mb
 from .oracles import ORACLES, oracle_estimates
-from .ridges import RidgeConfig, grid_mask_to_blocks, ridge_analysis
+from .ridges import GridAdjoint, RidgeConfig, ridge_analysis
 from .sdr import fast_sdr, museval_sdr
 from .sparsity import sparsity_scores
 
@@ -56,6 +58,7 @@ DIRECTIONS: dict[str, str] = {
 }
 
 BSS = ("fast", "museval")
+RIDGE_KINDS = ("energy", "sdr", "stability")
 
 
 def resolve_metrics(metrics: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -123,6 +126,27 @@ class _ClipScorer:
         self._peak: dict[int, float] = {}  # peak memory per clip length (deterministic)
         self._freqs = transform.frequencies()
         self._rate = transform.frame_rate()
+        self.timings: dict[str, float] = {}  # seconds per stage, summed over clips
+        self._adjoints: dict[tuple, GridAdjoint] = {}
+
+    def _adjoint(self, blocks: list[Tensor], n_masks: int) -> GridAdjoint:
+        """The grid adjoint for blocks of this shape (built once: clips share a length)."""
+        key = (tuple(tuple(c.shape) for c in blocks), n_masks)
+        if key not in self._adjoints:
+            self._adjoints.clear()  # one shape at a time keeps memory bounded
+            self._adjoints[key] = GridAdjoint(self.T, blocks, n_masks)
+        return self._adjoints[key]
+
+    @contextlib.contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        """Accumulate the wall time of a stage (synchronising CUDA so it is attributed)."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        start = time.perf_counter()
+        yield
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
     def __call__(self, mixture: np.ndarray, stems: dict[str, np.ndarray]) -> dict[str, float]:
         """All requested metrics of one clip: mixture (2, n), stems {target: (2, n)}."""
@@ -131,10 +155,12 @@ class _ClipScorer:
         n = mix.shape[-1]
         out: dict[str, float] = {}
         if "seconds" in want:
-            out["seconds"] = forward_inverse_seconds(self.T, mix) / (n / self.T.sample_rate)
+            with self._stage("cost: seconds"):
+                out["seconds"] = forward_inverse_seconds(self.T, mix) / (n / self.T.sample_rate)
         if "peak_mb" in want:
             if n not in self._peak:
-                self._peak[n] = peak_memory_mb(self.T, mix)
+                with self._stage("cost: peak_mb"):
+                    self._peak[n] = peak_memory_mb(self.T, mix)
             out["peak_mb"] = self._peak[n]
         needs_coefs = want & (set(GROUPS["sparsity"]) | set(GROUPS["ridges"]) | set(ORACLES))
         if not needs_coefs:
@@ -145,46 +171,54 @@ class _ClipScorer:
         src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in TARGETS])
         src = src.to(self.device, self.dtype)
         reference = src[self.ti]
-        with torch.no_grad():
+        with self._stage("forward (mixture + 4 stems)"), torch.no_grad():
             C = self.T.forward(torch.cat([mix[None], src]))  # (5, ch, bins_b, slices, frames_b)
         target = [c[1 + self.ti] for c in C]
         if "redundancy" in want:
             out["redundancy"] = sum(c[0].numel() for c in target) / float(n)
         sparse = [m for m in GROUPS["sparsity"] if m in want]
         if sparse:
-            out.update(sparsity_scores(target, reference.numel(), sparse))
+            with self._stage("sparsity"):
+                out.update(sparsity_scores(target, reference.numel(), sparse))
 
         # Estimates to invert: (name, blocks with a leading estimate axis).
         pending: list[tuple[list[str], list[Tensor]]] = []
         oracles = [m for m in ORACLES if m in want]
         if oracles:
-            est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], self.ti, oracles)
+            with self._stage("oracles (masks)"):
+                est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], self.ti, oracles)
             pending.append((oracles, est))
         del C
-        for direction in ("time", "freq"):
-            names = [f"ridge_{k}_{direction}" for k in ("energy", "sdr", "stability")]
-            if not want & set(names):
-                continue
-            with torch.no_grad():
+        directions = [d for d in ("time", "freq") if want & {f"ridge_{k}_{d}" for k in RIDGE_KINDS}]
+        if directions:
+            with self._stage("ridges: grid"), torch.no_grad():
                 power = self.T.grid(target).abs().square().sum(dim=0)  # channels summed
-            ridges = ridge_analysis(power, self._freqs, self._rate, direction, self.cfg)
+        masks = []
+        for direction in directions:
+            with self._stage(f"ridges: {direction}"):
+                ridges = ridge_analysis(power, self._freqs, self._rate, direction, self.cfg)
             for key in ("energy", "stability"):
                 if f"ridge_{key}_{direction}" in want:
                     out[f"ridge_{key}_{direction}"] = float(ridges[key])
             if f"ridge_sdr_{direction}" in want:
-                masks = grid_mask_to_blocks(self.T, target, ridges["mask"])
-                kept = [(c * m)[None] for c, m in zip(target, masks, strict=True)]
-                pending.append(([f"ridge_sdr_{direction}"], kept))
+                masks.append((f"ridge_sdr_{direction}", ridges["mask"]))
+        if masks:
+            with self._stage("ridges: masks to blocks"):
+                adjoint = self._adjoint(target, len(masks))
+                kept = adjoint(torch.stack([m for _, m in masks]))
+                kept = [c[None] * k for c, k in zip(target, kept, strict=True)]
+            pending.append(([name for name, _ in masks], kept))
         if pending:
             names = [name for group, _ in pending for name in group]
             blocks = [torch.cat([est[b] for _, est in pending]) for b in range(len(target))]
-            with torch.no_grad():
+            with self._stage(f"inverse ({len(names)} estimates)"), torch.no_grad():
                 y = self.T.inverse(blocks, n)  # (estimates, ch, n)
-            if self.bss == "museval":
-                for i, name in enumerate(names):
-                    out[name] = museval_sdr(reference, y[i], self.T.sample_rate)
-            else:
-                out.update(zip(names, fast_sdr(reference, y).tolist(), strict=True))
+            with self._stage("sdr"):
+                if self.bss == "museval":
+                    for i, name in enumerate(names):
+                        out[name] = museval_sdr(reference, y[i], self.T.sample_rate)
+                else:
+                    out.update(zip(names, fast_sdr(reference, y).tolist(), strict=True))
         return out
 
 
@@ -199,6 +233,7 @@ def score(
     bss: str = "fast",
     ridge_config: RidgeConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    timings: dict[str, float] | None = None,
 ) -> dict[str, float]:
     """Score one transform for one target: the median over clips of every metric.
 
@@ -214,6 +249,8 @@ def score(
         bss: "fast" (global SDR, default) or "museval" (BSSEval v4, slow) for every SDR.
         ridge_config: ridge extraction parameters (default ``RidgeConfig()``).
         progress: called as ``progress(done, total)`` after each clip.
+        timings: if given, filled with the wall time in seconds of every stage (forward,
+            sparsity, oracles, ridges, inverse, sdr, cost), summed over clips.
 
     Returns:
         ``{metric: median over the scored clips}`` in ``METRICS`` order, then ``n_clips``
@@ -248,6 +285,8 @@ def score(
             per_clip.append(scorer(clip.mixture, clip.stems))
         if progress is not None:
             progress(i + 1, len(clips))
+    if timings is not None:
+        timings.update(scorer.timings)
     if not per_clip:
         raise TfselectError(
             f"target '{target}' is silent in all {len(clips)} clip(s): nothing to score"
