@@ -122,14 +122,16 @@ class SliCQT(Transform):
         xs = x.reshape(-1, L)
         # slice s covers samples [(s-1)·H, (s+1)·H) of the signal
         xs = Fn.pad(xs, (H, (S + 1) * H - H - L))
-        slices = xs.unfold(-1, self.sllen, H) * self.slice_window.to(x.dtype)  # (B, S, sllen)
+        tukey = self.slice_window.to(device=x.device, dtype=x.dtype)
+        slices = xs.unfold(-1, self.sllen, H) * tukey  # (B, S, sllen)
         X = torch.fft.rfft(slices, dim=-1)  # (B, S, nn/2+1)
         srange = torch.arange(S, device=x.device).view(S, 1)
-        window = self.window.to(x.dtype)
+        index = self.index.to(x.device)
+        window = self.window.to(device=x.device, dtype=x.dtype)
         blocks = []
         for b, (a, e) in zip(self.blocks, self._offsets, strict=True):
             # gather straight into (B, bins, S, F) so the FFT and the result are contiguous
-            Y = X[:, srange, self.index[a:e].view(b.bins, 1, b.frames)]
+            Y = X[:, srange, index[a:e].view(b.bins, 1, b.frames)]
             Y = torch.view_as_complex(
                 torch.view_as_real(Y) * window[a:e].view(b.bins, 1, b.frames, 2)
             )
@@ -161,14 +163,17 @@ class SliCQT(Transform):
         c0 = blocks[0]
         lead, S = c0.shape[:-3], c0.shape[-2]
         B = int(np.prod(lead)) if lead else 1
-        dual = self.dual.to(c0.real.dtype)
-        R = torch.zeros(B, S, self.nn // 2 + 1, dtype=c0.dtype, device=c0.device)
+        rdtype, dev = c0.real.dtype, c0.device
+        dual = self.dual.to(device=dev, dtype=rdtype)
+        index = self.index.to(dev)
+        # half spectrum of every slice, as real pairs (index_add_ on real dtypes everywhere)
+        R = torch.zeros(B, S, self.nn // 2 + 1, 2, dtype=rdtype, device=dev)
         for b, (a, e), cb in zip(self.blocks, self._offsets, blocks, strict=True):
             Fb = torch.fft.fft(cb.reshape(B, b.bins, S, b.frames), dim=-1)
             V = torch.view_as_real(Fb) * dual[a:e].view(b.bins, 1, b.frames, 2)
-            V = torch.view_as_complex(V.transpose(1, 2).reshape(B, S, b.bins * b.frames, 2))
-            # sum of all windows' contributions on the half spectrum (mirrors folded in dual)
-            R.index_add_(-1, self.index[a:e], V)
+            # sum of all windows' contributions (negative-frequency mirrors folded in dual)
+            R.index_add_(2, index[a:e], V.transpose(1, 2).reshape(B, S, b.bins * b.frames, 2))
+        R = torch.view_as_complex(R)
         y = torch.fft.irfft(R, n=self.nn, dim=-1)  # (B, S, sllen): windowed slices
         # overlap-add, hop sllen/2; the Tukey windows sum to one
         H = self.sllen // 2
