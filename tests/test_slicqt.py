@@ -142,6 +142,13 @@ def test_views_and_facts() -> None:
     torch.testing.assert_close(Tg.grid(Tg(tone)), T.grid(T(tone)))
 
 
+def test_module_casts_keep_exact_tables() -> None:
+    T = build(_spec("mel"), SR).float()  # a model's .float() must not round the windows
+    assert T.window.dtype == torch.float64
+    x = torch.randn(1, 3000, dtype=torch.float64)
+    assert _snr(x, T.inverse(T(x), 3000)) > 250
+
+
 def test_filterbank_is_cached() -> None:
     spec = _spec("lin", "ragged", "local", 30)
     build(spec, SR)

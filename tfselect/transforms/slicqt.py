@@ -96,6 +96,15 @@ class SliCQT(Transform):
             ph *= lay.sign[b.start : b.start + b.bins, None]
             self._demod.append(ph)
 
+    def _apply(self, fn, recurse: bool = True):
+        # ``.to(device)`` moves the tables, but ``.float()``/``.half()`` must not round the
+        # float64 master windows: each call casts them to the input's dtype itself
+        masters = {n: self._buffers[n] for n in ("slice_window", "window", "dual")}
+        out = super()._apply(fn, recurse)
+        for n, t in masters.items():
+            self._buffers[n] = t.to(self._buffers[n].device)
+        return out
+
     # ------------------------------------------------------------------ helpers
     def n_slices(self, length: int) -> int:
         """Number of slices for a signal of ``length`` samples."""

@@ -38,6 +38,13 @@ class STFT(Transform):
             persistent=False,
         )  # fmt: skip
 
+    def _apply(self, fn, recurse: bool = True):
+        # move the float64 window between devices, but never round it (cast per call)
+        master = self._buffers["window"]
+        out = super()._apply(fn, recurse)
+        self._buffers["window"] = master.to(self._buffers["window"].device)
+        return out
+
     def forward(self, x: Tensor) -> Coefs:
         """x (..., channels, samples) real -> [C (..., channels, n_fft//2+1, 1, frames)].
 
