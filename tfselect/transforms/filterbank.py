@@ -9,6 +9,8 @@ This reproduces the design of the ``nsgt`` package's sliced transform (``nsgfwin
   frequencies of the ``nb`` scale bins. A real signal only needs DC + bins + Nyquist
   (nsgt's ``reducedform=0``); the negative ones are conjugate mirrors. The transform's
   "bins" are therefore ``nb + 2``: DC and Nyquist are kept so that it is exactly invertible.
+  Scale bins at or above Nyquist are dropped (as nsgt does): Bark-262 up to 22050 Hz at
+  44.1 kHz has 261 scale bins, so 263 bins in all.
 - channel k has a window ``g_k`` of ``M_k`` frequency samples centred at FFT bin ``tp_k``
   (Blackman-Harris; a flat top with Hann flanks for DC and Nyquist), ``M_k`` rounded to a
   multiple of 4 and at least ``min_win = 16``. Its coefficients in one slice are the

@@ -4,12 +4,15 @@ Forward, for ``x`` (..., channels, samples)::
 
     pad by sllen/2 in front      -> cut slices of sllen, hop sllen/2 (a strided view)
     × Tukey slice window         -> rfft per slice (one batched call)
-    gather the spectrum samples of every window (one index_select), × window
-    per block: inverse FFT of length frames_b over the last axis
+    per block: gather the window's half-spectrum samples straight into
+               (B, bins, slices, frames) by advanced indexing, × window (real pairs, which
+               also conjugates samples that lie above Nyquist), inverse FFT of length frames
 
-and the inverse does the adjoint steps with the dual windows: FFT per block, × dual window,
-one scatter-add per block into each slice spectrum, mirror the negative frequencies,
-irfft per slice, overlap-add the slices. The only Python loop is over blocks.
+and the inverse does the adjoint steps with the dual windows: per block FFT, × dual window,
+one ``index_add_`` into the half spectrum of every slice (the dual table folds in the
+conjugate-mirrored negative-frequency channels, exactly as nsgt's real inverse), then irfft
+per slice and overlap-add. The only Python loop is over blocks; the tables are computed once
+per (spec, sample rate) by :mod:`.filterbank` and cast per call to the input's dtype/device.
 
 The coefficients equal ``nsgt.NSGT_sliced(scale, sllen, trlen, fs, real=True,
 reducedform=0, matrixform=(form == "rasterize"), multichannel=True)`` (local phase), see
@@ -24,8 +27,9 @@ Forms (all exactly invertible):
   by the inverse.
 - ``rasterize``: every bin computed with ``frames_max`` frames (zero padding in frequency =
   band-limited interpolation in time; nsgt's ``matrixform``): one block.
-- ``piecewise``: each bin's frame count raised to the power-of-two fraction of
-  ``frames_max`` it fits in (one block per run); roughly one block per octave on log scales.
+- ``piecewise``: each bin's frame count raised to the power-of-two fraction
+  ``frames_max / 2^p`` it fits in (``frames_max`` rounded up so that all fractions are even
+  integers); one block per run, roughly one per octave on log scales.
 
 Phase: ``local`` (2012; every window's spectrum segment is centred at 0 before the inverse
 FFT, coefficients are base-band) or ``global`` (2014; the segment keeps its absolute
