@@ -168,6 +168,18 @@ def test_storage_urls(tmp_path, monkeypatch):
     assert redact("postgresql://me:pw@h/db") == "postgresql://me:***@h/db"
 
 
+def test_metric_selection():
+    from tfselect.search.run import resolve_metrics
+
+    obj = parse_objectives("mpi-0.1*redundancy")
+    assert resolve_metrics(["gini", "oracles"], obj) == (
+        "mpi", "redundancy", "gini", "irm1", "irm2", "ibm",
+    )  # fmt: skip
+    assert len(resolve_metrics("all", obj)) == 16
+    with pytest.raises(TfselectError, match="unknown metric 'sdr'"):
+        resolve_metrics(["sdr"], obj)
+
+
 def test_samplers():
     for name in ("tpe", "random", "cmaes", "nsga2"):
         assert make_sampler(name, 0, 1) is not None

@@ -59,8 +59,9 @@ class SearchSettings:
         objective: objective string (see ``objectives``); default MPI oracle SDR.
         sampler: tpe, random, cmaes or nsga2.
         trials: trials this process runs when no --trials/--until/--timeout is given.
-        metrics: metrics computed per trial; "all" keeps every metric for the reports
-            (the objective's metrics are always added).
+        metrics: metrics computed per trial, metric or group names (sparsity, ridges,
+            oracles, cost); "all" keeps every metric for the reports (the objective's
+            metrics are always added).
         seed: seed of the clip sampling and of the sampler.
         device: torch device of the scoring.
         jobs: trials run in parallel threads by this process.

@@ -63,16 +63,21 @@ def default_study_name(target: str) -> str:
 
 
 def resolve_metrics(requested: Sequence[str] | str, objectives: Objectives) -> tuple[str, ...]:
-    """Metric names each trial computes: the requested ones plus the objectives' ones."""
-    from tfselect.metrics import METRICS
+    """Metric names each trial computes: the requested ones (metric or group names) plus
+    the objectives' ones, without repeats."""
+    from tfselect.metrics import GROUPS, METRICS
 
     if requested == "all":
         names: tuple[str, ...] = tuple(METRICS)
     else:
-        unknown = [m for m in requested if m not in METRICS]
+        unknown = [m for m in requested if m not in METRICS and m not in GROUPS]
         if unknown:
-            raise TfselectError(f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS)})")
-        names = tuple(requested)
+            raise TfselectError(
+                f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS)}; "
+                f"groups: {', '.join(GROUPS)})"
+            )
+        # Group names (sparsity, ridges, oracles, cost) stand for their metrics.
+        names = tuple(x for m in requested for x in (GROUPS[m] if m in GROUPS else (m,)))
     return tuple(dict.fromkeys((*objectives.metrics, *names)))
 
 
