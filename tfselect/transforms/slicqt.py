@@ -38,6 +38,9 @@ position, coefficients carry their carrier: ``c_global = c_local·(-1)^(tp/2)·e
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 import torch.nn.functional as Fn
@@ -46,6 +49,26 @@ from torch import Tensor
 from .base import Coefs, Transform
 from .filterbank import Block, design, n_slices
 from .spec import TransformSpec
+
+#: Run the per-block loops single-threaded on the CPU. Each block is a handful of small
+#: batched ops; with several intra-op threads every one of them is a parallel region, and
+#: when the cores are shared (a search running trials in parallel) the thread barriers cost
+#: far more than the work: Bark-262, 30 s stereo, 2 threads on a busy 2-core machine took
+#: 1.75 s per forward+inverse, 0.30 s with this on. The big slice FFTs keep all threads.
+SINGLE_THREAD_BLOCKS = True
+
+
+@contextmanager
+def _block_threads(device: torch.device) -> Iterator[None]:
+    n = torch.get_num_threads()
+    if not SINGLE_THREAD_BLOCKS or device.type != "cpu" or n == 1:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 class SliCQT(Transform):
@@ -142,14 +165,15 @@ class SliCQT(Transform):
         index = self.index.to(x.device)
         window = self.window.to(device=x.device, dtype=x.dtype)
         blocks = []
-        for b, (a, e) in zip(self.blocks, self._offsets, strict=True):
-            # gather straight into (B, bins, S, F) so the FFT and the result are contiguous
-            Y = X[:, srange, index[a:e].view(b.bins, 1, b.frames)]
-            Y = torch.view_as_complex(
-                torch.view_as_real(Y) * window[a:e].view(b.bins, 1, b.frames, 2)
-            )
-            cb = torch.fft.ifft(Y, dim=-1)
-            blocks.append(cb.reshape(*lead, b.bins, S, b.frames))
+        with _block_threads(x.device):
+            for b, (a, e) in zip(self.blocks, self._offsets, strict=True):
+                # gather straight into (B, bins, S, F): the FFT and the result are contiguous
+                Y = X[:, srange, index[a:e].view(b.bins, 1, b.frames)]
+                Y = torch.view_as_complex(
+                    torch.view_as_real(Y) * window[a:e].view(b.bins, 1, b.frames, 2)
+                )
+                cb = torch.fft.ifft(Y, dim=-1)
+                blocks.append(cb.reshape(*lead, b.bins, S, b.frames))
         if self.form == "zeropad":
             F = self.frames_max
             return [torch.cat([Fn.pad(c, (0, F - c.shape[-1])) for c in blocks], dim=-3)]
@@ -181,11 +205,13 @@ class SliCQT(Transform):
         index = self.index.to(dev)
         # half spectrum of every slice, as real pairs (index_add_ on real dtypes everywhere)
         R = torch.zeros(B, S, self.nn // 2 + 1, 2, dtype=rdtype, device=dev)
-        for b, (a, e), cb in zip(self.blocks, self._offsets, blocks, strict=True):
-            Fb = torch.fft.fft(cb.reshape(B, b.bins, S, b.frames), dim=-1)
-            V = torch.view_as_real(Fb) * dual[a:e].view(b.bins, 1, b.frames, 2)
-            # sum of all windows' contributions (negative-frequency mirrors folded in dual)
-            R.index_add_(2, index[a:e], V.transpose(1, 2).reshape(B, S, b.bins * b.frames, 2))
+        with _block_threads(dev):
+            for b, (a, e), cb in zip(self.blocks, self._offsets, blocks, strict=True):
+                Fb = torch.fft.fft(cb.reshape(B, b.bins, S, b.frames), dim=-1)
+                V = torch.view_as_real(Fb) * dual[a:e].view(b.bins, 1, b.frames, 2)
+                # all windows' contributions (negative-frequency mirrors folded in dual)
+                V = V.transpose(1, 2).reshape(B, S, b.bins * b.frames, 2)
+                R.index_add_(2, index[a:e], V)
         R = torch.view_as_complex(R)
         y = torch.fft.irfft(R, n=self.nn, dim=-1)  # (B, S, sllen): windowed slices
         # overlap-add, hop sllen/2; the Tukey windows sum to one
