@@ -53,6 +53,14 @@ def _scale_of(spec: str) -> str:
     return spec.split(":", 1)[0]
 
 
+def _short(spec: str) -> str:
+    """A compact label: 'bark,bins=262,fmin=32.9' or 'stft 4096/1024'."""
+    if spec.startswith("stft:"):
+        kv = dict(p.split("=", 1) for p in spec[5:].split(",") if "=" in p)
+        return f"stft {kv.get('n_fft', '?')}/{kv.get('hop', '?')}"
+    return spec.split(":", 1)[-1].replace("scale=", "").replace(",fmax=22050", "")
+
+
 def primary_oracle(df: pd.DataFrame) -> str | None:
     """The oracle the plots use: MPI when present, else the first oracle present."""
     from tfselect.metrics import GROUPS
@@ -118,7 +126,7 @@ def pareto_plot(df: pd.DataFrame, target: str, path: Path, cost: str = "redundan
     order = np.argsort(c[keep])
     ax.plot(c[keep][order], q[keep][order], "o-", color="C3", ms=4, label="Pareto front")
     for spec, x, y in zip(clean["spec"][keep], c[keep], q[keep], strict=True):
-        ax.annotate(spec.split(":", 1)[-1][:28], (x, y), fontsize=6, xytext=(3, 3),
+        ax.annotate(_short(spec), (x, y), fontsize=6, xytext=(3, 3),
                     textcoords="offset points")  # fmt: skip
     if c.min() > 0 and c.max() / c.min() > 10:  # log axis only where it spreads the points
         ax.set_xscale("log")
