@@ -223,7 +223,7 @@ def test_run_search_resumes_and_stores_every_metric(tmp_path, corpus, small_conf
     assert r3.complete >= n_complete + 1
 
 
-def test_invalid_candidates_are_pruned_with_reason(tmp_path, corpus, small_config):
+def test_invalid_candidates_are_pruned_with_reason(tmp_path, corpus, small_config, monkeypatch):
     from dataclasses import replace
 
     cfg = replace(small_config, space=replace(small_config.space, sllen_max=64, stft=False))
@@ -233,6 +233,11 @@ def test_invalid_candidates_are_pruned_with_reason(tmp_path, corpus, small_confi
     assert r.ran == 3 and r.pruned == 3 and r.best_spec is None
     _, trials = _trials(url, "tiny")
     assert all("above the cap sllen_max=64" in t.user_attrs["fail_reason"] for t in trials)
+    # --until on a space that never completes a trial gives up instead of looping forever.
+    monkeypatch.setattr("tfselect.search.run.GIVE_UP_AFTER", 4)
+    r = run_search("bass", storage=url, study="tiny", config=cfg, root=corpus, until=1,
+                   progress=False)  # fmt: skip
+    assert r.ran == 4 and r.complete == 0
 
 
 def test_scorer_errors_fail_one_trial_only(tmp_path, corpus, small_config):

@@ -51,6 +51,8 @@ REFERENCES: dict[str, str] = {
     "stft": "stft:n_fft=4096,hop=1024",
     "xumx-slicq": "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050",
 }
+# --until alone stops after this many trials in a row that did not complete.
+GIVE_UP_AFTER = 50
 # User attrs of a trial that are not metrics.
 RESERVED_ATTRS = ("spec", "fail_reason", "reused_from")
 
@@ -397,6 +399,8 @@ def run_search(
         from optuna.trial import TrialState
 
         callbacks.append(MaxTrialsCallback(until, states=(TrialState.COMPLETE,)))
+        if trials is None and timeout is None:
+            callbacks.append(_GiveUp(GIVE_UP_AFTER))  # a space that never completes a trial
     total = trials
     if total is None and until is not None:
         total = max(0, until - _n_complete(store, name))
@@ -485,6 +489,28 @@ def _score_references(study, objective: TrialObjective) -> None:
                   file=sys.stderr)  # fmt: skip
             continue
         set_baseline(study, spec, metrics)
+
+
+class _GiveUp:
+    """Optuna callback: stop after ``limit`` trials in a row that did not complete."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.streak = 0
+        self.gave_up = False
+
+    def __call__(self, study, trial) -> None:
+        from optuna.trial import TrialState
+
+        self.streak = 0 if trial.state == TrialState.COMPLETE else self.streak + 1
+        if self.streak >= self.limit and not self.gave_up:
+            self.gave_up = True
+            print(
+                f"tfselect: warning: {self.limit} trials in a row did not complete (see their "
+                "fail_reason in `tfselect report`); stopping --until early",
+                file=sys.stderr,
+            )
+            study.stop()
 
 
 class _Progress:
