@@ -3,7 +3,7 @@
 On the mixture X and the stems S_i in the transform domain (t = the target):
 
 - ``mpi``  mix-phase / noisy phase: ``|S_t|·e^{j∠X}`` (the magnitude is perfect, the phase is
-  the mixture's; the ceiling of every magnitude-masking network);
+  the mixture's; the ceiling of every magnitude-masking network; 0 where X = 0);
 - ``irm1`` ratio mask of magnitudes: ``|S_t| / (ε + Σ_i |S_i|) · X``;
 - ``irm2`` ratio mask of powers:     ``|S_t|² / (ε + Σ_i |S_i|²) · X``;
 - ``ibm``  binary mask: ``1[|S_t| / (ε + |X|) ≥ ½] · X``.
@@ -48,19 +48,20 @@ def oracle_estimates(
     X = torch.cat([c.flatten(-3) for c in mixture], dim=-1)  # (channels, N)
     S = torch.cat([c.flatten(-3) for c in stems], dim=-1)  # (sources, channels, N)
     eps = torch.finfo(X.real.dtype).tiny
-    mag = S.abs()
+    mag = S.abs()  # (sources, channels, N)
     t = mag[target_index]
+    mix_mag = X.abs() if {"mpi", "ibm"} & set(names) else None
     est = torch.empty((len(names), *X.shape), dtype=X.dtype, device=X.device)
     for i, name in enumerate(names):
-        if name == "mpi":
-            torch.polar(t, X.angle(), out=est[i])
+        if name == "mpi":  # |S_t|·X/|X|: the mixture's phase without angle() and polar()
+            torch.mul(X, t / mix_mag.clamp_min(eps), out=est[i])
         elif name == "irm1":
             torch.mul(X, t / (eps + mag.sum(0)), out=est[i])
         elif name == "irm2":
             power = mag.square()
             torch.mul(X, power[target_index] / (eps + power.sum(0)), out=est[i])
         else:  # ibm
-            torch.mul(X, (t / (eps + X.abs()) >= 0.5).to(t.dtype), out=est[i])
+            torch.mul(X, (t / (eps + mix_mag) >= 0.5).to(t.dtype), out=est[i])
     sizes = [int(np.prod(c.shape[-3:])) for c in mixture]
     return [
         piece.unflatten(-1, c.shape[-3:])

@@ -173,7 +173,8 @@ class _ClipScorer:
         reference = src[self.ti]
         with self._stage("forward (mixture + 4 stems)"), torch.no_grad():
             C = self.T.forward(torch.cat([mix[None], src]))  # (5, ch, bins_b, slices, frames_b)
-        target = [c[1 + self.ti] for c in C]
+        # A copy, so that `del C` below frees the mixture and the other stems' coefficients.
+        target = [c[1 + self.ti].clone() for c in C]
         if "redundancy" in want:
             out["redundancy"] = sum(c[0].numel() for c in target) / float(n)
         sparse = [m for m in GROUPS["sparsity"] if m in want]

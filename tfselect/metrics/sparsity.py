@@ -47,13 +47,15 @@ def gini(mag: Tensor, weight: Tensor | None = None) -> float:
     ``c·w·(N − a − w/2)`` to ``Σ_k c_(k)(N − k + ½)`` (N = Σw). Real weights extend it
     continuously. Returns 0.0 for an all-zero vector (no sparsity to speak of).
     """
-    if weight is None:  # sort in the input precision (2× faster for float32), sum in float64
-        m = torch.sort(mag.detach().reshape(-1).abs()).values.to(torch.float64)
+    # Sort in the input precision (float32 sorts twice as fast), sum in float64.
+    flat = mag.detach().reshape(-1).abs()
+    if weight is None:
+        m = torch.sort(flat).values.to(torch.float64)
         w = torch.ones_like(m)
     else:
-        m, w = _prepare(mag, weight)
-        order = torch.argsort(m)
-        m, w = m[order], w[order]
+        _, w = _prepare(mag, weight)
+        sorted_, order = torch.sort(flat)
+        m, w = sorted_.to(torch.float64), w[order]
     n = w.sum()
     l1 = (m * w).sum()
     if l1 <= 0 or n <= 0:
