@@ -119,3 +119,29 @@ def test_sinusoid_is_sparser_than_noise() -> None:
 def test_all_zero_is_defined() -> None:
     z = torch.zeros(10)
     assert gini(z) == 0.0 and hoyer(z) == 0.0 and renyi3(z) == 0.0
+
+
+def test_zero_padding_is_not_sparsity() -> None:
+    """A zero-padded matrix form scores like its ragged blocks: padding is left out."""
+    from tfselect.metrics.sparsity import structural_support
+    from tfselect.transforms import build
+
+    g = torch.Generator().manual_seed(4)
+    n = 2 * 44100
+    t = torch.arange(n, dtype=torch.float64) / 44100
+    x = (
+        torch.sin(2 * math.pi * 330 * t) + 0.05 * torch.randn(n, generator=g, dtype=torch.float64)
+    )[None]
+    noise = torch.randn(1, n, generator=g, dtype=torch.float64)
+    spec = "slicqt:scale=bark,bins=40,fmin=40,fmax=22050"
+    ragged, padded = build(spec), build(spec + ",form=zeropad")
+    stft = build("stft:n_fft=4096,hop=1024")
+    assert structural_support(stft(noise)) is None  # every STFT position is a coefficient
+    supports = [structural_support(T(noise)) for T in (ragged, padded)]
+    assert all(s is not None for s in supports)  # padding: zeropad frames, the final slice
+    a = sparsity_scores(ragged(x), n, support=supports[0])
+    b = sparsity_scores(padded(x), n, support=supports[1])
+    naive = sparsity_scores(padded(x), n)
+    for key in ("gini", "hoyer", "renyi3"):
+        assert b[key] == pytest.approx(a[key], rel=1e-9)
+    assert naive["gini"] > a["gini"] + 0.01  # what counting the padding would have said

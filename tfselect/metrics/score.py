@@ -27,7 +27,7 @@ from .cost import forward_inverse_seconds, peak_memory_mb
 from .oracles import ORACLES, oracle_estimates
 from .ridges import GridAdjoint, RidgeConfig, ridge_analysis
 from .sdr import fast_sdr, museval_sdr
-from .sparsity import sparsity_scores
+from .sparsity import sparsity_scores, structural_support
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,7 @@ class _ClipScorer:
         self._rate = transform.frame_rate()
         self.timings: dict[str, float] = {}  # seconds per stage, summed over clips
         self._adjoints: dict[tuple, GridAdjoint] = {}
+        self._supports: dict[int, list[Tensor] | None] = {}
 
     def _adjoint(self, blocks: list[Tensor], n_masks: int) -> GridAdjoint:
         """The grid adjoint for blocks of this shape (built once: clips share a length)."""
@@ -136,6 +137,16 @@ class _ClipScorer:
             self._adjoints.clear()  # one shape at a time keeps memory bounded
             self._adjoints[key] = GridAdjoint(self.T, blocks, n_masks)
         return self._adjoints[key]
+
+    def _support(self, blocks: list[Tensor], n: int) -> list[Tensor] | None:
+        """Structural support of the transform for signals of n samples (cached per length)."""
+        if n not in self._supports:
+            g = torch.Generator().manual_seed(0)
+            noise = torch.randn(1, n, generator=g, dtype=torch.float64)
+            with torch.no_grad():
+                coefs = self.T.forward(noise.to(self.device, self.dtype))
+            self._supports[n] = structural_support(coefs)
+        return self._supports[n]
 
     @contextlib.contextmanager
     def _stage(self, name: str) -> Iterator[None]:
@@ -180,7 +191,8 @@ class _ClipScorer:
         sparse = [m for m in GROUPS["sparsity"] if m in want]
         if sparse:
             with self._stage("sparsity"):
-                out.update(sparsity_scores(target, reference.numel(), sparse))
+                support = self._support(target, n)
+                out.update(sparsity_scores(target, reference.numel(), sparse, support))
 
         # Estimates to invert: (name, blocks with a leading estimate axis).
         pending: list[tuple[list[str], list[Tensor]]] = []

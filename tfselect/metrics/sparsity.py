@@ -7,7 +7,9 @@ frames per slice) stands for more time than one of a fine block, so it is weight
 ``frames_max / frames_b`` (``block_weights``). The weighted measures then equal the plain
 measures of the representation rasterized by repetition onto the finest grid, without
 building it (exact when the frame counts divide each other, as they do for power-of-two
-rasterization). For single-block transforms (STFT, matrix forms) every weight is 1.
+rasterization). For single-block transforms (STFT, matrix forms) every weight is 1, except
+that zero-padded positions (``structural_support``) are left out and each remaining
+coefficient is weighted by the frames its row really has.
 
 - ``gini`` (Hurley & Rickard 2009): ``G = 1 − 2 Σ_k (c_(k)/‖c‖₁)·(N − k + ½)/N`` with ``c``
   sorted ascending. 0 for a constant vector, ``1 − 1/N`` for a one-hot one; invariant to
@@ -122,8 +124,25 @@ def block_weights(blocks: Sequence[Tensor]) -> list[Tensor]:
     return out
 
 
+def structural_support(blocks: Sequence[Tensor]) -> list[Tensor] | None:
+    """Where a transform has coefficients at all, from the blocks of a noise signal.
+
+    Positions that are zero for every input are storage, not coefficients, and would make
+    any signal look sparse: the padding of coarse blocks in a sliCQT's ``form=zeropad``, and
+    a final slice lying wholly past the end of the signal. Given the blocks (..., channels,
+    bins_b, slices, frames_b) of white noise, returns one bool (bins_b, slices, frames_b)
+    mask per block of the non-zero positions, or None when every position holds a
+    coefficient (STFT).
+    """
+    support = [(c.reshape(-1, *c.shape[-3:]) != 0).all(dim=0) for c in blocks]
+    return None if all(bool(s.all()) for s in support) else support
+
+
 def sparsity_scores(
-    blocks: Sequence[Tensor], n_samples: int, metrics: Sequence[str] = ("gini", "hoyer", "renyi3")
+    blocks: Sequence[Tensor],
+    n_samples: int,
+    metrics: Sequence[str] = ("gini", "hoyer", "renyi3"),
+    support: Sequence[Tensor] | None = None,
 ) -> dict[str, float]:
     """Sparsity of coefficient blocks of one signal (all channels together).
 
@@ -131,15 +150,31 @@ def sparsity_scores(
         blocks: complex blocks (channels, bins_b, slices, frames_b) of the isolated target.
         n_samples: channels × samples of the signal they came from (for the Rényi norm).
         metrics: any of "gini", "hoyer", "renyi3" ("renyi3" is the *normalised* entropy).
+        support: ``structural_support`` of the transform: only those positions count.
 
     Returns:
-        ``{name: value}`` for the requested measures, with ragged blocks weighted by
-        ``block_weights`` (a coarse coefficient counts as the fine frames it covers).
+        ``{name: value}`` for the requested measures. Coefficients are weighted by the time
+        they stand for, ``frames_max / frames`` of their (bin, slice) row: ragged blocks by
+        ``block_weights``; with a ``support``, by the supported frames of each row.
     """
-    mags = torch.cat([c.abs().reshape(-1) for c in blocks])
-    ws = torch.cat(
-        [w.expand(c.shape).reshape(-1) for c, w in zip(blocks, block_weights(blocks), strict=True)]
-    )
+    if support is None:
+        mags = torch.cat([c.abs().reshape(-1) for c in blocks])
+        ws = torch.cat(
+            [
+                w.expand(c.shape).reshape(-1)
+                for c, w in zip(blocks, block_weights(blocks), strict=True)
+            ]
+        )
+    else:
+        counts = [s.sum(dim=-1, keepdim=True) for s in support]  # frames per (bin, slice) row
+        top = max(float(n.max()) for n in counts)
+        mags_l, ws_l = [], []
+        for c, s, n in zip(blocks, support, counts, strict=True):
+            m = c.abs()[..., s]  # (channels, kept)
+            w = (top / n.clamp_min(1).to(torch.float64)).expand(s.shape)[s]
+            mags_l.append(m.reshape(-1))
+            ws_l.append(w.expand(m.shape).reshape(-1))
+        mags, ws = torch.cat(mags_l), torch.cat(ws_l)
     if bool((ws == 1).all()):
         ws = None  # single resolution: skip the weighting arithmetic
     out: dict[str, float] = {}
