@@ -168,9 +168,14 @@ def score_cmd(
         resolve_root(root), subset, n_clips=clips, seconds=seconds, seed=seed, target=target,
         max_tracks=tracks,
     )  # fmt: skip
+
+    def progress(done: int, total: int) -> None:  # only on a terminal: logs stay clean
+        if sys.stderr.isatty():
+            typer.echo(f"\rscored {done}/{total} clips", err=True, nl=done == total)
+
     result = score(
         spec, target, chosen, names, device=device,
-        dtype=torch.float64 if float64 else torch.float32, bss=bss,
+        dtype=torch.float64 if float64 else torch.float32, bss=bss, progress=progress,
     )  # fmt: skip
     row = {"target": target, "transform": str(spec), "subset": subset, "seconds_per_clip":
            seconds, **result}  # fmt: skip
