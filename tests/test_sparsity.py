@@ -98,6 +98,9 @@ def test_ragged_weighting_equals_rasterizing_by_repetition() -> None:
     flat = sparsity_scores([raster], n_samples=2 * 1000)
     for key in ("gini", "hoyer", "renyi3"):
         assert ragged[key] == pytest.approx(flat[key], rel=1e-12)
+    assert flat["gini"] == pytest.approx(gini(raster.abs()), rel=1e-12)
+    assert flat["hoyer"] == pytest.approx(hoyer(raster.abs()), rel=1e-12)
+    assert flat["renyi3"] == pytest.approx(renyi3_normalised(raster.abs(), 2 * 1000), rel=1e-12)
 
 
 def test_sinusoid_is_sparser_than_noise() -> None:

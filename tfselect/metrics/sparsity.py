@@ -29,53 +29,68 @@ import torch
 from torch import Tensor
 
 
-def _prepare(mag: Tensor, weight: Tensor | None) -> tuple[Tensor, Tensor]:
-    """Flatten to float64 vectors (reductions over ~10⁶ values need the precision)."""
-    m = mag.detach().reshape(-1).to(torch.float64).abs()
+def _weights(mag: Tensor, weight: Tensor | None) -> Tensor | None:
     if weight is None:
-        w = torch.ones_like(m)
-    else:
-        w = weight.detach().reshape(-1).to(device=m.device, dtype=torch.float64)
-        if w.shape != m.shape:
-            raise ValueError(f"weight has {w.numel()} values for {m.numel()} magnitudes")
-    return m, w
+        return None
+    w = weight.detach().reshape(-1).to(device=mag.device, dtype=torch.float64)
+    if w.numel() != mag.numel():
+        raise ValueError(f"weight has {w.numel()} values for {mag.numel()} magnitudes")
+    return w
+
+
+def _measures(mag: Tensor, weight: Tensor | None, names: Sequence[str]) -> dict[str, float]:
+    """Gini, Hoyer and raw Rényi-3 of flat non-negative ``mag`` with float64 weights or None.
+
+    One float64 copy and a few passes for all three (reductions over ~10⁶ values need the
+    precision); the sort for Gini runs in the input precision (float32 sorts 2× faster).
+    Also returns "count" = N = Σw.
+    """
+    m = mag.to(torch.float64)
+    w = weight
+    n = float(m.numel()) if w is None else float(w.sum())
+    mw = m if w is None else m * w
+    l1 = float(mw.sum())
+    e = m.square()
+    ew = e if w is None else e * w
+    l2sq = float(ew.sum())
+    out = {"count": n}
+    if "gini" in names:
+        if l1 <= 0 or n <= 0:
+            out["gini"] = 0.0
+        else:
+            # With integer weights, exactly the Gini of the vector in which value i appears
+            # w_i times: a run of w equal values after a smaller ones contributes
+            # c·w·(N − a − w/2) to Σ_k c_(k)(N − k + ½). Real weights extend it continuously.
+            values, order = torch.sort(mag)
+            c = values.to(torch.float64)
+            ws = torch.ones_like(c) if w is None else w[order]
+            before = torch.cumsum(ws, 0) - ws  # weight of the strictly smaller values
+            total = float((c * ws * (n - before - 0.5 * ws)).sum())
+            out["gini"] = 1.0 - 2.0 * total / (l1 * n)
+    if "hoyer" in names:
+        ok = l2sq > 0 and n > 1
+        out["hoyer"] = (math.sqrt(n) - l1 / math.sqrt(l2sq)) / (math.sqrt(n) - 1) if ok else 0.0
+    if "renyi3" in names:
+        # Σ_i w_i P_i³ with P_i = e_i / Σ w e, without forming P.
+        s3 = float((ew * e.square()).sum()) / l2sq**3 if l2sq > 0 else 1.0
+        out["renyi3"] = -0.5 * math.log2(s3)
+    return out
 
 
 def gini(mag: Tensor, weight: Tensor | None = None) -> float:
     """Gini index of magnitudes ``mag`` (any shape), optionally weighted.
 
     With integer weights this is exactly the Gini of the vector in which value i appears
-    ``w_i`` times: a run of ``w`` equal values starting after ``a`` smaller ones contributes
-    ``c·w·(N − a − w/2)`` to ``Σ_k c_(k)(N − k + ½)`` (N = Σw). Real weights extend it
-    continuously. Returns 0.0 for an all-zero vector (no sparsity to speak of).
+    ``w_i`` times. Returns 0.0 for an all-zero vector (no sparsity to speak of).
     """
-    # Sort in the input precision (float32 sorts twice as fast), sum in float64.
     flat = mag.detach().reshape(-1).abs()
-    if weight is None:
-        m = torch.sort(flat).values.to(torch.float64)
-        w = torch.ones_like(m)
-    else:
-        _, w = _prepare(mag, weight)
-        sorted_, order = torch.sort(flat)
-        m, w = sorted_.to(torch.float64), w[order]
-    n = w.sum()
-    l1 = (m * w).sum()
-    if l1 <= 0 or n <= 0:
-        return 0.0
-    before = torch.cumsum(w, 0) - w  # weight of the strictly smaller (earlier) values
-    s = (m * w * (n - before - 0.5 * w)).sum()
-    return float(1.0 - 2.0 * s / (l1 * n))
+    return _measures(flat, _weights(flat, weight), ("gini",))["gini"]
 
 
 def hoyer(mag: Tensor, weight: Tensor | None = None) -> float:
     """Hoyer sparsity ``(√N − ‖c‖₁/‖c‖₂)/(√N − 1)`` in [0, 1]; weighted norms and N = Σw."""
-    m, w = _prepare(mag, weight)
-    n = float(w.sum())
-    l1 = float((m * w).sum())
-    l2 = math.sqrt(float((m.square() * w).sum()))
-    if l2 <= 0 or n <= 1:
-        return 0.0
-    return (math.sqrt(n) - l1 / l2) / (math.sqrt(n) - 1.0)
+    flat = mag.detach().reshape(-1).abs()
+    return _measures(flat, _weights(flat, weight), ("hoyer",))["hoyer"]
 
 
 def renyi3(mag: Tensor, weight: Tensor | None = None) -> float:
@@ -84,13 +99,8 @@ def renyi3(mag: Tensor, weight: Tensor | None = None) -> float:
     ``P_i = |c_i|²/Σ_j w_j|c_j|²`` is the share of one copy; ``H₃ = −½·log₂ Σ_i w_i P_i³``.
     Returns 0.0 for an all-zero vector.
     """
-    m, w = _prepare(mag, weight)
-    e = m.square()
-    total = (e * w).sum()
-    if total <= 0:
-        return 0.0
-    p = e / total
-    return float(-0.5 * torch.log2((w * p.pow(3)).sum()))
+    flat = mag.detach().reshape(-1).abs()
+    return _measures(flat, _weights(flat, weight), ("renyi3",))["renyi3"]
 
 
 def renyi3_normalised(mag: Tensor, n_samples: int, weight: Tensor | None = None) -> float:
@@ -104,9 +114,9 @@ def renyi3_normalised(mag: Tensor, n_samples: int, weight: Tensor | None = None)
     Cloning every coefficient r times multiplies Σw by r and adds log₂ r to H₃, so the
     normalised value is unchanged; a transform is not rewarded for being less redundant.
     """
-    _, w = _prepare(mag, weight)
-    redundancy = float(w.sum()) / float(n_samples)
-    return renyi3(mag, weight) - math.log2(redundancy)
+    flat = mag.detach().reshape(-1).abs()
+    res = _measures(flat, _weights(flat, weight), ("renyi3",))
+    return res["renyi3"] - math.log2(res["count"] / float(n_samples))
 
 
 def block_weights(blocks: Sequence[Tensor]) -> list[Tensor]:
@@ -177,11 +187,7 @@ def sparsity_scores(
         mags, ws = torch.cat(mags_l), torch.cat(ws_l)
     if bool((ws == 1).all()):
         ws = None  # single resolution: skip the weighting arithmetic
-    out: dict[str, float] = {}
-    if "gini" in metrics:
-        out["gini"] = gini(mags, ws)
-    if "hoyer" in metrics:
-        out["hoyer"] = hoyer(mags, ws)
-    if "renyi3" in metrics:
-        out["renyi3"] = renyi3_normalised(mags, n_samples, ws)
-    return out
+    res = _measures(mags, ws, metrics)
+    if "renyi3" in res:  # normalised for redundancy
+        res["renyi3"] -= math.log2(res["count"] / float(n_samples))
+    return {name: res[name] for name in ("gini", "hoyer", "renyi3") if name in metrics}
