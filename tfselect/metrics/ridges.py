@@ -14,9 +14,10 @@ is O(steps · states · band), and each step is a few vectorised numpy operation
 (band, penalties, states) in float32: no per-state Python loop. The forward pass keeps only
 the minima; the back-trace recomputes the argmin along the chosen path only. Several penalty
 values (for the stability score) run as one batch. ``benchmarks/ridges.py`` compares this
-with ssqueezepy's ``extract_ridges`` (dense O(steps · states²) transitions, numba): ours is
-kept, being faster on music-sized grids and exact (see the benchmark), with no new
-dependency.
+with ssqueezepy's ``extract_ridges`` (dense O(steps · states²) transitions, numba): on a 10-s
+STFT-4096 grid ours is ~370× faster, on a Bark-262 sliCQT grid ~30×, and the first ridges
+agree on 100 % of frames, so ours is kept (and numba is not a dependency). Grids finer than
+``RidgeConfig.max_frame_rate`` are summed over groups of frames first.
 
 Ridges along *frequency* (drum onsets are vertical lines) are the same DP on the transposed
 grid: the path runs over bins and the state is the frame, with s = time in tenths of a second.
