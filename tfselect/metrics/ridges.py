@@ -15,8 +15,9 @@ is O(steps · states · band), and each step is a few vectorised numpy operation
 the minima; the back-trace recomputes the argmin along the chosen path only. Several penalty
 values (for the stability score) run as one batch. ``benchmarks/ridges.py`` compares this
 with ssqueezepy's ``extract_ridges`` (dense O(steps · states²) transitions, numba): on a 10-s
-STFT-4096 grid ours is ~370× faster, on a Bark-262 sliCQT grid ~30×, and the first ridges
-agree on 100 % of frames, so ours is kept (and numba is not a dependency). Grids finer than
+STFT-4096 grid (2049 bins) ours was 270–370× faster, on a pooled Bark-262 sliCQT grid (263
+bins) 3.6–30× (runs on a loaded 2-core machine), and the first ridges agreed on 100 % of
+frames, so ours is kept (and numba is not a dependency). Grids finer than
 ``RidgeConfig.max_frame_rate`` are summed over groups of frames first.
 
 Ridges along *frequency* (drum onsets are vertical lines) are the same DP on the transposed
