@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from tfselect import TARGETS
+from tfselect.atomic import atomic_write
 from tfselect.demix.data import TrackAudio, TrainingSet, validation_examples
 from tfselect.demix.losses import DemixLoss, LossConfig
 from tfselect.demix.model import Demixer, ModelConfig
@@ -86,12 +87,7 @@ class TrainConfig:
 
 
 def _atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def _rng_state() -> dict:
@@ -125,9 +121,8 @@ def load_checkpoint(path: Path) -> dict:
 def _write_losses(path: Path, history: list[dict]) -> None:
     import pandas as pd
 
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    pd.DataFrame(history).to_csv(tmp, index=False, float_format="%.10g")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: pd.DataFrame(history).to_csv(tmp, index=False,
+                                                                float_format="%.10g"))
 
 
 @dataclass

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import csv
 import math
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from tfselect.atomic import atomic_write
 from tfselect.errors import TfselectError
 
 UNITS = {
@@ -63,17 +62,14 @@ def write_csv_row(path: Path, row: Mapping[str, object]) -> None:
         TfselectError: the folder cannot be created or written.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise TfselectError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(row))
             writer.writeheader()
             writer.writerow(dict(row))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    try:
+        atomic_write(path, write)
+    except OSError as exc:
+        raise TfselectError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfselect.atomic import atomic_write
 from tfselect.report.tables import (
-    atomic_write,
     metric_columns,
     pareto_mask,
     unique_complete,

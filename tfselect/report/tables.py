@@ -10,8 +10,6 @@ redundancy in every row.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -19,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tfselect.atomic import atomic_write
 from tfselect.search.objectives import DEFAULT_OBJECTIVE, parse_objectives
 from tfselect.search.run import REFERENCES, RESERVED_ATTRS, best_trial
 from tfselect.search.study import baselines, read_tags
@@ -371,22 +370,6 @@ def pareto_frame(df: pd.DataFrame) -> pd.DataFrame:
                     )
     cols = ["target", "quality_metric", "cost_metric", "quality", "cost", "spec", "study", "number"]
     return pd.DataFrame(rows).reindex(columns=cols)
-
-
-def atomic_write(path: Path, write) -> Path:
-    """Call ``write(tmp_path)`` then rename onto ``path``: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; reports are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
