@@ -272,3 +272,30 @@ def test_read_best_errors(tmp_path):
     assert read_best(p) == {"vocals": "stft:n_fft=1024,hop=256"}
     with pytest.raises(TfselectError, match="no best spec for target 'bass'"):
         read_best(p, targets=("vocals", "bass"))
+
+
+def test_report_adds_demix_csv_from_evaluated_models(demo, tmp_path):
+    """`report --model DIR ...` gathers each evaluated demixer's medians into demix.csv."""
+    d, url, _ = demo
+    models = []
+    for k, name in enumerate(("per-target", "shared-slicqt", "stft")):
+        ev = tmp_path / name / "eval-test"
+        ev.mkdir(parents=True)
+        med = pd.DataFrame({"model": name, "target": ["vocals", "drums", "bass", "other"],
+                            "SDR": [3.0 + k, 4.0, 5.0, 2.0 - k], "SIR": 1.0, "SAR": 2.0,
+                            "ISR": 3.0})  # fmt: skip
+        med.to_csv(ev / "medians.csv", index=False)
+        models += ["--model", str(tmp_path / name)]
+    out = tmp_path / "rep"
+    _tfselect(d, "report", "--storage", url, "--out", str(out), "--no-plots", "--bootstrap", "0",
+              *models)  # fmt: skip
+    demix = _read(out, "demix.csv")
+    assert list(demix["model"].unique()) == ["per-target", "shared-slicqt", "stft"]
+    sdr = demix.set_index(["model", "target"])["SDR"]
+    assert sdr["shared-slicqt", "vocals"] == 4.0 and sdr["stft", "other"] == 0.0
+    # A model folder that was never evaluated: one line, exit 2.
+    (tmp_path / "raw").mkdir()
+    r = subprocess.run([sys.executable, "-m", "tfselect", "report", "--storage", url, "--out",
+                        str(out), "--no-plots", "--model", str(tmp_path / "raw")], cwd=d,
+                       capture_output=True, text=True, env=_env())  # fmt: skip
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "tfselect evaluate" in r.stderr

@@ -433,14 +433,34 @@ def report(
         int, typer.Option("--bootstrap", help="Bootstrap resamples of the correlation CIs.")
     ] = 1000,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG figures.")] = True,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--model",
+            help="Evaluated demixer folder, repeatable (per-target and baselines): adds demix.csv.",
+        ),
+    ] = None,
+    subset: Annotated[
+        str, typer.Option("--subset", help="Evaluation subset the --model folders were scored on.")
+    ] = "test",
     seed: SeedOpt = 0,
 ) -> None:
-    """Write trials.csv, best.csv, correlations.csv, pareto.csv and PNG plots of studies."""
+    """Write trials.csv, best.csv, correlations.csv, pareto.csv and PNG plots of studies.
+
+    With --model, also demix.csv: median SDR/SIR/SAR/ISR per target of each evaluated demixer
+    (`tfselect evaluate` first), e.g. the per-target model against both baselines.
+    """
     from tfselect.report.build import make_report
 
     rep = make_report(
         storage, studies=study, out=out, root=root, n_boot=bootstrap, with_plots=plots, seed=seed
     )
+    if model:
+        # The CLI composes the layers: report never imports demix (demix sits above it).
+        from tfselect.demix.evaluate import demix_table
+        from tfselect.report.tables import write_csv
+
+        rep.files.append(write_csv(demix_table(model, subset=subset), out / "demix.csv"))
     typer.echo(
         f"report of {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'} "
         f"({rep.n_trials} trials) in {out}:"
