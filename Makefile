@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TRIALS ?= 12
+TRIALS ?= 40
 
 .PHONY: setup demo test test-fast lint bench clean
 

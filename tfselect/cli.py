@@ -467,6 +467,24 @@ def report(
     )
     for f in rep.files:
         typer.echo(f"  {f}")
+    _print_best(out / "best.csv")
+
+
+def _print_best(path: Path) -> None:
+    """Show best.csv as a table: each target's best spec next to the two references."""
+    import pandas as pd
+    from rich.console import Console
+    from rich.table import Table
+
+    if not path.is_file():
+        return
+    df = pd.read_csv(path)
+    table = Table(title="best transform per target (best.csv)")
+    for col in ("target", "objective", "candidate", "spec", "value"):
+        table.add_column(col, justify="right" if col == "value" else "left")
+    for row in df.itertuples():
+        table.add_row(row.target, row.objective, row.candidate, row.spec, f"{row.value:.2f}")
+    Console(width=140).print(table)
 
 
 @app.command("best")
