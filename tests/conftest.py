@@ -6,10 +6,15 @@
 (defaults: subset 'valid', 1 clip of 4 s, seed 0) -- treat the arrays as read-only.
 ``isolated_env``: no ``$MUSDB_PATH`` and a fresh ``$TFSELECT_CACHE`` for code that
 resolves the default root.
+``SMALL_STUDY``: a study TOML small enough for tests (two scales, 2-s clips, one track, five
+metrics); ``small_study``: that file written to the test's tmp_path.
+``cli_env()``: environment for ``python -m tfselect`` subprocesses (this checkout first on
+PYTHONPATH, no ``$MUSDB_PATH``).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +23,38 @@ import pytest
 DEMO_TRACKS = 4
 DEMO_TEST_TRACKS = 1
 DEMO_SECONDS = 8.0
+REPO = Path(__file__).resolve().parents[1]
+
+SMALL_STUDY = """
+[space]
+scales = ["bark", "mel"]
+bins = [12, 100]
+fmin = [40.0, 120.0]
+stft_n_fft = [1024, 2048]
+[clips]
+n_clips = 1
+seconds = 2.0
+max_tracks = 1
+[search]
+metrics = ["mpi", "irm1", "gini", "hoyer", "redundancy"]
+sampler = "random"
+"""
+
+
+def cli_env() -> dict[str, str]:
+    """Environment for ``python -m tfselect`` subprocesses run from another folder."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env.pop("MUSDB_PATH", None)
+    return env
+
+
+@pytest.fixture()
+def small_study(tmp_path: Path) -> Path:
+    """``SMALL_STUDY`` written to ``tmp_path/small.toml``."""
+    p = tmp_path / "small.toml"
+    p.write_text(SMALL_STUDY)
+    return p
 
 
 @pytest.fixture(scope="session")

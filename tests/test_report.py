@@ -8,7 +8,6 @@ from trials.csv with plain pandas and compared.
 from __future__ import annotations
 
 import itertools
-import os
 import shlex
 import subprocess
 import sys
@@ -17,52 +16,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO, SMALL_STUDY, cli_env
 from scipy import stats
 
 from tfselect.errors import TfselectError
 from tfselect.report.best import read_best
 from tfselect.report.tables import correlation_row, pareto_mask, partial_from
 
-REPO = Path(__file__).resolve().parents[1]
-
-SMALL = """
-[space]
-scales = ["bark", "mel"]
-bins = [12, 100]
-fmin = [40.0, 120.0]
-stft_n_fft = [1024, 2048]
-[clips]
-n_clips = 1
-seconds = 2.0
-max_tracks = 1
-[search]
-metrics = ["mpi", "irm1", "gini", "hoyer", "redundancy"]
-sampler = "random"
-"""
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env.pop("MUSDB_PATH", None)
-    return env
-
 
 def _tfselect(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    res = subprocess.run([sys.executable, "-m", "tfselect", *args], cwd=cwd, env=_env(),
+    res = subprocess.run([sys.executable, "-m", "tfselect", *args], cwd=cwd, env=cli_env(),
                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert res.returncode == 0, f"{args}: {res.returncode}\n{res.stdout}\n{res.stderr}"
     return res
-
-
-@pytest.fixture(scope="module")
-def corpus(request) -> Path:
-    try:
-        return request.getfixturevalue("demo_root")
-    except pytest.FixtureLookupError:
-        from tfselect.audio.demo import demo_root
-
-        return demo_root()
 
 
 def _make_demo_commands() -> tuple[list[str], list[str]]:
@@ -77,16 +43,16 @@ def _make_demo_commands() -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, corpus):
+def demo(tmp_path_factory, demo_root):
     """`make demo`'s commands (6 vocals trials, then the report) on a small space and 2-s clips,
     plus a 3-trial drums study with a weighted objective so the report holds two studies."""
     d = tmp_path_factory.mktemp("demo")
-    (d / "small.toml").write_text(SMALL)
+    (d / "small.toml").write_text(SMALL_STUDY)
     search, report = _make_demo_commands()
     url = search[search.index("--storage") + 1]
     assert url == "sqlite:///studies/demo.db"  # relative: created under the working directory
-    # Later options win: the test's config, corpus and clip length replace the defaults.
-    fast = ["--config", "small.toml", "--root", str(corpus), "--seconds", "2", "--quiet"]
+    # Later options win: the test's config, demo_root and clip length replace the defaults.
+    fast = ["--config", "small.toml", "--root", str(demo_root), "--seconds", "2", "--quiet"]
     out = _tfselect(d, *search, *fast)
     assert "study demo: 6 trial(s) run now" in out.stdout
     _tfselect(d, "search", "--target", "drums", "--trials", "3", "--study", "drums-w",
@@ -297,5 +263,5 @@ def test_report_adds_demix_csv_from_evaluated_models(demo, tmp_path):
     (tmp_path / "raw").mkdir()
     r = subprocess.run([sys.executable, "-m", "tfselect", "report", "--storage", url, "--out",
                         str(out), "--no-plots", "--model", str(tmp_path / "raw")], cwd=d,
-                       capture_output=True, text=True, env=_env())  # fmt: skip
+                       capture_output=True, text=True, env=cli_env())  # fmt: skip
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "tfselect evaluate" in r.stderr

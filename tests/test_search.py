@@ -7,10 +7,10 @@ subset, so each trial takes well under a second.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import optuna
 import pytest
+from conftest import REPO
 from optuna.trial import TrialState
 
 from tfselect.errors import SpecError, TfselectError
@@ -22,40 +22,10 @@ from tfselect.search.storage import open_storage, redact
 from tfselect.search.study import baselines, make_sampler, read_tags
 from tfselect.transforms import TransformSpec
 
-REPO = Path(__file__).resolve().parents[1]
-
-SMALL = """
-[space]
-scales = ["bark", "mel"]
-bins = [12, 100]
-fmin = [40.0, 120.0]
-stft_n_fft = [1024, 2048]
-[clips]
-n_clips = 1
-seconds = 2.0
-max_tracks = 1
-[search]
-metrics = ["mpi", "gini", "redundancy"]
-sampler = "random"
-"""
-
-
-@pytest.fixture(scope="session")
-def corpus(request) -> Path:
-    """The demo corpus (shared fixture when conftest provides it)."""
-    try:
-        return request.getfixturevalue("demo_root")
-    except pytest.FixtureLookupError:
-        from tfselect.audio.demo import demo_root
-
-        return demo_root()
-
 
 @pytest.fixture()
-def small_config(tmp_path) -> StudyConfig:
-    p = tmp_path / "small.toml"
-    p.write_text(SMALL)
-    return load_config(p)
+def small_config(small_study) -> StudyConfig:
+    return load_config(small_study)
 
 
 # ----------------------------------------------------------------------------- objectives
@@ -195,19 +165,19 @@ def _trials(url: str, name: str):
     return st, st.get_trials(deepcopy=False)
 
 
-def test_run_search_resumes_and_stores_every_metric(tmp_path, corpus, small_config):
+def test_run_search_resumes_and_stores_every_metric(tmp_path, demo_root, small_config):
     url = f"sqlite:///{tmp_path}/s.db"
-    r1 = run_search("vocals", storage=url, config=small_config, root=corpus, trials=2,
+    r1 = run_search("vocals", storage=url, config=small_config, root=demo_root, trials=2,
                     progress=False)  # fmt: skip
     assert r1.ran == 2 and r1.study == "vocals"
-    r2 = run_search("vocals", storage=url, config=small_config, root=corpus, trials=1,
+    r2 = run_search("vocals", storage=url, config=small_config, root=demo_root, trials=1,
                     progress=False)  # fmt: skip
     assert r2.ran == 1
     st, trials = _trials(url, "vocals")
     assert len(trials) == 3 and all(t.state.is_finished() for t in trials)
     tags = read_tags(st)
     assert tags.target == "vocals" and tags.objective == "mpi"
-    assert tags.clips["seconds"] == 2.0 and tags.root == str(corpus.resolve())
+    assert tags.clips["seconds"] == 2.0 and tags.root == str(demo_root.resolve())
     done = [t for t in trials if t.state == TrialState.COMPLETE]
     assert done, "no complete trial"
     for t in done:
@@ -218,29 +188,29 @@ def test_run_search_resumes_and_stores_every_metric(tmp_path, corpus, small_conf
     assert all(math.isfinite(m["mpi"]) for m in refs.values())
     # --until N counts complete trials of the study and runs only what is missing.
     n_complete = len(done)
-    r3 = run_search("vocals", storage=url, config=small_config, root=corpus,
+    r3 = run_search("vocals", storage=url, config=small_config, root=demo_root,
                     until=n_complete + 1, progress=False)  # fmt: skip
     assert r3.complete >= n_complete + 1
 
 
-def test_invalid_candidates_are_pruned_with_reason(tmp_path, corpus, small_config, monkeypatch):
+def test_invalid_candidates_are_pruned_with_reason(tmp_path, demo_root, small_config, monkeypatch):
     from dataclasses import replace
 
     cfg = replace(small_config, space=replace(small_config.space, sllen_max=64, stft=False))
     url = f"sqlite:///{tmp_path}/p.db"
-    r = run_search("bass", storage=url, study="tiny", config=cfg, root=corpus, trials=3,
+    r = run_search("bass", storage=url, study="tiny", config=cfg, root=demo_root, trials=3,
                    progress=False)  # fmt: skip
     assert r.ran == 3 and r.pruned == 3 and r.best_spec is None
     _, trials = _trials(url, "tiny")
     assert all("above the cap sllen_max=64" in t.user_attrs["fail_reason"] for t in trials)
     # --until on a space that never completes a trial gives up instead of looping forever.
     monkeypatch.setattr("tfselect.search.run.GIVE_UP_AFTER", 4)
-    r = run_search("bass", storage=url, study="tiny", config=cfg, root=corpus, until=1,
+    r = run_search("bass", storage=url, study="tiny", config=cfg, root=demo_root, until=1,
                    progress=False)  # fmt: skip
     assert r.ran == 4 and r.complete == 0
 
 
-def test_scorer_errors_fail_one_trial_only(tmp_path, corpus, small_config):
+def test_scorer_errors_fail_one_trial_only(tmp_path, demo_root, small_config):
     calls = []
 
     def flaky(spec, target, clips, metrics=None, device="cpu"):
@@ -250,7 +220,7 @@ def test_scorer_errors_fail_one_trial_only(tmp_path, corpus, small_config):
         return {"mpi": float(len(calls)), "gini": 0.5, "redundancy": 2.0, "n_clips": 1}
 
     url = f"sqlite:///{tmp_path}/f.db"
-    r = run_search("drums", storage=url, config=small_config, root=corpus, trials=4,
+    r = run_search("drums", storage=url, config=small_config, root=demo_root, trials=4,
                    progress=False, scorer=flaky)  # fmt: skip
     assert r.ran == 4 and r.failed >= 1 and r.complete + r.pruned + r.failed == 4
     _, trials = _trials(url, "drums")
@@ -277,20 +247,20 @@ def test_repeated_spec_reuses_scores():
     assert all(t.value == 7.0 for t in study.trials)
 
 
-def test_other_target_is_refused_and_study_untouched(tmp_path, corpus, small_config):
+def test_other_target_is_refused_and_study_untouched(tmp_path, demo_root, small_config):
     url = f"sqlite:///{tmp_path}/t.db"
-    run_search("vocals", storage=url, study="s", config=small_config, root=corpus, trials=1,
+    run_search("vocals", storage=url, study="s", config=small_config, root=demo_root, trials=1,
                progress=False)  # fmt: skip
     before = _trials(url, "s")
     attrs = dict(before[0].user_attrs)
     with pytest.raises(TfselectError, match="searches target 'vocals', not 'drums'"):
-        run_search("drums", storage=url, study="s", config=small_config, root=corpus,
+        run_search("drums", storage=url, study="s", config=small_config, root=demo_root,
                    trials=1, progress=False)  # fmt: skip
     from dataclasses import replace
 
     other = replace(small_config, search=replace(small_config.search, objective="irm1"))
     with pytest.raises(TfselectError, match="objective 'mpi', not 'irm1'"):
-        run_search("vocals", storage=url, study="s", config=other, root=corpus, trials=1,
+        run_search("vocals", storage=url, study="s", config=other, root=demo_root, trials=1,
                    progress=False)  # fmt: skip
     after = _trials(url, "s")
     assert len(after[1]) == len(before[1]) and dict(after[0].user_attrs) == attrs

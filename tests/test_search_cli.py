@@ -16,52 +16,12 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import SMALL_STUDY, cli_env
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
 from tfselect.cli import app
 from tfselect.search.storage import open_storage
-
-REPO = Path(__file__).resolve().parents[1]
-
-SMALL = """
-[space]
-scales = ["bark", "mel"]
-bins = [12, 100]
-fmin = [40.0, 120.0]
-stft_n_fft = [1024, 2048]
-[clips]
-n_clips = 1
-seconds = 2.0
-max_tracks = 1
-[search]
-metrics = ["mpi", "gini", "redundancy"]
-sampler = "random"
-"""
-
-
-@pytest.fixture(scope="session")
-def corpus(request) -> Path:
-    try:
-        return request.getfixturevalue("demo_root")
-    except pytest.FixtureLookupError:
-        from tfselect.audio.demo import demo_root
-
-        return demo_root()
-
-
-@pytest.fixture()
-def small(tmp_path) -> Path:
-    p = tmp_path / "small.toml"
-    p.write_text(SMALL)
-    return p
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env.pop("MUSDB_PATH", None)
-    return env
 
 
 def _cmd(*args: str) -> list[str]:
@@ -80,7 +40,7 @@ def _trials(url: str, study: str):
 
 def _run_workers(cmds: list[list[str]], cwd: Path, timeout: float = 400) -> None:
     procs = [
-        subprocess.Popen(c, cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        subprocess.Popen(c, cwd=cwd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)  # fmt: skip
         for c in cmds
     ]
@@ -97,32 +57,32 @@ def _assert_exact(trials, expected: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "journal"])
-def test_three_processes_share_one_study(tmp_path, corpus, small, backend):
+def test_three_processes_share_one_study(tmp_path, demo_root, small_study, backend):
     url = f"sqlite:///{tmp_path}/s.db" if backend == "sqlite" else f"journal:///{tmp_path}/s.log"
-    cmd = _search_args(url, "shared", small, corpus, "--trials", "2")
+    cmd = _search_args(url, "shared", small_study, demo_root, "--trials", "2")
     _run_workers([cmd] * 3, tmp_path)
     _assert_exact(_trials(url, "shared"), 6)
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_two_processes_on_postgresql(tmp_path, corpus, small):
+def test_two_processes_on_postgresql(tmp_path, demo_root, small_study):
     url = os.environ.get("TFSELECT_TEST_POSTGRES_URL")
     if not url:
         if os.environ.get("CI"):  # .ci/run starts the server: its absence there is a failure
             pytest.fail("CI without TFSELECT_TEST_POSTGRES_URL: scripts/ci-services.sh failed")
         pytest.skip("TFSELECT_TEST_POSTGRES_URL not set (bash scripts/ci-services.sh sets it)")
     study = f"pg-{uuid.uuid4().hex[:8]}"
-    cmd = _search_args(url, study, small, corpus, "--trials", "2")
+    cmd = _search_args(url, study, small_study, demo_root, "--trials", "2")
     _run_workers([cmd] * 2, tmp_path)
     _assert_exact(_trials(url, study), 4)
 
 
 @pytest.mark.slow
-def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, corpus, small):
+def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, demo_root, small_study):
     url = f"sqlite:///{tmp_path}/k.db"
-    cmd = _search_args(url, "k", small, corpus, "--trials", "100")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.DEVNULL,
+    cmd = _search_args(url, "k", small_study, demo_root, "--trials", "100")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         deadline = time.monotonic() + 240
@@ -142,8 +102,8 @@ def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, corpus, small):
         proc.wait()
     before = {t.number: (t.state, t.values) for t in _trials(url, "k") if t.state.is_finished()}
     assert len(before) >= 2
-    subprocess.run(_search_args(url, "k", small, corpus, "--trials", "2"), cwd=tmp_path,
-                   env=_env(), check=True, capture_output=True, timeout=300)  # fmt: skip
+    subprocess.run(_search_args(url, "k", small_study, demo_root, "--trials", "2"), cwd=tmp_path,
+                   env=cli_env(), check=True, capture_output=True, timeout=300)  # fmt: skip
     after = _trials(url, "k")
     finished = {t.number: (t.state, t.values) for t in after if t.state.is_finished()}
     assert {n: finished[n] for n in before} == before  # nothing finished was lost or changed
@@ -154,10 +114,10 @@ def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, corpus, small):
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_cleanly(tmp_path, corpus, small):
+def test_ctrl_c_stops_cleanly(tmp_path, demo_root, small_study):
     url = f"sqlite:///{tmp_path}/c.db"
-    proc = subprocess.Popen(_search_args(url, "c", small, corpus, "--trials", "100"),
-                            cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(_search_args(url, "c", small_study, demo_root, "--trials", "100"),
+                            cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         deadline = time.monotonic() + 240
@@ -196,14 +156,14 @@ def _bad(args: list[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def existing(tmp_path_factory, corpus):
+def existing(tmp_path_factory, demo_root):
     """A finished 1-trial study to check that bad commands leave it untouched."""
     d = tmp_path_factory.mktemp("bad")
     cfg = d / "small.toml"
-    cfg.write_text(SMALL)
+    cfg.write_text(SMALL_STUDY)
     url = f"sqlite:///{d}/b.db"
     res = runner.invoke(app, ["search", "--target", "vocals", "--storage", url, "--study", "b",
-                              "--config", str(cfg), "--root", str(corpus), "--trials", "1",
+                              "--config", str(cfg), "--root", str(demo_root), "--trials", "1",
                               "--quiet"])  # fmt: skip
     assert res.exit_code == 0, res.output
     return url, cfg
@@ -226,18 +186,18 @@ def _snapshot(url: str):
         (["--trials", "-1"], "--trials must be >= 0"),
     ],
 )
-def test_bad_search_input_one_line_exit_2_study_intact(existing, corpus, extra, words):
+def test_bad_search_input_one_line_exit_2_study_intact(existing, demo_root, extra, words):
     url, cfg = existing
     before = _snapshot(url)
     args = ["search", "--target", "vocals", "--storage", url, "--study", "b", "--config",
-            str(cfg), "--root", str(corpus), "--trials", "1", "--quiet"]  # fmt: skip
+            str(cfg), "--root", str(demo_root), "--trials", "1", "--quiet"]  # fmt: skip
     # later options win in click: the extra ones replace the defaults above
     err = _bad(args + extra)
     assert words in err
     assert _snapshot(url) == before
 
 
-def test_empty_space_and_unreachable_storage(tmp_path, corpus):
+def test_empty_space_and_unreachable_storage(tmp_path, demo_root):
     empty = tmp_path / "empty.toml"
     empty.write_text("[space]\nscales = []\nstft = false\n")
     err = _bad(["search", "--target", "bass", "--config", str(empty),

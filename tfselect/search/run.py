@@ -233,6 +233,26 @@ class CtrlC:
             self._previous = None
 
 
+class _DropInterrupts(logging.Filter):
+    """Hide Optuna's "Trial N failed ... KeyboardInterrupt" warning and its traceback.
+
+    Ctrl-C is a user's request, not an error: the trial is recorded FAIL ("interrupted") and
+    the command says how to continue, so a traceback on stderr would only alarm.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[0] if record.exc_info else None
+        return not (exc is not None and issubclass(exc, KeyboardInterrupt))
+
+
+def _quiet_interrupts(logger: logging.Logger) -> None:
+    # On the handlers: a logger's own filters do not see records of its child loggers
+    # (Optuna logs the failed trial from optuna.study._optimize).
+    for handler in logger.handlers:
+        if not any(isinstance(f, _DropInterrupts) for f in handler.filters):
+            handler.addFilter(_DropInterrupts())
+
+
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -337,6 +357,7 @@ def run_search(
     make_sampler(cfg.search.sampler, cfg.search.seed, len(objectives))  # fail fast on a bad name
     name = study or default_study_name(target)
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    _quiet_interrupts(optuna.logging.get_logger("optuna"))
 
     store = open_storage(storage)
     tags = StudyTags(
