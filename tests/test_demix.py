@@ -273,3 +273,29 @@ def test_evaluate_two_short_tracks(corpus, tiny_model, tmp_path):
     assert len(pd.read_csv(ev / "tracks.csv")) == 8
     table = demix_table([tiny_model])
     assert list(table["model"].unique()) == ["per-target"] and len(table) == 4
+
+
+def test_train_best_reads_the_search_studies(tmp_path, demo_root, small_study):
+    """--study takes each target's best spec from the search's own studies (study-<target>)."""
+    from tfselect.demix.specs import resolve_specs, study_best_specs
+    from tfselect.errors import TfselectError
+    from tfselect.report.best import best_spec
+    from tfselect.search.config import load_config
+    from tfselect.search.run import run_search
+
+    url = f"sqlite:///{tmp_path}/s.db"
+    cfg = load_config(small_study)
+    for target in ("vocals", "bass"):
+        run_search(target, storage=url, study=f"mine-{target}", config=cfg, root=demo_root,
+                   trials=2, progress=False)  # fmt: skip
+    specs = study_best_specs(url, "mine")
+    assert set(specs) == {"vocals", "bass"}
+    assert specs["bass"] == best_spec(url, "bass", "mine-bass")[0]
+    # The two other targets come from --spec; without them, one clear error.
+    full = resolve_specs(None, {"drums": "stft:n_fft=1024,hop=256",
+                                "other": "stft:n_fft=2048,hop=512"}, specs)  # fmt: skip
+    assert full["vocals"] == specs["vocals"] and full["other"] == "stft:n_fft=2048,hop=512"
+    with pytest.raises(TfselectError, match="no transform for some targets"):
+        resolve_specs(None, {}, specs)
+    with pytest.raises(TfselectError, match="no study 'nothing'"):
+        study_best_specs(url, "nothing")

@@ -88,41 +88,29 @@ def resolve_specs(best: Path | None, overrides: dict[str, str],
 
 
 def study_best_specs(storage: str, study: str) -> dict[str, str]:
-    """target -> spec of the best finished trial per target in Optuna study ``study``.
+    """target -> spec of the best complete trial of that target's study.
 
-    Reads studies named ``study`` or ``study-<target>`` / ``study_<target>``; a trial's
-    target comes from its ``target`` user attribute (else the study's, else the name
-    suffix) and its transform from its ``spec`` user attribute. With several objectives
-    the first one ranks. Raises TfselectError when the study is missing or some target
-    has no finished trial.
+    A tfselect study searches one target, so ``study`` names either one study per target
+    (``study-<target>``) or a study of a single target; for each target the study named
+    ``study-<target>`` is used, else ``study`` itself when it searches that target. Ranking
+    is the search's own (:func:`tfselect.report.best.best_spec`, first objective). Targets
+    without such a study are left out (``resolve_specs`` takes them from best.csv or --spec).
+
+    Raises:
+        TfselectError: unreachable storage, no study of that name at all, or a matching study
+            without a complete trial.
     """
-    import optuna
+    from tfselect.report.best import best_spec
+    from tfselect.search.storage import open_storage
+    from tfselect.search.study import tagged_studies
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
-    except Exception as exc:  # bad URL, unreachable server, not a database
-        raise TfselectError(f"cannot open study storage {storage}: {exc}") from None
-    chosen = [n for n in names if n == study or n.rsplit("-", 1)[0] == study
-              or n.rsplit("_", 1)[0] == study]
-    if not chosen:
-        raise TfselectError(f"no study named {study!r} in {storage}")
-    best: dict[str, tuple[float, str]] = {}
-    for name in chosen:
-        st = optuna.load_study(study_name=name, storage=storage)
-        sign = 1.0 if st.directions[0] == optuna.study.StudyDirection.MINIMIZE else -1.0
-        suffix = name[len(study) + 1:] if name != study else None
-        for tr in st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-            target = tr.user_attrs.get("target") or st.user_attrs.get("target") or suffix
-            spec = tr.user_attrs.get("spec")
-            if target not in TARGETS or not spec or not tr.values:
-                continue
-            score = sign * tr.values[0]
-            if target not in best or score < best[target][0]:
-                best[target] = (score, spec)
-    missing = [t for t in TARGETS if t not in best]
-    if missing:
-        raise TfselectError(
-            f"study {study!r} has no finished trial for target(s) {', '.join(missing)}"
-        )
-    return {t: best[t][1] for t in TARGETS}
+    store = open_storage(storage)
+    specs = {}
+    for target in TARGETS:
+        names = {s.study_name for s in tagged_studies(store, target=target)}
+        name = next((n for n in (f"{study}-{target}", study) if n in names), None)
+        if name is not None:
+            specs[target] = best_spec(storage, target, name)[0]
+    if not specs:
+        raise TfselectError(f"no study {study!r} or {study}-<target> in {storage}")
+    return specs
