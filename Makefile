@@ -28,8 +28,12 @@ test-fast: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not slow"
 
+## Every benchmark, each printing medians and ratios against a named peer in the same run.
+## The peers are installed into .venv here only (never project dependencies).
 bench: setup
-	for b in benchmarks/*.py; do $(BIN)/python $$b || exit 1; done
+	$(BIN)/python -m pip install -q --no-deps -r benchmarks/requirements.txt
+	$(BIN)/python -m pip install -q ssqueezepy
+	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) .pytest_cache
