@@ -265,3 +265,26 @@ def test_report_adds_demix_csv_from_evaluated_models(demo, tmp_path):
                         str(out), "--no-plots", "--model", str(tmp_path / "raw")], cwd=d,
                        capture_output=True, text=True, env=cli_env())  # fmt: skip
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "tfselect evaluate" in r.stderr
+
+
+def test_best_command_and_best_csv_agree_across_studies(tmp_path, demo_root, small_study):
+    """Two vocals studies with the same objective: `best` picks what best.csv picks."""
+    from tfselect.report.best import best_spec
+    from tfselect.report.tables import best_frame
+    from tfselect.search.config import load_config
+    from tfselect.search.run import run_search
+    from tfselect.search.storage import open_storage
+    from tfselect.search.study import tagged_studies
+
+    url = f"sqlite:///{tmp_path}/two.db"
+    cfg = load_config(small_study)
+    for name, trials, seed in (("big", 3, 0), ("small", 2, 7)):
+        c = cfg.__class__(**{**cfg.__dict__, "search": cfg.search.__class__(
+            **{**cfg.search.__dict__, "seed": seed})})  # fmt: skip
+        run_search("vocals", storage=url, study=name, config=c, root=demo_root, trials=trials,
+                   progress=False)  # fmt: skip
+    frame = best_frame(tagged_studies(open_storage(url), target="vocals"))
+    row = frame[frame["candidate"] == "best"].iloc[0]
+    values = [best_spec(url, "vocals", s)[2] for s in ("big", "small")]
+    assert row["value"] == max(values)
+    assert best_spec(url, "vocals") == (row["spec"], row["study"], row["value"])

@@ -55,15 +55,15 @@ def _have(found: dict[str, str]) -> str:
 def best_spec(storage_url: str, target: str, study: str | None = None) -> tuple[str, str, float]:
     """(spec, study name, value) of the best trial for ``target``.
 
-    With ``study`` given, that study (it must search ``target``); otherwise the target's
-    studies in the storage, the default objective (mpi) first, then the one with most trials.
+    With ``study`` given, that study (it must search ``target``); otherwise all the target's
+    studies in the storage. The choice is best.csv's (:func:`best_frame`): the best complete
+    trial over the studies of the first objective (the default, mpi, when there is one).
 
     Raises:
         TfselectError: unknown target, unreachable storage, no such study, a study of another
             target, or no complete trial yet.
     """
-    from tfselect.report.tables import report_order
-    from tfselect.search.run import best_trial
+    from tfselect.report.tables import best_frame, report_order
     from tfselect.search.storage import open_storage
     from tfselect.search.study import load_study, read_tags, tagged_studies
 
@@ -82,9 +82,11 @@ def best_spec(storage_url: str, target: str, study: str | None = None) -> tuple[
         candidates = report_order(tagged_studies(store, target=target))
         if not candidates:
             raise TfselectError(f"no study for target {target!r} in the storage")
-    for st in candidates:
-        t = best_trial(st)
-        if t is not None:
-            return t.user_attrs["spec"], st.study_name, float(t.values[0])
-    names = ", ".join(s.study_name for s in candidates)
-    raise TfselectError(f"no complete trial yet for target {target!r} (studies: {names})")
+    # The same selection as best.csv (one function decides "best" for both).
+    rows = best_frame(candidates)
+    rows = rows[rows["candidate"] == "best"]
+    if rows.empty:
+        names = ", ".join(s.study_name for s in candidates)
+        raise TfselectError(f"no complete trial yet for target {target!r} (studies: {names})")
+    row = rows.iloc[0]
+    return str(row["spec"]), str(row["study"]), float(row["value"])
