@@ -329,7 +329,8 @@ class GridAdjoint:
         cot = m[:, None].to(self._out.dtype).expand_as(self._out)
         with torch.enable_grad():
             weighted = torch.autograd.grad(self._out, self._probe, cot, retain_graph=True)
-        # |.|: global-phase grids demodulate by unit-modulus factors, which cancel here
+        # |.|: every grid is demodulated (base band) for both phases; the remaining
+        # unit-modulus factors cancel here
         return [
             (w.abs() / z >= 0.5).to(self.dtype) for w, z in zip(weighted, self._norm, strict=True)
         ]

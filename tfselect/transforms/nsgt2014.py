@@ -505,12 +505,10 @@ class NSGT2014(Transform):
         for b, c in zip(blocks, C, strict=True):
             band = torch.fft.fft(c.squeeze(-2), dim=-1)  # (..., nch, M)
             nch = len(b.channels)
-            shift = (
-                torch.as_tensor(d.positions[b.channels], device=c.device).unsqueeze(-1)
-                if self.phase == "global"
-                else 0
-            )
-            dst = torch.where(b.valid, (b.koff + shift) % t_frames, t_frames)
+            # Base-band placement for both phases: a global-phase row then differs from the
+            # local one by a unit-modulus carrier only, so |grid| is the same and the grid
+            # stays demodulated (as SliCQT.grid), which the ridge masks' adjoint relies on.
+            dst = torch.where(b.valid, b.koff % t_frames, t_frames)
             dst = dst + torch.arange(nch, device=c.device).unsqueeze(-1) * (t_frames + 1)
             buf = band.new_zeros(band.shape[:-2] + (nch * (t_frames + 1),))
             buf = buf.index_add(-1, dst.reshape(-1), band.flatten(-2))
