@@ -125,3 +125,9 @@ def test_clips_fixture(clips) -> None:
     got = clips()
     assert got is clips()  # memoised
     assert len(got) == 1 and got[0].length == 4 * SR
+
+
+def test_a_clip_shorter_than_one_sample_is_refused(demo_root: Path) -> None:
+    # rounding 1e-6 s to 0 samples must not silently mean "whole tracks"
+    with pytest.raises(TfselectError, match="shorter than one sample"):
+        sample_clips(demo_root, subset="valid", n_clips=1, seconds=1e-6)

@@ -262,9 +262,11 @@ def test_report_adds_demix_csv_from_evaluated_models(demo, tmp_path):
     # A model folder that was never evaluated: one line, exit 2.
     (tmp_path / "raw").mkdir()
     r = subprocess.run([sys.executable, "-m", "tfselect", "report", "--storage", url, "--out",
-                        str(out), "--no-plots", "--model", str(tmp_path / "raw")], cwd=d,
+                        str(out / "unwritten"), "--no-plots", "--model", str(tmp_path / "raw")],
+                       cwd=d,
                        capture_output=True, text=True, env=cli_env())  # fmt: skip
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "tfselect evaluate" in r.stderr
+    assert not (out / "unwritten").exists()  # checked before any report file is written
 
 
 def test_best_command_and_best_csv_agree_across_studies(tmp_path, demo_root, small_study):

@@ -185,3 +185,9 @@ def test_cli_empty_subset_exits_2(tmp_path, wav_track) -> None:
 
 def test_targets_are_the_package_targets() -> None:
     assert set(TARGETS) == {"vocals", "drums", "bass", "other"}
+
+
+@pytest.mark.parametrize("device", ["mps", "meta", "xla"])
+def test_devices_other_than_cpu_and_cuda_are_refused(clips, device):
+    with pytest.raises(TfselectError, match="cpu or cuda"):
+        score("stft:n_fft=1024,hop=256", "vocals", clips(), metrics=["mpi"], device=device)

@@ -264,3 +264,11 @@ def test_other_target_is_refused_and_study_untouched(tmp_path, demo_root, small_
                    progress=False)  # fmt: skip
     after = _trials(url, "s")
     assert len(after[1]) == len(before[1]) and dict(after[0].user_attrs) == attrs
+
+
+def test_bare_postgresql_url_uses_the_installed_driver():
+    # SQLAlchemy maps postgresql:// to psycopg 3 (not installed): the error must be about the
+    # server, not about a missing module.
+    with pytest.raises(TfselectError) as err:
+        open_storage("postgresql://u:secret@127.0.0.1:1/db")
+    assert "install" not in str(err.value).lower() and "secret" not in str(err.value)

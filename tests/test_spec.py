@@ -132,3 +132,16 @@ def test_direct_construction_is_validated() -> None:
         TransformSpec(kind="stft", n_fft=1024, hop=256, scale="bark")
     with pytest.raises(SpecError, match="bins=1.5"):
         TransformSpec(kind="slicqt", scale="log", bins=1.5, fmin=10, fmax=100)
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("slicqt:scale=bark,bins=1000000000,fmin=30,fmax=22050", "bins"),
+        ("stft:n_fft=1000000000000,hop=4", "n_fft"),
+        ("nsgt:fmin=40,fmax=20000,bpo=100000", "bpo"),
+    ],
+)
+def test_huge_values_are_refused_before_any_allocation(text, field):
+    with pytest.raises(SpecError, match=f"field {field}=.*must be an integer in"):
+        TransformSpec.parse(text).validate(44100)

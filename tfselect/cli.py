@@ -72,6 +72,9 @@ def user_errors(fn):
         except KeyboardInterrupt:
             typer.echo("tfselect: interrupted", err=True)
             raise typer.Exit(130) from None
+        except MemoryError:  # a huge request that slipped past the checks
+            typer.echo("tfselect: error: out of memory (try fewer bins or shorter clips)", err=True)
+            raise typer.Exit(2) from None
 
     return wrapper
 
@@ -274,11 +277,15 @@ def train_best(
 
             study_specs = study_best_specs(storage, study)
         specs = resolve_specs(best, parse_overrides(spec or []), study_specs)
-    opts = {k: v for k, v in {"batch_size": batch_size, "chunk_seconds": chunk,
-                              "steps": steps}.items() if v is not None}
-    for name, value in opts.items():
-        if value <= 0:
-            raise TfselectError(f"--{name.replace('_', '-')} must be positive, got {value}")
+    # config field -> (its command-line option, value); all must be positive
+    given = {"batch_size": ("--batch-size", batch_size), "chunk_seconds": ("--chunk", chunk),
+             "steps": ("--steps", steps)}  # fmt: skip
+    checks = [*[o for o in given.values() if o[1] is not None],
+              ("--valid-seconds", valid_seconds), ("--patience", patience)]  # fmt: skip
+    for option, value in checks:
+        if value is not None and value <= 0:
+            raise TfselectError(f"{option} must be positive, got {value}")
+    opts = {k: v for k, (_, v) in given.items() if v is not None}
     try:
         config = make_config(
             specs, preset, network, baseline, epochs=epochs, valid_seconds=valid_seconds,
@@ -452,15 +459,19 @@ def report(
     """
     from tfselect.report.build import make_report
 
+    demix = None
+    if model:  # read first: a model that was never evaluated stops before anything is written
+        # The CLI composes the layers: report never imports demix (demix sits above it).
+        from tfselect.demix.evaluate import demix_table
+
+        demix = demix_table(model, subset=subset)
     rep = make_report(
         storage, studies=study, out=out, root=root, n_boot=bootstrap, with_plots=plots, seed=seed
     )
-    if model:
-        # The CLI composes the layers: report never imports demix (demix sits above it).
-        from tfselect.demix.evaluate import demix_table
+    if demix is not None:
         from tfselect.report.tables import write_csv
 
-        rep.files.append(write_csv(demix_table(model, subset=subset), out / "demix.csv"))
+        rep.files.append(write_csv(demix, out / "demix.csv"))
     typer.echo(
         f"report of {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'} "
         f"({rep.n_trials} trials) in {out}:"

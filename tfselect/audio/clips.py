@@ -141,6 +141,8 @@ def sample_clips(
     if max_tracks is not None:
         tracks = tracks[:max_tracks]
     length = int(round(seconds * SAMPLE_RATE))
+    if seconds > 0 and length < 1:  # 0 means whole tracks: never reach it by rounding
+        raise TfselectError(f"clip length {seconds} s is shorter than one sample")
 
     clips: list[Clip] = []
     for track in tracks:

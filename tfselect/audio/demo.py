@@ -519,7 +519,10 @@ def write_demo_corpus(
             raise TfselectError(
                 f"{out / sub} already exists: choose an empty --out folder or delete it first"
             )
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TfselectError(f"cannot create {out}: {exc.strerror or exc}") from None
     meta = {
         "version": DEMO_VERSION,
         "seed": seed,

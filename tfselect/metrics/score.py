@@ -98,8 +98,14 @@ def _device(device: str) -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise TfselectError(f"invalid device '{device}': {exc}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise TfselectError(f"device '{device}': tfselect runs on cpu or cuda")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise TfselectError(f"device '{device}' requested but CUDA is not available")
+    try:  # e.g. cuda:7 on a machine with one GPU
+        torch.empty(0, device=dev)
+    except (RuntimeError, AssertionError) as exc:
+        raise TfselectError(f"device '{device}' cannot be used: {exc}") from None
     return dev
 
 

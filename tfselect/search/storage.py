@@ -72,6 +72,10 @@ def open_storage(url: str):
             # sqlite3 waits this long for a lock instead of failing at once.
             engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
         elif scheme.startswith("postgresql"):
+            if scheme == "postgresql":
+                # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the `postgres` extra
+                # installs psycopg2, so name its driver explicitly.
+                url = "postgresql+psycopg2://" + url.split("://", 1)[1]
             engine_kwargs = {
                 "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S},
                 "pool_pre_ping": True,

@@ -62,6 +62,10 @@ _DEFAULTS = {
     "nsgt": {"gamma": 0.0, "rasterize": "full", "phase": "global"},
     "nsgcq": {"gamma": 0.0, "rasterize": "full", "phase": "global"},
 }
+# Upper bounds that keep a typo (bins=1e9) from exhausting memory before any other check.
+MAX_BINS = 10_000
+MAX_N_FFT = 2**20
+
 _INT_FIELDS = {"bins", "sllen", "trlen", "n_fft", "hop", "bpo"}
 _FLOAT_FIELDS = {"fmin", "fmax", "gamma"}
 _ALL_FIELDS = (
@@ -212,8 +216,10 @@ class TransformSpec:
 
     def _check_slicqt(self) -> None:
         self._check_choice("scale", SCALES)
-        if self.bins < 2:
-            raise SpecError(self._msg("bins", self.bins, "must be an integer >= 2"))
+        if not 2 <= self.bins <= MAX_BINS:
+            raise SpecError(
+                self._msg("bins", self.bins, f"must be an integer in [2, {MAX_BINS}]")
+            )
         self._check_freqs()
         if self.scale != "vqlog" and self.gamma is not None:
             raise SpecError(
@@ -232,8 +238,10 @@ class TransformSpec:
                 )
 
     def _check_stft(self) -> None:
-        if self.n_fft < 16:
-            raise SpecError(self._msg("n_fft", self.n_fft, "must be an integer >= 16"))
+        if not 16 <= self.n_fft <= MAX_N_FFT:
+            raise SpecError(
+                self._msg("n_fft", self.n_fft, f"must be an integer in [16, {MAX_N_FFT}]")
+            )
         if not 1 <= self.hop <= self.n_fft // 2:
             raise SpecError(
                 self._msg("hop", self.hop, f"must be in [1, n_fft/2 = {self.n_fft // 2}]")
@@ -241,8 +249,8 @@ class TransformSpec:
 
     def _check_nsgt(self) -> None:
         self._check_freqs()
-        if self.bpo < 1:
-            raise SpecError(self._msg("bpo", self.bpo, "must be an integer >= 1"))
+        if not 1 <= self.bpo <= MAX_BINS:
+            raise SpecError(self._msg("bpo", self.bpo, f"must be an integer in [1, {MAX_BINS}]"))
         self._check_choice("rasterize", RASTERIZE)
         self._check_choice("phase", PHASES)
 
