@@ -19,6 +19,7 @@ from tfselect.cli import app
 from tfselect.demix.losses import DemixLoss, LossConfig, SharedSTFT
 from tfselect.demix.model import Demixer, ModelConfig
 from tfselect.demix.wiener import wiener_waveforms
+from tfselect.errors import TfselectError
 
 REPO = Path(__file__).resolve().parents[1]
 STFT = "stft:n_fft=1024,hop=256"
@@ -165,8 +166,23 @@ def test_model_on_ragged_slicqt():
     assert m.branches["vocals"].family == "cdae" and m.branches["bass"].family == "blstm"
     y = m(torch.randn(1, 2, 30000))
     assert y.shape == (1, 2, 2, 30000) and torch.isfinite(y).all()
-    with pytest.raises(ValueError, match="matrix form"):
+    with pytest.raises(TfselectError, match="matrix form"):
         Demixer(ModelConfig(specs={"vocals": spec}, network="blstm"))
+
+
+def test_blstm_on_a_ragged_form_is_a_user_error(tmp_path):
+    """train-best --network blstm on a ragged sliCQT: one error line, status 2, no traceback."""
+    pytest.importorskip("tfselect.transforms.slicqt")
+    spec = "slicqt:scale=bark,bins=24,fmin=40,fmax=22050"
+    r = CliRunner().invoke(app, ["train-best", "--out", str(tmp_path / "m"), "--network",
+                                 "blstm", "--spec", f"vocals={spec}", "--spec", f"drums={STFT}",
+                                 "--spec", f"bass={STFT}", "--spec", f"other={STFT}"])
+    assert r.exit_code == 2, r.output
+    assert "matrix form" in r.output and r.output.startswith("tfselect: error:")
+    assert "Traceback" not in r.output
+    for bad in ({"preset": "huge"}, {"network": "rnn"}, {"mask": "tanh"}):
+        with pytest.raises(TfselectError):
+            ModelConfig(specs={"vocals": STFT}, **bad)
 
 
 def test_models_process_examples_independently_of_the_batch():
@@ -255,6 +271,117 @@ def test_chunked_separation_matches_one_pass_away_from_seams(tiny_model):
     assert err < 0.5  # context differs near seams only; cross-fades keep them close
 
 
+def test_separate_without_overlap(tiny_model, tmp_path):
+    """--overlap 0 on a file longer than one chunk: chunks abut (no empty cross-fade ramp)."""
+    from tfselect.demix.separate import separate_array
+    from tfselect.demix.train import load_model
+
+    m = load_model(tiny_model)
+    x = np.random.default_rng(3).standard_normal((2, int(44100 * 2.5))).astype(np.float32)
+    y = separate_array(m, 0.1 * x, chunk_seconds=1.0, overlap_seconds=0.0)
+    assert y.shape == (4, 2, x.shape[1]) and np.isfinite(y).all()
+    # Each chunk is the model's own output on that chunk (weight 1, no ramps).
+    first = separate_array(m, 0.1 * x[:, :44100], chunk_seconds=1.0, overlap_seconds=0.0)
+    assert np.allclose(y[..., :44100], first, atol=1e-6)
+    song = tmp_path / "song.wav"
+    sf.write(song, 0.1 * x.T, 44100)
+    r = run_cli("separate", "--model", str(tiny_model), str(song), "--out",
+                str(tmp_path / "out"), "--chunk", "1", "--overlap", "0")
+    assert r.returncode == 0, r.stderr
+    assert sf.info(tmp_path / "out" / "song" / "vocals.wav").frames == x.shape[1]
+
+
+def test_separate_writes_stems_atomically(tiny_model, tmp_path, monkeypatch):
+    """A write that fails midway leaves the previous stems intact and no temporary files."""
+    from tfselect.demix.separate import separate_file
+    from tfselect.demix.train import load_model
+
+    m = load_model(tiny_model)
+    song = tmp_path / "song.wav"
+    sf.write(song, 0.1 * np.random.default_rng(4).standard_normal((30000, 2)), 44100)
+    written = separate_file(m, song, tmp_path / "out")
+    before = {p.name: p.read_bytes() for p in written}
+    real_write = sf.write
+
+    def broken(file, data, *args, **kwargs):
+        real_write(file, data[:10], *args, **kwargs)  # half a file, then the disk fills up
+        raise OSError("disk full")
+
+    monkeypatch.setattr(sf, "write", broken)
+    with pytest.raises(OSError, match="disk full"):
+        separate_file(m, song, tmp_path / "out")
+    folder = tmp_path / "out" / "song"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+@pytest.fixture(scope="module")
+def silent_vocals_corpus(corpus, tmp_path_factory) -> Path:
+    """The demo corpus with silent vocals in every test track (mixture = the other stems)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("silent") / "corpus"
+    shutil.copytree(corpus, root)
+    for track in (root / "test").iterdir():
+        stems = {t: sf.read(track / f"{t}.wav", dtype="float32") for t in TARGETS}
+        rate = stems["vocals"][1]
+        sf.write(track / "vocals.wav", np.zeros_like(stems["vocals"][0]), rate)
+        mix = sum(stems[t][0] for t in TARGETS if t != "vocals")
+        sf.write(track / "mixture.wav", mix, rate, subtype="FLOAT")
+    return root
+
+
+def test_evaluate_with_a_silent_target(silent_vocals_corpus, tiny_model, tmp_path,
+                                       monkeypatch):
+    """A silent reference is not scored (NaN, said so), the others are; never a crash."""
+    import json
+
+    import museval
+
+    from tfselect.demix import evaluate as ev
+
+    out = tmp_path / "ev"
+    r = run_cli("evaluate", "--model", str(tiny_model), "--root", str(silent_vocals_corpus),
+                "--tracks", "1", "--duration", "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    tracks = pd.read_csv(out / "tracks.csv")
+    assert len(tracks) == 4
+    voc = tracks[tracks["target"] == "vocals"]
+    assert voc["silent_reference"].all() and voc[["SDR", "SIR", "SAR", "ISR"]].isna().all(None)
+    rest = tracks[tracks["target"] != "vocals"]
+    assert not rest["silent_reference"].any() and np.isfinite(rest["SDR"]).all()
+    med = pd.read_csv(out / "medians.csv").set_index("target")
+    assert np.isnan(med.loc["vocals", "SDR"])
+    assert np.isfinite(med.drop(index="vocals")["SDR"]).all()
+    (js,) = (out / "json").glob("*.json")
+    df = museval.json2df(json.loads(js.read_text()), js.stem)
+    assert set(df["target"]) == set(TARGETS) and len(df[df["target"] == "vocals"]) == 4 * 2
+    assert df[df["target"] == "vocals"]["score"].isna().all()
+    assert df[df["target"] != "vocals"]["score"].notna().all()
+    info = json.loads((out / "info.json").read_text())
+    assert info["unscored"] == [{"track": js.stem, "target": "vocals", "silent": "reference"}]
+
+    # Atomic outputs: a CSV write that fails midway keeps the previous file, no temp files.
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    monkeypatch.setattr(ev, "bss_eval", lambda ref, est: _fake_scores(ref))  # fast
+
+    def broken(self, path, *args, **kwargs):
+        Path(path).write_text("track,tar")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    with pytest.raises(OSError, match="disk full"):
+        ev.evaluate_model(tiny_model, silent_vocals_corpus, tracks=1, duration=2, out=out,
+                          progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def _fake_scores(ref: np.ndarray) -> dict[str, np.ndarray]:
+    frames = max(1, ref.shape[-1] // 44100)
+    scores = {m: np.zeros((len(ref), frames)) for m in ("SDR", "SIR", "SAR", "ISR")}
+    return {**scores, "silent_reference": np.zeros(len(ref), bool),
+            "silent_estimate": np.zeros(len(ref), bool)}
+
+
 def test_evaluate_two_short_tracks(corpus, tiny_model, tmp_path):
     import museval
 
@@ -299,3 +426,13 @@ def test_train_best_reads_the_search_studies(tmp_path, demo_root, small_study):
         resolve_specs(None, {}, specs)
     with pytest.raises(TfselectError, match="no study 'nothing'"):
         study_best_specs(url, "nothing")
+
+
+@pytest.mark.parametrize("option, value", [("--valid-seconds", "0"), ("--patience", "0"),
+                                           ("--chunk", "-1")])
+def test_train_best_refuses_non_positive_options(tmp_path, option, value):
+    specs = [a for t in TARGETS for a in ("--spec", f"{t}=stft:n_fft=1024,hop=256")]
+    r = run_cli("train-best", *specs, "--out", str(tmp_path / "m"), option, value)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert f"tfselect: error: {option} must be positive" in r.stderr
+    assert not (tmp_path / "m").exists()

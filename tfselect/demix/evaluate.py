@@ -4,8 +4,14 @@ Writes, under ``OUT`` (default ``MODEL_DIR/eval-<subset>``):
 
 - ``json/<track>.json``: museval's own per-track format (``museval.TrackStore``; 1-s
   frames with SDR/SIR/SAR/ISR per target), readable by ``museval.json2df``;
-- ``tracks.csv``: per track and target, the median over frames of each metric;
+- ``tracks.csv``: per track and target, the median over frames of each metric, and
+  ``silent_reference`` / ``silent_estimate``;
 - ``medians.csv``: per target, the median over tracks of those (the MUSDB convention).
+
+BSSEval is undefined for a silent source (museval refuses one): a target whose reference or
+estimate is silent over the scored span is left out of the museval call and gets NaN in
+every frame, in the JSON and ``tracks.csv`` alike; the medians skip NaN. Every file is
+written atomically.
 
 Separation runs in the main process (torch uses its threads); the BSSEval metrics, the slow
 part (~2 min per 4-source song on one core), run in a pool of ``jobs`` processes.
@@ -15,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
@@ -22,21 +29,47 @@ import numpy as np
 import pandas as pd
 
 from tfselect import SAMPLE_RATE
+from tfselect.atomic import atomic_write
 from tfselect.errors import TfselectError
 
 log = logging.getLogger("tfselect.demix")
 METRICS = ("SDR", "SIR", "SAR", "ISR")
 
 
+def _silent(x: np.ndarray) -> np.ndarray:
+    """Per target of (targets, channels, n): silent by museval's own test (all-zero sum)."""
+    return np.all(x.sum(axis=1) == 0, axis=-1)
+
+
 def bss_eval(references: np.ndarray, estimates: np.ndarray) -> dict[str, np.ndarray]:
-    """museval v4 metrics of (targets, 2, n) arrays: metric -> (targets, frames) of 1-s frames."""
+    """museval v4 metrics of (targets, 2, n) arrays: metric -> (targets, frames) of 1-s frames.
+
+    Targets whose reference or estimate is silent are not scored (museval raises on them):
+    their frames are NaN. ``silent_reference`` and ``silent_estimate`` (targets,) say which.
+    """
     import museval
 
-    sdr, isr, sir, sar = museval.evaluate(
-        np.transpose(references, (0, 2, 1)), np.transpose(estimates, (0, 2, 1)),
-        win=SAMPLE_RATE, hop=SAMPLE_RATE,
-    )
-    return {"SDR": sdr, "SIR": sir, "SAR": sar, "ISR": isr}
+    n_targets, n = references.shape[0], references.shape[-1]
+    silent_ref, silent_est = _silent(references), _silent(estimates)
+    scored = np.flatnonzero(~(silent_ref | silent_est))
+    frames = max(1, n // SAMPLE_RATE)  # museval's frame count for win = hop = 1 s
+    out = {m: np.full((n_targets, frames), np.nan) for m in METRICS}
+    if len(scored) and n:
+        sdr, isr, sir, sar = museval.evaluate(
+            np.transpose(references[scored], (0, 2, 1)),
+            np.transpose(estimates[scored], (0, 2, 1)),
+            win=SAMPLE_RATE, hop=SAMPLE_RATE,
+        )
+        for m, v in zip(("SDR", "ISR", "SIR", "SAR"), (sdr, isr, sir, sar), strict=True):
+            out[m][scored] = v
+    return {**out, "silent_reference": silent_ref, "silent_estimate": silent_est}
+
+
+def _nanmedian(x: np.ndarray) -> float:
+    """Median of the finite frames; NaN (no warning) when there are none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slice of a silent target
+        return float(np.nanmedian(x))
 
 
 def _store(name: str, targets: list[str], scores: dict[str, np.ndarray]) -> str:
@@ -88,21 +121,33 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
         rows = []
         for name, job in tqdm(pending, desc="bss_eval", disable=not progress, unit="track"):
             scores = job.result() if isinstance(job, Future) else job
-            (out / "json" / f"{name}.json").write_text(_store(name, targets, scores))
+            store = _store(name, targets, scores)
+            atomic_write(out / "json" / f"{name}.json", lambda p, s=store: p.write_text(s))
             for j, target in enumerate(targets):
+                ref, est = bool(scores["silent_reference"][j]), bool(scores["silent_estimate"][j])
+                if ref or est:
+                    log.warning("%s: %s %s silent over the scored span; its metrics are NaN",
+                                name, target, "reference is" if ref else "estimate is")
                 rows.append({"track": name, "target": target,
-                             **{m: float(np.nanmedian(scores[m][j])) for m in METRICS}})
+                             **{m: _nanmedian(scores[m][j]) for m in METRICS},
+                             "silent_reference": ref, "silent_estimate": est})
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
     per_track = pd.DataFrame(rows)
-    per_track.to_csv(out / "tracks.csv", index=False)
+    atomic_write(out / "tracks.csv", lambda p: per_track.to_csv(p, index=False))
+    # pandas' groupby median skips NaN: silent targets do not count (NaN if all are silent).
     medians = (per_track.groupby("target", sort=False)[list(METRICS)].median().reset_index())
     medians.insert(0, "model", _model_name(model_dir, model.train_config))
-    medians.to_csv(out / "medians.csv", index=False)
-    (out / "info.json").write_text(json.dumps({
+    atomic_write(out / "medians.csv", lambda p: medians.to_csv(p, index=False))
+    silent = per_track[per_track["silent_reference"] | per_track["silent_estimate"]]
+    info = json.dumps({
         "model": str(model_dir), "subset": subset, "tracks": [t.name for t in chosen],
-        "wiener": wiener, "duration": duration}, indent=2))
+        "wiener": wiener, "duration": duration,
+        "unscored": [{"track": r.track, "target": r.target,
+                      "silent": "reference" if r.silent_reference else "estimate"}
+                     for r in silent.itertuples()]}, indent=2)
+    atomic_write(out / "info.json", lambda p: p.write_text(info))
     return medians
 
 

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from tfselect import SAMPLE_RATE, TARGETS
+from tfselect.errors import TfselectError
 
 SHARED_SLICQT = "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"
 STFT_BASELINE = "stft:n_fft=4096,hop=1024"
@@ -35,6 +36,13 @@ PRESETS: dict[str, dict[str, int]] = {
     "small": {"hidden": 64, "layers": 1, "channels": 8},
     "large": {"hidden": 512, "layers": 3, "channels": 32},
 }
+
+
+class ModelConfigError(TfselectError, ValueError):
+    """A model configuration that cannot be built (the CLI prints it on one line).
+
+    Also a ValueError, as these errors were before, for callers that catch that.
+    """
 
 
 @dataclass
@@ -55,11 +63,11 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
-            raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
+            raise ModelConfigError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
         if self.network not in ("auto", "blstm", "cdae"):
-            raise ValueError(f"network must be auto, blstm or cdae, got {self.network!r}")
+            raise ModelConfigError(f"network must be auto, blstm or cdae, got {self.network!r}")
         if self.mask not in ("sigmoid", "relu"):
-            raise ValueError(f"mask must be sigmoid or relu, got {self.mask!r}")
+            raise ModelConfigError(f"mask must be sigmoid or relu, got {self.mask!r}")
         self.sizes = {**PRESETS[self.preset], **self.sizes}
 
     def to_dict(self) -> dict:
@@ -141,7 +149,7 @@ class Branch(nn.Module):
         if family == "auto":
             family = "blstm" if len(bins) == 1 else "cdae"
         if family == "blstm" and len(bins) != 1:
-            raise ValueError(
+            raise ModelConfigError(
                 f"network blstm needs a matrix form (one block) but {spec} has {len(bins)} "
                 "blocks; use form=zeropad or form=rasterize, or network cdae"
             )
@@ -204,4 +212,4 @@ def baseline_specs(baseline: str, shared_spec: str | None = None,
         if network == "blstm" and "form=" not in spec:
             spec += ",form=rasterize"  # a BLSTM needs a matrix form
         return {t: spec for t in TARGETS}
-    raise ValueError(f"baseline must be shared-slicqt or stft, got {baseline!r}")
+    raise ModelConfigError(f"baseline must be shared-slicqt or stft, got {baseline!r}")

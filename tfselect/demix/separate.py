@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from tfselect import SAMPLE_RATE
+from tfselect.atomic import atomic_write
 from tfselect.demix.losses import SharedSTFT
 from tfselect.demix.model import Demixer
 from tfselect.demix.wiener import wiener_waveforms
@@ -49,11 +50,12 @@ def separate_array(model: Demixer, mixture: np.ndarray, chunk_seconds: float = 3
             y = wiener_waveforms(y, x[None], stft, iterations=1)
         w = np.ones(e - s, np.float32)
         k = min(ov, e - s)
-        ramp = (np.arange(k, dtype=np.float32) + 0.5) / max(k, 1)
-        if s > 0:
-            w[:k] = ramp  # fade in where the previous chunk fades out
-        if e < n:
-            w[-k:] = np.minimum(w[-k:], ramp[::-1])
+        if k > 0:  # no overlap: chunks simply abut (w[-0:] would be the whole array)
+            ramp = (np.arange(k, dtype=np.float32) + 0.5) / k
+            if s > 0:
+                w[:k] = ramp  # fade in where the previous chunk fades out
+            if e < n:
+                w[-k:] = np.minimum(w[-k:], ramp[::-1])
         out[..., s:e] += y[0].cpu().numpy() * w
         weight[s:e] += w
         if e == n:
@@ -104,6 +106,6 @@ def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = Fals
         y = _resample(y, SAMPLE_RATE, rate)
         y = y[:, :n] if y.shape[1] >= n else np.pad(y, ((0, 0), (0, n - y.shape[1])))
         dest = folder / f"{target}.wav"
-        sf.write(str(dest), y.T, rate, subtype="FLOAT")
+        atomic_write(dest, lambda tmp, y=y: sf.write(str(tmp), y.T, rate, subtype="FLOAT"))
         written.append(dest)
     return written
