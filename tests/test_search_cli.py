@@ -61,7 +61,12 @@ def test_three_processes_share_one_study(tmp_path, demo_root, small_study, backe
     url = f"sqlite:///{tmp_path}/s.db" if backend == "sqlite" else f"journal:///{tmp_path}/s.log"
     cmd = _search_args(url, "shared", small_study, demo_root, "--trials", "2")
     _run_workers([cmd] * 3, tmp_path)
-    _assert_exact(_trials(url, "shared"), 6)
+    trials = _trials(url, "shared")
+    _assert_exact(trials, 6)
+    # Workers started together must not propose alike (continuous fmin: no chance repeats).
+    slicqts = [t.user_attrs.get("spec") for t in trials if t.params.get("scale") != "stft"]
+    slicqts = [s for s in slicqts if s and s.startswith("slicqt:")]
+    assert len(set(slicqts)) == len(slicqts), slicqts
 
 
 @pytest.mark.slow

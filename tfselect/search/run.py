@@ -389,13 +389,12 @@ def run_search(
         max_tracks=cfg.clips.max_tracks,
     )
     tags = replace(tags, root=str(Path(data_root).resolve()))
-    # Sampler seed: offset by the trials already there, so a resumed run does not replay its
-    # first proposals and one process alone is reproducible; when other workers are running
-    # right now, the process id is mixed in so parallel workers do not propose alike.
-    n_before, n_running = _n_trials(store, name), _n_running(store, name)
-    sampler_seed = cfg.search.seed + n_before
-    if n_running:
-        sampler_seed = (sampler_seed * 1_000_003 + os.getpid()) % 2**31
+    # Sampler seed: --seed, the trials already there (a resumed run does not replay its first
+    # proposals) and the process id. Workers started together see the same study, so only the
+    # pid tells them apart: without it K workers would propose the same candidates. The
+    # clips, which decide every score, stay fixed by --seed alone.
+    sampler_seed = (cfg.search.seed + _n_trials(store, name)) * 1_000_003 + os.getpid()
+    sampler_seed %= 2**31
     sampler = make_sampler(cfg.search.sampler, sampler_seed, len(objectives))
     st = open_study(store, name, tags, sampler)
 
@@ -469,13 +468,6 @@ def _summary_for(store, name: str):
 def _n_trials(store, name: str) -> int:
     s = _summary_for(store, name)
     return 0 if s is None else store.get_n_trials(s._study_id)
-
-
-def _n_running(store, name: str) -> int:
-    from optuna.trial import TrialState
-
-    s = _summary_for(store, name)
-    return 0 if s is None else store.get_n_trials(s._study_id, state=TrialState.RUNNING)
 
 
 def _n_complete(store, name: str) -> int:
