@@ -262,8 +262,17 @@ def test_other_target_is_refused_and_study_untouched(tmp_path, demo_root, small_
     with pytest.raises(TfselectError, match="objective 'mpi', not 'irm1'"):
         run_search("vocals", storage=url, study="s", config=other, root=demo_root, trials=1,
                    progress=False)  # fmt: skip
+    # Optuna cannot change categorical choices within a study: refused up front, one line.
+    narrow = replace(small_config, space=replace(small_config.space, scales=("log",)))
+    with pytest.raises(TfselectError, match="searches scales=\\['bark', 'mel'\\], not \\['log'\\]"):
+        run_search("vocals", storage=url, study="s", config=narrow, root=demo_root, trials=1,
+                   progress=False)  # fmt: skip
+    # Numeric ranges may change (e.g. to widen bins).
+    wider = replace(small_config, space=replace(small_config.space, bins=(12, 200)))
+    run_search("vocals", storage=url, study="s", config=wider, root=demo_root, trials=1,
+               progress=False)  # fmt: skip
     after = _trials(url, "s")
-    assert len(after[1]) == len(before[1]) and dict(after[0].user_attrs) == attrs
+    assert len(after[1]) == len(before[1]) + 1 and dict(after[0].user_attrs) == attrs
 
 
 def test_bare_postgresql_url_uses_the_installed_driver():

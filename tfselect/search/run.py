@@ -366,6 +366,7 @@ def run_search(
         directions=tuple(objectives.directions),
         clips=cfg.clips.as_dict() | {"seed": cfg.search.seed},
         metrics=metrics,
+        choices=cfg.space.choices(),
     )
     _precheck(store, name, tags)
 

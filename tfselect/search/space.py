@@ -89,6 +89,14 @@ class SearchSpace:
     stft_n_fft: tuple[int, ...] = (1024, 2048, 4096, 8192)
     stft_overlap: tuple[int, ...] = (4,)
 
+    def choices(self) -> dict[str, list]:
+        """The categorical choices (JSON-able), which a study cannot change once created."""
+        return {
+            "scales": list(self.scales), "phase": list(self.phase), "form": list(self.form),
+            "stft": self.stft, "stft_n_fft": list(self.stft_n_fft),
+            "stft_overlap": list(self.stft_overlap),
+        }  # fmt: skip
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
         """Build from the ``[space]`` table of a study TOML; unknown keys are an error."""

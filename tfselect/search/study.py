@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tfselect.errors import TfselectError
@@ -34,6 +34,9 @@ class StudyTags:
             must score on the same clips, so they must agree.
         metrics: metric names each trial computes.
         root: dataset root the creator used (informational; machines may mount it elsewhere).
+        choices: the categorical choices of the search space (scales, phase, form, STFT
+            sizes): Optuna cannot change them within a study, so workers must agree.
+            Numeric ranges may change between runs (e.g. to widen bins).
     """
 
     target: str
@@ -42,6 +45,7 @@ class StudyTags:
     clips: Mapping[str, Any]
     metrics: tuple[str, ...]
     root: str = ""
+    choices: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +55,7 @@ class StudyTags:
             "clips": dict(self.clips),
             "metrics": list(self.metrics),
             "root": self.root,
+            "choices": dict(self.choices),
         }
 
     @classmethod
@@ -62,6 +67,7 @@ class StudyTags:
             clips=dict(d.get("clips", {})),
             metrics=tuple(d.get("metrics", ())),
             root=d.get("root", ""),
+            choices=dict(d.get("choices", {})),
         )
 
 
@@ -153,6 +159,14 @@ def check_tags(name: str, found: StudyTags, wanted: StudyTags) -> None:
         raise TfselectError(
             f"study {name!r} has objective {found.objective!r}, not {wanted.objective!r} "
             "(pick another --study or the same --objective)"
+        )
+    if dict(found.choices) != dict(wanted.choices):
+        k = next(k for k in set(found.choices) | set(wanted.choices)
+                 if found.choices.get(k) != wanted.choices.get(k))  # fmt: skip
+        raise TfselectError(
+            f"study {name!r} searches {k}={found.choices.get(k)!r}, not "
+            f"{wanted.choices.get(k)!r}: Optuna cannot change a study's choices (pick another "
+            "--study, or keep them; numeric ranges may change)"
         )
     if dict(found.clips) != dict(wanted.clips):
         diff = sorted(
