@@ -133,6 +133,7 @@ class _ClipScorer:
         self._freqs = transform.frequencies()
         self._rate = transform.frame_rate()
         self.timings: dict[str, float] = {}  # seconds per stage, summed over clips
+        self._warm: set[int] = set()  # clip lengths already run once (untimed warm-up)
         self._adjoints: dict[tuple, GridAdjoint] = {}
         self._supports: dict[int, list[Tensor] | None] = {}
 
@@ -173,6 +174,9 @@ class _ClipScorer:
         out: dict[str, float] = {}
         if "seconds" in want:
             with self._stage("cost: seconds"):
+                if n not in self._warm:  # first call per length builds filterbanks/FFT plans
+                    forward_inverse_seconds(self.T, mix)
+                    self._warm.add(n)
                 out["seconds"] = forward_inverse_seconds(self.T, mix) / (n / self.T.sample_rate)
         if "peak_mb" in want:
             if n not in self._peak:
