@@ -157,14 +157,14 @@ def score_cmd(
     from tfselect.audio.dataset import resolve_root
     from tfselect.metrics import DIRECTIONS, resolve_metrics, score
     from tfselect.metrics.output import render_table, write_csv_row
-    from tfselect.transforms import TransformSpec
+    from tfselect.transforms import TransformSpec, build
 
     # Cheap checks first, so a typo fails before any audio is read.
     if target not in TARGETS:
         raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
     names = resolve_metrics(metrics)
     spec = TransformSpec.parse(transform)
-    spec.validate(SAMPLE_RATE)
+    build(spec, SAMPLE_RATE)  # validates and designs the filterbank (cached for score below)
     if bss not in ("fast", "museval"):
         raise TfselectError(f"--bss must be fast or museval, got '{bss}'")
     chosen = sample_clips(
