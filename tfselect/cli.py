@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from tfselect import __version__
-from tfselect.errors import TfselectError
+from tfselect.errors import Interrupted, TfselectError
 
 app = typer.Typer(
     help="Choose the time-frequency transform each music source should use.",
@@ -69,8 +69,9 @@ def user_errors(fn):
         except TfselectError as exc:
             typer.echo(f"tfselect: error: {exc}", err=True)
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            typer.echo("tfselect: interrupted", err=True)
+        except KeyboardInterrupt as exc:
+            typer.echo(f"tfselect: {exc if isinstance(exc, Interrupted) else 'interrupted'}",
+                       err=True)  # fmt: skip
             raise typer.Exit(130) from None
         except MemoryError:  # a huge request that slipped past the checks
             typer.echo("tfselect: error: out of memory (try fewer bins or shorter clips)", err=True)

@@ -9,5 +9,9 @@ class DatasetError(TfselectError):
     """A dataset root, track or audio file that cannot be used; the message names the file."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what was kept and how to continue (the CLI prints it, exit 130)."""
+
+
 class SpecError(TfselectError, ValueError):
     """An invalid transform spec; the message names the field, the value and the allowed range."""

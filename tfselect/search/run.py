@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from tfselect import SAMPLE_RATE, TARGETS
-from tfselect.errors import SpecError, TfselectError
+from tfselect.errors import Interrupted, SpecError, TfselectError
 from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives
 from tfselect.search.space import SearchSpace, check_slice_length
@@ -449,13 +449,11 @@ def run_search(
     result.ran = bar.count
     _summarise(st, result)
     if result.interrupted:
-        print(
-            f"tfselect: interrupted after {result.ran} trial(s) in this run; study "
+        raise Interrupted(
+            f"interrupted after {result.ran} trial(s) in this run; study "
             f"{name!r} keeps {result.complete} complete trial(s); rerun the same command "
-            "to continue",
-            file=sys.stderr,
+            "to continue"
         )
-        raise KeyboardInterrupt
     return result
 
 
