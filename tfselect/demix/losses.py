@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from tfselect import SAMPLE_RATE
+
 EPS = 1e-8
 
 
@@ -41,30 +43,24 @@ def combinations(n_targets: int) -> list[tuple[int, ...]]:
 class SharedSTFT(torch.nn.Module):
     """The one STFT all losses (and the Wiener filter) are computed in.
 
-    ``forward(x)`` maps (..., samples) float to (..., bins, frames) complex with a periodic
-    Hann window, ``center=True``; ``inverse`` undoes it given the length in samples.
+    ``forward(x)`` maps (..., samples) float to (..., bins, frames) complex; ``inverse`` undoes
+    it given the length in samples. A thin view of the transforms layer's STFT (periodic
+    Hann, ``center=True``) without its channel and slice axes.
     """
 
     def __init__(self, n_fft: int = 4096, hop: int = 1024) -> None:
         super().__init__()
+        from tfselect.transforms.stft import STFT
+
         self.n_fft, self.hop = int(n_fft), int(hop)
-        self.register_buffer("window", torch.hann_window(self.n_fft), persistent=False)
+        self.stft = STFT(f"stft:n_fft={self.n_fft},hop={self.hop}", SAMPLE_RATE)
 
     def forward(self, x: Tensor) -> Tensor:
-        shape = x.shape
-        X = torch.stft(
-            x.reshape(-1, shape[-1]), self.n_fft, self.hop, window=self.window.to(x.dtype),
-            center=True, pad_mode="constant", return_complex=True,
-        )
-        return X.reshape(*shape[:-1], *X.shape[-2:])
+        (X,) = self.stft(x.unsqueeze(-2))  # (..., 1, bins, 1, frames)
+        return X[..., 0, :, 0, :]
 
     def inverse(self, X: Tensor, length: int) -> Tensor:
-        shape = X.shape
-        x = torch.istft(
-            X.reshape(-1, *shape[-2:]), self.n_fft, self.hop,
-            window=self.window.to(X.real.dtype), center=True, length=length,
-        )
-        return x.reshape(*shape[:-2], length)
+        return self.stft.inverse([X[..., None, :, None, :]], length)[..., 0, :]
 
 
 def _mag(z: Tensor) -> Tensor:

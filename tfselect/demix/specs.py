@@ -17,36 +17,19 @@ def canonical(spec: str) -> str:
 
 
 def read_best_csv(path: Path) -> dict[str, str]:
-    """target -> spec from a ``best.csv`` (columns ``target, objective, candidate, spec, ...``).
+    """target -> spec of its first ``best`` row in a ``best.csv`` (the report layer's reader).
 
-    Uses the report layer's reader when it exists; otherwise the first row per target.
-    Raises TfselectError for a missing or unreadable file or one without a spec per target.
+    Raises TfselectError for a missing or unreadable file or one that is not a best.csv.
     """
+    from tfselect.report.best import read_best
+
     path = Path(path)
     if not path.is_file():
         raise TfselectError(
             f"best transforms file not found: {path} (run `tfselect search` and `tfselect "
             "report` first, or give every target with --spec TARGET=SPEC)"
         )
-    try:
-        from tfselect.report.best import read_best  # the report layer's own reader
-    except ImportError:
-        read_best = None
-    if read_best is not None:
-        specs = dict(read_best(path))
-    else:
-        import pandas as pd
-
-        try:
-            df = pd.read_csv(path)
-        except Exception as exc:  # pandas raises several types for a broken CSV
-            raise TfselectError(f"cannot read best transforms file {path}: {exc}") from None
-        missing_cols = {"target", "spec"} - set(df.columns)
-        if missing_cols:
-            raise TfselectError(f"{path} lacks column(s) {', '.join(sorted(missing_cols))}")
-        df = df.dropna(subset=["spec"])
-        specs = {str(t): str(g["spec"].iloc[0]) for t, g in df.groupby("target", sort=False)}
-    return specs
+    return dict(read_best(path))
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, str]:
