@@ -35,6 +35,7 @@ from tfselect.atomic import atomic_write
 from tfselect.demix.data import TrackAudio, TrainingSet, validation_examples
 from tfselect.demix.losses import DemixLoss, LossConfig
 from tfselect.demix.model import Demixer, ModelConfig
+from tfselect.devices import resolve_device
 from tfselect.errors import TfselectError
 
 log = logging.getLogger("tfselect.demix")
@@ -147,13 +148,8 @@ def _init_distributed(device: torch.device) -> _Dist:
 
 
 def _resolve_device(device: str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise TfselectError(f"--device {device!r} is not a torch device (cpu, cuda, cuda:1)")\
-            from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TfselectError(f"--device {device}: CUDA is not available on this machine")
+    """``--device``, checked; under torchrun each rank takes its own GPU (LOCAL_RANK)."""
+    dev = resolve_device(device)
     if dev.type == "cuda" and "LOCAL_RANK" in os.environ:
         dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return dev

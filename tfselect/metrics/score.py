@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from tfselect import SAMPLE_RATE, TARGETS
+from tfselect.devices import resolve_device
 from tfselect.errors import TfselectError
 from tfselect.transforms import Transform, TransformSpec, build
 
@@ -91,22 +92,6 @@ def resolve_metrics(metrics: str | Sequence[str] | None) -> tuple[str, ...]:
     if not wanted:
         raise TfselectError("no metric selected: give at least one metric or group name")
     return tuple(m for m in METRICS if m in wanted)
-
-
-def _device(device: str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise TfselectError(f"invalid device '{device}': {exc}") from None
-    if dev.type not in ("cpu", "cuda"):
-        raise TfselectError(f"device '{device}': tfselect runs on cpu or cuda")
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise TfselectError(f"device '{device}' requested but CUDA is not available")
-    try:  # e.g. cuda:7 on a machine with one GPU
-        torch.empty(0, device=dev)
-    except (RuntimeError, AssertionError) as exc:
-        raise TfselectError(f"device '{device}' cannot be used: {exc}") from None
-    return dev
 
 
 class _ClipScorer:
@@ -294,7 +279,7 @@ def score(
         raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")
     if dtype not in (torch.float32, torch.float64):
         raise TfselectError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    dev = _device(device)
+    dev = resolve_device(device)
     if not clips:
         raise TfselectError("no clips to score")
     transform = build(spec, sample_rate=sample_rate).to(dev)

@@ -1,0 +1,27 @@
+"""The torch device a command runs on, checked once with a clear error (any layer uses it)."""
+
+from __future__ import annotations
+
+import torch
+
+from tfselect.errors import TfselectError
+
+
+def resolve_device(device: str) -> torch.device:
+    """``--device`` text -> torch.device; TfselectError (one line) when it cannot be used.
+
+    tfselect runs on ``cpu`` and ``cuda[:N]``; a CUDA device must exist on this machine.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise TfselectError(f"invalid device '{device}': {exc}") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise TfselectError(f"device '{device}': tfselect runs on cpu or cuda")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise TfselectError(f"device '{device}' requested but CUDA is not available")
+    try:  # e.g. cuda:7 on a machine with one GPU
+        torch.empty(0, device=dev)
+    except (RuntimeError, AssertionError) as exc:
+        raise TfselectError(f"device '{device}' cannot be used: {exc}") from None
+    return dev
