@@ -80,7 +80,7 @@ def _setup(method: str, config: str, x_np):
         x = torch.from_numpy(x_np)[None]
         return (lambda: enc(x)), (lambda C: dec(C, length))
     if method == "nsgt":
-        from tfselect.transforms.nsgt_ref import NSGTReference
+        from tfselect.reference.nsgt_sliced import NSGTReference
 
         R = NSGTReference(CONFIGS[config][0], SR, dtype=np.float32)
         return (lambda: R.forward(x_np)), (lambda C: R.inverse(C, length))

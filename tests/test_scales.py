@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tfselect.transforms.nsgt_ref import BarkScale, VQLogScale, patch_nsgt
+from tfselect.reference.nsgt_sliced import BarkScale, VQLogScale, patch_nsgt
 from tfselect.transforms.scales import (
     SCALES,
     bark2hz,

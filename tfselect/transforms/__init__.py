@@ -7,7 +7,8 @@
 
 Kinds: ``slicqt`` (torch sliCQT, :mod:`.slicqt`), ``stft`` (:mod:`.stft`), ``nsgt``
 (non-sliced torch NSGT with essentia's design, :mod:`.nsgt2014`) and ``nsgcq`` (essentia's
-NSGConstantQ adapter, :mod:`.essentia_ref`). The last two are imported lazily.
+NSGConstantQ itself, :mod:`tfselect.reference.essentia_nsgcq`). The last two are imported
+lazily.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def build(spec: TransformSpec | str, sample_rate: int = 44100) -> Transform:
 
         return NSGT2014(spec, sample_rate)
     if spec.kind == "nsgcq":
-        from .essentia_ref import EssentiaNSGCQ
+        from tfselect.reference.essentia_nsgcq import EssentiaNSGCQ
 
         return EssentiaNSGCQ(spec, sample_rate)
     raise AssertionError(f"unhandled kind {spec.kind}")  # parse() rejects unknown kinds

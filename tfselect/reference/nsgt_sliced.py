@@ -24,10 +24,9 @@ import warnings
 import numpy as np
 
 from tfselect.errors import SpecError
-
-from .filterbank import Block, frames_per_bin, nsg_windows
-from .scales import bark2hz, centres_and_q, hz2bark
-from .spec import TransformSpec
+from tfselect.transforms.filterbank import Block, frames_per_bin, nsg_windows
+from tfselect.transforms.scales import bark2hz, centres_and_q, hz2bark
+from tfselect.transforms.spec import TransformSpec
 
 
 class _NumpyClipShim(types.ModuleType):

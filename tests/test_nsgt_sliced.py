@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from tfselect.errors import SpecError
+from tfselect.reference.nsgt_sliced import NSGTReference, patch_nsgt
 from tfselect.transforms import build
-from tfselect.transforms.nsgt_ref import NSGTReference, patch_nsgt
 
 SR = 44100
 # small but real configurations: every scale, ragged and nsgt's matrixform (= rasterize)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from tfselect.errors import SpecError, TfselectError
+from tfselect.reference.essentia_nsgcq import EssentiaNSGCQ
 from tfselect.transforms import build
-from tfselect.transforms.essentia_ref import EssentiaNSGCQ
 
 SR = 44100
 BODY = "fmin=65.4,fmax=6000,bpo=12"

@@ -2,8 +2,8 @@
 
 A reference backend, not a hot path: numpy float32 inside (essentia's ``Real``), a Python loop
 over every leading index and channel, no autograd (coefficients are detached copies), CPU only
-(results are moved back to the input's device). Use :class:`~.nsgt2014.NSGT2014` (kind
-``nsgt``) for the same transform in torch.
+(results are moved back to the input's device). Use
+:class:`~tfselect.transforms.nsgt2014.NSGT2014` (kind ``nsgt``) for the same transform in torch.
 
 The algorithm is non-sliced: its ``inputSize`` is the signal length, so a configured
 analysis/synthesis pair is cached per length. Odd lengths are padded by essentia itself
@@ -33,9 +33,9 @@ import torch
 from torch import Tensor
 
 from tfselect.errors import SpecError, TfselectError
-
-from .base import Coefs, Transform
-from .nsgt2014 import NORMALIZE, NSGT2014, PHASES, RASTERIZE, cq_centres
+from tfselect.transforms.base import Coefs, Transform
+from tfselect.transforms.cq_design import NORMALIZE, PHASES, RASTERIZE, cq_centres
+from tfselect.transforms.nsgt2014 import NSGT2014
 
 
 def _essentia_standard():
