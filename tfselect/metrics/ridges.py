@@ -37,7 +37,7 @@ from torch import Tensor
 
 from tfselect.transforms.base import Coefs, Transform
 
-DIRECTIONS = ("time", "freq")
+RIDGE_DIRECTIONS = ("time", "freq")
 
 
 @dataclass(frozen=True)
@@ -222,8 +222,8 @@ def ridge_analysis(
         ridges on the analysed grid, whose frames are groups of ``factor`` input frames
         (``factor`` > 1 when ``frame_rate`` exceeds ``config.max_frame_rate``).
     """
-    if direction not in DIRECTIONS:
-        raise ValueError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
+    if direction not in RIDGE_DIRECTIONS:
+        raise ValueError(f"direction must be one of {RIDGE_DIRECTIONS}, got {direction!r}")
     power = power.detach().to("cpu", torch.float64)
     n_frames = power.shape[1]
     factor = max(1, math.ceil(frame_rate / config.max_frame_rate - 1e-9))
