@@ -1,6 +1,7 @@
 """One entry point: every metric of one transform for one target over a set of clips.
 
-Per clip, the mixture and the four stems are analysed in ONE batched forward call, the
+Per clip, the mixture and the four stems (only the target when no ratio mask is asked for)
+are analysed in ONE batched forward call, the
 target's coefficients are shared by sparsity and ridge analysis, and every estimate that
 needs an inverse (four oracles, two ridge-restricted targets) goes through ONE batched
 inverse call. Per-clip values are then reduced to medians over clips. Clips whose target is
@@ -182,13 +183,17 @@ class _ClipScorer:
                 out["redundancy"] = float(self.T.redundancy(n))
             return out
 
-        src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in TARGETS])
+        # Only the ratio masks (irm1, irm2) need the other stems: without them, analyse just
+        # the mixture and the target (2 signals instead of 5, e.g. a search racing on mpi).
+        sources = list(TARGETS) if want & {"irm1", "irm2"} else [TARGETS[self.ti]]
+        ti = sources.index(TARGETS[self.ti])
+        src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in sources])
         src = src.to(self.device, self.dtype)
-        reference = src[self.ti]
-        with self._stage("forward (mixture + 4 stems)"), torch.no_grad():
-            C = self.T.forward(torch.cat([mix[None], src]))  # (5, ch, bins_b, slices, frames_b)
+        reference = src[ti]
+        with self._stage(f"forward (mixture + {len(sources)} stems)"), torch.no_grad():
+            C = self.T.forward(torch.cat([mix[None], src]))  # (1+S, ch, bins_b, slices, frames_b)
         # A copy, so that `del C` below frees the mixture and the other stems' coefficients.
-        target = [c[1 + self.ti].clone() for c in C]
+        target = [c[1 + ti].clone() for c in C]
         if "redundancy" in want:
             out["redundancy"] = sum(c[0].numel() for c in target) / float(n)
         sparse = [m for m in GROUPS["sparsity"] if m in want]
@@ -202,7 +207,7 @@ class _ClipScorer:
         oracles = [m for m in ORACLES if m in want]
         if oracles:
             with self._stage("oracles (masks)"):
-                est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], self.ti, oracles)
+                est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], ti, oracles)
             pending.append((oracles, est))
         del C
         directions = [d for d in ("time", "freq") if want & {f"ridge_{k}_{d}" for k in RIDGE_KINDS}]
