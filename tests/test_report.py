@@ -170,8 +170,33 @@ def test_correlations_equal_pandas(demo):
             assert np.isnan(r["partial_spearman"])
         if np.isfinite(r["spearman_lo"]):
             assert r["spearman_lo"] <= r["spearman_hi"]
+        for base in ("bins", "redundancy"):
+            if r["group"] == "baseline":
+                assert np.isnan(r[f"minus_{base}"])
+                continue
+            both = sub[list(dict.fromkeys([x, base, y]))].dropna()
+            if len(both) >= 3:
+                s2 = both.corr(method="spearman")
+                expect = abs(s2.loc[x, y]) - abs(s2.loc[base, y])
+                assert r[f"minus_{base}"] == pytest.approx(expect, nan_ok=True)
         checked += 1
     assert checked >= 8
+
+
+def test_rank_gain_interval_separates_a_real_predictor_from_the_baseline():
+    from tfselect.report.tables import rank_gain
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=40)
+    good = y + rng.normal(0, 0.2, 40)  # ranks the oracle well
+    noise = rng.normal(size=40)  # the trivial predictor knows nothing
+    value, lo, hi = rank_gain(good, noise, y, 500, np.random.default_rng(1))
+    expect = abs(stats.spearmanr(good, y)[0]) - abs(stats.spearmanr(noise, y)[0])
+    assert value == pytest.approx(expect) and 0 < lo < value < hi
+    value, lo, hi = rank_gain(noise, good, y, 500, np.random.default_rng(1))
+    assert value < 0 and hi < 0
+    # Backwards is as informative as forwards: |rho|.
+    assert rank_gain(-good, noise, y, 0, np.random.default_rng(1))[0] == pytest.approx(expect)
 
 
 def test_pareto_equals_bruteforce(demo):

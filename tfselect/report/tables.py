@@ -307,6 +307,28 @@ def correlation_row(
     return out
 
 
+def rank_gain(
+    x: np.ndarray, base: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> tuple[float, float, float]:
+    """|Spearman(x, y)| - |Spearman(base, y)| and its paired percentile bootstrap 95 % CI.
+
+    Args:
+        x, base, y: (n,) predictor, baseline predictor and oracle of the same candidates.
+        n_boot: resamples of candidates (the same ones for x and base); 0 = no interval.
+    """
+    n = len(x)
+    if n < 3:
+        return math.nan, math.nan, math.nan
+    value = float(abs(_spearman_rows(x[None], y[None])[0])
+                  - abs(_spearman_rows(base[None], y[None])[0]))  # fmt: skip
+    if n_boot <= 0 or n < 4:
+        return value, math.nan, math.nan
+    idx = rng.integers(0, n, size=(n_boot, n))
+    boot = np.abs(_spearman_rows(x[idx], y[idx])) - np.abs(_spearman_rows(base[idx], y[idx]))
+    lo, hi = _ci(boot)
+    return value, lo, hi
+
+
 def unique_complete(df: pd.DataFrame) -> pd.DataFrame:
     """Complete trials, one per (target, spec): repeated candidates would count twice."""
     done = df[df["state"] == "COMPLETE"]
@@ -321,9 +343,18 @@ def correlations_frame(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> p
     spearman_lo, spearman_hi, kendall (tau-b), kendall_lo, kendall_hi, partial_spearman
     (given redundancy; NaN for redundancy itself), partial_spearman_lo, partial_spearman_hi.
     Intervals: percentile bootstrap (``n_boot`` resamples of trials, seeded).
+
+    Does a cheap metric add anything over the trivial predictors? ``minus_bins`` and
+    ``minus_redundancy`` (each with ``_lo``/``_hi``): |Spearman| of the predictor minus
+    |Spearman| of that baseline, against the same oracle over the same candidates (rows
+    where both are known), with a paired bootstrap interval (the same resampled candidates
+    for both), so an interval above 0 means the metric ranks the oracle better than the
+    baseline does. Absolute values: a metric that predicts the oracle's order backwards is
+    as useful as one that predicts it forwards. NaN on the baselines' own rows.
     """
     _, group_of, oracles = _metric_groups()
     rng = np.random.default_rng(seed)
+    gain_rng = np.random.default_rng([seed, 1])  # its own stream: other columns stay as before
     data = unique_complete(df)
     mcols = metric_columns(df)
     present_oracles = [o for o in oracles if o in mcols]
@@ -341,12 +372,20 @@ def correlations_frame(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> p
                     clean[pred].to_numpy(), clean[oracle].to_numpy(), z, n_boot, rng
                 )
                 group = "baseline" if pred in BASELINE_PREDICTORS else group_of.get(pred, "")
+                for base in BASELINE_PREDICTORS:
+                    gain = (math.nan, math.nan, math.nan)
+                    if pred not in BASELINE_PREDICTORS and base in sub.columns:
+                        both = sub[[pred, base, oracle]].astype(float).dropna()
+                        gain = rank_gain(both[pred].to_numpy(), both[base].to_numpy(),
+                                         both[oracle].to_numpy(), n_boot, gain_rng)  # fmt: skip
+                    stats_ |= dict(zip([f"minus_{base}{s}" for s in ("", "_lo", "_hi")], gain,
+                                       strict=True))  # fmt: skip
                 rows.append(
                     {"target": target, "predictor": pred, "group": group, "oracle": oracle} | stats_
                 )
     cols = ["target", "predictor", "group", "oracle", "n"] + [
         f"{k}{s}" for k in ("spearman", "kendall", "partial_spearman") for s in ("", "_lo", "_hi")
-    ]
+    ] + [f"minus_{b}{s}" for b in BASELINE_PREDICTORS for s in ("", "_lo", "_hi")]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
