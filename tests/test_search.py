@@ -114,6 +114,19 @@ def test_space_never_proposes_an_infeasible_candidate(sllen_max, fmin):
     assert top > 0.7 * sllen_max
 
 
+@pytest.mark.parametrize("spec", [*REFERENCES.values(), "stft:n_fft=6144,hop=768,window=blackman",
+                                  "slicqt:scale=vqlog,bins=80,fmin=40.5,fmax=22050,gamma=12.3"])
+def test_params_for_reproduce_a_spec_through_propose(spec):
+    """The references are enqueued with the parameters that make the space propose them."""
+    space = SearchSpace()
+    params = space.params_for(spec)
+    assert params is not None
+    study = optuna.create_study()
+    study.enqueue_trial(params)
+    assert str(space.propose(study.ask())) == spec
+    assert SearchSpace(scales=("log",)).params_for(REFERENCES["xumx-slicq"]) is None
+
+
 def test_a_space_whose_fewest_bins_exceed_the_cap_is_refused():
     with pytest.raises(TfselectError, match="already need slices above sllen_max=64"):
         SearchSpace(sllen_max=64, stft=False).validate()

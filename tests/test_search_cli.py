@@ -54,6 +54,19 @@ def _distinct(trials) -> list:
     return [t for t in trials if "reused_from" not in t.user_attrs]
 
 
+@pytest.fixture()
+def racing_study(tmp_path: Path) -> Path:
+    """SMALL_STUDY with 4 clips and racing allowed after 2 of them: the concurrency tests
+    run with the Wilcoxon pruner actually stopping candidates."""
+    text = SMALL_STUDY.replace("n_clips = 1", "n_clips = 4").replace(
+        'sampler = "random"', 'sampler = "random"\nrace_min_clips = 2\np_threshold = 0.3'
+    )
+    assert "race_min_clips = 2" in text and "n_clips = 4" in text
+    p = tmp_path / "racing.toml"
+    p.write_text(text)
+    return p
+
+
 def _assert_exact(trials, expected: int) -> None:
     # none lost or doubled: numbers are contiguous, and exactly `expected` distinct candidates
     assert sorted(t.number for t in trials) == list(range(len(trials)))
@@ -63,9 +76,9 @@ def _assert_exact(trials, expected: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "journal"])
-def test_three_processes_share_one_study(tmp_path, demo_root, small_study, backend):
+def test_three_processes_share_one_study(tmp_path, demo_root, racing_study, backend):
     url = f"sqlite:///{tmp_path}/s.db" if backend == "sqlite" else f"journal:///{tmp_path}/s.log"
-    cmd = _search_args(url, "shared", small_study, demo_root, "--trials", "2")
+    cmd = _search_args(url, "shared", racing_study, demo_root, "--trials", "2")
     _run_workers([cmd] * 3, tmp_path)
     trials = _trials(url, "shared")
     _assert_exact(trials, 6)
@@ -94,9 +107,9 @@ def test_two_processes_on_postgresql(tmp_path, demo_root, small_study):
 
 
 @pytest.mark.slow
-def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, demo_root, small_study):
+def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, demo_root, racing_study):
     url = f"sqlite:///{tmp_path}/k.db"
-    cmd = _search_args(url, "k", small_study, demo_root, "--trials", "100")
+    cmd = _search_args(url, "k", racing_study, demo_root, "--trials", "100")
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -118,7 +131,7 @@ def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, demo_root, small_stu
     before = {t.number: (t.state, t.values) for t in _distinct(_trials(url, "k"))
               if t.state.is_finished()}  # fmt: skip
     assert len(before) >= 2
-    subprocess.run(_search_args(url, "k", small_study, demo_root, "--trials", "2"), cwd=tmp_path,
+    subprocess.run(_search_args(url, "k", racing_study, demo_root, "--trials", "2"), cwd=tmp_path,
                    env=cli_env(), check=True, capture_output=True, timeout=300)  # fmt: skip
     after = _trials(url, "k")
     finished = {t.number: (t.state, t.values) for t in _distinct(after) if t.state.is_finished()}

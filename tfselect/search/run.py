@@ -282,7 +282,7 @@ def run_search(
     sampler_seed = (cfg.search.seed + _n_trials(store, name)) * 1_000_003 + os.getpid()
     sampler_seed %= 2**31
     sampler = make_sampler(cfg.search.sampler, sampler_seed, len(objectives))
-    st = open_study(store, name, tags, sampler, pruner)
+    st = open_study(store, name, tags, sampler, pruner, cfg.space)
 
     objective = TrialObjective(
         cfg.space, objectives, target, pool, metrics, cfg.search.device, scorer,

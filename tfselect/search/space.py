@@ -264,6 +264,77 @@ class SearchSpace:
         """``propose`` as a canonical spec string."""
         return str(self.propose(trial))
 
+    def params_for(self, spec) -> dict[str, Any] | None:
+        """Trial parameters under which ``propose`` gives ``spec`` (for ``enqueue_trial``), or
+        None when the space cannot express it (then the spec is evaluated without params).
+
+        Samplers that model only the parameters every trial has (GP) need the references'
+        parameters too, or they would model nothing.
+        """
+        from tfselect.transforms import TransformSpec
+
+        spec = TransformSpec.parse(spec)
+        choices = self.scales + (("stft",) if self.stft else ())
+        params: dict[str, Any] = {}
+        scale = "stft" if spec.kind == "stft" else spec.scale
+        if spec.kind not in ("stft", "slicqt") or scale not in choices:
+            return None
+        if len(choices) > 1:
+            params["scale"] = scale
+        if spec.kind == "stft":
+            lo, hi = self.stft_n_fft
+            overlap = spec.n_fft // spec.hop
+            if not (lo <= spec.n_fft <= hi and spec.n_fft % self.stft_n_fft_step == 0
+                    and overlap in self.stft_overlap and spec.window in self.stft_window
+                    and spec.n_fft == spec.hop * overlap):  # fmt: skip
+                return None
+            fixed = {"stft_n_fft": spec.n_fft, "stft_overlap": overlap, "stft_window": spec.window}
+            params.update(_varying(fixed, lo == hi, self.stft_overlap, self.stft_window))
+            return params
+        if spec.sllen is not None or spec.trlen is not None or spec.phase not in self.phase or (
+            spec.form not in self.form
+        ):
+            return None
+        for name, bounds in (("fmin", self.fmin), ("fmax", self.fmax)):
+            value = getattr(spec, name)
+            if not bounds[0] <= value <= bounds[1]:
+                return None
+            if bounds[0] != bounds[1]:
+                params[name] = value
+        if spec.scale == "vqlog":
+            if not self.gamma[0] <= spec.gamma <= self.gamma[1]:
+                return None
+            if self.gamma[0] != self.gamma[1]:
+                params["gamma"] = spec.gamma
+        lo, top = self.bins[0], self.max_bins(spec.scale, spec.fmin, spec.fmax, spec.gamma or 0.0)
+        if not lo <= spec.bins <= top:
+            return None
+        if self.bins[0] != self.bins[1]:
+            if top == lo:
+                q = 0.0
+            elif self.bins_log:
+                q = (math.log(spec.bins) - math.log(lo)) / (math.log(top) - math.log(lo))
+            else:
+                q = (spec.bins - lo) / (top - lo)
+            params["bins_q"] = q
+        if len(self.phase) > 1:
+            params["phase"] = spec.phase
+        if len(self.form) > 1:
+            params["form"] = spec.form
+        return params
+
+
+def _varying(fixed: dict[str, Any], n_fft_fixed: bool, overlaps: tuple, windows: tuple) -> dict:
+    """The STFT parameters that ``propose`` actually suggests (single choices are not)."""
+    out = dict(fixed)
+    if n_fft_fixed:
+        out.pop("stft_n_fft")
+    if len(overlaps) == 1:
+        out.pop("stft_overlap")
+    if len(windows) == 1:
+        out.pop("stft_window")
+    return out
+
 
 def _slicqt_spec(scale: str, bins: int, fmin: float, fmax: float, gamma: float):
     from tfselect.transforms import TransformSpec

@@ -31,7 +31,8 @@ REFERENCES: dict[str, str] = {
 }
 # User attrs of a trial that are not metrics.
 RESERVED_ATTRS = (
-    "spec", "fail_reason", "reused_from", "reference", "clips", "clip_values", "n_metric_clips",
+    "spec", "fail_reason", "reused_from", "reference", "reference_params", "clips",
+    "clip_values", "n_metric_clips",
 )  # fmt: skip
 
 
@@ -152,7 +153,7 @@ def _find(storage, name: str):
     return None
 
 
-def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None):
+def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None, space=None):
     """Load study ``name`` after checking its tags, or create, tag it and enqueue the
     reference transforms as its first trials.
 
@@ -186,7 +187,7 @@ def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None):
             created = True
         except optuna.exceptions.DuplicatedStudyError:
             # Another worker created it a moment ago: check its tags like any existing study.
-            return open_study(storage, name, tags, sampler, pruner)
+            return open_study(storage, name, tags, sampler, pruner, space)
     current = study.user_attrs.get(TAG)
     if isinstance(current, Mapping):
         check_tags(name, StudyTags.from_dict(current), tags)
@@ -195,7 +196,7 @@ def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None):
             raise TfselectError(f"study {name!r} exists with other directions")
         study.set_user_attr(TAG, tags.as_dict())
     if created:
-        enqueue_references(study)
+        enqueue_references(study, space)
     return study
 
 
@@ -334,9 +335,13 @@ def earlier_result(study, spec: str, metrics: tuple[str, ...] = ()):
     return None
 
 
-def enqueue_references(study) -> None:
-    """Queue the reference transforms as trials unless the study already has them."""
+def enqueue_references(study, space=None) -> None:
+    """Queue the reference transforms as trials unless the study already has them, with the
+    parameters that give them in ``space`` (a ``SearchSpace``) when it can express them."""
     have = {t.user_attrs.get("reference") for t in study.get_trials(deepcopy=False)}
-    for name in REFERENCES:
+    for name, spec in REFERENCES.items():
         if name not in have:
-            study.enqueue_trial({}, user_attrs={"reference": name})
+            params = (space.params_for(spec) if space is not None else None) or {}
+            study.enqueue_trial(
+                params, user_attrs={"reference": name, "reference_params": bool(params)}
+            )

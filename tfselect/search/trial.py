@@ -148,6 +148,9 @@ class TrialObjective:
             if reference in REFERENCES:
                 from tfselect.transforms import TransformSpec
 
+                if trial.user_attrs.get("reference_params"):
+                    # Suggest the enqueued parameters, so samplers see them as params.
+                    self.space.propose(trial)
                 spec = TransformSpec.parse(REFERENCES[reference])
             else:
                 spec = self.space.propose(trial)
@@ -236,7 +239,7 @@ class TrialObjective:
         from optuna.trial import TrialState
 
         for name, value in earlier.user_attrs.items():
-            if name != "reference":
+            if name not in ("reference", "reference_params"):
                 trial.set_user_attr(name, value)
         trial.set_user_attr("reused_from", earlier.number)
         if len(self.objectives) == 1:
