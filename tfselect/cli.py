@@ -517,22 +517,21 @@ def _print_best(path: Path) -> None:
         return
     df = pd.read_csv(path)
     table = Table(title="best transform per target (best.csv; * = selected)")
-    cols = ("target", "objective", "candidate", "spec", "value", "diff", "95% CI", "p",
-            "verdict")  # fmt: skip
+    cols = ("target", "objective", "candidate", "spec", "value", "diff [95% CI]", "p", "verdict")
     for col in cols:
-        table.add_column(col, justify="right" if col in ("value", "diff", "p") else "left")
+        table.add_column(col, justify="right" if col in ("value", "p") else "left")
     has_stats = "diff" in df.columns
     for row in df.itertuples():
-        stats = ["", "", "", ""]
+        stats = ["", "", ""]
         if has_stats and pd.notna(row.diff):
-            stats = [f"{row.diff:+.2f}", f"[{row.ci_low:+.2f}, {row.ci_high:+.2f}]",
+            stats = [f"{row.diff:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]",
                      f"{row.p_value:.2g}", str(row.verdict)]  # fmt: skip
         elif has_stats and isinstance(row.verdict, str):
-            stats[3] = row.verdict
+            stats[2] = row.verdict
         mark = "*" if has_stats and bool(row.selected) else ""
         table.add_row(row.target, row.objective, row.candidate + mark, row.spec,
                       f"{row.value:.2f}", *stats)  # fmt: skip
-    Console(width=140).print(table)
+    Console(width=160).print(table)
 
 
 @app.command("best")

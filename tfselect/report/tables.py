@@ -203,7 +203,7 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
         best_is_ref = next((n for n, r in refs.items() if r.number == t.number), None)
         better_ref = max(refs, key=lambda n: sign * refs[n].values[0]) if refs else None
         stats = {n: paired(clip_values(t), clip_values(r), sign, n_boot, seed)
-                 for n, r in refs.items()}  # fmt: skip
+                 for n, r in refs.items() if r.number != t.number}  # fmt: skip
         if best_is_ref is not None or better_ref is None:
             keep = "best"
         else:
@@ -232,7 +232,8 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
             rows.append({
                 **common, "candidate": candidate, "spec": r.user_attrs.get("spec", ""),
                 "value": r.values[0], "number": r.number, "n_complete": math.nan,
-                "versus": candidate, **stats[candidate], "selected": keep == candidate,
+                "versus": candidate if candidate in stats else math.nan,
+                **stats.get(candidate, {"verdict": "is the best"}), "selected": keep == candidate,
                 **metrics_of(r),
             })  # fmt: skip
     cols = ["target", "objective", "candidate", "spec", "value", "study", "number", "n_complete"]
