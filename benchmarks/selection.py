@@ -127,11 +127,16 @@ def main() -> None:
     print("overall (median over targets): "
           f"regret {statistics.median(r['regret'] for r in rows):.2f} dB (goal <= 0.1), "
           f"worst gain {min(r['gain'] for r in rows):+.2f} dB (goal >= -0.05), "
-          f"spearman {statistics.median(r['spearman'] for r in rows):.2f}, "
+          f"spearman {_nanmedian([r['spearman'] for r in rows]):.2f}, "
           f"{statistics.median(r['per_hour'] for r in rows):.0f} candidates/hour wall "
           f"({statistics.median(r['per_cpu_hour'] for r in rows):.0f} per CPU-hour; goal >= 600 "
           "per hour on 2 cores)")  # fmt: skip
     tmp.cleanup()
+
+
+def _nanmedian(values: list[float]) -> float:
+    finite = [v for v in values if v == v]
+    return statistics.median(finite) if finite else math_nan()
 
 
 def math_nan() -> float:
