@@ -392,3 +392,21 @@ def test_significance_rule_falls_back_to_the_reference_on_a_tie(tmp_path):
     assert read_best(path, select="best") == {"vocals": "stft:n_fft=6144,hop=768,window=blackman"}
     with pytest.raises(TfselectError, match="--select must be significant or best"):
         read_best(path, select="top")
+
+
+def test_choice_sentence_says_the_verdict_in_words():
+    from tfselect.report.best import Choice
+
+    ref = "stft:n_fft=4096,hop=1024"
+    tie = Choice(spec=ref, study="s", value=10.0, best_spec="stft:n_fft=4096,hop=512",
+                 reference="stft", reference_spec=ref, diff=0.01, ci_low=-0.05, ci_high=0.07,
+                 p_value=0.6, verdict="not distinguishable", fell_back=True)  # fmt: skip
+    assert tie.sentence() == (
+        "best stft:n_fft=4096,hop=512 is not distinguishable from the reference "
+        f"{ref} (+0.01 [-0.05, +0.07], p=0.6): taking the reference {ref}"
+    )
+    win = Choice(spec="stft:n_fft=4096,hop=512", study="s", value=10.3,
+                 best_spec="stft:n_fft=4096,hop=512", reference="stft", reference_spec=ref,
+                 diff=0.3, ci_low=0.2, ci_high=0.4, p_value=1e-5, verdict="better")  # fmt: skip
+    assert win.sentence().startswith("best stft:n_fft=4096,hop=512 is better than the reference")
+    assert "taking" not in win.sentence()
