@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tfselect.audio.demo import demo_root  # noqa: E402
-from tfselect.metrics import score  # noqa: E402
+from tfselect.metrics import ClipScorer  # noqa: E402
 from tfselect.search.config import load_config  # noqa: E402
 from tfselect.search.run import run_search  # noqa: E402
 from tfselect.transforms import base  # noqa: E402
@@ -89,20 +89,27 @@ def main() -> None:
     cfg = replace(cfg, search=replace(cfg.search, sampler="tpe"))
     clock = TransformClock()
     clock.install()
-    per_trial: list[tuple[float, float, bool]] = []  # (trial s, transform s, complete)
+    per_trial: list[list] = []  # [scoring s, transform s, scored] per candidate
 
-    def timed_score(spec, target, clips, metrics=None, device="cpu"):
-        t_tf0 = clock.seconds
-        t0 = time.perf_counter()
-        result = score(spec, target, clips, metrics=metrics, device=device)
-        per_trial.append((time.perf_counter() - t0, clock.seconds - t_tf0, True))
-        return result
+    def timed_score(spec, target, metrics, device):
+        entry = [0.0, 0.0, True]
+        per_trial.append(entry)
+        scorer = ClipScorer(spec, target, list(metrics), device=device)
+
+        def clip(c, wanted):
+            t_tf0, t0 = clock.seconds, time.perf_counter()
+            out = scorer(c, wanted)
+            entry[0] += time.perf_counter() - t0
+            entry[1] += clock.seconds - t_tf0
+            return out
+
+        return clip
 
     root = demo_root()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        # The references (2 score calls) are scored first; time the trials on their own.
-        run_search(args.target, storage=url, config=cfg, root=root, trials=0, progress=False,
+        # The references (the study's first 2 trials) run first; time the others on their own.
+        run_search(args.target, storage=url, config=cfg, root=root, trials=2, progress=False,
                    scorer=timed_score)  # fmt: skip
         per_trial.clear()
         t0 = time.perf_counter()
@@ -114,8 +121,8 @@ def main() -> None:
     print(f"search benchmark: default study, target {args.target}, demo corpus, "
           f"{cfg.clips.n_clips} clip(s)/track of {cfg.clips.seconds:g} s, "
           f"torch threads {torch.get_num_threads()}, cpus {os.cpu_count()}")  # fmt: skip
-    print(f"  trials: {res.ran} run ({res.complete} complete, {res.pruned} pruned, "
-          f"{res.failed} failed) in {wall:.1f} s")  # fmt: skip
+    print(f"  candidates: {res.ran} run ({res.raced} raced out early, {res.repeats} repeats "
+          f"answered from the study) in {wall:.1f} s")  # fmt: skip
     print(f"  trials per hour: {3600 * res.ran / wall:.0f} "
           f"(scored trials per hour: {3600 * len(scored) / wall:.0f})")  # fmt: skip
     if not scored:

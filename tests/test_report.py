@@ -54,7 +54,7 @@ def demo(tmp_path_factory, demo_root):
     # Later options win: the test's config, demo_root and clip length replace the defaults.
     fast = ["--config", "small.toml", "--root", str(demo_root), "--seconds", "2", "--quiet"]
     out = _tfselect(d, *search, *fast)
-    assert "study demo: 6 trial(s) run now" in out.stdout
+    assert "this run: 6 new candidate(s)" in out.stdout and "study demo now holds" in out.stdout
     _tfselect(d, "search", "--target", "drums", "--trials", "3", "--study", "drums-w",
               "--objective", "mpi + 0.5*irm1", "--storage", url, *fast)  # fmt: skip
     # The report of every study in the storage (make demo names --study demo only).
@@ -128,7 +128,10 @@ def test_best_csv_contract_and_recomputation(demo):
         else:
             np.testing.assert_allclose(rows["value"], rows["mpi"] + 0.5 * rows["irm1"])
     specs = read_best(out / "best.csv", targets=("vocals", "drums"))
-    assert specs["vocals"] == b[(b.target == "vocals") & (b.candidate == "best")].iloc[0]["spec"]
+    assert specs["vocals"] == b[(b.target == "vocals") & b.selected].iloc[0]["spec"]
+    best = read_best(out / "best.csv", select="best")
+    assert best["vocals"] == b[(b.target == "vocals") & (b.candidate == "best")].iloc[0]["spec"]
+    assert b.groupby(["target", "objective"])["selected"].sum().eq(1).all()
     # `tfselect best` prints the same spec from the study itself.
     res = _tfselect(d, "best", "--target", "vocals", "--storage", url)
     assert res.stdout.strip() == specs["vocals"]
@@ -167,8 +170,33 @@ def test_correlations_equal_pandas(demo):
             assert np.isnan(r["partial_spearman"])
         if np.isfinite(r["spearman_lo"]):
             assert r["spearman_lo"] <= r["spearman_hi"]
+        for base in ("bins", "redundancy"):
+            if r["group"] == "baseline":
+                assert np.isnan(r[f"minus_{base}"])
+                continue
+            both = sub[list(dict.fromkeys([x, base, y]))].dropna()
+            if len(both) >= 3:
+                s2 = both.corr(method="spearman")
+                expect = abs(s2.loc[x, y]) - abs(s2.loc[base, y])
+                assert r[f"minus_{base}"] == pytest.approx(expect, nan_ok=True)
         checked += 1
     assert checked >= 8
+
+
+def test_rank_gain_interval_separates_a_real_predictor_from_the_baseline():
+    from tfselect.report.tables import rank_gain
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=40)
+    good = y + rng.normal(0, 0.2, 40)  # ranks the oracle well
+    noise = rng.normal(size=40)  # the trivial predictor knows nothing
+    value, lo, hi = rank_gain(good, noise, y, 500, np.random.default_rng(1))
+    expect = abs(stats.spearmanr(good, y)[0]) - abs(stats.spearmanr(noise, y)[0])
+    assert value == pytest.approx(expect) and 0 < lo < value < hi
+    value, lo, hi = rank_gain(noise, good, y, 500, np.random.default_rng(1))
+    assert value < 0 and hi < 0
+    # Backwards is as informative as forwards: |rho|.
+    assert rank_gain(-good, noise, y, 0, np.random.default_rng(1))[0] == pytest.approx(expect)
 
 
 def test_pareto_equals_bruteforce(demo):
@@ -287,6 +315,98 @@ def test_best_command_and_best_csv_agree_across_studies(tmp_path, demo_root, sma
                    progress=False)  # fmt: skip
     frame = best_frame(tagged_studies(open_storage(url), target="vocals"))
     row = frame[frame["candidate"] == "best"].iloc[0]
-    values = [best_spec(url, "vocals", s)[2] for s in ("big", "small")]
+    values = [best_spec(url, "vocals", s, select="best")[2] for s in ("big", "small")]
     assert row["value"] == max(values)
-    assert best_spec(url, "vocals") == (row["spec"], row["study"], row["value"])
+    assert best_spec(url, "vocals", select="best") == (row["spec"], row["study"], row["value"])
+    sel = frame[frame["selected"]].iloc[0]
+    assert best_spec(url, "vocals") == (sel["spec"], sel["study"], sel["value"])
+
+
+def _study_with_clips(per_trial: dict[str, tuple[list[float], str | None]], direction: str):
+    """An in-memory tagged study whose trials hold the given per-clip values."""
+    import optuna
+
+    from tfselect.search.study import TAG, StudyTags
+
+    st = optuna.create_study(study_name="paired", direction=direction)
+    st.set_user_attr(TAG, StudyTags("vocals", "mpi", (direction,), {}, ("mpi",)).as_dict())
+    for spec, (values, reference) in per_trial.items():
+        attrs = {"spec": spec, "mpi": float(np.median(values)),
+                 "clip_values": {str(i): v for i, v in enumerate(values)}}  # fmt: skip
+        if reference:
+            attrs["reference"] = reference
+        st.add_trial(optuna.trial.create_trial(value=float(np.mean(values)), user_attrs=attrs))
+    return st
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_best_csv_paired_statistics_equal_scipy(direction):
+    from tfselect.report.tables import best_frame
+
+    rng = np.random.default_rng(5)
+    hard = rng.normal(0, 3, 24)  # clip difficulty, shared by every transform
+    sign = 1.0 if direction == "maximize" else -1.0
+    stft = list(10 + hard + rng.normal(0, 0.1, 24))
+    bark = list(10 - sign * 0.5 + hard + rng.normal(0, 0.1, 24))
+    cand = list(np.array(stft) + sign * 0.3 + rng.normal(0, 0.1, 24))
+    st = _study_with_clips({
+        "stft:n_fft=4096,hop=1024": (stft, "stft"),
+        "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050": (bark, "xumx-slicq"),
+        "stft:n_fft=4096,hop=512": (cand, None),
+    }, direction)  # fmt: skip
+    b = best_frame([st], n_boot=500).set_index("candidate")
+    assert b.loc["best", "spec"] == "stft:n_fft=4096,hop=512"
+    d = sign * (np.array(cand) - np.array(stft))
+    assert b.loc["stft", "diff"] == pytest.approx(d.mean())
+    assert b.loc["stft", "p_value"] == pytest.approx(stats.wilcoxon(d).pvalue)
+    assert b.loc["stft", "ci_low"] < d.mean() < b.loc["stft", "ci_high"]
+    assert b.loc["stft", "n_paired"] == 24 and b.loc["stft", "verdict"] == "better"
+    # The better reference is STFT (better value in the study's direction): the best row
+    # carries its statistics, and the significant improvement selects the candidate.
+    assert b.loc["best", "versus"] == "stft" and b.loc["best", "diff"] == b.loc["stft", "diff"]
+    assert b.loc["best", "selected"] and not b.loc["stft", "selected"]
+    d_bark = sign * (np.array(cand) - np.array(bark))
+    assert b.loc["xumx-slicq", "diff"] == pytest.approx(d_bark.mean())
+
+
+def test_significance_rule_falls_back_to_the_reference_on_a_tie(tmp_path):
+    from tfselect.report.tables import best_frame, write_csv
+
+    rng = np.random.default_rng(6)
+    hard = rng.normal(0, 3, 24)
+    stft = list(10 + hard + rng.normal(0, 0.2, 24))
+    noise = rng.normal(0, 0.2, 24)
+    tie = list(np.array(stft) + 0.01 + noise - noise.mean())  # best by a hair, noise-level
+    st = _study_with_clips({
+        "stft:n_fft=4096,hop=1024": (stft, "stft"),
+        "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050": (list(5 + hard), "xumx-slicq"),
+        "stft:n_fft=6144,hop=768,window=blackman": (tie, None),
+    }, "maximize")  # fmt: skip
+    b = best_frame([st], n_boot=500)
+    best = b[b.candidate == "best"].iloc[0]
+    assert best["spec"] == "stft:n_fft=6144,hop=768,window=blackman" and best["value"] > 10
+    assert best["verdict"] == "not distinguishable" and not best["selected"]
+    assert b[b.selected].iloc[0]["candidate"] == "stft"
+    path = write_csv(b, tmp_path / "best.csv")
+    assert read_best(path) == {"vocals": "stft:n_fft=4096,hop=1024"}
+    assert read_best(path, select="best") == {"vocals": "stft:n_fft=6144,hop=768,window=blackman"}
+    with pytest.raises(TfselectError, match="--select must be significant or best"):
+        read_best(path, select="top")
+
+
+def test_choice_sentence_says_the_verdict_in_words():
+    from tfselect.report.best import Choice
+
+    ref = "stft:n_fft=4096,hop=1024"
+    tie = Choice(spec=ref, study="s", value=10.0, best_spec="stft:n_fft=4096,hop=512",
+                 reference="stft", reference_spec=ref, diff=0.01, ci_low=-0.05, ci_high=0.07,
+                 p_value=0.6, verdict="not distinguishable", fell_back=True)  # fmt: skip
+    assert tie.sentence() == (
+        "best stft:n_fft=4096,hop=512 is not distinguishable from the reference "
+        f"{ref} (+0.01 [-0.05, +0.07], p=0.6): taking the reference {ref}"
+    )
+    win = Choice(spec="stft:n_fft=4096,hop=512", study="s", value=10.3,
+                 best_spec="stft:n_fft=4096,hop=512", reference="stft", reference_spec=ref,
+                 diff=0.3, ci_low=0.2, ci_high=0.4, p_value=1e-5, verdict="better")  # fmt: skip
+    assert win.sentence().startswith("best stft:n_fft=4096,hop=512 is better than the reference")
+    assert "taking" not in win.sentence()

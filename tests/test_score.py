@@ -191,3 +191,19 @@ def test_targets_are_the_package_targets() -> None:
 def test_devices_other_than_cpu_and_cuda_are_refused(clips, device):
     with pytest.raises(TfselectError, match="cpu or cuda"):
         score("stft:n_fft=1024,hop=256", "vocals", clips(), metrics=["mpi"], device=device)
+
+
+def test_clip_scorer_gives_the_per_clip_values_behind_the_medians(clips) -> None:
+    """ClipScorer's per-clip rows reduce (numpy median) to what score returns."""
+    from tfselect.metrics import ClipScorer
+
+    cs = clips(subset="train", n_clips=2, seconds=2.0)
+    spec = "stft:n_fft=1024,hop=256"
+    scorer = ClipScorer(spec, "vocals", ["mpi", "gini"])
+    rows = [scorer(c) for c in cs]
+    assert all(r is not None and set(r) == {"mpi", "gini"} for r in rows)
+    medians = score(spec, "vocals", cs, metrics=["mpi", "gini"])
+    for m in ("mpi", "gini"):
+        assert medians[m] == pytest.approx(float(np.median([r[m] for r in rows])), rel=1e-6)
+    only = scorer(cs[0], metrics=["mpi"])
+    assert set(only) == {"mpi"} and only["mpi"] == pytest.approx(rows[0]["mpi"], rel=1e-6)

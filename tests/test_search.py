@@ -7,7 +7,10 @@ subset, so each trial takes well under a second.
 from __future__ import annotations
 
 import math
+import warnings
+from types import SimpleNamespace
 
+import numpy as np
 import optuna
 import pytest
 from conftest import REPO
@@ -16,10 +19,19 @@ from optuna.trial import TrialState
 from tfselect.errors import SpecError, TfselectError
 from tfselect.search.config import StudyConfig, load_config
 from tfselect.search.objectives import parse_objectives
-from tfselect.search.run import REFERENCES, TrialObjective, run_search
-from tfselect.search.space import SearchSpace, check_slice_length
+from tfselect.search.run import run_search
+from tfselect.search.space import WINDOWS, SearchSpace, check_slice_length
 from tfselect.search.storage import open_storage, redact
-from tfselect.search.study import baselines, make_sampler, read_tags
+from tfselect.search.study import (
+    REFERENCES,
+    best_trial,
+    clip_values,
+    make_pruner,
+    make_sampler,
+    read_tags,
+    reference_trials,
+)
+from tfselect.search.trial import TrialObjective
 from tfselect.transforms import TransformSpec
 
 
@@ -76,8 +88,48 @@ def test_space_suggests_valid_canonical_specs():
         if spec.kind == "slicqt":
             assert 10 <= spec.bins <= 1000 and 10.0 <= spec.fmin <= 130.0
             assert ("gamma" in trial.params) == (spec.scale == "vqlog")
+        else:
+            assert 512 <= spec.n_fft <= 16384 and spec.n_fft % 512 == 0
+            assert spec.n_fft // spec.hop in (2, 4, 8) and spec.window in WINDOWS[:3]
         study.tell(trial, 0.0)
     assert kinds == {"slicqt", "stft"}
+
+
+@pytest.mark.parametrize("sllen_max, fmin", [(44100, (10.0, 130.0)), (16384, (40.0, 130.0))])
+def test_space_never_proposes_an_infeasible_candidate(sllen_max, fmin):
+    """Property over many seeded draws: every proposal fits the slice-length cap, and the
+    bins still reach the cap's neighbourhood (the range is constrained, not collapsed)."""
+    space = SearchSpace(sllen_max=sllen_max, stft=False, fmin=fmin,
+                        scales=("log", "mel", "bark", "vqlog"))  # fmt: skip
+    space.validate()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=sllen_max))
+    top = 0
+    for _ in range(400):
+        trial = study.ask()
+        spec = space.propose(trial)
+        sllen = spec.resolved(44100).sllen
+        assert sllen <= sllen_max, str(spec)
+        top = max(top, sllen)
+        study.tell(trial, 0.0)
+    assert top > 0.7 * sllen_max
+
+
+@pytest.mark.parametrize("spec", [*REFERENCES.values(), "stft:n_fft=6144,hop=768,window=blackman",
+                                  "slicqt:scale=vqlog,bins=80,fmin=40.5,fmax=22050,gamma=12.3"])
+def test_params_for_reproduce_a_spec_through_propose(spec):
+    """The references are enqueued with the parameters that make the space propose them."""
+    space = SearchSpace()
+    params = space.params_for(spec)
+    assert params is not None
+    study = optuna.create_study()
+    study.enqueue_trial(params)
+    assert str(space.propose(study.ask())) == spec
+    assert SearchSpace(scales=("log",)).params_for(REFERENCES["xumx-slicq"]) is None
+
+
+def test_a_space_whose_fewest_bins_exceed_the_cap_is_refused():
+    with pytest.raises(TfselectError, match="already need slices above sllen_max=64"):
+        SearchSpace(sllen_max=64, stft=False).validate()
 
 
 def test_slice_length_cap():
@@ -150,13 +202,39 @@ def test_metric_selection():
         resolve_metrics(["sdr"], obj)
 
 
-def test_samplers():
-    for name in ("tpe", "random", "cmaes", "nsga2"):
-        assert make_sampler(name, 0, 1) is not None
+@pytest.mark.parametrize(
+    "name, cls",
+    [("tpe", "TPESampler"), ("gp", "GPSampler"), ("random", "RandomSampler"),
+     ("cmaes", "CmaEsSampler"), ("nsga2", "NSGAIISampler")],
+)  # fmt: skip
+def test_sampler_per_name_and_seeded_proposals_repeat(name, cls):
+    assert type(make_sampler(name, 0, 1)).__name__ == cls
+
+    def proposals(seed: int) -> list[str]:
+        study = optuna.create_study(sampler=make_sampler(name, seed, 1), direction="maximize")
+        space = SearchSpace(scales=("bark",), stft=False)
+        out = []
+        for i in range(12):  # past the samplers' random start-up trials
+            trial = study.ask()
+            out.append(space.suggest(trial))
+            study.tell(trial, float(i % 5))
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a, b, c = proposals(3), proposals(3), proposals(4)
+    assert a == b and a != c
+
+
+def test_sampler_errors():
     with pytest.raises(TfselectError, match="unknown sampler 'grid'"):
         make_sampler("grid", 0, 1)
     with pytest.raises(TfselectError, match="one objective only"):
         make_sampler("cmaes", 0, 2)
+    with pytest.raises(TfselectError, match="unknown pruner 'median'"):
+        make_pruner("median")
+    with pytest.raises(TfselectError, match=r"p_threshold must be in \(0, 1\)"):
+        make_pruner("wilcoxon", 1.0)
 
 
 # ----------------------------------------------------------------------------- run_search
@@ -167,57 +245,158 @@ def _trials(url: str, name: str):
 
 def test_run_search_resumes_and_stores_every_metric(tmp_path, demo_root, small_config):
     url = f"sqlite:///{tmp_path}/s.db"
-    r1 = run_search("vocals", storage=url, config=small_config, root=demo_root, trials=2,
+    r1 = run_search("vocals", storage=url, config=small_config, root=demo_root, trials=3,
                     progress=False)  # fmt: skip
-    assert r1.ran == 2 and r1.study == "vocals"
+    assert r1.ran == 3 and r1.study == "vocals"
     r2 = run_search("vocals", storage=url, config=small_config, root=demo_root, trials=1,
                     progress=False)  # fmt: skip
     assert r2.ran == 1
     st, trials = _trials(url, "vocals")
-    assert len(trials) == 3 and all(t.state.is_finished() for t in trials)
+    distinct = [t for t in trials if "reused_from" not in t.user_attrs]
+    assert len(distinct) == 4 and all(t.state.is_finished() for t in trials)
     tags = read_tags(st)
     assert tags.target == "vocals" and tags.objective == "mpi"
     assert tags.clips["seconds"] == 2.0 and tags.root == str(demo_root.resolve())
-    done = [t for t in trials if t.state == TrialState.COMPLETE]
-    assert done, "no complete trial"
+    assert len(tags.pool) == 1  # max_tracks = 1, n_clips = 1
+    # The references are the study's first trials, scored on the same clips.
+    assert [t.user_attrs.get("reference") for t in trials[:2]] == list(REFERENCES)
+    refs = reference_trials(st)
+    assert {n: t.user_attrs["spec"] for n, t in refs.items()} == REFERENCES
+    done = [t for t in distinct if t.state == TrialState.COMPLETE]
     for t in done:
-        assert {"spec", "mpi", "gini", "redundancy", "n_clips"} <= set(t.user_attrs)
-        assert t.values[0] == pytest.approx(t.user_attrs["mpi"])
-    refs = baselines(st)
-    assert set(refs) == set(REFERENCES.values())
-    assert all(math.isfinite(m["mpi"]) for m in refs.values())
-    # --until N counts complete trials of the study and runs only what is missing.
+        assert {"spec", "mpi", "gini", "redundancy", "n_clips", "clips"} <= set(t.user_attrs)
+        per_clip = clip_values(t)
+        assert sorted(per_clip) == t.user_attrs["clips"] == [0]
+        assert t.values[0] == pytest.approx(np.mean(list(per_clip.values())))
+    # --until N counts complete candidates of the study and runs only what is missing.
     n_complete = len(done)
     r3 = run_search("vocals", storage=url, config=small_config, root=demo_root,
                     until=n_complete + 1, progress=False)  # fmt: skip
     assert r3.complete >= n_complete + 1
 
 
-def test_invalid_candidates_are_pruned_with_reason(tmp_path, demo_root, small_config, monkeypatch):
+def test_default_tpe_search_proposes_distinct_feasible_candidates(tmp_path, demo_root,
+                                                                  small_config):  # fmt: skip
     from dataclasses import replace
 
-    cfg = replace(small_config, space=replace(small_config.space, sllen_max=64, stft=False))
-    url = f"sqlite:///{tmp_path}/p.db"
-    r = run_search("bass", storage=url, study="tiny", config=cfg, root=demo_root, trials=3,
-                   progress=False)  # fmt: skip
-    assert r.ran == 3 and r.pruned == 3 and r.best_spec is None
-    _, trials = _trials(url, "tiny")
-    assert all("above the cap sllen_max=64" in t.user_attrs["fail_reason"] for t in trials)
-    # --until on a space that never completes a trial gives up instead of looping forever.
-    monkeypatch.setattr("tfselect.search.run.GIVE_UP_AFTER", 4)
-    r = run_search("bass", storage=url, study="tiny", config=cfg, root=demo_root, until=1,
-                   progress=False)  # fmt: skip
-    assert r.ran == 4 and r.complete == 0
+    cfg = replace(small_config, search=replace(small_config.search, sampler="tpe"))
+    assert cfg.search.sampler == load_config(None).search.sampler
+    url = f"sqlite:///{tmp_path}/tpe.db"
+    r = run_search("bass", storage=url, config=cfg, root=demo_root, trials=5, progress=False)
+    _, trials = _trials(url, "bass")
+    distinct = [t for t in trials if "reused_from" not in t.user_attrs]
+    specs = [t.user_attrs["spec"] for t in distinct]
+    assert r.ran == 5 and len(distinct) == 5 and len(set(specs)) == 5
+    assert all(t.state == TrialState.COMPLETE for t in distinct)  # feasible: none pruned
+
+
+class Synthetic:
+    """A ScorerFactory with known per-clip scores: mpi = level(spec) + effect(clip).
+
+    Clips are namespaces with an ``id``; the clip effect is shared by every candidate (some
+    clips are hard for all), as in real audio, so paired comparisons see through it.
+    """
+
+    def __init__(self, levels: dict[str, float], n: int = 30, noise: float = 0.05) -> None:
+        rng = np.random.default_rng(0)
+        self.levels = levels
+        self.effect = rng.normal(0.0, 3.0, n)
+        self.noise = {k: rng.normal(0.0, noise, n) for k in levels}
+        self.clips = [SimpleNamespace(id=i) for i in range(n)]
+        self.calls = 0
+
+    def __call__(self, spec, target, metrics, device):
+        text = str(spec)
+
+        def score_clip(clip, wanted):
+            self.calls += 1
+            i = getattr(clip, "id", 0)  # real clips (a run_search pool of one clip): id 0
+            v = self.levels[text] + self.effect[i] + self.noise[text][i]
+            return {m: (v if m == "mpi" else 1.0) for m in wanted}
+
+        return score_clip
+
+
+def test_racing_stops_a_clearly_worse_candidate_after_few_clips():
+    good, bad, close = ("stft:n_fft=4096,hop=1024", "stft:n_fft=1024,hop=256",
+                        "stft:n_fft=2048,hop=512")  # fmt: skip
+    ref = REFERENCES["xumx-slicq"]
+    syn = Synthetic({good: 10.0, bad: 9.0, close: 10.0, ref: 5.0})
+    space = SearchSpace(scales=(), stft_n_fft=(1024, 4096), stft_n_fft_step=1024,
+                        stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
+    obj = TrialObjective(space, parse_objectives("mpi"), "vocals", syn.clips, ["mpi", "gini"],
+                         scorer=syn, metric_clips=4)  # fmt: skip
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("wilcoxon", 0.02, 6))
+    study.enqueue_trial({"stft_n_fft": 4096})
+    study.enqueue_trial({}, user_attrs={"reference": "xumx-slicq"})
+    study.enqueue_trial({"stft_n_fft": 1024})
+    study.enqueue_trial({"stft_n_fft": 2048, "stft_overlap": 4})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(obj, n_trials=4)
+    t_good, t_ref, t_bad, t_close = study.trials
+    assert t_good.state == TrialState.COMPLETE and t_good.user_attrs["n_clips"] == 30
+    # The reference is far worse but never raced out: paired statistics need all its clips.
+    assert t_ref.state == TrialState.COMPLETE and t_ref.user_attrs["n_clips"] == 30
+    # 1 dB worse on every clip: stopped as soon as the race may stop it (6 clips).
+    assert t_bad.state == TrialState.PRUNED and t_bad.user_attrs["n_clips"] == 6
+    assert t_bad.user_attrs["fail_reason"].startswith("raced out after 6 of 30 clips")
+    # Its clips are its own shuffle of the pool; each clip's value went to Optuna as a step.
+    assert t_bad.user_attrs["clips"] != t_good.user_attrs["clips"][:6]
+    assert sorted(t_bad.intermediate_values) == sorted(t_bad.user_attrs["clips"])
+    # As good up to 0.05 dB of noise: never significantly worse, so it runs to the end.
+    assert t_close.state == TrialState.COMPLETE and t_close.user_attrs["n_clips"] == 30
+    # Non-objective metrics only for finished candidates, on the fixed subset of clips.
+    assert t_good.user_attrs["n_metric_clips"] == 4 and t_good.user_attrs["gini"] == 1.0
+    assert "gini" not in t_bad.user_attrs or t_bad.user_attrs["gini"] is None
+    assert t_good.value == pytest.approx(np.mean(10.0 + syn.effect + syn.noise[good]))
+
+
+def test_repeats_do_not_consume_trials(tmp_path, demo_root, small_config, monkeypatch):
+    """A space of 3 STFTs: --trials 5 evaluates the references and the 3, answers every
+    repeat from the study without scoring, and stops with the space exhausted."""
+    from dataclasses import replace
+
+    # 30 repeats in a row before giving up: with 3 candidates, a random sampler that has
+    # seen 2 repeats 30 times running with probability (2/3)^30 < 1e-5.
+    monkeypatch.setattr("tfselect.search.run.MAX_REPEATS", 30)
+    space = replace(small_config.space, scales=(), stft_n_fft=(1024, 3072),
+                    stft_n_fft_step=1024, stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
+    cfg = replace(small_config, space=space)
+    syn = Synthetic({"stft:n_fft=1024,hop=256": 1.0, "stft:n_fft=2048,hop=512": 2.0,
+                     "stft:n_fft=3072,hop=768": 3.0, **{s: 0.0 for s in REFERENCES.values()}},
+                    n=1)  # fmt: skip
+    url = f"sqlite:///{tmp_path}/r.db"
+    r = run_search("vocals", storage=url, study="rep", config=cfg, root=demo_root, trials=2,
+                   progress=False, scorer=syn)  # fmt: skip
+    assert r.ran == 2 and r.repeats == 0  # the two references
+    calls = syn.calls
+    r = run_search("vocals", storage=url, study="rep", config=cfg, root=demo_root, trials=5,
+                   progress=False, scorer=syn)  # fmt: skip
+    st, trials = _trials(url, "rep")
+    distinct = [t for t in trials if "reused_from" not in t.user_attrs]
+    assert r.exhausted and r.ran == 3 and r.repeats >= 30  # only 3 candidates exist
+    assert sorted(t.user_attrs["spec"] for t in distinct[2:]) == [
+        "stft:n_fft=1024,hop=256", "stft:n_fft=2048,hop=512", "stft:n_fft=3072,hop=768",
+    ]  # fmt: skip
+    # Two calls each (the objective, then the other metrics on the metric clip); repeats
+    # were never scored.
+    assert syn.calls - calls == 2 * 3
+    for t in trials:
+        if "reused_from" in t.user_attrs:
+            src = st.trials[t.user_attrs["reused_from"]]
+            assert t.values == src.values and t.user_attrs["spec"] == src.user_attrs["spec"]
+    assert best_trial(st).user_attrs["spec"] == "stft:n_fft=3072,hop=768"
 
 
 def test_scorer_errors_fail_one_trial_only(tmp_path, demo_root, small_config):
     calls = []
 
-    def flaky(spec, target, clips, metrics=None, device="cpu"):
+    def flaky(spec, target, metrics, device):
         calls.append(str(spec))
         if len(calls) % 2:
             raise RuntimeError("out of memory (simulated)")
-        return {"mpi": float(len(calls)), "gini": 0.5, "redundancy": 2.0, "n_clips": 1}
+        return lambda clip, wanted: {m: float(len(calls)) for m in wanted}
 
     url = f"sqlite:///{tmp_path}/f.db"
     r = run_search("drums", storage=url, config=small_config, root=demo_root, trials=4,
@@ -228,23 +407,43 @@ def test_scorer_errors_fail_one_trial_only(tmp_path, demo_root, small_config):
     assert all("RuntimeError: out of memory" in t.user_attrs["fail_reason"] for t in failed)
 
 
-def test_repeated_spec_reuses_scores():
-    class Counting:
-        n = 0
+def _frozen(values: list[float], spec: str):
+    return optuna.trial.create_trial(values=values, user_attrs={"spec": spec})
 
-        def __call__(self, spec, target, clips, metrics=None, device="cpu"):
-            self.n += 1
-            return {"mpi": 7.0, "gini": 0.5, "redundancy": 2.0}
 
-    scorer = Counting()
-    space = SearchSpace(scales=(), stft=True, stft_n_fft=(2048,))
-    obj = TrialObjective(space, parse_objectives("mpi"), "vocals", [], ["mpi", "gini"],
-                         scorer=scorer)  # fmt: skip
-    study = optuna.create_study(direction="maximize")
-    study.optimize(obj, n_trials=3)
-    assert scorer.n == 1
-    assert [t.user_attrs.get("reused_from") for t in study.trials] == [None, 0, 0]
-    assert all(t.value == 7.0 for t in study.trials)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_best_trial_of_a_min_study_equals_pandas(seed):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    study = optuna.create_study(direction="minimize")
+    values = rng.normal(0, 1, 25).round(1)  # ties on purpose: the earliest wins
+    for i, v in enumerate(values):
+        study.add_trial(_frozen([float(v)], f"stft:n_fft={512 * (i + 1)},hop=128"))
+    df = pd.DataFrame({"number": range(25), "value": values})
+    expected = df.sort_values(["value", "number"]).iloc[0]["number"]
+    assert best_trial(study).number == expected
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_best_trial_of_two_objectives_is_the_front_best_first_objective(seed):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    # Whole numbers: many trials share the top quality, and only the cheapest of those is
+    # on the front, so "the earliest trial with the best quality" would be wrong.
+    vals = rng.normal(0, 1, (30, 2)).round(0)
+    for i, (a, b) in enumerate(vals):
+        study.add_trial(_frozen([float(a), float(b)], f"stft:n_fft={512 * (i + 1)},hop=64"))
+    df = pd.DataFrame(vals, columns=["q", "cost"])
+    dominated = [
+        any((df.q >= r.q) & (df.cost <= r.cost) & ((df.q > r.q) | (df.cost < r.cost)))
+        for r in df.itertuples()
+    ]
+    front = df[~np.array(dominated)]
+    expected = front.sort_values("q", ascending=False, kind="stable").index[0]
+    assert best_trial(study).number == expected
 
 
 def test_other_target_is_refused_and_study_untouched(tmp_path, demo_root, small_config):
@@ -267,12 +466,19 @@ def test_other_target_is_refused_and_study_untouched(tmp_path, demo_root, small_
     with pytest.raises(TfselectError, match="searches scales=\\['bark', 'mel'\\], not \\['log'\\]"):
         run_search("vocals", storage=url, study="s", config=narrow, root=demo_root, trials=1,
                    progress=False)  # fmt: skip
+    # Another dataset root: other clips, other scores; refused before reading audio.
+    with pytest.raises(TfselectError, match="scores clips of root"):
+        run_search("vocals", storage=url, study="s", config=small_config, root=tmp_path,
+                   trials=1, progress=False)  # fmt: skip
     # Numeric ranges may change (e.g. to widen bins).
     wider = replace(small_config, space=replace(small_config.space, bins=(12, 200)))
     run_search("vocals", storage=url, study="s", config=wider, root=demo_root, trials=1,
                progress=False)  # fmt: skip
     after = _trials(url, "s")
-    assert len(after[1]) == len(before[1]) + 1 and dict(after[0].user_attrs) == attrs
+    def finished(trials) -> int:
+        return sum(t.state.is_finished() for t in trials)
+
+    assert finished(after[1]) == finished(before[1]) + 1 and dict(after[0].user_attrs) == attrs
 
 
 def test_bare_postgresql_url_uses_the_installed_driver():

@@ -49,22 +49,45 @@ def _run_workers(cmds: list[list[str]], cwd: Path, timeout: float = 400) -> None
         assert p.returncode == 0, f"worker failed ({p.returncode}):\n{out}\n{err}"
 
 
+def _distinct(trials) -> list:
+    """Trials that evaluated a candidate (not repeats answered from an earlier trial)."""
+    return [t for t in trials if "reused_from" not in t.user_attrs]
+
+
+@pytest.fixture()
+def racing_study(tmp_path: Path) -> Path:
+    """SMALL_STUDY with 4 clips and racing allowed after 2 of them: the concurrency tests
+    run with the Wilcoxon pruner actually stopping candidates."""
+    text = SMALL_STUDY.replace("n_clips = 1", "n_clips = 4").replace(
+        'sampler = "random"', 'sampler = "random"\nrace_min_clips = 2\np_threshold = 0.3'
+    )
+    assert "race_min_clips = 2" in text and "n_clips = 4" in text
+    p = tmp_path / "racing.toml"
+    p.write_text(text)
+    return p
+
+
 def _assert_exact(trials, expected: int) -> None:
-    assert len(trials) == expected, [t.state for t in trials]
-    assert sorted(t.number for t in trials) == list(range(expected))  # none lost or doubled
+    # none lost or doubled: numbers are contiguous, and exactly `expected` distinct candidates
+    assert sorted(t.number for t in trials) == list(range(len(trials)))
+    assert len(_distinct(trials)) == expected, [t.state for t in trials]
     assert all(t.state.is_finished() for t in trials)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("backend", ["sqlite", "journal"])
-def test_three_processes_share_one_study(tmp_path, demo_root, small_study, backend):
+def test_three_processes_share_one_study(tmp_path, demo_root, racing_study, backend):
     url = f"sqlite:///{tmp_path}/s.db" if backend == "sqlite" else f"journal:///{tmp_path}/s.log"
-    cmd = _search_args(url, "shared", small_study, demo_root, "--trials", "2")
+    cmd = _search_args(url, "shared", racing_study, demo_root, "--trials", "2")
     _run_workers([cmd] * 3, tmp_path)
     trials = _trials(url, "shared")
     _assert_exact(trials, 6)
     # Workers started together must not propose alike (continuous fmin: no chance repeats).
-    slicqts = [t.user_attrs.get("spec") for t in trials if t.params.get("scale") != "stft"]
+    # Both references are among them, raced on the same clips.
+    assert sorted(t.user_attrs.get("reference") or "" for t in trials)[-2:] == [
+        "stft", "xumx-slicq"]  # fmt: skip
+    slicqts = [t.user_attrs.get("spec") for t in _distinct(trials)
+               if t.params.get("scale") != "stft"]  # fmt: skip
     slicqts = [s for s in slicqts if s and s.startswith("slicqt:")]
     assert len(set(slicqts)) == len(slicqts), slicqts
 
@@ -84,9 +107,9 @@ def test_two_processes_on_postgresql(tmp_path, demo_root, small_study):
 
 
 @pytest.mark.slow
-def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, demo_root, small_study):
+def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, demo_root, racing_study):
     url = f"sqlite:///{tmp_path}/k.db"
-    cmd = _search_args(url, "k", small_study, demo_root, "--trials", "100")
+    cmd = _search_args(url, "k", racing_study, demo_root, "--trials", "100")
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
     try:
@@ -105,14 +128,15 @@ def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, demo_root, small_stu
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    before = {t.number: (t.state, t.values) for t in _trials(url, "k") if t.state.is_finished()}
+    before = {t.number: (t.state, t.values) for t in _distinct(_trials(url, "k"))
+              if t.state.is_finished()}  # fmt: skip
     assert len(before) >= 2
-    subprocess.run(_search_args(url, "k", small_study, demo_root, "--trials", "2"), cwd=tmp_path,
+    subprocess.run(_search_args(url, "k", racing_study, demo_root, "--trials", "2"), cwd=tmp_path,
                    env=cli_env(), check=True, capture_output=True, timeout=300)  # fmt: skip
     after = _trials(url, "k")
-    finished = {t.number: (t.state, t.values) for t in after if t.state.is_finished()}
+    finished = {t.number: (t.state, t.values) for t in _distinct(after) if t.state.is_finished()}
     assert {n: finished[n] for n in before} == before  # nothing finished was lost or changed
-    assert len(finished) == len(before) + 2  # resumed: exactly two more
+    assert len(finished) == len(before) + 2  # resumed: exactly two more candidates
     # At most the one trial that was running at the kill is left RUNNING (until its
     # heartbeat grace period lets a later worker mark it FAIL).
     assert sum(t.state == TrialState.RUNNING for t in after) <= 1
@@ -141,7 +165,8 @@ def test_ctrl_c_stops_cleanly(tmp_path, demo_root, small_study):
     assert proc.returncode == 130, (out, err)
     assert "rerun the same command to continue" in err and "Traceback" not in err
     trials = _trials(url, "c")
-    assert trials and all(t.state.is_finished() for t in trials)  # nothing left RUNNING
+    # Nothing left RUNNING (a queued reference may still be WAITING for the next run).
+    assert trials and all(t.state != TrialState.RUNNING for t in trials)
     stopped = [t for t in trials if t.state == TrialState.FAIL]
     assert all(t.user_attrs.get("fail_reason") == "interrupted" for t in stopped)
     assert len(stopped) <= 1
@@ -184,6 +209,8 @@ def _snapshot(url: str):
     [
         (["--objective", "sdr"], "unknown metric 'sdr'"),
         (["--sampler", "grid"], "unknown sampler 'grid'"),
+        (["--pruner", "median"], "unknown pruner 'median'"),
+        (["--root", "/"], "scores clips of root"),
         (["--target", "piano"], "unknown target 'piano'"),
         (["--target", "drums"], "searches target 'vocals', not 'drums'"),
         (["--objective", "irm1"], "has objective 'mpi', not 'irm1'"),
@@ -200,6 +227,59 @@ def test_bad_search_input_one_line_exit_2_study_intact(existing, demo_root, extr
     err = _bad(args + extra)
     assert words in err
     assert _snapshot(url) == before
+
+
+@pytest.mark.parametrize(
+    "toml, words",
+    [
+        ("[search]\np_threshold = 1.5\n", "search.p_threshold: must be in (0, 1), got 1.5"),
+        ("[search]\npruner = 'hyperband'\n", "unknown pruner 'hyperband'"),
+        ("[space]\nstft_window = ['gauss']\n", "unknown value 'gauss'"),
+    ],
+)
+def test_bad_racing_and_pool_settings_one_line(tmp_path, demo_root, toml, words):
+    """Bad pruner settings, unknown windows and an empty pool: one line, exit 2, no study."""
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(toml)
+    url = f"sqlite:///{tmp_path}/bad.db"
+    err = _bad(["search", "--target", "vocals", "--config", str(cfg), "--storage", url,
+                "--root", str(demo_root), "--trials", "1", "--quiet"])  # fmt: skip
+    assert words in err
+    if (tmp_path / "bad.db").exists():
+        assert not optuna.get_all_study_summaries(open_storage(url))
+
+
+def test_empty_clip_pool_is_one_line(tmp_path):
+    """A corpus whose vocals are silent everywhere: no clip to race on, nothing written."""
+    import numpy as np
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        d = tmp_path / "silent" / "train" / name
+        d.mkdir(parents=True)
+        stems = {"drums": rng.normal(0, 0.1, (44100 * 2, 2)), "vocals": np.zeros((88200, 2)),
+                 "bass": rng.normal(0, 0.1, (88200, 2)), "other": rng.normal(0, 0.1, (88200, 2))}
+        for stem, x in {**stems, "mixture": sum(stems.values())}.items():
+            sf.write(d / f"{stem}.wav", x.astype(np.float32), 44100, subtype="FLOAT")
+    url = f"sqlite:///{tmp_path}/e.db"
+    silent = str(tmp_path / "silent")
+    err = _bad(["search", "--target", "vocals", "--storage", url, "--root", silent,
+                "--seconds", "1", "--trials", "1", "--quiet"])  # fmt: skip
+    assert "the clip pool is empty" in err
+    if (tmp_path / "e.db").exists():
+        assert not optuna.get_all_study_summaries(open_storage(url))
+
+
+def test_best_without_a_complete_trial_exits_2(tmp_path, demo_root, small_study):
+    url = f"sqlite:///{tmp_path}/none.db"
+    runner.invoke(app, ["search", "--target", "bass", "--storage", url, "--study", "z",
+                        "--config", str(small_study), "--root", str(demo_root), "--trials",
+                        "0", "--quiet"])  # fmt: skip
+    err = _bad(["best", "--target", "bass", "--storage", url])
+    assert "no complete trial yet for target 'bass'" in err
+    err = _bad(["train-best", "--study", "z", "--storage", url, "--out", str(tmp_path / "m")])
+    assert "no complete trial yet" in err
 
 
 def test_empty_space_and_unreachable_storage(tmp_path, demo_root):

@@ -46,3 +46,16 @@ def test_gradients_flow_both_ways() -> None:
     C = T(x.detach())[0].clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda c: T.inverse([c], 64), (C,), fast_mode=True)
     np.testing.assert_array_equal(T.frequencies(), np.fft.rfftfreq(32, 1 / 8000))
+
+
+@pytest.mark.parametrize("window", ["hann", "hamming", "blackman", "bartlett"])
+def test_windows_match_torch_stft_and_invert(window: str) -> None:
+    """Each window equals torch.stft with torch's periodic window of that name; exact inverse."""
+    T = build(f"stft:n_fft=6144,hop=768,window={window}", 44100)
+    x = torch.randn(2, 20000, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    (X,) = T(x)
+    w = getattr(torch, f"{window}_window")(6144, periodic=True, dtype=torch.float64)
+    ref = torch.stft(x, 6144, 768, window=w, center=True, pad_mode="constant",
+                     return_complex=True)  # fmt: skip
+    assert torch.allclose(X[:, :, 0], ref, atol=1e-9)
+    assert _snr(x, T.inverse([X], 20000)) > 250.0

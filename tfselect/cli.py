@@ -38,6 +38,14 @@ StorageOpt = Annotated[
     str, typer.Option("--storage", help="Optuna storage URL (sqlite, journal file, postgresql).")
 ]
 StudyOpt = Annotated[str | None, typer.Option("--study", help="Study name.")]
+SelectOpt = Annotated[
+    str,
+    typer.Option(
+        "--select",
+        help="significant: the best only if significantly better than the better reference, "
+        "else that reference; best: the best candidate.",
+    ),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: cpu, cuda, cuda:1, ...")]
 VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More logging.")]
@@ -203,6 +211,7 @@ def train_best(
     ] = Path("reports/best.csv"),
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
+    select: SelectOpt = "significant",
     spec: Annotated[
         list[str] | None,
         typer.Option("--spec", help="TARGET=SPEC, repeatable; overrides best.csv / the study."),
@@ -276,8 +285,8 @@ def train_best(
         if study is not None:
             from tfselect.demix.specs import study_best_specs
 
-            study_specs = study_best_specs(storage, study)
-        specs = resolve_specs(best, parse_overrides(spec or []), study_specs)
+            study_specs = study_best_specs(storage, study, select)
+        specs = resolve_specs(best, parse_overrides(spec or []), study_specs, select)
     # config field -> (its command-line option, value); all must be positive
     given = {"batch_size": ("--batch-size", batch_size), "chunk_seconds": ("--chunk", chunk),
              "steps": ("--steps", steps)}  # fmt: skip
@@ -372,7 +381,11 @@ def search(
         ),
     ] = None,
     sampler: Annotated[
-        str | None, typer.Option("--sampler", help="tpe, random, cmaes or nsga2.")
+        str | None, typer.Option("--sampler", help="tpe, gp, random, cmaes or nsga2.")
+    ] = None,
+    pruner: Annotated[
+        str | None,
+        typer.Option("--pruner", help="wilcoxon (race candidates clip by clip) or none."),
     ] = None,
     metrics: Annotated[
         str | None,
@@ -410,21 +423,33 @@ def search(
             m.strip() for m in metrics.split(",") if m.strip()
         )
     cfg = load_config(config).override(
-        objective=objective, sampler=sampler, metrics=metric_list, seed=seed, device=device,
-        jobs=jobs, n_clips=clips, seconds=seconds, max_tracks=max_tracks,
+        objective=objective, sampler=sampler, pruner=pruner, metrics=metric_list, seed=seed,
+        device=device, jobs=jobs, n_clips=clips, seconds=seconds, max_tracks=max_tracks,
     )  # fmt: skip
     result = run_search(
         target, storage=storage, study=study, config=cfg, root=root, trials=trials,
         until=until, timeout=timeout, progress=not quiet, verbose=verbose,
     )  # fmt: skip
-    best = "no complete trial yet"
-    if result.best_spec is not None:
-        vals = ", ".join(f"{v:.4g}" for v in result.best_values)
-        best = f"best {result.best_spec} ({cfg.search.objective} = {vals})"
-    typer.echo(
-        f"study {result.study}: {result.ran} trial(s) run now; {result.complete} complete, "
-        f"{result.pruned} pruned, {result.failed} failed; {best}"
-    )
+    typer.echo(_search_summary(result, storage, target))
+
+
+def _search_summary(result, storage: str, target: str) -> str:
+    """Two lines: what this run did, what the study holds; then the verdict in words."""
+    run = f"this run: {result.ran} new candidate(s)"
+    if result.raced:
+        run += f" ({result.raced} raced out early)"
+    if result.repeats:
+        run += f", {result.repeats} repeated proposal(s) answered from the study"
+    if result.exhausted:
+        run += ", stopped: the space looks exhausted"
+    held = (f"study {result.study} now holds {result.complete} complete, {result.pruned} "
+            f"pruned, {result.failed} failed candidate(s)")  # fmt: skip
+    if result.best_spec is None:
+        return f"{run}; {held}; no complete candidate yet"
+    from tfselect.report.best import best_choice
+
+    choice = best_choice(storage, target, result.study)
+    return f"{run}\n{held}\n{choice.sentence()}; selected: {choice.spec}"
 
 
 @app.command("report")
@@ -491,12 +516,22 @@ def _print_best(path: Path) -> None:
     if not path.is_file():
         return
     df = pd.read_csv(path)
-    table = Table(title="best transform per target (best.csv)")
-    for col in ("target", "objective", "candidate", "spec", "value"):
-        table.add_column(col, justify="right" if col == "value" else "left")
+    table = Table(title="best transform per target (best.csv; * = selected)")
+    cols = ("target", "objective", "candidate", "spec", "value", "diff [95% CI]", "p", "verdict")
+    for col in cols:
+        table.add_column(col, justify="right" if col in ("value", "p") else "left")
+    has_stats = "diff" in df.columns
     for row in df.itertuples():
-        table.add_row(row.target, row.objective, row.candidate, row.spec, f"{row.value:.2f}")
-    Console(width=140).print(table)
+        stats = ["", "", ""]
+        if has_stats and pd.notna(row.diff):
+            stats = [f"{row.diff:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]",
+                     f"{row.p_value:.2g}", str(row.verdict)]  # fmt: skip
+        elif has_stats and isinstance(row.verdict, str):
+            stats[2] = row.verdict
+        mark = "*" if has_stats and bool(row.selected) else ""
+        table.add_row(row.target, row.objective, row.candidate + mark, row.spec,
+                      f"{row.value:.2f}", *stats)  # fmt: skip
+    Console(width=160).print(table)
 
 
 @app.command("best")
@@ -505,12 +540,20 @@ def best(
     target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
+    select: SelectOpt = "significant",
 ) -> None:
-    """Print the best transform spec found for a target (one line, for scripts)."""
-    from tfselect.report.best import best_spec
+    """Print the transform spec chosen for a target (one line on stdout, for scripts).
 
-    spec, _, _ = best_spec(storage, target, study)
-    typer.echo(spec)
+    --select significant (default): the best candidate only when it is significantly better
+    than the better reference on the study's clips, else that reference (said on stderr).
+    --select best: the best candidate whatever the statistics say.
+    """
+    from tfselect.report.best import best_choice
+
+    choice = best_choice(storage, target, study, select)
+    if choice.fell_back:
+        typer.echo(f"tfselect: {choice.sentence()}", err=True)
+    typer.echo(choice.spec)
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m tfselect`

@@ -16,8 +16,9 @@ def canonical(spec: str) -> str:
     return str(TransformSpec.parse(spec))
 
 
-def read_best_csv(path: Path) -> dict[str, str]:
-    """target -> spec of its first ``best`` row in a ``best.csv`` (the report layer's reader).
+def read_best_csv(path: Path, select: str = "significant") -> dict[str, str]:
+    """target -> spec chosen in a ``best.csv`` (the report layer's reader; ``select`` as
+    :func:`tfselect.report.best.read_best`).
 
     Raises TfselectError for a missing or unreadable file or one that is not a best.csv.
     """
@@ -29,7 +30,7 @@ def read_best_csv(path: Path) -> dict[str, str]:
             f"best transforms file not found: {path} (run `tfselect search` and `tfselect "
             "report` first, or give every target with --spec TARGET=SPEC)"
         )
-    return dict(read_best(path))
+    return dict(read_best(path, select=select))
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, str]:
@@ -47,7 +48,8 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
 
 
 def resolve_specs(best: Path | None, overrides: dict[str, str],
-                  study_specs: dict[str, str] | None = None) -> dict[str, str]:
+                  study_specs: dict[str, str] | None = None,
+                  select: str = "significant") -> dict[str, str]:
     """Merge sources (overrides win) and check that every target has a valid spec.
 
     ``best.csv`` is only read when the overrides and the study leave a target without one.
@@ -56,7 +58,7 @@ def resolve_specs(best: Path | None, overrides: dict[str, str],
     if any(t not in {**specs, **overrides} for t in TARGETS):
         if best is None:
             raise TfselectError("no transform for some targets: give --best, --study or --spec")
-        specs = {**read_best_csv(best), **specs}
+        specs = {**read_best_csv(best, select), **specs}
         where = str(best)
     else:
         where = "the command line"
@@ -70,7 +72,7 @@ def resolve_specs(best: Path | None, overrides: dict[str, str],
     return {t: canonical(specs[t]) for t in TARGETS}
 
 
-def study_best_specs(storage: str, study: str) -> dict[str, str]:
+def study_best_specs(storage: str, study: str, select: str = "significant") -> dict[str, str]:
     """target -> spec of the best complete trial of that target's study.
 
     A tfselect study searches one target, so ``study`` names either one study per target
@@ -93,7 +95,7 @@ def study_best_specs(storage: str, study: str) -> dict[str, str]:
         names = {s.study_name for s in tagged_studies(store, target=target)}
         name = next((n for n in (f"{study}-{target}", study) if n in names), None)
         if name is not None:
-            specs[target] = best_spec(storage, target, name)[0]
+            specs[target] = best_spec(storage, target, name, select)[0]
     if not specs:
         raise TfselectError(f"no study {study!r} or {study}-<target> in {storage}")
     return specs

@@ -9,6 +9,9 @@ Formulas in DESIGN §5; one module per family (:mod:`.sparsity`, :mod:`.ridges`,
 """
 
 from .ridges import RidgeConfig
-from .score import BSS, DIRECTIONS, GROUPS, METRICS, resolve_metrics, score
+from .score import BSS, DIRECTIONS, GROUPS, METRICS, ClipScorer, resolve_metrics, score
 
-__all__ = ["BSS", "DIRECTIONS", "GROUPS", "METRICS", "RidgeConfig", "resolve_metrics", "score"]
+__all__ = [
+    "BSS", "DIRECTIONS", "GROUPS", "METRICS", "ClipScorer", "RidgeConfig", "resolve_metrics",
+    "score",
+]  # fmt: skip

@@ -1,6 +1,7 @@
 """One entry point: every metric of one transform for one target over a set of clips.
 
-Per clip, the mixture and the four stems are analysed in ONE batched forward call, the
+Per clip, the mixture and the four stems (only the target when no ratio mask is asked for)
+are analysed in ONE batched forward call, the
 target's coefficients are shared by sparsity and ridge analysis, and every estimate that
 needs an inverse (four oracles, two ridge-restricted targets) goes through ONE batched
 inverse call. Per-clip values are then reduced to medians over clips. Clips whose target is
@@ -151,9 +152,17 @@ class _ClipScorer:
             torch.cuda.synchronize(self.device)
         self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start
 
-    def __call__(self, mixture: np.ndarray, stems: dict[str, np.ndarray]) -> dict[str, float]:
-        """All requested metrics of one clip: mixture (2, n), stems {target: (2, n)}."""
-        want = set(self.metrics)
+    def __call__(
+        self,
+        mixture: np.ndarray,
+        stems: dict[str, np.ndarray],
+        metrics: Sequence[str] | None = None,
+    ) -> dict[str, float]:
+        """The requested metrics of one clip: mixture (2, n), stems {target: (2, n)}.
+
+        ``metrics`` narrows the scorer's metrics for this clip (None: all of them).
+        """
+        want = set(self.metrics if metrics is None else metrics)
         mix = torch.as_tensor(np.asarray(mixture)).to(self.device, self.dtype)
         n = mix.shape[-1]
         out: dict[str, float] = {}
@@ -174,13 +183,17 @@ class _ClipScorer:
                 out["redundancy"] = float(self.T.redundancy(n))
             return out
 
-        src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in TARGETS])
+        # Only the ratio masks (irm1, irm2) need the other stems: without them, analyse just
+        # the mixture and the target (2 signals instead of 5, e.g. a search racing on mpi).
+        sources = list(TARGETS) if want & {"irm1", "irm2"} else [TARGETS[self.ti]]
+        ti = sources.index(TARGETS[self.ti])
+        src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in sources])
         src = src.to(self.device, self.dtype)
-        reference = src[self.ti]
-        with self._stage("forward (mixture + 4 stems)"), torch.no_grad():
-            C = self.T.forward(torch.cat([mix[None], src]))  # (5, ch, bins_b, slices, frames_b)
+        reference = src[ti]
+        with self._stage(f"forward (mixture + {len(sources)} stems)"), torch.no_grad():
+            C = self.T.forward(torch.cat([mix[None], src]))  # (1+S, ch, bins_b, slices, frames_b)
         # A copy, so that `del C` below frees the mixture and the other stems' coefficients.
-        target = [c[1 + self.ti].clone() for c in C]
+        target = [c[1 + ti].clone() for c in C]
         if "redundancy" in want:
             out["redundancy"] = sum(c[0].numel() for c in target) / float(n)
         sparse = [m for m in GROUPS["sparsity"] if m in want]
@@ -194,7 +207,7 @@ class _ClipScorer:
         oracles = [m for m in ORACLES if m in want]
         if oracles:
             with self._stage("oracles (masks)"):
-                est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], self.ti, oracles)
+                est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], ti, oracles)
             pending.append((oracles, est))
         del C
         directions = [d for d in ("time", "freq") if want & {f"ridge_{k}_{d}" for k in RIDGE_KINDS}]
@@ -228,6 +241,53 @@ class _ClipScorer:
                 else:
                     out.update(zip(names, fast_sdr(reference, y).tolist(), strict=True))
         return out
+
+
+class ClipScorer:
+    """Per-clip scoring of one transform for one target, one clip at a time.
+
+    For callers that decide clip by clip what to do next (a search racing candidates):
+    ``scorer(clip)`` returns ``{metric: value}`` for that clip, or None when its target is
+    silent (SDR undefined); ``scorer(clip, metrics=(...))`` computes only some of the
+    metrics given at construction. Arguments as :func:`score`.
+    """
+
+    def __init__(
+        self,
+        spec: str | TransformSpec,
+        target: str,
+        metrics: Sequence[str] | str | None = None,
+        device: str = "cpu",
+        dtype: torch.dtype = torch.float32,
+        sample_rate: int = SAMPLE_RATE,
+        bss: str = "fast",
+        ridge_config: RidgeConfig | None = None,
+    ) -> None:
+        if target not in TARGETS:
+            raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
+        self.metrics = resolve_metrics(metrics)
+        if bss not in BSS:
+            raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")
+        if dtype not in (torch.float32, torch.float64):
+            raise TfselectError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        dev = resolve_device(device)
+        self.target = target
+        transform = build(spec, sample_rate=sample_rate).to(dev)
+        self._scorer = _ClipScorer(
+            transform, target, self.metrics, dev, dtype, bss, ridge_config or RidgeConfig()
+        )
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per stage, summed over the clips scored so far."""
+        return self._scorer.timings
+
+    def __call__(self, clip, metrics: Sequence[str] | None = None) -> dict[str, float] | None:
+        from tfselect.audio.clips import is_silent  # lower layer; lazy keeps import light
+
+        if is_silent(clip.stems[self.target], clip.mixture):
+            return None
+        return self._scorer(clip.mixture, clip.stems, metrics)
 
 
 def score(
@@ -270,8 +330,6 @@ def score(
             every clip.
         SpecError: invalid spec (from the transforms).
     """
-    from tfselect.audio.clips import is_silent  # lower layer; lazy keeps import light
-
     if target not in TARGETS:
         raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
     names = resolve_metrics(metrics)
@@ -279,18 +337,18 @@ def score(
         raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")
     if dtype not in (torch.float32, torch.float64):
         raise TfselectError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    dev = resolve_device(device)
+    resolve_device(device)
     if not clips:
         raise TfselectError("no clips to score")
-    transform = build(spec, sample_rate=sample_rate).to(dev)
-    scorer = _ClipScorer(transform, target, names, dev, dtype, bss, ridge_config or RidgeConfig())
+    scorer = ClipScorer(spec, target, names, device, dtype, sample_rate, bss, ridge_config)
     per_clip: list[dict[str, float]] = []
     skipped = 0
     for i, clip in enumerate(clips):
-        if is_silent(clip.stems[target], clip.mixture):
+        row = scorer(clip)
+        if row is None:
             skipped += 1
         else:
-            per_clip.append(scorer(clip.mixture, clip.stems))
+            per_clip.append(row)
         if progress is not None:
             progress(i + 1, len(clips))
     if timings is not None:

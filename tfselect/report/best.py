@@ -1,32 +1,54 @@
-"""The best spec per target: from a study (``tfselect best``) or from ``best.csv``.
+"""The spec per target: from a study (``tfselect best``) or from ``best.csv``.
 
 ``best.csv`` contract (written by ``tfselect report``, read by ``train-best``): columns at
-least ``target, objective, candidate, spec, value`` plus one per metric; ``candidate`` is
-``best``, ``stft`` or ``xumx-slicq``; per target the primary objective's ``best`` row comes
-first.
+least ``target, objective, candidate, spec, value`` plus, per row, the paired statistics
+``diff, ci_low, ci_high, p_value, n_paired, verdict`` and ``selected``, then one column per
+metric; ``candidate`` is ``best``, ``stft`` or ``xumx-slicq``; per target the primary
+objective's rows come first.
+
+Selection (``select``): "significant" (default) takes the best candidate only when its
+improvement over the better reference is significant (verdict "better"), else that
+reference; "best" takes the best candidate whatever the statistics say.
 """
 
 from __future__ import annotations
 
 import csv
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from tfselect import TARGETS
 from tfselect.errors import TfselectError
 
 REQUIRED_COLUMNS = ("target", "objective", "candidate", "spec", "value")
+SELECTIONS = ("significant", "best")
 
 
-def read_best(path: str | Path, targets: tuple[str, ...] | None = None) -> dict[str, str]:
-    """{target: spec of its first ``best`` row} from a ``best.csv``.
+def _check_select(select: str) -> None:
+    if select not in SELECTIONS:
+        raise TfselectError(f"--select must be significant or best, got {select!r}")
+
+
+def read_best(
+    path: str | Path, targets: tuple[str, ...] | None = None, select: str = "significant"
+) -> dict[str, str]:
+    """{target: spec} from a ``best.csv``: per target, of its primary objective, the
+    ``selected`` row (``select="significant"``) or the ``best`` row (``select="best"``).
+
+    A best.csv without a ``selected`` column (written before the statistics existed) gives
+    its best rows.
 
     Args:
         path: the CSV file.
         targets: targets that must be present (default: none required).
+        select: "significant" or "best" (see the module docstring).
 
     Raises:
-        TfselectError: missing/unreadable file, missing columns, or a required target absent.
+        TfselectError: missing/unreadable file, missing columns, bad ``select``, or a
+            required target absent.
     """
+    _check_select(select)
     p = Path(path)
     try:
         with p.open(newline="") as fh:
@@ -34,10 +56,19 @@ def read_best(path: str | Path, targets: tuple[str, ...] | None = None) -> dict[
             missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise TfselectError(f"{p}: not a best.csv (no column {missing[0]!r})")
+            by_flag = select == "significant" and "selected" in (reader.fieldnames or [])
+            primary: dict[str, str] = {}
             out: dict[str, str] = {}
             for row in reader:
-                if row["candidate"] == "best" and row["target"] not in out and row["spec"]:
-                    out[row["target"]] = row["spec"]
+                t = row["target"]
+                primary.setdefault(t, row["objective"])
+                if row["objective"] != primary[t] or t in out or not row["spec"]:
+                    continue
+                if by_flag:
+                    if row["selected"].strip().lower() == "true":
+                        out[t] = row["spec"]
+                elif row["candidate"] == "best":
+                    out[t] = row["spec"]
     except FileNotFoundError:
         raise TfselectError(f"{p}: no such file (run `tfselect report` first)") from None
     except OSError as exc:
@@ -52,21 +83,69 @@ def _have(found: dict[str, str]) -> str:
     return ", ".join(t for t in TARGETS if t in found) or "none"
 
 
-def best_spec(storage_url: str, target: str, study: str | None = None) -> tuple[str, str, float]:
-    """(spec, study name, value) of the best trial for ``target``.
+@dataclass(frozen=True)
+class Choice:
+    """The spec chosen for a target and why (one row of best.csv's statistics).
+
+    Attributes:
+        spec: the chosen spec.
+        study: the study it comes from.
+        value: its first-objective value (mean over clips).
+        best_spec: the best candidate's spec (equal to ``spec`` unless it fell back).
+        reference: the better reference's name ("" when there is none).
+        reference_spec: its spec.
+        diff, ci_low, ci_high, p_value: the best candidate against that reference.
+        verdict: better / not distinguishable / worse / reference / no reference.
+        fell_back: the choice is the reference because the best was not significantly better.
+    """
+
+    spec: str
+    study: str
+    value: float
+    best_spec: str
+    reference: str = ""
+    reference_spec: str = ""
+    diff: float = math.nan
+    ci_low: float = math.nan
+    ci_high: float = math.nan
+    p_value: float = math.nan
+    verdict: str = "no reference"
+    fell_back: bool = False
+
+    def sentence(self) -> str:
+        """One line in words: the best candidate against the better reference."""
+        if self.verdict == "reference":
+            return f"the best candidate is the reference {self.best_spec} itself"
+        if not self.reference:
+            return f"best {self.best_spec} (no reference trial to compare with)"
+        stats = (f"{self.diff:+.2f} [{self.ci_low:+.2f}, {self.ci_high:+.2f}], "
+                 f"p={self.p_value:.2g}")  # fmt: skip
+        words = {"better": "better than", "worse": "worse than"}.get(
+            self.verdict, "not distinguishable from"
+        )
+        line = f"best {self.best_spec} is {words} the reference {self.reference_spec} ({stats})"
+        if self.fell_back:
+            line += f": taking the reference {self.reference_spec}"
+        return line
+
+
+def best_choice(
+    storage_url: str, target: str, study: str | None = None, select: str = "significant"
+) -> Choice:
+    """The spec chosen for ``target`` with its statistics (the rows best.csv would hold).
 
     With ``study`` given, that study (it must search ``target``); otherwise all the target's
-    studies in the storage. The choice is best.csv's (:func:`best_frame`): the best complete
-    trial over the studies of the first objective (the default, mpi, when there is one).
+    studies in the storage; the first objective (the default, mpi, when there is one).
 
     Raises:
-        TfselectError: unknown target, unreachable storage, no such study, a study of another
-            target, or no complete trial yet.
+        TfselectError: unknown target or select, unreachable storage, no such study, a
+            study of another target, or no complete trial yet.
     """
     from tfselect.report.tables import best_frame, report_order
     from tfselect.search.storage import open_storage
     from tfselect.search.study import load_study, read_tags, tagged_studies
 
+    _check_select(select)
     if target not in TARGETS:
         raise TfselectError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
     store = open_storage(storage_url)
@@ -82,11 +161,35 @@ def best_spec(storage_url: str, target: str, study: str | None = None) -> tuple[
         candidates = report_order(tagged_studies(store, target=target))
         if not candidates:
             raise TfselectError(f"no study for target {target!r} in the storage")
-    # The same selection as best.csv (one function decides "best" for both).
+    # The same selection as best.csv (one function decides for both).
     rows = best_frame(candidates)
-    rows = rows[rows["candidate"] == "best"]
     if rows.empty:
         names = ", ".join(s.study_name for s in candidates)
         raise TfselectError(f"no complete trial yet for target {target!r} (studies: {names})")
-    row = rows.iloc[0]
-    return str(row["spec"]), str(row["study"]), float(row["value"])
+    rows = rows[rows["objective"] == rows.iloc[0]["objective"]]
+    best = rows[rows["candidate"] == "best"].iloc[0]
+    chosen = rows[rows["selected"]].iloc[0] if select == "significant" else best
+    better = best["versus"] if isinstance(best["versus"], str) else ""
+    ref_row = rows[rows["candidate"] == better].iloc[0] if better else None
+    return Choice(
+        spec=str(chosen["spec"]),
+        study=str(chosen["study"]),
+        value=float(chosen["value"]),
+        best_spec=str(best["spec"]),
+        reference=better,
+        reference_spec="" if ref_row is None else str(ref_row["spec"]),
+        diff=float(best["diff"]),
+        ci_low=float(best["ci_low"]),
+        ci_high=float(best["ci_high"]),
+        p_value=float(best["p_value"]),
+        verdict=str(best["verdict"]),
+        fell_back=chosen["candidate"] != "best",
+    )
+
+
+def best_spec(
+    storage_url: str, target: str, study: str | None = None, select: str = "significant"
+) -> tuple[str, str, float]:
+    """(spec, study name, value) chosen for ``target`` (see :func:`best_choice`)."""
+    c = best_choice(storage_url, target, study, select)
+    return c.spec, c.study, c.value

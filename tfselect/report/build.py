@@ -153,25 +153,21 @@ def _captions(best: pd.DataFrame, target: str, objective: str, trials) -> dict[s
 
 
 def _first_clip(study, root: Path | None):
-    """The first clip the study's search scored (same split, seed, length, silence rule)."""
-    from tfselect.audio.clips import sample_clips
+    """Clip 0 of the study's pool (same split, seed, length, silence rule)."""
+    from dataclasses import fields
+
     from tfselect.audio.dataset import resolve_root
+    from tfselect.search.config import ClipConfig
     from tfselect.search.study import read_tags
+    from tfselect.search.trial import sample_pool
 
     tags = read_tags(study)
     c = dict(tags.clips)
     if root is None and tags.root and Path(tags.root).exists():
         root = Path(tags.root)
-    clips = sample_clips(
-        resolve_root(root),
-        subset=c.get("split", "valid"),
-        n_clips=1,
-        seconds=float(c.get("seconds", 10.0)),
-        seed=int(c.get("seed", 0)),
-        target=tags.target,
-        skip_silent=bool(c.get("skip_silent", False)),
-        max_tracks=1,  # per-track draws are seeded by track name: same first clip
-    )
+    known = {f.name for f in fields(ClipConfig)}
+    cfg = ClipConfig(**{k: v for k, v in c.items() if k in known})
+    clips = sample_pool(resolve_root(root), cfg, int(c.get("seed", 0)), tags.target)
     if not clips:
         raise TfselectError("no clip could be drawn")
     return clips[0]

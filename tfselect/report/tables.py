@@ -18,9 +18,15 @@ import pandas as pd
 from scipy import stats
 
 from tfselect.atomic import atomic_write
-from tfselect.search.objectives import DEFAULT_OBJECTIVE, parse_objectives
-from tfselect.search.run import REFERENCES, RESERVED_ATTRS, best_trial
-from tfselect.search.study import baselines, read_tags
+from tfselect.search.objectives import DEFAULT_OBJECTIVE
+from tfselect.search.study import (
+    REFERENCES,
+    RESERVED_ATTRS,
+    best_trial,
+    clip_values,
+    read_tags,
+    reference_trials,
+)
 
 # Columns that describe a trial rather than measure it.
 ID_COLUMNS = [
@@ -34,8 +40,8 @@ ID_COLUMNS = [
     "bins",
     "value",
 ]
-TAIL_COLUMNS = ["duration_s", "fail_reason", "reused_from", "datetime_start"]
-NOT_PREDICTORS = {"n_clips", "n_skipped"}
+TAIL_COLUMNS = ["duration_s", "fail_reason", "reused_from", "clips", "datetime_start"]
+NOT_PREDICTORS = {"n_clips", "n_skipped", "n_metric_clips"}
 BASELINE_PREDICTORS = ("bins", "redundancy")
 
 
@@ -76,7 +82,12 @@ def trials_frame(studies: Sequence) -> pd.DataFrame:
     Columns: study, target, objective, number, state (COMPLETE/PRUNED/FAIL/RUNNING/WAITING),
     spec, kind (slicqt/stft), bins, value (first objective; ``value_2``... for more), one column
     per metric (NaN where not computed), duration_s, fail_reason, reused_from (number of the
-    trial whose scores a repeated spec copied), datetime_start.
+    trial whose scores a repeated spec copied), clips (the pool's clip ids the trial was
+    scored on, in its order, space-separated), datetime_start.
+
+    Metric columns are medians over clips: the objective's metrics over every clip the
+    trial saw (``n_clips``), the other metrics over the fixed metric subset
+    (``n_metric_clips``; only candidates that finished the race have them).
     """
     rows = []
     n_obj = 1
@@ -106,6 +117,7 @@ def trials_frame(studies: Sequence) -> pd.DataFrame:
             reason = t.user_attrs.get("fail_reason") or t.system_attrs.get("fail_reason", "")
             row["fail_reason"] = reason or ""
             row["reused_from"] = t.user_attrs.get("reused_from", math.nan)
+            row["clips"] = " ".join(str(c) for c in t.user_attrs.get("clips") or [])
             row["datetime_start"] = t.datetime_start.isoformat() if t.datetime_start else ""
             rows.append(row)
     value_cols = ["value"] + [f"value_{i}" for i in range(2, n_obj + 1)]
@@ -138,19 +150,33 @@ def report_order(studies: Sequence) -> list:
     return sorted((s for s in studies if read_tags(s) is not None), key=key)
 
 
-def best_frame(studies: Sequence) -> pd.DataFrame:
-    """Best spec per (target, objective) next to the reference transforms.
+STAT_COLUMNS = ["versus", "diff", "ci_low", "ci_high", "p_value", "n_paired", "verdict", "selected"]
+
+
+def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Best spec per (target, objective) next to the reference transforms, with paired
+    statistics and the selected spec.
 
     Rows, per target and objective: ``candidate="best"`` (the best complete trial; with
     several studies of the same target and objective, the best of them), then ``"stft"``
-    (stft:n_fft=4096,hop=1024) and ``"xumx-slicq"`` (Bark-262) scored on the same clips as
-    that study. Per target the default objective (``mpi``) comes first, else the objective of
-    the study with the most trials. ``value`` is the first objective's value for every row.
+    (stft:n_fft=4096,hop=1024) and ``"xumx-slicq"`` (Bark-262), the reference trials of that
+    study, raced on the same clips. Per target the default objective (``mpi``) comes first,
+    else the objective of the study with the most trials. ``value`` is the first objective's
+    value (mean over clips) for every row.
 
-    Columns: target, objective, candidate, spec, value, study, number, then one per metric.
+    Statistics (:func:`tfselect.report.paired.paired`, first objective, clips both saw): on
+    a reference row, the best candidate against that reference; on the best row, against
+    the better reference (named in ``versus``). ``selected`` marks one row per (target,
+    objective): the best candidate when its verdict against the better reference is
+    "better" (or it is a reference itself), else the better reference.
+
+    Columns: target, objective, candidate, spec, value, study, number, n_complete, versus,
+    diff, ci_low, ci_high, p_value, n_paired, verdict, selected, then one per metric.
     """
     from optuna.study import StudyDirection
-    from optuna.trial import TrialState
+
+    from tfselect.report.paired import paired
+    from tfselect.search.study import complete_trials
 
     chosen: dict[tuple[str, str], tuple] = {}
     order: list[tuple[str, str]] = []
@@ -172,44 +198,49 @@ def best_frame(studies: Sequence) -> pd.DataFrame:
             continue
         st, t = chosen[key]
         target, objective = key
-        primary = parse_objectives(objective).primary
-        metrics = {k: v for k, v in t.user_attrs.items() if k not in RESERVED_ATTRS}
-        metric_names |= set(metrics)
-        rows.append(
-            {
-                "target": target,
-                "objective": objective,
-                "candidate": "best",
-                "spec": t.user_attrs.get("spec", ""),
-                "value": t.values[0],
-                "study": st.study_name,
-                "number": t.number,
-                "n_complete": len(st.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))),
-                **metrics,
-            }
-        )
-        refs = baselines(st)
-        for candidate, spec in REFERENCES.items():
-            m = refs.get(spec)
-            if m is None:
+        sign = 1.0 if st.directions[0] == StudyDirection.MAXIMIZE else -1.0
+        refs = reference_trials(st)
+        best_is_ref = next((n for n, r in refs.items() if r.number == t.number), None)
+        better_ref = max(refs, key=lambda n: sign * refs[n].values[0]) if refs else None
+        stats = {n: paired(clip_values(t), clip_values(r), sign, n_boot, seed)
+                 for n, r in refs.items() if r.number != t.number}  # fmt: skip
+        if best_is_ref is not None or better_ref is None:
+            keep = "best"
+        else:
+            keep = "best" if stats[better_ref]["verdict"] == "better" else better_ref
+        common = {"target": target, "objective": objective, "study": st.study_name}
+
+        def metrics_of(trial) -> dict:
+            m = {k: v for k, v in trial.user_attrs.items() if k not in RESERVED_ATTRS}
+            metric_names.update(m)
+            return m
+
+        best_stats = {}
+        if best_is_ref is None and better_ref is not None:
+            best_stats = {"versus": better_ref, **stats[better_ref]}
+        rows.append({
+            **common, "candidate": "best", "spec": t.user_attrs.get("spec", ""),
+            "value": t.values[0], "number": t.number, "n_complete": len(complete_trials(st)),
+            **best_stats, "verdict": best_stats.get("verdict", "reference" if best_is_ref
+                                                    else "no reference"),
+            "selected": keep == "best", **metrics_of(t),
+        })  # fmt: skip
+        for candidate in REFERENCES:
+            r = refs.get(candidate)
+            if r is None:
                 continue
-            metric_names |= set(m)
-            rows.append(
-                {
-                    "target": target,
-                    "objective": objective,
-                    "candidate": candidate,
-                    "spec": spec,
-                    "value": primary.value(m),
-                    "study": st.study_name,
-                    "number": math.nan,
-                    "n_complete": math.nan,
-                    **m,
-                }
-            )
+            rows.append({
+                **common, "candidate": candidate, "spec": r.user_attrs.get("spec", ""),
+                "value": r.values[0], "number": r.number, "n_complete": math.nan,
+                "versus": candidate if candidate in stats else math.nan,
+                **stats.get(candidate, {"verdict": "is the best"}), "selected": keep == candidate,
+                **metrics_of(r),
+            })  # fmt: skip
     cols = ["target", "objective", "candidate", "spec", "value", "study", "number", "n_complete"]
-    df = pd.DataFrame(rows).reindex(columns=cols + _ordered_metrics(metric_names))
-    return df.astype({"value": float, "number": "Int64", "n_complete": "Int64"})
+    df = pd.DataFrame(rows).reindex(columns=cols + STAT_COLUMNS + _ordered_metrics(metric_names))
+    df["selected"] = df["selected"].astype(bool)
+    return df.astype({"value": float, "number": "Int64", "n_complete": "Int64",
+                      "n_paired": "Int64"})  # fmt: skip
 
 
 def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -277,6 +308,28 @@ def correlation_row(
     return out
 
 
+def rank_gain(
+    x: np.ndarray, base: np.ndarray, y: np.ndarray, n_boot: int, rng: np.random.Generator
+) -> tuple[float, float, float]:
+    """|Spearman(x, y)| - |Spearman(base, y)| and its paired percentile bootstrap 95 % CI.
+
+    Args:
+        x, base, y: (n,) predictor, baseline predictor and oracle of the same candidates.
+        n_boot: resamples of candidates (the same ones for x and base); 0 = no interval.
+    """
+    n = len(x)
+    if n < 3:
+        return math.nan, math.nan, math.nan
+    value = float(abs(_spearman_rows(x[None], y[None])[0])
+                  - abs(_spearman_rows(base[None], y[None])[0]))  # fmt: skip
+    if n_boot <= 0 or n < 4:
+        return value, math.nan, math.nan
+    idx = rng.integers(0, n, size=(n_boot, n))
+    boot = np.abs(_spearman_rows(x[idx], y[idx])) - np.abs(_spearman_rows(base[idx], y[idx]))
+    lo, hi = _ci(boot)
+    return value, lo, hi
+
+
 def unique_complete(df: pd.DataFrame) -> pd.DataFrame:
     """Complete trials, one per (target, spec): repeated candidates would count twice."""
     done = df[df["state"] == "COMPLETE"]
@@ -291,9 +344,18 @@ def correlations_frame(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> p
     spearman_lo, spearman_hi, kendall (tau-b), kendall_lo, kendall_hi, partial_spearman
     (given redundancy; NaN for redundancy itself), partial_spearman_lo, partial_spearman_hi.
     Intervals: percentile bootstrap (``n_boot`` resamples of trials, seeded).
+
+    Does a cheap metric add anything over the trivial predictors? ``minus_bins`` and
+    ``minus_redundancy`` (each with ``_lo``/``_hi``): |Spearman| of the predictor minus
+    |Spearman| of that baseline, against the same oracle over the same candidates (rows
+    where both are known), with a paired bootstrap interval (the same resampled candidates
+    for both), so an interval above 0 means the metric ranks the oracle better than the
+    baseline does. Absolute values: a metric that predicts the oracle's order backwards is
+    as useful as one that predicts it forwards. NaN on the baselines' own rows.
     """
     _, group_of, oracles = _metric_groups()
     rng = np.random.default_rng(seed)
+    gain_rng = np.random.default_rng([seed, 1])  # its own stream: other columns stay as before
     data = unique_complete(df)
     mcols = metric_columns(df)
     present_oracles = [o for o in oracles if o in mcols]
@@ -311,12 +373,20 @@ def correlations_frame(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> p
                     clean[pred].to_numpy(), clean[oracle].to_numpy(), z, n_boot, rng
                 )
                 group = "baseline" if pred in BASELINE_PREDICTORS else group_of.get(pred, "")
+                for base in BASELINE_PREDICTORS:
+                    gain = (math.nan, math.nan, math.nan)
+                    if pred not in BASELINE_PREDICTORS and base in sub.columns:
+                        both = sub[[pred, base, oracle]].astype(float).dropna()
+                        gain = rank_gain(both[pred].to_numpy(), both[base].to_numpy(),
+                                         both[oracle].to_numpy(), n_boot, gain_rng)  # fmt: skip
+                    stats_ |= dict(zip([f"minus_{base}{s}" for s in ("", "_lo", "_hi")], gain,
+                                       strict=True))  # fmt: skip
                 rows.append(
                     {"target": target, "predictor": pred, "group": group, "oracle": oracle} | stats_
                 )
     cols = ["target", "predictor", "group", "oracle", "n"] + [
         f"{k}{s}" for k in ("spearman", "kendall", "partial_spearman") for s in ("", "_lo", "_hi")
-    ]
+    ] + [f"minus_{b}{s}" for b in BASELINE_PREDICTORS for s in ("", "_lo", "_hi")]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 

@@ -5,16 +5,26 @@
 
 Modules: :mod:`.space` (candidate specs), :mod:`.objectives` (objective strings),
 :mod:`.config` (study TOML), :mod:`.storage` (one URL -> an Optuna storage), :mod:`.study`
-(tags, samplers, reference scores), :mod:`.run` (trial objective and the search loop).
+(what a study holds: tags, references, per-clip values, best trial, samplers, pruner),
+:mod:`.trial` (the clip pool and one candidate's racing evaluation), :mod:`.run` (the loop).
 Importing this package does not import torch; the runner imports it when it scores.
 """
 
 from .config import StudyConfig, load_config
 from .objectives import DEFAULT_OBJECTIVE, Objectives, parse_objectives
-from .run import REFERENCES, SearchResult, best_trial, run_search
+from .run import SearchResult, run_search
 from .space import SearchSpace
 from .storage import open_storage
-from .study import SAMPLERS, StudyTags, make_sampler, read_tags, tagged_studies
+from .study import (
+    REFERENCES,
+    SAMPLERS,
+    StudyTags,
+    best_trial,
+    make_pruner,
+    make_sampler,
+    read_tags,
+    tagged_studies,
+)
 
 __all__ = [
     "DEFAULT_OBJECTIVE",
@@ -27,6 +37,7 @@ __all__ = [
     "StudyTags",
     "best_trial",
     "load_config",
+    "make_pruner",
     "make_sampler",
     "open_storage",
     "parse_objectives",

@@ -4,8 +4,9 @@ Three tables; every key is optional (missing keys keep the defaults below, which
 ``studies/default.toml``), unknown keys are an error naming the key::
 
     [space]    ranges and choices of candidate transforms (see ``space.SearchSpace``)
-    [clips]    split, n_clips, seconds, max_tracks, skip_silent (see ``audio.clips``)
-    [search]   objective, sampler, trials, metrics, seed, device, jobs
+    [clips]    split, n_clips, seconds, max_tracks, skip_silent, metric_clips (the pool)
+    [search]   objective, sampler, pruner, p_threshold, race_min_clips, trials, metrics,
+               seed, device, jobs
 
 Command-line flags override the file (``StudyConfig.override``).
 """
@@ -26,26 +27,32 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-SPLITS = ("train", "valid", "test")
+SPLITS = ("train+valid", "train", "valid", "test")
+PRUNERS = ("wilcoxon", "none")
 
 
 @dataclass(frozen=True)
 class ClipConfig:
-    """How clips are sampled once per process and reused by all trials.
+    """The clip pool: drawn once per study (seeded), the same clips for every trial.
 
     Attributes:
-        split: dataset split to score on ("valid" = MUSDB's validation tracks).
+        split: tracks the pool draws from: "train+valid" (every non-test track, default),
+            "train", "valid" (MUSDB's validation tracks) or "test".
         n_clips: clips drawn per track (``sample_clips``).
         seconds: clip length in seconds.
-        max_tracks: use at most this many tracks (None: all).
+        max_tracks: use at most this many tracks, by name (None: all).
         skip_silent: do not pick clips where the target is (near) silent.
+        metric_clips: the metrics that are not in the objective (sparsity, ridges, other
+            oracles, cost) are computed only on this many clips, the same fixed subset of
+            the pool for every candidate; the objective is computed on every clip.
     """
 
-    split: str = "valid"
-    n_clips: int = 1
-    seconds: float = 10.0
+    split: str = "train+valid"
+    n_clips: int = 3
+    seconds: float = 4.0
     max_tracks: int | None = None
     skip_silent: bool = True
+    metric_clips: int = 4
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -57,7 +64,13 @@ class SearchSettings:
 
     Attributes:
         objective: objective string (see ``objectives``); default MPI oracle SDR.
-        sampler: tpe, random, cmaes or nsga2.
+        sampler: tpe, gp, random, cmaes or nsga2.
+        pruner: "wilcoxon" races candidates clip by clip and stops one as soon as it is
+            significantly worse than the best so far (Wilcoxon signed-rank test on the
+            clips both saw); "none" scores every candidate on every clip. Racing needs a
+            single objective (several objectives: every clip).
+        p_threshold: the racing's p-value threshold, in (0, 1); larger stops sooner.
+        race_min_clips: clips a candidate sees before it may be stopped.
         trials: trials this process runs when no --trials/--until/--timeout is given.
         metrics: metrics computed per trial, metric or group names (sparsity, ridges,
             oracles, cost); "all" keeps every metric for the reports (the objective's
@@ -69,6 +82,9 @@ class SearchSettings:
 
     objective: str = DEFAULT_OBJECTIVE
     sampler: str = "tpe"
+    pruner: str = "wilcoxon"
+    p_threshold: float = 0.05
+    race_min_clips: int = 6
     trials: int = 20
     metrics: tuple[str, ...] | str = "all"
     seed: int = 0
@@ -148,6 +164,14 @@ def _validate(cfg: StudyConfig) -> None:
         raise TfselectError(f"clips.n_clips: must be >= 1, got {c.n_clips}")
     if not c.seconds > 0:
         raise TfselectError(f"clips.seconds: must be > 0, got {c.seconds}")
+    if c.metric_clips < 0:
+        raise TfselectError(f"clips.metric_clips: must be >= 0, got {c.metric_clips}")
+    if s.pruner not in PRUNERS:
+        raise TfselectError(f"unknown pruner {s.pruner!r} (use {', '.join(PRUNERS)})")
+    if not 0.0 < s.p_threshold < 1.0:
+        raise TfselectError(f"search.p_threshold: must be in (0, 1), got {s.p_threshold}")
+    if s.race_min_clips < 2:
+        raise TfselectError(f"search.race_min_clips: must be >= 2, got {s.race_min_clips}")
     if s.trials < 0:
         raise TfselectError(f"search.trials: must be >= 0, got {s.trials}")
     if s.jobs < 1:

@@ -1,62 +1,63 @@
-"""Run a per-target search: the objective of a trial and the resumable, shareable loop.
+"""Run a per-target search: parse, check, draw the pool, then let Optuna run the trials.
 
-One process: parse and check everything (objective, sampler, storage, study tags) before
-reading audio; sample the clips once (deterministic for the seed) and reuse them in every
-trial; score the two reference transforms once per study; then let Optuna run trials.
+One process: parse and check everything (objective, sampler, pruner, storage, study tags,
+root) before reading audio; draw the clip pool once (deterministic for the seed); open or
+create the study (creating it queues the reference transforms as its first trials); then
+run trials (:class:`tfselect.search.trial.TrialObjective`).
 
-Semantics (DESIGN §6):
-- ``trials=N`` runs N more trials in this process, so K workers with N each add exactly K·N
-  and re-running after a crash continues the same study;
-- ``until=N`` stops once the study holds N complete trials (all workers together);
-- an invalid candidate (``SpecError``, slices above the cap, every clip skipped) is PRUNED
-  with its reason in the trial's ``fail_reason`` user attr; any other error FAILs that trial
-  only; the study goes on;
-- Ctrl-C marks the running trial FAIL ("interrupted") and stops; completed trials stay.
+Semantics:
+- ``trials=N`` evaluates N more distinct candidates in this process, so K workers with N
+  each add exactly K·N and re-running after a crash continues the same study. A proposal
+  that repeats an earlier candidate is answered from its stored result and does not count;
+  after ``MAX_REPEATS`` repeats in a row the space counts as exhausted and the run stops;
+- ``until=N`` stops once the study holds N complete distinct candidates (all workers);
+- a candidate raced out by the Wilcoxon pruner is PRUNED with its reason in the trial's
+  ``fail_reason`` user attr; any other error FAILs that trial only; the study goes on;
+- Ctrl-C marks the running trial FAIL ("interrupted") and stops; finished trials stay.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import signal
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
-from tfselect import SAMPLE_RATE, TARGETS
-from tfselect.errors import Interrupted, SpecError, TfselectError
+from tfselect import TARGETS
+from tfselect.errors import Interrupted, TfselectError
 from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives
-from tfselect.search.space import SearchSpace, check_slice_length
 from tfselect.search.storage import open_storage
 from tfselect.search.study import (
+    REFERENCES,
+    RESERVED_ATTRS,
     StudyTags,
-    baselines,
+    best_trial,
+    complete_trials,
+    make_pruner,
     make_sampler,
     open_study,
-    set_baseline,
 )
+from tfselect.search.trial import ScorerFactory, TrialObjective, pool_ids, sample_pool
 
 log = logging.getLogger(__name__)
 
-# Reference transforms scored on the same clips as every trial (rows of best.csv).
-REFERENCES: dict[str, str] = {
-    "stft": "stft:n_fft=4096,hop=1024",
-    "xumx-slicq": "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050",
-}
+__all__ = [
+    "REFERENCES", "RESERVED_ATTRS", "CtrlC", "SearchResult", "TrialObjective", "best_trial",
+    "run_search",
+]  # fmt: skip
+
 # --until alone stops after this many trials in a row that did not complete.
 GIVE_UP_AFTER = 50
-# User attrs of a trial that are not metrics.
-RESERVED_ATTRS = ("spec", "fail_reason", "reused_from")
-
-Scorer = Callable[..., Mapping[str, float]]
+# Proposals in a row that repeat earlier candidates before the space counts as exhausted.
+MAX_REPEATS = 100
 
 
 def default_study_name(target: str) -> str:
@@ -81,111 +82,6 @@ def resolve_metrics(requested: Sequence[str] | str, objectives: Objectives) -> t
         # Group names (sparsity, ridges, oracles, cost) stand for their metrics.
         names = tuple(x for m in requested for x in (GROUPS[m] if m in GROUPS else (m,)))
     return tuple(dict.fromkeys((*objectives.metrics, *names)))
-
-
-class TrialObjective:
-    """Optuna objective: sample a spec, score it on the shared clips, store every metric.
-
-    Args:
-        space: the search space.
-        objectives: parsed objectives (value(s) returned to Optuna).
-        target: source name.
-        clips: clips sampled once per process.
-        metrics: metric names passed to ``score``.
-        device: torch device.
-        scorer: ``score``-compatible callable (default ``tfselect.metrics.score``).
-    """
-
-    def __init__(
-        self,
-        space: SearchSpace,
-        objectives: Objectives,
-        target: str,
-        clips: Sequence[Any],
-        metrics: Sequence[str],
-        device: str = "cpu",
-        scorer: Scorer | None = None,
-    ) -> None:
-        self.space = space
-        self.objectives = objectives
-        self.target = target
-        self.clips = clips
-        self.metrics = list(metrics)
-        self.device = device
-        self.scorer = scorer
-        self.interrupt: CtrlC | None = None
-
-    def evaluate(self, spec_text: str, cap: bool = True) -> tuple[str, dict[str, float]]:
-        """Canonical spec and its metrics; raises SpecError for an invalid candidate.
-
-        ``cap=False`` skips the slice-length cap (the reference transforms are scored
-        whatever the space allows).
-        """
-        from tfselect.transforms import TransformSpec
-
-        spec = TransformSpec.parse(spec_text)
-        # Cheap checks (no filterbank is built) before the expensive scoring.
-        check_slice_length(spec, SAMPLE_RATE, self.space.sllen_max if cap else 2**62)
-        scorer = self.scorer
-        if scorer is None:
-            from tfselect.metrics import score as scorer
-        result = scorer(spec, self.target, self.clips, metrics=self.metrics, device=self.device)
-        return str(spec), {k: float(v) for k, v in result.items()}
-
-    def __call__(self, trial) -> float | list[float]:
-        import optuna
-
-        if self.interrupt is not None and self.interrupt.requested:
-            # Ctrl-C came between two trials: end this one at once, as interrupted.
-            trial.set_user_attr("fail_reason", "interrupted")
-            raise KeyboardInterrupt
-        spec_text = self.space.suggest(trial)
-        trial.set_user_attr("spec", spec_text)
-        earlier = self._earlier(trial, spec_text)
-        if earlier is not None:
-            # Scoring is deterministic on the shared clips: a repeated candidate (common for
-            # the few STFT choices) copies its earlier result instead of recomputing it.
-            for name, value in earlier.user_attrs.items():
-                trial.set_user_attr(name, value)
-            trial.set_user_attr("reused_from", earlier.number)
-            values = list(earlier.values)
-            return values[0] if len(values) == 1 else values
-        try:
-            with self.interrupt if self.interrupt is not None else contextlib.nullcontext():
-                spec_text, result = self.evaluate(spec_text)
-        except SpecError as exc:
-            reason = _one_line(exc)
-            trial.set_user_attr("fail_reason", reason)
-            raise optuna.TrialPruned(reason) from None
-        except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", "interrupted")
-            raise
-        except Exception as exc:
-            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {_one_line(exc)}")
-            raise
-        trial.set_user_attr("spec", spec_text)
-        for name, value in result.items():
-            # JSON has no NaN/inf portable across storages: store None for undefined values.
-            trial.set_user_attr(name, value if math.isfinite(value) else None)
-        values = self.objectives.values(result)
-        if not all(math.isfinite(v) for v in values):
-            reason = (
-                "objective undefined (NaN/inf): "
-                f"{result.get('n_skipped', '?')} of the clips skipped (silent target?)"
-            )
-            trial.set_user_attr("fail_reason", reason)
-            raise optuna.TrialPruned(reason)
-        return values[0] if len(values) == 1 else values
-
-    def _earlier(self, trial, spec_text: str):
-        """A complete trial of the same study that scored ``spec_text`` with every metric."""
-        from optuna.trial import TrialState
-
-        for t in trial.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-            attrs = t.user_attrs
-            if attrs.get("spec") == spec_text and all(m in attrs for m in self.metrics):
-                return t
-        return None
 
 
 class CtrlC:
@@ -260,12 +156,16 @@ def _one_line(exc: BaseException) -> str:
 
 @dataclass
 class SearchResult:
-    """What one ``run_search`` call did.
+    """What one ``run_search`` call did, and what the study holds after it.
 
     Attributes:
         study: study name.
-        ran: trials this process started (any final state).
-        complete/pruned/failed: counts over the whole study after the run.
+        ran: distinct candidates this process evaluated (any final state).
+        raced: of those, the ones the racing stopped early.
+        repeats: proposals this process answered from an earlier trial (not counted in ran).
+        exhausted: the run stopped because proposals kept repeating earlier candidates.
+        complete/pruned/failed: distinct candidates of the whole study after the run, by
+            state (pruned = raced out or invalid).
         best_spec: spec string of the best trial (first objective), or None.
         best_values: its objective values.
         interrupted: Ctrl-C stopped the run.
@@ -273,6 +173,9 @@ class SearchResult:
 
     study: str
     ran: int = 0
+    raced: int = 0
+    repeats: int = 0
+    exhausted: bool = False
     complete: int = 0
     pruned: int = 0
     failed: int = 0
@@ -281,22 +184,10 @@ class SearchResult:
     interrupted: bool = False
 
 
-def best_trial(study):
-    """Best complete trial of a study (multi-objective: best first objective on the front)."""
-    from optuna.trial import TrialState
-
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
-    if not complete:
-        return None
-    sign = 1.0 if study.directions[0].name == "MAXIMIZE" else -1.0
-    pool = study.best_trials if len(study.directions) > 1 else complete
-    return max(pool, key=lambda t: (sign * t.values[0], -t.number))
-
-
 def _summarise(study, result: SearchResult) -> SearchResult:
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False)
+    trials = [t for t in study.get_trials(deepcopy=False) if "reused_from" not in t.user_attrs]
     result.complete = sum(t.state == TrialState.COMPLETE for t in trials)
     result.pruned = sum(t.state == TrialState.PRUNED for t in trials)
     result.failed = sum(t.state == TrialState.FAIL for t in trials)
@@ -319,7 +210,7 @@ def run_search(
     timeout: float | None = None,
     progress: bool = True,
     verbose: int = 0,
-    scorer: Scorer | None = None,
+    scorer: ScorerFactory | None = None,
 ) -> SearchResult:
     """Search transforms for ``target`` in study ``study`` of ``storage``.
 
@@ -329,16 +220,18 @@ def run_search(
         study: study name (default: the target's name).
         config: study configuration (default: built-in = studies/default.toml).
         root: dataset root (default: ``$MUSDB_PATH``, else the demo corpus).
-        trials: trials this process runs (default: config, unless until/timeout is given).
-        until: stop once the study holds this many complete trials.
+        trials: distinct candidates this process evaluates (default: config, unless
+            until/timeout is given).
+        until: stop once the study holds this many complete distinct candidates.
         timeout: stop starting trials after this many seconds.
         progress: show a progress bar on stderr.
         verbose: 0 quiet Optuna, 1 one line per trial.
-        scorer: replacement for ``tfselect.metrics.score`` (same signature).
+        scorer: replacement for ``tfselect.metrics.ClipScorer`` (see ``trial.ScorerFactory``).
 
     Raises:
-        TfselectError: bad target/objective/sampler/config, unreachable storage, a study made
-            for another target/objective/clips, unusable dataset. Nothing is written then.
+        TfselectError: bad target/objective/sampler/pruner/config, unreachable storage, a
+            study made for another target/objective/clips/root, an empty clip pool. Nothing
+            is written then.
         KeyboardInterrupt: Ctrl-C (the running trial is marked FAIL, others are kept).
     """
     import optuna
@@ -355,17 +248,22 @@ def run_search(
     objectives = parse_objectives(cfg.search.objective)
     metrics = resolve_metrics(cfg.search.metrics, objectives)
     make_sampler(cfg.search.sampler, cfg.search.seed, len(objectives))  # fail fast on a bad name
+    pruner = make_pruner(cfg.search.pruner, cfg.search.p_threshold, cfg.search.race_min_clips)
     name = study or default_study_name(target)
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
     _quiet_interrupts(optuna.logging.get_logger("optuna"))
 
+    from tfselect.audio.dataset import resolve_root
+
     store = open_storage(storage)
+    data_root = resolve_root(root)
     tags = StudyTags(
         target=target,
         objective=objectives.text,
         directions=tuple(objectives.directions),
         clips=cfg.clips.as_dict() | {"seed": cfg.search.seed},
         metrics=metrics,
+        root=str(Path(data_root).resolve()),
         choices=cfg.space.choices(),
     )
     _precheck(store, name, tags)
@@ -375,21 +273,8 @@ def run_search(
     if until is not None and _n_complete(store, name) >= until and trials is None:
         return _summarise(optuna.load_study(study_name=name, storage=store), SearchResult(name))
 
-    from tfselect.audio.clips import sample_clips
-    from tfselect.audio.dataset import resolve_root
-
-    data_root = resolve_root(root)
-    clips = sample_clips(
-        data_root,
-        subset=cfg.clips.split,
-        n_clips=cfg.clips.n_clips,
-        seconds=cfg.clips.seconds,
-        seed=cfg.search.seed,
-        target=target,
-        skip_silent=cfg.clips.skip_silent,
-        max_tracks=cfg.clips.max_tracks,
-    )
-    tags = replace(tags, root=str(Path(data_root).resolve()))
+    pool = sample_pool(data_root, cfg.clips, cfg.search.seed, target)
+    tags = replace(tags, pool=pool_ids(pool))
     # Sampler seed: --seed, the trials already there (a resumed run does not replay its first
     # proposals) and the process id. Workers started together see the same study, so only the
     # pid tells them apart: without it K workers would propose the same candidates. The
@@ -397,12 +282,13 @@ def run_search(
     sampler_seed = (cfg.search.seed + _n_trials(store, name)) * 1_000_003 + os.getpid()
     sampler_seed %= 2**31
     sampler = make_sampler(cfg.search.sampler, sampler_seed, len(objectives))
-    st = open_study(store, name, tags, sampler)
+    st = open_study(store, name, tags, sampler, pruner, cfg.space)
 
     objective = TrialObjective(
-        cfg.space, objectives, target, clips, metrics, cfg.search.device, scorer
-    )
-    _score_references(st, objective)
+        cfg.space, objectives, target, pool, metrics, cfg.search.device, scorer,
+        race=cfg.search.pruner != "none", seed=cfg.search.seed,
+        metric_clips=cfg.clips.metric_clips,
+    )  # fmt: skip
     ctrl_c = CtrlC(st)
     if cfg.search.jobs == 1 and ctrl_c.install():
         objective.interrupt = ctrl_c
@@ -414,12 +300,10 @@ def run_search(
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.search.jobs))
 
     result = SearchResult(name)
-    callbacks: list = []
+    counter = _Count(MAX_REPEATS)
+    callbacks: list = [counter]
     if until is not None:
-        from optuna.study import MaxTrialsCallback
-        from optuna.trial import TrialState
-
-        callbacks.append(MaxTrialsCallback(until, states=(TrialState.COMPLETE,)))
+        callbacks.append(_Until(until))
         if trials is None and timeout is None:
             callbacks.append(_GiveUp(GIVE_UP_AFTER))  # a space that never completes a trial
     total = trials
@@ -427,31 +311,44 @@ def run_search(
         total = max(0, until - _n_complete(store, name))
     bar = _Progress(total, objectives, st, enabled=progress)
     callbacks.append(bar)
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        if trials != 0:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # Rounds: each runs as many trials as distinct candidates are still owed, so
+            # repeats (answered from the study, not counted) never eat the budget, and
+            # parallel jobs never overshoot it.
+            while trials != 0:
+                owed = None if trials is None else trials - counter.new
+                left = None if deadline is None else deadline - time.monotonic()
+                if (owed is not None and owed <= 0) or (left is not None and left <= 0):
+                    break
                 st.optimize(
                     objective,
-                    n_trials=trials,
-                    timeout=timeout,
+                    n_trials=owed,
+                    timeout=left,
                     n_jobs=cfg.search.jobs,
                     catch=(Exception,),
                     callbacks=callbacks,
                     gc_after_trial=True,
                 )
+                if trials is None or counter.stopped or ctrl_c.requested:
+                    break  # --until/--timeout ran in one round; exhausted; Ctrl-C
+                if any(getattr(c, "stopped", False) for c in callbacks):
+                    break
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
         ctrl_c.restore()
         bar.close()
     result.interrupted = result.interrupted or ctrl_c.requested
-    result.ran = bar.count
+    result.ran, result.raced, result.repeats = counter.new, counter.raced, counter.repeats
+    result.exhausted = counter.stopped
     _summarise(st, result)
     if result.interrupted:
         raise Interrupted(
-            f"interrupted after {result.ran} trial(s) in this run; study "
-            f"{name!r} keeps {result.complete} complete trial(s); rerun the same command "
+            f"interrupted after {result.ran} candidate(s) in this run; study "
+            f"{name!r} keeps {result.complete} complete candidate(s); rerun the same command "
             "to continue"
         )
     return result
@@ -470,12 +367,12 @@ def _n_trials(store, name: str) -> int:
 
 
 def _n_complete(store, name: str) -> int:
-    from optuna.trial import TrialState
+    import optuna
 
     s = _summary_for(store, name)
     if s is None:
         return 0
-    return store.get_n_trials(s._study_id, state=TrialState.COMPLETE)
+    return len(complete_trials(optuna.load_study(study_name=name, storage=store)))
 
 
 def _precheck(store, name: str, tags: StudyTags) -> None:
@@ -487,20 +384,47 @@ def _precheck(store, name: str, tags: StudyTags) -> None:
         check_tags(name, StudyTags.from_dict(s.user_attrs[TAG]), tags)
 
 
-def _score_references(study, objective: TrialObjective) -> None:
-    """Score the reference transforms on this process's clips once per study."""
-    have = baselines(study)
-    for spec in REFERENCES.values():
-        if spec in have and all(m in have[spec] for m in objective.metrics):
-            continue
-        try:
-            _, metrics = objective.evaluate(spec, cap=False)
-        except Exception as exc:  # a reference that cannot be scored must not stop the search
-            log.warning("reference %s not scored: %s", spec, _one_line(exc))
-            print(f"tfselect: warning: reference {spec} not scored: {_one_line(exc)}",
-                  file=sys.stderr)  # fmt: skip
-            continue
-        set_baseline(study, spec, metrics)
+class _Count:
+    """Optuna callback: this process's distinct candidates, raced ones and repeats; stops
+    the study after ``limit`` repeats in a row (the space is exhausted)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.new = self.raced = self.repeats = self.streak = 0
+        self.stopped = False
+
+    def __call__(self, study, trial) -> None:
+        from optuna.trial import TrialState
+
+        if "reused_from" in trial.user_attrs:
+            self.repeats += 1
+            self.streak += 1
+        else:
+            self.new += 1
+            self.streak = 0
+            reason = trial.user_attrs.get("fail_reason") or ""
+            self.raced += trial.state == TrialState.PRUNED and reason.startswith("raced out")
+        if self.streak >= self.limit and not self.stopped:
+            self.stopped = True
+            print(
+                f"tfselect: warning: the last {self.limit} proposals all repeated earlier "
+                "candidates: the space looks exhausted; stopping (widen it in the config)",
+                file=sys.stderr,
+            )
+            study.stop()
+
+
+class _Until:
+    """Optuna callback: stop once the study holds ``n`` complete distinct candidates."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.stopped = False
+
+    def __call__(self, study, trial) -> None:
+        if len(complete_trials(study)) >= self.n:
+            self.stopped = True
+            study.stop()
 
 
 class _GiveUp:
@@ -510,13 +434,14 @@ class _GiveUp:
         self.limit = limit
         self.streak = 0
         self.gave_up = False
+        self.stopped = False
 
     def __call__(self, study, trial) -> None:
         from optuna.trial import TrialState
 
         self.streak = 0 if trial.state == TrialState.COMPLETE else self.streak + 1
         if self.streak >= self.limit and not self.gave_up:
-            self.gave_up = True
+            self.gave_up = self.stopped = True
             print(
                 f"tfselect: warning: {self.limit} trials in a row did not complete (see their "
                 "fail_reason in `tfselect report`); stopping --until early",
@@ -526,18 +451,16 @@ class _GiveUp:
 
 
 class _Progress:
-    """Optuna callback driving a tqdm bar with the best value so far (stderr)."""
+    """Optuna callback driving a tqdm bar (distinct candidates) with the best value so far."""
 
     def __init__(self, total: int | None, objectives: Objectives, study, enabled: bool) -> None:
         from tqdm import tqdm
 
-        self.count = 0
         self.objectives = objectives
-        self.t0 = time.perf_counter()
         self.bar = tqdm(
             total=total,
             desc=f"search {study.study_name}",
-            unit="trial",
+            unit="candidate",
             file=sys.stderr,
             disable=not enabled,
             dynamic_ncols=True,
@@ -555,8 +478,8 @@ class _Progress:
         )
 
     def __call__(self, study, trial) -> None:
-        self.count += 1
-        self.bar.update(1)
+        if "reused_from" not in trial.user_attrs:
+            self.bar.update(1)
         self._set_postfix(study)
 
     def close(self) -> None:

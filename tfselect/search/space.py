@@ -1,25 +1,33 @@
-"""The search space: which transform specs a trial may propose.
+"""The search space: which transforms a trial may propose.
 
-A :class:`SearchSpace` turns an Optuna trial into one canonical transform spec string
-(``slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050`` or ``stft:n_fft=4096,hop=1024``).
-Defaults follow the published xumx-sliCQ searches (DESIGN §6), with the bin range widened
-toward 1000 because oracle quality tends to grow with the bin count; the slice length that
-such a transform needs is capped (``sllen_max`` samples, 44100 = 1 s at 44.1 kHz).
+:meth:`SearchSpace.propose` turns an Optuna trial into one :class:`TransformSpec`
+(``slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050`` or
+``stft:n_fft=6144,hop=768,window=blackman``).
+sliCQT defaults follow the published xumx-sliCQ searches, with the bin range widened toward
+1000 because oracle quality tends to grow with the bin count. The STFT is a real competitor:
+any n_fft in a stepped range, hop = n_fft / {2, 4, 8}, window hann, hamming or blackman.
+
+Every proposal is feasible: the slice length a sliCQT needs grows with its bin count, so
+the bins are drawn last, as a fraction ``bins_q`` of the range that fits under the cap
+``sllen_max`` for the scale, fmin, fmax and gamma already drawn. The search never spends a
+trial on a candidate it would have to reject.
 
 Parameters are conditional: ``scale`` is one of the sliCQT scales or ``stft``, ``gamma``
-exists only for the ``vqlog`` scale, ``n_fft``/``overlap`` only for the STFT, ``phase`` and
-``form`` only when several values are allowed. Optuna's TPE (multivariate, grouped)
+exists only for the ``vqlog`` scale, the ``stft_*`` parameters only for the STFT, ``phase``
+and ``form`` only when several values are allowed. Optuna's TPE (multivariate, grouped)
 handles such conditional spaces.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
 from tfselect.errors import SpecError, TfselectError
 
 SCALES = ("log", "mel", "bark", "vqlog", "lin")
+WINDOWS = ("hann", "hamming", "blackman", "bartlett")
 PHASES = ("local", "global")
 FORMS = ("ragged", "zeropad", "rasterize")
 
@@ -72,8 +80,11 @@ class SearchSpace:
         phase: sliCQT phase conventions tried.
         form: sliCQT coefficient forms tried.
         stft: whether the STFT is a candidate.
-        stft_n_fft: STFT window lengths tried (samples).
-        stft_overlap: hop = n_fft / overlap, values tried.
+        stft_n_fft: inclusive [low, high] STFT window length in samples, on a grid of
+            ``stft_n_fft_step`` samples.
+        stft_n_fft_step: grid of n_fft in samples (low and high must be multiples of it).
+        stft_overlap: hop = n_fft / overlap, values tried (each must divide n_fft).
+        stft_window: STFT windows tried.
     """
 
     scales: tuple[str, ...] = ("log", "mel", "bark", "vqlog")
@@ -86,15 +97,17 @@ class SearchSpace:
     phase: tuple[str, ...] = ("local",)
     form: tuple[str, ...] = ("ragged",)
     stft: bool = True
-    stft_n_fft: tuple[int, ...] = (1024, 2048, 4096, 8192)
-    stft_overlap: tuple[int, ...] = (4,)
+    stft_n_fft: tuple[int, int] = (512, 16384)
+    stft_n_fft_step: int = 512
+    stft_overlap: tuple[int, ...] = (2, 4, 8)
+    stft_window: tuple[str, ...] = ("hann", "hamming", "blackman")
 
     def choices(self) -> dict[str, list]:
         """The categorical choices (JSON-able), which a study cannot change once created."""
         return {
             "scales": list(self.scales), "phase": list(self.phase), "form": list(self.form),
-            "stft": self.stft, "stft_n_fft": list(self.stft_n_fft),
-            "stft_overlap": list(self.stft_overlap),
+            "stft": self.stft, "stft_overlap": list(self.stft_overlap),
+            "stft_window": list(self.stft_window),
         }  # fmt: skip
 
     @classmethod
@@ -118,15 +131,19 @@ class SearchSpace:
                 kw[key] = _choices(key, value, PHASES)
             elif key == "form":
                 kw[key] = _choices(key, value, FORMS)
-            elif key in ("stft_n_fft", "stft_overlap"):
+            elif key == "stft_n_fft":
+                kw[key] = _pair(key, value, int)
+            elif key == "stft_overlap":
                 kw[key] = _choices(key, value, None, int)
+            elif key == "stft_window":
+                kw[key] = _choices(key, value, WINDOWS)
             elif key in ("stft", "bins_log"):
                 if not isinstance(value, bool):
                     raise TfselectError(f"space.{key}: expected true or false, got {value!r}")
                 kw[key] = value
-            elif key == "sllen_max":
-                if not isinstance(value, int) or value <= 0:
-                    raise TfselectError(f"space.sllen_max: expected a positive int, got {value!r}")
+            elif key in ("sllen_max", "stft_n_fft_step"):
+                if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                    raise TfselectError(f"space.{key}: expected a positive int, got {value!r}")
                 kw[key] = value
         space = cls(**kw)
         space.validate()
@@ -136,8 +153,8 @@ class SearchSpace:
         """Raise TfselectError (one line) if the space is empty or inconsistent."""
         if not self.scales and not self.stft:
             raise TfselectError("search space is empty: no sliCQT scales and the STFT is off")
-        if self.stft and (not self.stft_n_fft or not self.stft_overlap):
-            raise TfselectError("search space: stft is on but stft_n_fft/stft_overlap is empty")
+        if self.stft and (not self.stft_overlap or not self.stft_window):
+            raise TfselectError("search space: stft is on but stft_overlap/stft_window is empty")
         if self.scales:
             if not self.phase or not self.form:
                 raise TfselectError("search space is empty: no phase or no form choice")
@@ -150,41 +167,182 @@ class SearchSpace:
                     f"search space is empty: fmin up to {self.fmin[1]} Hz is not below "
                     f"fmax from {self.fmax[0]} Hz"
                 )
-        for n in self.stft_n_fft:
-            if n < 16:
-                raise TfselectError(f"space.stft_n_fft: {n} is too short (>= 16)")
-        for o in self.stft_overlap:
-            if o < 1:
-                raise TfselectError(f"space.stft_overlap: {o} must be >= 1")
+        if self.stft:
+            lo, hi = self.stft_n_fft
+            step = self.stft_n_fft_step
+            if lo < 16:
+                raise TfselectError(f"space.stft_n_fft: {lo} is too short (>= 16)")
+            if lo % step or hi % step:
+                raise TfselectError(
+                    f"space.stft_n_fft: [{lo}, {hi}] must be multiples of stft_n_fft_step={step}"
+                )
+            for o in self.stft_overlap:
+                # hop <= n_fft/2 keeps the STFT exactly invertible; n_fft/overlap must be whole.
+                if o < 2 or step % o:
+                    raise TfselectError(
+                        f"space.stft_overlap: {o} must be >= 2 and divide stft_n_fft_step={step}"
+                    )
+        if self.scales:
+            lowest = min(
+                self.max_bins(s, self.fmin[0], self.fmax[0], self.gamma[0]) for s in self.scales
+            )
+            if lowest < self.bins[0]:
+                raise TfselectError(
+                    f"search space: {self.bins[0]} bins already need slices above "
+                    f"sllen_max={self.sllen_max} for some scale (raise sllen_max or lower bins)"
+                )
 
-    def suggest(self, trial) -> str:
-        """Sample one candidate from ``trial`` and return its spec string (not yet validated)."""
+    def max_bins(self, scale: str, fmin: float, fmax: float, gamma: float = 0.0) -> int:
+        """Most bins (within ``bins``) whose slices fit under ``sllen_max``; ``bins[0] - 1``
+        when even the fewest do not fit.
+
+        The needed slice length grows with the bin count (narrower bands, longer windows),
+        so a bisection over the integer range finds the limit.
+        """
+        from tfselect import SAMPLE_RATE
+
+        def fits(bins: int) -> bool:
+            try:
+                spec = _slicqt_spec(scale, bins, fmin, fmax, gamma)
+                check_slice_length(spec, SAMPLE_RATE, self.sllen_max)
+            except SpecError:
+                return False
+            return True
+
+        lo, hi = self.bins
+        if not fits(lo):
+            return lo - 1
+        while lo < hi:  # invariant: fits(lo)
+            mid = (lo + hi + 1) // 2
+            if fits(mid):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
+
+    def propose(self, trial):
+        """Sample one feasible candidate from ``trial``: a canonical ``TransformSpec``."""
+        from tfselect.transforms import TransformSpec
+
         # The STFT is one more choice of "scale": it gets the prior weight of one scale,
         # not half of all trials as a separate kind/sliCQT coin flip would give it.
         choices = self.scales + (("stft",) if self.stft else ())
         scale = _cat(trial, "scale", choices)
         if scale == "stft":
-            n_fft = _cat(trial, "n_fft", self.stft_n_fft)
-            overlap = _cat(trial, "overlap", self.stft_overlap)
-            return f"stft:n_fft={n_fft},hop={max(1, n_fft // overlap)}"
-        bins = (
-            self.bins[0]
-            if self.bins[0] == self.bins[1]
-            else trial.suggest_int("bins", self.bins[0], self.bins[1], log=self.bins_log)
-        )
+            lo, hi = self.stft_n_fft
+            step = self.stft_n_fft_step
+            n_fft = lo if lo == hi else trial.suggest_int("stft_n_fft", lo, hi, step=step)
+            overlap = _cat(trial, "stft_overlap", self.stft_overlap)
+            window = _cat(trial, "stft_window", self.stft_window)
+            return TransformSpec(kind="stft", n_fft=n_fft, hop=n_fft // overlap, window=window)
         fmin = _float(trial, "fmin", self.fmin, step=0.1)
         fmax = _float(trial, "fmax", self.fmax, step=0.1)
-        parts = [f"scale={scale}", f"bins={bins}", f"fmin={_num(fmin)}", f"fmax={_num(fmax)}"]
-        if scale == "vqlog":
-            parts.append(f"gamma={_num(_float(trial, 'gamma', self.gamma, step=0.1))}")
+        gamma = _float(trial, "gamma", self.gamma, step=0.1) if scale == "vqlog" else None
+        top = self.max_bins(scale, fmin, fmax, gamma or 0.0)
+        lo = self.bins[0]
+        if top < lo:  # validate() rules this out for the range's corners; keep it loud
+            raise SpecError(f"{scale} with fmin={fmin}: {lo} bins exceed sllen_max")
+        if self.bins[0] == self.bins[1]:
+            bins = lo
+        else:
+            # A fixed [0, 1] parameter mapped onto the feasible range [lo, top]: the range
+            # moves with scale/fmin/gamma, a fixed distribution keeps Optuna's models valid.
+            q = trial.suggest_float("bins_q", 0.0, 1.0)
+            if self.bins_log:
+                bins = round(math.exp(math.log(lo) + q * (math.log(top) - math.log(lo))))
+            else:
+                bins = round(lo + q * (top - lo))
+            bins = min(max(bins, lo), top)
         phase = _cat(trial, "phase", self.phase)
         form = _cat(trial, "form", self.form)
-        # Defaults are left out so the string equals the canonical spec of the transforms.
-        if phase != "local":
-            parts.append(f"phase={phase}")
-        if form != "ragged":
-            parts.append(f"form={form}")
-        return "slicqt:" + ",".join(parts)
+        return TransformSpec(
+            kind="slicqt", scale=scale, bins=bins, fmin=fmin, fmax=fmax, gamma=gamma,
+            phase=phase, form=form,
+        )  # fmt: skip
+
+    def suggest(self, trial) -> str:
+        """``propose`` as a canonical spec string."""
+        return str(self.propose(trial))
+
+    def params_for(self, spec) -> dict[str, Any] | None:
+        """Trial parameters under which ``propose`` gives ``spec`` (for ``enqueue_trial``), or
+        None when the space cannot express it (then the spec is evaluated without params).
+
+        Samplers that model only the parameters every trial has (GP) need the references'
+        parameters too, or they would model nothing.
+        """
+        from tfselect.transforms import TransformSpec
+
+        spec = TransformSpec.parse(spec)
+        choices = self.scales + (("stft",) if self.stft else ())
+        params: dict[str, Any] = {}
+        scale = "stft" if spec.kind == "stft" else spec.scale
+        if spec.kind not in ("stft", "slicqt") or scale not in choices:
+            return None
+        if len(choices) > 1:
+            params["scale"] = scale
+        if spec.kind == "stft":
+            lo, hi = self.stft_n_fft
+            overlap = spec.n_fft // spec.hop
+            if not (lo <= spec.n_fft <= hi and spec.n_fft % self.stft_n_fft_step == 0
+                    and overlap in self.stft_overlap and spec.window in self.stft_window
+                    and spec.n_fft == spec.hop * overlap):  # fmt: skip
+                return None
+            fixed = {"stft_n_fft": spec.n_fft, "stft_overlap": overlap, "stft_window": spec.window}
+            params.update(_varying(fixed, lo == hi, self.stft_overlap, self.stft_window))
+            return params
+        if spec.sllen is not None or spec.trlen is not None or spec.phase not in self.phase or (
+            spec.form not in self.form
+        ):
+            return None
+        for name, bounds in (("fmin", self.fmin), ("fmax", self.fmax)):
+            value = getattr(spec, name)
+            if not bounds[0] <= value <= bounds[1]:
+                return None
+            if bounds[0] != bounds[1]:
+                params[name] = value
+        if spec.scale == "vqlog":
+            if not self.gamma[0] <= spec.gamma <= self.gamma[1]:
+                return None
+            if self.gamma[0] != self.gamma[1]:
+                params["gamma"] = spec.gamma
+        lo, top = self.bins[0], self.max_bins(spec.scale, spec.fmin, spec.fmax, spec.gamma or 0.0)
+        if not lo <= spec.bins <= top:
+            return None
+        if self.bins[0] != self.bins[1]:
+            if top == lo:
+                q = 0.0
+            elif self.bins_log:
+                q = (math.log(spec.bins) - math.log(lo)) / (math.log(top) - math.log(lo))
+            else:
+                q = (spec.bins - lo) / (top - lo)
+            params["bins_q"] = q
+        if len(self.phase) > 1:
+            params["phase"] = spec.phase
+        if len(self.form) > 1:
+            params["form"] = spec.form
+        return params
+
+
+def _varying(fixed: dict[str, Any], n_fft_fixed: bool, overlaps: tuple, windows: tuple) -> dict:
+    """The STFT parameters that ``propose`` actually suggests (single choices are not)."""
+    out = dict(fixed)
+    if n_fft_fixed:
+        out.pop("stft_n_fft")
+    if len(overlaps) == 1:
+        out.pop("stft_overlap")
+    if len(windows) == 1:
+        out.pop("stft_window")
+    return out
+
+
+def _slicqt_spec(scale: str, bins: int, fmin: float, fmax: float, gamma: float):
+    from tfselect.transforms import TransformSpec
+
+    return TransformSpec(
+        kind="slicqt", scale=scale, bins=bins, fmin=fmin, fmax=fmax,
+        gamma=gamma if scale == "vqlog" else None, phase="local", form="ragged",
+    )  # fmt: skip
 
 
 def _cat(trial, name: str, choices: tuple):
@@ -200,11 +358,6 @@ def _float(trial, name: str, bounds: tuple[float, float], step: float) -> float:
     if lo_g >= hi_g:
         return lo
     return round(trial.suggest_float(name, lo_g, hi_g, step=step), 6)
-
-
-def _num(x: float) -> str:
-    """Format a frequency like the spec strings do: integers without a decimal point."""
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def check_slice_length(spec, sample_rate: int, sllen_max: int) -> None:

@@ -1,10 +1,15 @@
-"""Optuna studies tagged with what they search: target, objective, clips, sampler seed.
+"""What a study holds, read and written through Optuna's public API only.
 
-A study is created once (by whichever worker comes first) and tagged in its user attrs.
-Every later worker or re-run checks the tags *before* touching the study: running with
-another target, objective or clip setting is a one-line error and nothing is written.
-Scores of the reference transforms on the same clips are kept in the study too
-(``baselines``), so ``best.csv`` can compare without re-reading audio.
+- Tags: a study is created once (by whichever worker comes first) and tagged in its user
+  attrs with its target, objective, clip pool, dataset root and categorical choices. Every
+  later worker or re-run checks the tags *before* touching the study: running with another
+  target, objective, clip setting or root is a one-line error and nothing is written.
+- References: STFT 4096/1024 and Bark-262 are enqueued as the study's first trials
+  (user attr ``reference``), so they race on the same clips as every candidate.
+- Per-clip values: each trial keeps the primary objective's value per clip of the pool
+  (user attr ``clip_values``, clip id -> value; the racing also reports them to Optuna as
+  intermediate values), so paired statistics need no audio.
+- Best trial and lookups of earlier results (a repeated candidate is answered from them).
 """
 
 from __future__ import annotations
@@ -16,10 +21,19 @@ from typing import Any
 
 from tfselect.errors import TfselectError
 
-SAMPLERS = ("tpe", "random", "cmaes", "nsga2")
+SAMPLERS = ("tpe", "gp", "random", "cmaes", "nsga2")
 TAG = "tfselect"  # user attr holding the tag dict
-BASELINE_PREFIX = "tfselect.baseline:"  # + spec -> {metric: value}
-CHECKED = ("target", "objective", "clips")  # must agree between workers
+CHECKED = ("target", "objective", "clips", "root")  # must agree between workers
+# Reference transforms: trials of every study, raced on the same clips as the candidates.
+REFERENCES: dict[str, str] = {
+    "stft": "stft:n_fft=4096,hop=1024",
+    "xumx-slicq": "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050",
+}
+# User attrs of a trial that are not metrics.
+RESERVED_ATTRS = (
+    "spec", "fail_reason", "reused_from", "reference", "reference_params", "clips",
+    "clip_values", "n_metric_clips",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -33,7 +47,8 @@ class StudyTags:
         clips: clip-sampling settings (split, n_clips, seconds, seed, ...): every worker
             must score on the same clips, so they must agree.
         metrics: metric names each trial computes.
-        root: dataset root the creator used (informational; machines may mount it elsewhere).
+        root: dataset root (resolved path); a run with another ``--root`` is refused, since
+            the clips, and so every score, come from it.
         choices: the categorical choices of the search space (scales, phase, form, STFT
             sizes): Optuna cannot change them within a study, so workers must agree.
             Numeric ranges may change between runs (e.g. to widen bins).
@@ -46,6 +61,7 @@ class StudyTags:
     metrics: tuple[str, ...]
     root: str = ""
     choices: Mapping[str, Any] = field(default_factory=dict)
+    pool: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,6 +72,7 @@ class StudyTags:
             "metrics": list(self.metrics),
             "root": self.root,
             "choices": dict(self.choices),
+            "pool": list(self.pool),
         }
 
     @classmethod
@@ -68,6 +85,7 @@ class StudyTags:
             metrics=tuple(d.get("metrics", ())),
             root=d.get("root", ""),
             choices=dict(d.get("choices", {})),
+            pool=tuple(d.get("pool", ())),
         )
 
 
@@ -84,6 +102,10 @@ def make_sampler(name: str, seed: int | None, n_objectives: int):
             return optuna.samplers.TPESampler(
                 seed=seed, multivariate=True, group=True, constant_liar=True
             )
+        if name == "gp":
+            # Gaussian-process BO (needs torch and scipy, both dependencies). It models the
+            # parameters every trial has; conditional ones are drawn at random.
+            return optuna.samplers.GPSampler(seed=seed)
         if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if name == "cmaes":
@@ -94,6 +116,28 @@ def make_sampler(name: str, seed: int | None, n_objectives: int):
         if name == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed)
     raise TfselectError(f"unknown sampler {name!r} (choose from {', '.join(SAMPLERS)})")
+
+
+def make_pruner(name: str, p_threshold: float = 0.05, min_clips: int = 6):
+    """The racing pruner: Optuna's WilcoxonPruner, or NopPruner for "none".
+
+    Args:
+        name: "wilcoxon" or "none".
+        p_threshold: stop a candidate when the one-sided Wilcoxon signed-rank test on the
+            clips it shares with the best trial gives p below this (in (0, 1)).
+        min_clips: clips a candidate sees before it may be stopped.
+    """
+    import optuna
+
+    if name == "none":
+        return optuna.pruners.NopPruner()
+    if name != "wilcoxon":
+        raise TfselectError(f"unknown pruner {name!r} (use wilcoxon or none)")
+    if not 0.0 < p_threshold < 1.0:
+        raise TfselectError(f"p_threshold must be in (0, 1), got {p_threshold}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.pruners.WilcoxonPruner(p_threshold=p_threshold, n_startup_steps=min_clips)
 
 
 def read_tags(study) -> StudyTags | None:
@@ -109,8 +153,9 @@ def _find(storage, name: str):
     return None
 
 
-def open_study(storage, name: str, tags: StudyTags, sampler):
-    """Load study ``name`` after checking its tags, or create and tag it.
+def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None, space=None):
+    """Load study ``name`` after checking its tags, or create, tag it and enqueue the
+    reference transforms as its first trials.
 
     Raises:
         TfselectError: the study exists for another target/objective/clip setting, or was
@@ -119,6 +164,7 @@ def open_study(storage, name: str, tags: StudyTags, sampler):
     import optuna
 
     existing = _find(storage, name)
+    created = False
     if existing is not None:
         found = existing.user_attrs.get(TAG)
         if isinstance(found, Mapping):
@@ -126,7 +172,9 @@ def open_study(storage, name: str, tags: StudyTags, sampler):
         elif storage.get_n_trials(existing._study_id):
             # Untagged but empty: a worker that is creating it right now; tag it below.
             raise TfselectError(f"study {name!r} exists but was not created by tfselect")
-        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+        study = optuna.load_study(
+            study_name=name, storage=storage, sampler=sampler, pruner=pruner
+        )
     else:
         try:
             study = optuna.create_study(
@@ -134,10 +182,12 @@ def open_study(storage, name: str, tags: StudyTags, sampler):
                 storage=storage,
                 sampler=sampler,
                 directions=list(tags.directions),
+                pruner=pruner,
             )
+            created = True
         except optuna.exceptions.DuplicatedStudyError:
             # Another worker created it a moment ago: check its tags like any existing study.
-            return open_study(storage, name, tags, sampler)
+            return open_study(storage, name, tags, sampler, pruner, space)
     current = study.user_attrs.get(TAG)
     if isinstance(current, Mapping):
         check_tags(name, StudyTags.from_dict(current), tags)
@@ -145,6 +195,8 @@ def open_study(storage, name: str, tags: StudyTags, sampler):
         if [d.name.lower() for d in study.directions] != list(tags.directions):
             raise TfselectError(f"study {name!r} exists with other directions")
         study.set_user_attr(TAG, tags.as_dict())
+    if created:
+        enqueue_references(study, space)
     return study
 
 
@@ -167,6 +219,16 @@ def check_tags(name: str, found: StudyTags, wanted: StudyTags) -> None:
             f"study {name!r} searches {k}={found.choices.get(k)!r}, not "
             f"{wanted.choices.get(k)!r}: Optuna cannot change a study's choices (pick another "
             "--study, or keep them; numeric ranges may change)"
+        )
+    if found.root and wanted.root and found.root != wanted.root:
+        raise TfselectError(
+            f"study {name!r} scores clips of root {found.root}, not {wanted.root} "
+            "(pick another --study, or the same --root)"
+        )
+    if found.pool and wanted.pool and tuple(found.pool) != tuple(wanted.pool):
+        raise TfselectError(
+            f"study {name!r} was made on other clips than this root gives now (were tracks "
+            "added or changed?): pick another --study"
         )
     if dict(found.clips) != dict(wanted.clips):
         diff = sorted(
@@ -217,15 +279,69 @@ def tagged_studies(storage, names: list[str] | None = None, target: str | None =
     return out
 
 
-def baselines(study) -> dict[str, dict[str, float]]:
-    """{spec: {metric: value}} of the reference transforms scored on the study's clips."""
-    out = {}
-    for key, value in study.user_attrs.items():
-        if key.startswith(BASELINE_PREFIX) and isinstance(value, Mapping):
-            out[key[len(BASELINE_PREFIX) :]] = dict(value)
+def complete_trials(study) -> list:
+    """Complete trials, without the repeats answered from an earlier trial."""
+    from optuna.trial import TrialState
+
+    return [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if "reused_from" not in t.user_attrs
+    ]
+
+
+def best_trial(study):
+    """Best complete trial (multi-objective: best first objective on the Pareto front);
+    ties go to the earliest trial. None without a complete trial."""
+    complete = complete_trials(study)
+    if not complete:
+        return None
+    sign = 1.0 if study.directions[0].name == "MAXIMIZE" else -1.0
+    if len(study.directions) > 1:
+        front = {t.number for t in study.best_trials}
+        complete = [t for t in complete if t.number in front] or complete
+    return max(complete, key=lambda t: (sign * t.values[0], -t.number))
+
+
+def reference_trials(study) -> dict[str, Any]:
+    """{reference name: its first complete trial} (missing while not yet complete)."""
+    out: dict[str, Any] = {}
+    by_spec = {spec: name for name, spec in REFERENCES.items()}
+    for t in complete_trials(study):
+        name = t.user_attrs.get("reference") or by_spec.get(t.user_attrs.get("spec", ""))
+        if name in REFERENCES and name not in out:
+            out[name] = t
     return out
 
 
-def set_baseline(study, spec: str, metrics: Mapping[str, float]) -> None:
-    """Store the scores of a reference transform (one attr per spec: no lost updates)."""
-    study.set_user_attr(BASELINE_PREFIX + spec, {k: float(v) for k, v in metrics.items()})
+def clip_values(trial) -> dict[int, float]:
+    """{clip id: primary objective value} of the clips a trial was scored on (may be empty)."""
+    raw = trial.user_attrs.get("clip_values") or {}
+    return {int(k): float(v) for k, v in raw.items() if v is not None}
+
+
+def earlier_result(study, spec: str, metrics: tuple[str, ...] = ()):
+    """A finished (complete or pruned) trial that scored ``spec``, not itself a repeat, or
+    None. A complete one must hold every metric in ``metrics``."""
+    from optuna.trial import TrialState
+
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        attrs = t.user_attrs
+        if attrs.get("spec") != spec or "reused_from" in attrs:
+            continue
+        if t.state == TrialState.COMPLETE and not all(m in attrs for m in metrics):
+            continue
+        return t
+    return None
+
+
+def enqueue_references(study, space=None) -> None:
+    """Queue the reference transforms as trials unless the study already has them, with the
+    parameters that give them in ``space`` (a ``SearchSpace``) when it can express them."""
+    have = {t.user_attrs.get("reference") for t in study.get_trials(deepcopy=False)}
+    for name, spec in REFERENCES.items():
+        if name not in have:
+            params = (space.params_for(spec) if space is not None else None) or {}
+            study.enqueue_trial(
+                params, user_attrs={"reference": name, "reference_params": bool(params)}
+            )

@@ -3,7 +3,7 @@
 Grammar: ``KIND:field=value,field=value,...`` with these kinds and fields (canonical order)::
 
     slicqt:scale=S,bins=N,fmin=F,fmax=F[,gamma=G][,sllen=N][,trlen=N][,phase=P][,form=R]
-    stft:n_fft=N,hop=N
+    stft:n_fft=N,hop=N[,window=W]
     nsgt:fmin=F,fmax=F,bpo=N[,gamma=G][,rasterize=R][,phase=P]
     nsgcq:fmin=F,fmax=F,bpo=N[,gamma=G][,rasterize=R][,phase=P]
 
@@ -13,7 +13,8 @@ Grammar: ``KIND:field=value,field=value,...`` with these kinds and fields (canon
   :meth:`TransformSpec.resolved`); ``phase`` local (2012, default) or global (2014);
   ``form`` ragged (default), zeropad, rasterize (full: every bin at the finest time grid) or
   piecewise (rasterized per octave to power-of-two fractions of the finest grid).
-- ``stft`` Hann-window STFT (torch; :mod:`.stft`).
+- ``stft`` the STFT (torch; :mod:`.stft`); ``window`` one of hann (default), hamming,
+  blackman, bartlett (torch's periodic windows, all exactly invertible for hop <= n_fft/2).
 - ``nsgt`` non-sliced torch NSGT with essentia's constant-Q design; ``nsgcq`` essentia's
   ``NSGConstantQ`` itself. ``bpo`` = bins per octave, ``rasterize`` none|full|piecewise
   (default full), ``phase`` local|global (default global), as essentia's defaults.
@@ -42,11 +43,13 @@ KINDS = ("slicqt", "stft", "nsgt", "nsgcq")
 PHASES = ("local", "global")
 FORMS = ("ragged", "zeropad", "rasterize", "piecewise")
 RASTERIZE = ("none", "full", "piecewise")
+# STFT windows: torch's ``<name>_window`` functions that need no shape parameter.
+WINDOWS = ("hann", "hamming", "blackman", "bartlett")
 
 # canonical field order per kind; the first ones (up to _CORE[kind]) are required
 _FIELDS = {
     "slicqt": ("scale", "bins", "fmin", "fmax", "gamma", "sllen", "trlen", "phase", "form"),
-    "stft": ("n_fft", "hop"),
+    "stft": ("n_fft", "hop", "window"),
     "nsgt": ("fmin", "fmax", "bpo", "gamma", "rasterize", "phase"),
     "nsgcq": ("fmin", "fmax", "bpo", "gamma", "rasterize", "phase"),
 }
@@ -58,7 +61,7 @@ _CORE = {
 }
 _DEFAULTS = {
     "slicqt": {"gamma": None, "sllen": None, "trlen": None, "phase": "local", "form": "ragged"},
-    "stft": {},
+    "stft": {"window": "hann"},
     "nsgt": {"gamma": 0.0, "rasterize": "full", "phase": "global"},
     "nsgcq": {"gamma": 0.0, "rasterize": "full", "phase": "global"},
 }
@@ -70,7 +73,7 @@ _INT_FIELDS = {"bins", "sllen", "trlen", "n_fft", "hop", "bpo"}
 _FLOAT_FIELDS = {"fmin", "fmax", "gamma"}
 _ALL_FIELDS = (
     "scale", "bins", "fmin", "fmax", "gamma", "sllen", "trlen", "phase", "form",
-    "n_fft", "hop", "bpo", "rasterize",
+    "n_fft", "hop", "bpo", "rasterize", "window",
 )  # fmt: skip
 
 
@@ -105,6 +108,7 @@ class TransformSpec:
     hop: int | None = None
     bpo: int | None = None
     rasterize: str | None = None
+    window: str | None = None
 
     # ------------------------------------------------------------------ parsing / printing
     @classmethod
@@ -246,6 +250,9 @@ class TransformSpec:
             raise SpecError(
                 self._msg("hop", self.hop, f"must be in [1, n_fft/2 = {self.n_fft // 2}]")
             )
+        if self.window is None:  # direct construction: the default window
+            object.__setattr__(self, "window", "hann")
+        self._check_choice("window", WINDOWS)
 
     def _check_nsgt(self) -> None:
         self._check_freqs()

@@ -1,6 +1,7 @@
 """The STFT behind the common :class:`~tfselect.transforms.base.Transform` interface.
 
-``torch.stft`` / ``torch.istft`` with a periodic Hann window, ``center=True`` and zero
+``torch.stft`` / ``torch.istft`` with a periodic window (hann by default; hamming, blackman,
+bartlett: ``torch.<name>_window``), ``center=True`` and zero
 padding at the edges (``pad_mode="constant"``, so inputs of any length work, even shorter
 than ``n_fft/2`` where reflection padding would fail). ``hop <= n_fft/2`` keeps the
 window overlap-add envelope non-zero everywhere, so the inverse is exact (float64
@@ -21,7 +22,7 @@ class STFT(Transform):
     """Short-time Fourier transform; one block shaped (..., channels, n_fft//2+1, 1, frames).
 
     Args:
-        spec: an ``stft:`` spec (``n_fft``, ``hop`` in samples).
+        spec: an ``stft:`` spec (``n_fft``, ``hop`` in samples, ``window`` name).
         sample_rate: sampling rate in Hz.
     """
 
@@ -32,9 +33,10 @@ class STFT(Transform):
         super().__init__(spec, sample_rate)
         self.n_fft = spec.n_fft
         self.hop = spec.hop
+        make_window = getattr(torch, f"{spec.window or 'hann'}_window")
         # float64 master copy; cast to the input's dtype per call (it is tiny)
         self.register_buffer(
-            "window", torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64),
+            "window", make_window(self.n_fft, periodic=True, dtype=torch.float64),
             persistent=False,
         )  # fmt: skip
 

@@ -1,0 +1,83 @@
+"""Paired statistics of two trials over the clips both were scored on.
+
+Every trial of a study is scored on clips of one pool, so two candidates can be compared
+clip by clip: the per-clip differences remove what makes a clip hard for every transform,
+which is most of the spread. For the best candidate against a reference this gives:
+
+- ``diff``: mean per-clip difference, signed so that positive = the best candidate is
+  better (for a minimised objective, reference minus best);
+- ``ci_low``/``ci_high``: bootstrap 95 % interval of that mean (percentile, seeded);
+- ``p_value``: two-sided Wilcoxon signed-rank test of the differences;
+- ``verdict``: "better" when p < ``ALPHA`` and the interval lies above 0, "worse" when
+  p < ``ALPHA`` and it lies below 0, else "not distinguishable".
+
+Caveat: the best candidate is the maximum over many candidates scored on the same clips,
+so its advantage is biased upwards (winner's curse); the test does not correct for that.
+Requiring significance before leaving a reference is the conservative side of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+ALPHA = 0.05
+N_BOOT = 2000
+VERDICTS = ("better", "not distinguishable", "worse")
+
+
+def paired(
+    best: Mapping[int, float],
+    reference: Mapping[int, float],
+    sign: float = 1.0,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> dict[str, float | int | str]:
+    """Paired comparison of ``best`` against ``reference`` ({clip id: value} each).
+
+    Args:
+        best, reference: per-clip objective values; only the clips in both are used.
+        sign: +1 when larger values are better (maximised objective), -1 otherwise.
+        n_boot: bootstrap resamples.
+        seed: bootstrap seed.
+
+    Returns:
+        {diff, ci_low, ci_high, p_value, n_paired, verdict}; NaN statistics and "not
+        distinguishable" with fewer than 2 common clips.
+    """
+    from scipy import stats
+
+    common = sorted(set(best) & set(reference))
+    d = np.array([sign * (best[c] - reference[c]) for c in common], dtype=np.float64)
+    d = d[np.isfinite(d)]
+    out: dict[str, float | int | str] = {
+        "diff": float(d.mean()) if d.size else math.nan,
+        "ci_low": math.nan,
+        "ci_high": math.nan,
+        "p_value": math.nan,
+        "n_paired": int(d.size),
+        "verdict": "not distinguishable",
+    }
+    if d.size < 2:
+        return out
+    if np.ptp(d) == 0:  # every clip gives the same difference: no spread to resample
+        out["ci_low"] = out["ci_high"] = float(d[0])
+    else:
+        ci = stats.bootstrap(
+            (d,), np.mean, n_resamples=n_boot, method="percentile",
+            rng=np.random.default_rng(seed),
+        ).confidence_interval  # fmt: skip
+        out["ci_low"], out["ci_high"] = float(ci.low), float(ci.high)
+    if np.all(d == 0):
+        out["p_value"] = 1.0
+        return out
+    # zsplit: ties (zero differences) count half for each side instead of being dropped.
+    p = float(stats.wilcoxon(d, zero_method="zsplit", alternative="two-sided").pvalue)
+    out["p_value"] = p
+    if p < ALPHA and out["ci_low"] > 0:
+        out["verdict"] = "better"
+    elif p < ALPHA and out["ci_high"] < 0:
+        out["verdict"] = "worse"
+    return out

@@ -1,0 +1,288 @@
+"""One candidate on the clip pool: the pool itself and the trial objective that races on it.
+
+The pool (every non-test track by default, several clips per track) is drawn once per study
+from the seed and is the same for every trial and every worker. A trial scores its
+candidate clip by clip, in its own shuffled order, and reports each clip's objective value
+to Optuna (``trial.report(value, step=clip_id)``); with the Wilcoxon pruner Optuna stops
+the candidate as soon as it is significantly worse than the best so far on the clips both
+saw. A completed candidate has seen every clip; its value is the mean over clips (the
+quantity the Wilcoxon pruner compares). References are never stopped early: the paired
+statistics of ``best.csv`` compare against all their clips.
+
+Cost: the objective's metrics are computed on every clip a candidate sees; every other
+metric (sparsity, ridges, the other oracles, cost) only once a candidate has finished the
+race, and only on a fixed subset of the pool (``metric_clips``), the same for every
+candidate, so reports can still correlate them over the complete candidates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfselect.errors import DatasetError, SpecError, TfselectError
+from tfselect.search.config import ClipConfig
+from tfselect.search.objectives import Objectives
+from tfselect.search.space import SearchSpace, check_slice_length
+from tfselect.search.study import REFERENCES, earlier_result
+
+# A clip scorer: ``scorer(clip, metrics) -> {metric: value}`` or None (silent target).
+ClipScoreFn = Callable[[Any, Sequence[str]], Mapping[str, float] | None]
+# Builds a clip scorer: ``factory(spec, target, metrics, device)`` (default: ClipScorer).
+ScorerFactory = Callable[[Any, str, Sequence[str], str], ClipScoreFn]
+
+
+def sample_pool(root: Path, clips: ClipConfig, seed: int, target: str) -> list:
+    """The study's clip pool: ``clips.n_clips`` clips of ``clips.seconds`` per track of
+    ``clips.split``, sorted by (track, start); deterministic for ``seed``.
+
+    Raises:
+        TfselectError: no track in the split, or no clip with an audible ``target``.
+    """
+    from tfselect.audio.clips import sample_clips
+    from tfselect.audio.dataset import tracks_for
+
+    subsets = ("train", "valid") if clips.split == "train+valid" else (clips.split,)
+    pool: list = []
+    for subset in subsets:
+        if not tracks_for(root, subset):
+            continue  # e.g. no validation track in a small corpus
+        try:
+            pool += sample_clips(
+                root, subset=subset, n_clips=clips.n_clips, seconds=clips.seconds, seed=seed,
+                target=target, skip_silent=clips.skip_silent,
+            )  # fmt: skip
+        except DatasetError as exc:
+            if "audible" not in str(exc):  # a broken file or folder: the user must know
+                raise
+    if clips.max_tracks is not None:
+        keep = sorted({c.track for c in pool})[: clips.max_tracks]
+        pool = [c for c in pool if c.track in keep]
+    if not pool:
+        raise TfselectError(
+            f"the clip pool is empty: no {clips.split} track under {root} has a clip with an "
+            f"audible {target} (try another split or clips.skip_silent = false)"
+        )
+    return sorted(pool, key=lambda c: (c.track, c.start))
+
+
+def pool_ids(pool: Sequence) -> tuple[str, ...]:
+    """``track@start`` per clip: what the study stores to recognise its pool."""
+    return tuple(f"{c.track}@{c.start}" for c in pool)
+
+
+def metric_subset(n_pool: int, k: int, seed: int) -> frozenset[int]:
+    """The ``k`` clip ids on which every metric is computed (a seeded draw of the pool)."""
+    order = np.random.default_rng([int(seed) & 0xFFFFFFFF, 1]).permutation(n_pool)
+    return frozenset(int(i) for i in order[:k])
+
+
+def trial_order(n_pool: int, seed: int, number: int) -> list[int]:
+    """Clip ids in the order trial ``number`` scores them (its own seeded shuffle)."""
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 2, int(number)])
+    return [int(i) for i in rng.permutation(n_pool)]
+
+
+def _default_factory(spec, target: str, metrics: Sequence[str], device: str) -> ClipScoreFn:
+    from tfselect.metrics import ClipScorer
+
+    return ClipScorer(spec, target, list(metrics), device=device)
+
+
+class TrialObjective:
+    """Optuna objective: propose a candidate, race it over the pool, store its scores.
+
+    Args:
+        space: the search space.
+        objectives: parsed objectives (value(s) returned to Optuna).
+        target: source name.
+        clips: the clip pool (``sample_pool``); clip id = index in it.
+        metrics: every metric name a trial stores (objective metrics included).
+        device: torch device.
+        scorer: a ``ScorerFactory`` (default ``tfselect.metrics.ClipScorer``).
+        race: stop a candidate when the study's pruner says so (single objective only).
+        seed: the study seed (clip orders, metric subset).
+        metric_clips: size of the fixed subset of clips for the non-objective metrics.
+        sllen_max: slice-length cap of proposals (the space's; references are exempt).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        objectives: Objectives,
+        target: str,
+        clips: Sequence[Any],
+        metrics: Sequence[str],
+        device: str = "cpu",
+        scorer: ScorerFactory | None = None,
+        *,
+        race: bool = True,
+        seed: int = 0,
+        metric_clips: int = 4,
+    ) -> None:
+        self.space = space
+        self.objectives = objectives
+        self.target = target
+        self.clips = clips
+        self.metrics = list(metrics)
+        self.device = device
+        self.factory = scorer or _default_factory
+        self.race = race and len(objectives) == 1
+        self.seed = seed
+        self.metric_ids = metric_subset(len(clips), metric_clips, seed)
+        self.interrupt = None  # a run.CtrlC while a search runs in the main thread
+
+    def __call__(self, trial) -> float | list[float]:
+        import optuna
+
+        if self.interrupt is not None and self.interrupt.requested:
+            # Ctrl-C came between two trials: end this one at once, as interrupted.
+            trial.set_user_attr("fail_reason", "interrupted")
+            raise KeyboardInterrupt
+        reference = trial.user_attrs.get("reference")
+        try:
+            if reference in REFERENCES:
+                from tfselect.transforms import TransformSpec
+
+                if trial.user_attrs.get("reference_params"):
+                    # Suggest the enqueued parameters, so samplers see them as params.
+                    self.space.propose(trial)
+                spec = TransformSpec.parse(REFERENCES[reference])
+            else:
+                spec = self.space.propose(trial)
+                from tfselect import SAMPLE_RATE
+
+                check_slice_length(spec, SAMPLE_RATE, self.space.sllen_max)
+        except SpecError as exc:
+            return self._prune(trial, _one_line(exc))
+        text = str(spec)
+        trial.set_user_attr("spec", text)
+        earlier = earlier_result(trial.study, text, tuple(self.metrics))
+        if earlier is not None and earlier.number != trial.number:
+            return self._repeat(trial, earlier)
+        return self._evaluate(trial, spec, optuna, racing=self.race and reference is None)
+
+    # ------------------------------------------------------------------ evaluation
+    def _evaluate(self, trial, spec, optuna, racing: bool):
+        order = trial_order(len(self.clips), self.seed, trial.number)
+        single = len(self.objectives) == 1
+        rows: dict[int, Mapping[str, float]] = {}
+        values: dict[int, float] = {}
+        raced = False
+        guard = self.interrupt if self.interrupt is not None else _Nothing()
+        try:
+            with guard:
+                score_clip = self.factory(spec, self.target, self.metrics, self.device)
+            for cid in order:
+                with guard:  # Ctrl-C cuts the scoring, never a storage write below
+                    row = score_clip(self.clips[cid], self.objectives.metrics)
+                if row is None:  # silent target (the pool normally has none)
+                    continue
+                rows[cid] = dict(row)
+                values[cid] = self.objectives.primary.value(row)
+                if single and math.isfinite(values[cid]):
+                    trial.report(values[cid], step=cid)
+                    if racing and trial.should_prune():
+                        raced = True
+                        break
+            others = [m for m in self.metrics if m not in self.objectives.metrics]
+            if not raced and others:
+                # The other metrics only for candidates that finish the race, on the fixed
+                # subset: a raced-out candidate costs no more than its objective.
+                for cid in sorted(self.metric_ids & set(rows)):
+                    with guard:
+                        rows[cid].update(score_clip(self.clips[cid], others) or {})
+        except SpecError as exc:
+            return self._prune(trial, _one_line(exc))
+        except KeyboardInterrupt:
+            trial.set_user_attr("fail_reason", "interrupted")
+            raise
+        except Exception as exc:
+            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {_one_line(exc)}")
+            raise
+        self._store(trial, rows, values, order)
+        if raced:
+            return self._prune(
+                trial,
+                f"raced out after {len(values)} of {len(self.clips)} clips: significantly "
+                "worse than the best so far (Wilcoxon)",
+            )
+        objective = [
+            _mean([o.value(r) for r in rows.values()]) for o in self.objectives.items
+        ]
+        if not all(math.isfinite(v) for v in objective):
+            return self._prune(
+                trial, "objective undefined (NaN/inf): every clip skipped (silent target?)"
+            )
+        return objective[0] if single else objective
+
+    def _store(self, trial, rows, values, order) -> None:
+        seen = [cid for cid in order if cid in rows]
+        for name in self.metrics:
+            v = _median([r[name] for r in rows.values() if name in r])
+            # JSON has no NaN/inf portable across storages: store None for undefined values.
+            trial.set_user_attr(name, v if math.isfinite(v) else None)
+        trial.set_user_attr("n_clips", len(seen))
+        trial.set_user_attr("n_metric_clips", sum(c in self.metric_ids for c in seen))
+        trial.set_user_attr("clips", seen)
+        trial.set_user_attr(
+            "clip_values", {str(c): (v if math.isfinite(v) else None) for c, v in values.items()}
+        )
+
+    def _repeat(self, trial, earlier):
+        """Answer a repeated candidate from the earlier trial (no scoring, same state)."""
+        import optuna
+        from optuna.trial import TrialState
+
+        for name, value in earlier.user_attrs.items():
+            if name not in ("reference", "reference_params"):
+                trial.set_user_attr(name, value)
+        trial.set_user_attr("reused_from", earlier.number)
+        if len(self.objectives) == 1:
+            for step, value in earlier.intermediate_values.items():
+                trial.report(value, step=step)
+        if earlier.state == TrialState.PRUNED:
+            raise optuna.TrialPruned(earlier.user_attrs.get("fail_reason", "pruned"))
+        values = list(earlier.values)
+        return values[0] if len(values) == 1 else values
+
+    @staticmethod
+    def _prune(trial, reason: str):
+        import optuna
+
+        trial.set_user_attr("fail_reason", reason)
+        raise optuna.TrialPruned(reason)
+
+
+class _Nothing:
+    """A do-nothing context manager (no Ctrl-C guard installed)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def _finite(values: Sequence[float]) -> np.ndarray:
+    a = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    return a[np.isfinite(a)]
+
+
+def _mean(values: Sequence[float]) -> float:
+    a = _finite(values)
+    return float(a.mean()) if a.size else math.nan
+
+
+def _median(values: Sequence[float]) -> float:
+    a = _finite(values)
+    return float(np.median(a)) if a.size else math.nan
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
