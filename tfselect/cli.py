@@ -114,6 +114,33 @@ def demo_data(
     )
 
 
+@app.command("targets")
+@user_errors
+def targets_cmd(
+    root: RootOpt = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+    ] = None,
+) -> None:
+    """List the dataset's targets: tracks present, tracks active, median active fraction."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tfselect.audio.dataset import resolve_root
+    from tfselect.audio.targets import load_target_map, target_table
+
+    data_root = resolve_root(root)
+    df = target_table(data_root, load_target_map(config))
+    table = Table(title=f"targets of {data_root} ({df.attrs['layout']}, {df.attrs['tracks']} "
+                        f"tracks)")  # fmt: skip
+    for col in ("target", "present", "active", "median active fraction"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for row in df.itertuples():
+        table.add_row(row.target, str(row.present), str(row.active),
+                      f"{row.median_active_fraction:.2f}")  # fmt: skip
+    Console(width=120).print(table)
+
+
 # ---------------------------------------------------------------- scores (issue 4)
 
 
@@ -147,30 +174,35 @@ def score_cmd(
         Path | None, typer.Option("--out", help="Also write the result as a one-row CSV.")
     ] = None,
     device: DeviceOpt = "cpu",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+    ] = None,
 ) -> None:
     """Score one transform for one target: per-metric medians over clips of a corpus."""
     import json
 
     import torch
 
-    from tfselect import SAMPLE_RATE, TARGETS
+    from tfselect import SAMPLE_RATE
     from tfselect.audio.clips import sample_clips
     from tfselect.audio.dataset import resolve_root
+    from tfselect.audio.targets import check_target, load_target_map
     from tfselect.metrics import DIRECTIONS, resolve_metrics, score
     from tfselect.metrics.output import render_table, write_csv_row
     from tfselect.transforms import TransformSpec, build
 
     # Cheap checks first, so a typo fails before any audio is read.
-    if target not in TARGETS:
-        raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
+    target_map = load_target_map(config)
+    data_root = resolve_root(root)
+    check_target(data_root, target, target_map)
     names = resolve_metrics(metrics)
     spec = TransformSpec.parse(transform)
     build(spec, SAMPLE_RATE)  # validates and designs the filterbank (cached for score below)
     if bss not in ("fast", "museval"):
         raise TfselectError(f"--bss must be fast or museval, got '{bss}'")
     chosen = sample_clips(
-        resolve_root(root), subset, n_clips=clips, seconds=seconds, seed=seed, target=target,
-        max_tracks=tracks,
+        data_root, subset, n_clips=clips, seconds=seconds, seed=seed, target=target,
+        max_tracks=tracks, target_map=target_map,
     )  # fmt: skip
 
     def progress(done: int, total: int) -> None:  # only on a terminal: logs stay clean

@@ -1,6 +1,6 @@
 """One entry point: every metric of one transform for one target over a set of clips.
 
-Per clip, the mixture and the four stems are analysed in ONE batched forward call, the
+Per clip, the mixture and every source are analysed in ONE batched forward call, the
 target's coefficients are shared by sparsity and ridge analysis, and every estimate that
 needs an inverse (four oracles, two ridge-restricted targets) goes through ONE batched
 inverse call. Per-clip values are then reduced to medians over clips. Clips whose target is
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tfselect import SAMPLE_RATE, TARGETS
+from tfselect import SAMPLE_RATE
 from tfselect.devices import resolve_device
 from tfselect.errors import TfselectError
 from tfselect.transforms import Transform, TransformSpec, build
@@ -108,7 +108,7 @@ class _ClipScorer:
         ridge_config: RidgeConfig,
     ) -> None:
         self.T = transform
-        self.ti = TARGETS.index(target)
+        self.target = target
         self.metrics = metrics
         self.device = device
         self.dtype = dtype
@@ -174,13 +174,12 @@ class _ClipScorer:
                 out["redundancy"] = float(self.T.redundancy(n))
             return out
 
-        src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in TARGETS])
-        src = src.to(self.device, self.dtype)
-        reference = src[self.ti]
-        with self._stage("forward (mixture + 4 stems)"), torch.no_grad():
-            C = self.T.forward(torch.cat([mix[None], src]))  # (5, ch, bins_b, slices, frames_b)
+        src, ti = _sources(mix, stems, self.target, self.device, self.dtype)
+        reference = src[ti]
+        with self._stage(f"forward (mixture + {len(src)} stems)"), torch.no_grad():
+            C = self.T.forward(torch.cat([mix[None], src]))  # (1+S, ch, bins_b, slices, frames_b)
         # A copy, so that `del C` below frees the mixture and the other stems' coefficients.
-        target = [c[1 + self.ti].clone() for c in C]
+        target = [c[1 + ti].clone() for c in C]
         if "redundancy" in want:
             out["redundancy"] = sum(c[0].numel() for c in target) / float(n)
         sparse = [m for m in GROUPS["sparsity"] if m in want]
@@ -194,7 +193,7 @@ class _ClipScorer:
         oracles = [m for m in ORACLES if m in want]
         if oracles:
             with self._stage("oracles (masks)"):
-                est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], self.ti, oracles)
+                est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], ti, oracles)
             pending.append((oracles, est))
         del C
         directions = [d for d in ("time", "freq") if want & {f"ridge_{k}_{d}" for k in RIDGE_KINDS}]
@@ -230,6 +229,30 @@ class _ClipScorer:
         return out
 
 
+def _sources(
+    mix: Tensor, stems: dict[str, np.ndarray], target: str, device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[Tensor, int]:
+    """The sources the oracles see, (S, ch, n), and the target's index among them.
+
+    Every stem of the clip, plus the residual ``mixture - sum of the stems`` when it is not
+    exactly zero (a target map's unmapped stems, a shipped mixture that differs from its
+    stems): so the sources always sum to the mixture, and with only the target given this is
+    the two-source case, target against the rest of the mixture. IRM1/IRM2 divide by the sum
+    over these sources, as sigsep's oracles do on MUSDB, so MUSDB scores are unchanged (its
+    four stems sum to the mixture); against a two-source split (target, mixture - target) the
+    denominators would be smaller (|X - S_t| <= sum of the other |S_i|) and the masks larger.
+    MPI and IBM use only the target and the mixture, whatever the split.
+    """
+    names = list(stems)
+    src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in names])
+    src = src.to(device, dtype)
+    residual = mix - src.sum(0)
+    if bool(torch.any(residual != 0)):
+        src = torch.cat([src, residual[None]])
+    return src, names.index(target)
+
+
 def score(
     spec: str | TransformSpec,
     target: str,
@@ -247,9 +270,10 @@ def score(
 
     Args:
         spec: transform spec (string or ``TransformSpec``); invalid -> ``SpecError``.
-        target: one of ``tfselect.TARGETS``.
+        target: a key of every clip's ``stems``.
         clips: objects with ``.mixture`` (2, n) and ``.stems`` {target: (2, n)} arrays
-            (``tfselect.audio.clips.Clip``).
+            (``tfselect.audio.clips.Clip``); the stems need not cover the mixture (the rest,
+            mixture minus the stems, is one more source, see ``_sources``).
         metrics: metric or group names (see ``resolve_metrics``); None = all of ``METRICS``.
         device: torch device for the transform ("cpu", "cuda", ...).
         dtype: torch.float32 or torch.float64 (signals and coefficients).
@@ -272,8 +296,10 @@ def score(
     """
     from tfselect.audio.clips import is_silent  # lower layer; lazy keeps import light
 
-    if target not in TARGETS:
-        raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
+    if clips and target not in clips[0].stems:
+        raise TfselectError(
+            f"unknown target '{target}': the clips hold {', '.join(clips[0].stems)}"
+        )
     names = resolve_metrics(metrics)
     if bss not in BSS:
         raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from tfselect import TARGETS
 from tfselect.errors import TfselectError
 
 REQUIRED_COLUMNS = ("target", "objective", "candidate", "spec", "value")
@@ -49,7 +48,7 @@ def read_best(path: str | Path, targets: tuple[str, ...] | None = None) -> dict[
 
 
 def _have(found: dict[str, str]) -> str:
-    return ", ".join(t for t in TARGETS if t in found) or "none"
+    return ", ".join(found) or "none"
 
 
 def best_spec(storage_url: str, target: str, study: str | None = None) -> tuple[str, str, float]:
@@ -67,8 +66,6 @@ def best_spec(storage_url: str, target: str, study: str | None = None) -> tuple[
     from tfselect.search.storage import open_storage
     from tfselect.search.study import load_study, read_tags, tagged_studies
 
-    if target not in TARGETS:
-        raise TfselectError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
     store = open_storage(storage_url)
     if study is not None:
         st = load_study(store, study)

@@ -30,7 +30,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from tfselect import SAMPLE_RATE, TARGETS
+from tfselect import SAMPLE_RATE
+from tfselect.audio.dataset import resolve_root
+from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, SpecError, TfselectError
 from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives
@@ -344,8 +346,7 @@ def run_search(
     import optuna
 
     cfg = config or StudyConfig()
-    if target not in TARGETS:
-        raise TfselectError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
+    check_target(resolve_root(root), target, cfg.targets)  # the dataset's names, before any audio
     for name, value in (("--trials", trials), ("--until", until)):
         if value is not None and value < 0:
             raise TfselectError(f"{name} must be >= 0, got {value}")
@@ -376,7 +377,6 @@ def run_search(
         return _summarise(optuna.load_study(study_name=name, storage=store), SearchResult(name))
 
     from tfselect.audio.clips import sample_clips
-    from tfselect.audio.dataset import resolve_root
 
     data_root = resolve_root(root)
     clips = sample_clips(
@@ -388,6 +388,7 @@ def run_search(
         target=target,
         skip_silent=cfg.clips.skip_silent,
         max_tracks=cfg.clips.max_tracks,
+        target_map=cfg.targets,
     )
     tags = replace(tags, root=str(Path(data_root).resolve()))
     # Sampler seed: --seed, the trials already there (a resumed run does not replay its first
