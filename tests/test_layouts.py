@@ -316,3 +316,81 @@ def test_slakh_metadata_naming_a_missing_file(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["targets", "--root", str(tmp_path)])
     assert res.exit_code == 2
     assert res.stderr.strip().startswith(f"tfselect: error: {missing}: named by ")
+
+
+# ----------------------------------------------------------------------------- metrics, search
+
+
+def _sdr(ref: np.ndarray, est: np.ndarray) -> float:
+    return float(10 * np.log10(np.sum(ref**2) / np.sum((ref - est) ** 2)))
+
+
+def test_score_a_mapped_target_against_the_rest(tmp_path: Path) -> None:
+    """Oracles of 'keys' with the other stems unmapped: sources = keys and the rest."""
+    import torch
+
+    from tfselect.metrics import score
+    from tfselect.transforms import build
+
+    stem_folders(tmp_path, n=SR)
+    tmap = TargetMap.from_dict({"keys": ["piano", "strings"]})
+    clips = sample_clips(tmp_path, "test", n_clips=1, seconds=0.5, seed=3, target_map=tmap)
+    assert set(clips[0].stems) == {"keys"}
+    spec = "stft:n_fft=1024,hop=256"
+    got = score(spec, "keys", clips, ["mpi", "irm1", "irm2", "ibm"], dtype=torch.float64)
+    T = build(spec, sample_rate=SR)
+    x = torch.from_numpy(clips[0].mixture.astype(np.float64))
+    s = torch.from_numpy(clips[0].stems["keys"].astype(np.float64))
+    X, S, R = (T(v)[0] for v in (x, s, x - s))  # the two sources: keys, mixture - keys
+    masks = {
+        "mpi": S.abs() / X.abs(),
+        "irm1": S.abs() / (S.abs() + R.abs()),
+        "irm2": S.abs() ** 2 / (S.abs() ** 2 + R.abs() ** 2),
+        "ibm": (S.abs() / X.abs() >= 0.5).double(),
+    }
+    for name, m in masks.items():
+        y = T.inverse([X * torch.nan_to_num(m)], x.shape[-1]).numpy()
+        assert got[name] == pytest.approx(_sdr(s.numpy(), y), abs=1e-6), name
+
+
+@pytest.mark.slow
+def test_search_and_report_on_a_non_musdb_target(tmp_path: Path) -> None:
+    import pandas as pd
+    from conftest import SMALL_STUDY
+
+    stem_folders(tmp_path / "data", n=int(2.5 * SR))
+    cfg = tmp_path / "study.toml"
+    cfg.write_text(SMALL_STUDY + '[targets]\nkeys = ["piano", "strings"]\nguitar = "guitar"\n')
+    url = f"sqlite:///{tmp_path}/s.db"
+    runner = CliRunner()
+    for target, trials in (("keys", "2"), ("guitar", "1")):
+        res = runner.invoke(app, ["search", "--target", target, "--trials", trials, "--config",
+                                  str(cfg), "--root", str(tmp_path / "data"), "--storage", url,
+                                  "--quiet"])  # fmt: skip
+        assert res.exit_code == 0, res.output
+    res = runner.invoke(app, ["search", "--target", "piano", "--trials", "1", "--config",
+                              str(cfg), "--root", str(tmp_path / "data"),
+                              "--storage", url])  # fmt: skip
+    assert res.exit_code == 2 and "has keys, guitar" in res.stderr
+    out = tmp_path / "rep"
+    res = runner.invoke(app, ["report", "--storage", url, "--out", str(out), "--bootstrap", "20"])
+    assert res.exit_code == 0, res.output
+    best = pd.read_csv(out / "best.csv")
+    assert {"keys", "guitar"} <= set(best["target"])
+    for name in ("clip_keys.png", "pareto_keys.png", "pareto_grid.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG", name
+
+
+def test_pareto_grid_scales_to_ten_targets(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from tfselect.report import plots
+
+    rng = np.random.default_rng(0)
+    targets = [f"t{i}" for i in range(10)]
+    rows = [{"target": t, "spec": f"stft:n_fft={256 * (k + 1)},hop=64", "state": "COMPLETE",
+             "mpi": float(rng.normal(5, 1)), "redundancy": float(k + 1)}
+            for t in targets for k in range(4)]  # fmt: skip
+    path = plots.pareto_grid(pd.DataFrame(rows), targets, tmp_path / "grid.png")
+    width, height = (int.from_bytes(path.read_bytes()[o : o + 4], "big") for o in (16, 20))
+    assert (width, height) == (round(4 * 3.2 * 110), round(3 * 2.6 * 110))  # 4 x 3 panels

@@ -309,6 +309,11 @@ def _summarise(study, result: SearchResult) -> SearchResult:
     return result
 
 
+def _map_tag(cfg: StudyConfig) -> dict[str, Any]:
+    """The target map as part of the clip tags: a resumed study must read the same targets."""
+    return {"targets": cfg.targets.as_dict()} if cfg.targets is not None else {}
+
+
 def run_search(
     target: str,
     *,
@@ -346,7 +351,6 @@ def run_search(
     import optuna
 
     cfg = config or StudyConfig()
-    check_target(resolve_root(root), target, cfg.targets)  # the dataset's names, before any audio
     for name, value in (("--trials", trials), ("--until", until)):
         if value is not None and value < 0:
             raise TfselectError(f"{name} must be >= 0, got {value}")
@@ -361,11 +365,12 @@ def run_search(
     _quiet_interrupts(optuna.logging.get_logger("optuna"))
 
     store = open_storage(storage)
+    check_target(resolve_root(root), target, cfg.targets)  # the dataset's names, before any audio
     tags = StudyTags(
         target=target,
         objective=objectives.text,
         directions=tuple(objectives.directions),
-        clips=cfg.clips.as_dict() | {"seed": cfg.search.seed},
+        clips=cfg.clips.as_dict() | {"seed": cfg.search.seed} | _map_tag(cfg),
         metrics=metrics,
         choices=cfg.space.choices(),
     )
