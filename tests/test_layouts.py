@@ -394,3 +394,31 @@ def test_pareto_grid_scales_to_ten_targets(tmp_path: Path) -> None:
     path = plots.pareto_grid(pd.DataFrame(rows), targets, tmp_path / "grid.png")
     width, height = (int.from_bytes(path.read_bytes()[o : o + 4], "big") for o in (16, 20))
     assert (width, height) == (round(4 * 3.2 * 110), round(3 * 2.6 * 110))  # 4 x 3 panels
+
+
+# ----------------------------------------------------------------------------- demo --stems fine
+
+
+def test_demo_fine_stems_split_other_from_the_same_songs(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["demo-data", "--out", str(tmp_path / "fine"), "--tracks", "1",
+                                   "--test-tracks", "0", "--seconds", "3", "--subtype", "FLOAT",
+                                   "--stems", "fine"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "wrote 1 tracks" in res.stdout
+    from tfselect.audio.demo import write_demo_corpus
+
+    write_demo_corpus(tmp_path / "four", tracks=1, seconds=3, test_tracks=0, subtype="FLOAT")
+    (fine,) = discover(tmp_path / "fine")
+    (four,) = discover(tmp_path / "four")
+    assert fine.targets == ("vocals", "drums", "bass", "keys", "pads", "plucks")  # sorted
+    assert not (fine.path / "mixture.wav").exists() and fine.name == four.name
+    a, b = read_segment(fine), read_segment(four)
+    # Same song: vocals, drums and bass are the default's up to the joint mix gain.
+    ratio = float(np.sum(a["vocals"] * b["vocals"]) / np.sum(b["vocals"] ** 2))
+    for stem in ("vocals", "drums", "bass"):
+        np.testing.assert_allclose(a[stem], ratio * b[stem], atol=2e-6)
+    np.testing.assert_allclose(a["mixture"], sum(a[t] for t in fine.targets), atol=1e-6)
+    df = target_table(tmp_path / "fine").set_index("target")
+    assert (df.loc[["keys", "plucks", "pads"], "active"] == 1).all()
+    bad = CliRunner().invoke(app, ["demo-data", "--out", str(tmp_path / "x"), "--stems", "all"])
+    assert bad.exit_code == 2 and "unknown demo stem set 'all'" in bad.stderr

@@ -96,6 +96,11 @@ def demo_data(
     subtype: Annotated[
         str, typer.Option("--subtype", help="WAV sample format: PCM_16 or FLOAT.")
     ] = "PCM_16",
+    stems: Annotated[
+        str,
+        typer.Option("--stems", help="musdb (vocals, drums, bass, other) or fine (vocals, "
+                     "drums, bass, keys, plucks, pads; no mixture.wav)."),
+    ] = "musdb",
 ) -> None:
     """Write the synthetic demo corpus (MUSDB18-HQ layout) to a folder."""
     import time
@@ -105,10 +110,10 @@ def demo_data(
     t0 = time.perf_counter()
     path = write_demo_corpus(
         out, tracks=tracks, seconds=seconds, seed=seed, test_tracks=test_tracks,
-        subtype=subtype.upper(),
+        subtype=subtype.upper(), stems=stems,
     )  # fmt: skip
     size = sum(p.stat().st_size for p in path.rglob("*.wav"))
-    n = len(list(path.glob("*/*/mixture.wav")))
+    n = len([p for p in path.glob("*/*") if p.is_dir()])
     typer.echo(
         f"wrote {n} tracks ({size / 1e6:.1f} MB) to {path} in {time.perf_counter() - t0:.1f} s"
     )
@@ -147,7 +152,7 @@ def targets_cmd(
 @app.command("score")
 @user_errors
 def score_cmd(
-    target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
+    target: Annotated[str, typer.Option("--target", help="Target (tfselect targets lists them).")],
     transform: Annotated[
         str, typer.Option("--transform", help="Transform spec, e.g. stft:n_fft=4096,hop=1024.")
     ],
@@ -231,8 +236,10 @@ def score_cmd(
 def train_best(
     root: RootOpt = None,
     best: Annotated[
-        Path | None, typer.Option("--best", help="best.csv of `tfselect report`.")
-    ] = Path("reports/best.csv"),
+        Path | None,
+        typer.Option("--best", help="best.csv of `tfselect report` (default: reports/best.csv "
+                     "unless --study/--spec name the targets); one branch per target."),
+    ] = None,
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
     spec: Annotated[
@@ -278,8 +285,11 @@ def train_best(
     seed: SeedOpt = 42,
     device: DeviceOpt = "cpu",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+    ] = None,
 ) -> None:
-    """Train the per-target-transform demixer (or a baseline) on a MUSDB-layout corpus.
+    """Train the per-target-transform demixer (or a baseline) on a corpus.
 
     Re-running the same command resumes from OUT/checkpoint.pt. Several processes or GPUs:
     torchrun --nproc_per_node N -m tfselect train-best ...
@@ -319,6 +329,15 @@ def train_best(
         if value is not None and value <= 0:
             raise TfselectError(f"{option} must be positive, got {value}")
     opts = {k: v for k, (_, v) in given.items() if v is not None}
+    from tfselect.audio.dataset import resolve_root
+    from tfselect.audio.targets import check_target, load_target_map
+
+    target_map = load_target_map(config)
+    data_root = resolve_root(root)
+    for target in specs:  # before anything is written
+        check_target(data_root, target, target_map)
+    if target_map is not None:
+        opts["targets"] = target_map.as_dict()
     try:
         config = make_config(
             specs, preset, network, baseline, epochs=epochs, valid_seconds=valid_seconds,
@@ -372,7 +391,7 @@ def separate(
     overlap: Annotated[float, typer.Option("--overlap", help="Chunk overlap, seconds.")] = 2.0,
     device: DeviceOpt = "cpu",
 ) -> None:
-    """Separate songs into OUT/<song>/{vocals,drums,bass,other}.wav (input length and rate)."""
+    """Separate songs into OUT/<song>/<target>.wav (+ residual.wav), input length and rate."""
     from tfselect.demix.separate import separate_file
     from tfselect.demix.train import load_model
 
@@ -385,7 +404,7 @@ def separate(
 @app.command("search")
 @user_errors
 def search(
-    target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
+    target: Annotated[str, typer.Option("--target", help="Target (tfselect targets lists them).")],
     trials: Annotated[
         int | None, typer.Option("--trials", help="Run N more trials in this process.")
     ] = None,
@@ -534,7 +553,7 @@ def _print_best(path: Path) -> None:
 @app.command("best")
 @user_errors
 def best(
-    target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
+    target: Annotated[str, typer.Option("--target", help="Target (tfselect targets lists them).")],
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
 ) -> None:

@@ -238,3 +238,18 @@ def target_table(root: Path, target_map: TargetMap | None = None):
     df.attrs["layout"] = detect_layout(Path(root)).name
     df.attrs["tracks"] = len(tracks)
     return df
+
+
+def covers_mixture(track, targets: Sequence[str]) -> bool:
+    """Whether ``targets`` sum to the mixture of ``track`` by construction.
+
+    True for MUSDB layout with all four targets, and for layouts whose mixture is the sum of
+    their stems when every stem belongs to one of ``targets``; False when a target map
+    leaves stems out, a mixture file is shipped (it may hold more than its stems), or
+    ``targets`` is a subset of the dataset's.
+    """
+    if set(targets) != set(track.targets):
+        return False
+    if track.stems is None:
+        return True
+    return not track.rest and not track.has_mixture
