@@ -11,12 +11,16 @@ import logging
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tfselect import SAMPLE_RATE
 from tfselect.audio.dataset import read_segment, track_length, tracks_for
 from tfselect.errors import DatasetError, TfselectError
+
+if TYPE_CHECKING:
+    from tfselect.audio.targets import TargetMap
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +106,7 @@ def sample_clips(
     skip_silent: bool = False,
     max_tracks: int | None = None,
     silence_db: float = -60.0,
-    target_map=None,
+    target_map: TargetMap | None = None,
 ) -> list[Clip]:
     """Draw ``n_clips`` clips of ``seconds`` from every track of ``subset``.
 

@@ -24,12 +24,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 
 from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.errors import DatasetError, TfselectError
+
+if TYPE_CHECKING:
+    from tfselect.audio.targets import TargetMap
 
 SOURCES: tuple[str, ...] = ("mixture", *TARGETS)
 """Every file of a MUSDB-layout track: the mixture and the four targets."""
@@ -196,7 +200,9 @@ def split_train(tracks: Sequence[Track], seed: int = 42) -> tuple[list[Track], l
     return train, valid
 
 
-def tracks_for(root: Path, subset: str, seed: int = 42, target_map=None) -> list[Track]:
+def tracks_for(
+    root: Path, subset: str, seed: int = 42, target_map: TargetMap | None = None
+) -> list[Track]:
     """The tracks of ``subset`` (``'train'``, ``'valid'`` or ``'test'``) under ``root``.
 
     ``target_map`` (a :class:`~tfselect.audio.targets.TargetMap`) regroups the stems.

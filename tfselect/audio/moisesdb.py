@@ -20,11 +20,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tfselect.audio.stem_files import check_target_name
 from tfselect.errors import DatasetError
+
+if TYPE_CHECKING:
+    from tfselect.audio.dataset import Track
 
 STEM_TYPES = ("vocals", "drums", "bass", "guitar", "piano", "other_keys", "bowed_strings",
               "wind", "percussion", "other_plucked", "other")  # fmt: skip
@@ -84,7 +88,7 @@ def split(names: list[str]) -> set[str]:
     return {names[i] for i in order[:n_test]}
 
 
-def discover(root: Path) -> list:
+def discover(root: Path) -> list[Track]:
     """Every MoisesDB track under ``root``, train then test, sorted by name."""
     from tfselect.audio.dataset import Track
     from tfselect.audio.stem_folders import order_targets

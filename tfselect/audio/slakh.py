@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tfselect.audio.stem_files import check_target_name
 from tfselect.errors import DatasetError
+
+if TYPE_CHECKING:
+    from tfselect.audio.dataset import Track
 
 SUBSETS = {"train": "train", "validation": "valid", "test": "test"}
 META = "metadata.yaml"
@@ -77,7 +81,7 @@ def _stems_of(folder: Path) -> tuple[dict[str, list[Path]], Path]:
     return stems, mix
 
 
-def discover(root: Path) -> list:
+def discover(root: Path) -> list[Track]:
     """Every Slakh track under ``root``: train, valid, test, each sorted by name."""
     from tfselect.audio.dataset import Track
     from tfselect.audio.stem_folders import order_targets

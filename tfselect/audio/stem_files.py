@@ -13,12 +13,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
 
 from tfselect import SAMPLE_RATE
 from tfselect.errors import DatasetError
+
+if TYPE_CHECKING:
+    from tfselect.audio.dataset import Track
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ def _info(path: Path):
     return info(path)
 
 
-def files_of(track) -> list[Path]:
+def files_of(track: Track) -> list[Path]:
     """Every distinct file of a stem-table track: the mixture's, then the stems', in order."""
     seen: dict[Path, None] = {}
     for f in track.mixture:
@@ -59,7 +63,7 @@ def files_of(track) -> list[Path]:
     return list(seen)
 
 
-def track_length(track) -> int:
+def track_length(track: Track) -> int:
     """Common length in samples of every file of ``track`` (headers only).
 
     Raises:
@@ -111,7 +115,9 @@ def _sum(files: Sequence[Path], cache: dict[Path, np.ndarray], frames: int) -> n
     return total.astype(np.float32)
 
 
-def read_segment(track, sources: Sequence[str], offset: int, frames: int) -> dict[str, np.ndarray]:
+def read_segment(
+    track: Track, sources: Sequence[str], offset: int, frames: int
+) -> dict[str, np.ndarray]:
     """``{source: (2, frames) float32}`` of a stem-table track (bounds checked by the caller).
 
     A target without files in this track (absent stem) is silence. A shipped mixture is
@@ -133,7 +139,7 @@ def read_segment(track, sources: Sequence[str], offset: int, frames: int) -> dic
     return out
 
 
-def _check_residual(track, mixture: np.ndarray, offset: int, frames: int) -> None:
+def _check_residual(track: Track, mixture: np.ndarray, offset: int, frames: int) -> None:
     _residual_said.add(track.path)
     all_files = [f for f in files_of(track) if f not in track.mixture]  # every stem file
     if not all_files:

@@ -11,10 +11,14 @@ union of the stem names of every track.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tfselect import TARGETS
 from tfselect.audio.stem_files import AUDIO_SUFFIXES, check_target_name
 from tfselect.errors import DatasetError
+
+if TYPE_CHECKING:
+    from tfselect.audio.dataset import Track
 
 MUSDB_NAMES = frozenset(("mixture", *TARGETS))
 
@@ -55,7 +59,7 @@ def detect(root: Path) -> bool:
     return False
 
 
-def discover(root: Path) -> list:
+def discover(root: Path) -> list[Track]:
     """Tracks of a generic stem-folder root, sorted by subset then name.
 
     Raises:

@@ -17,11 +17,15 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tfselect.audio.stem_files import check_target_name
 from tfselect.errors import DatasetError, TfselectError
+
+if TYPE_CHECKING:
+    from tfselect.audio.dataset import Track
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -100,7 +104,7 @@ def load_target_map(path: str | Path | None) -> TargetMap | None:
     return TargetMap.from_dict(data["targets"], str(p))
 
 
-def _as_table(track):
+def _as_table(track: Track) -> Track:
     """A MUSDB-layout WAV track as a file table (so a map can regroup its stems)."""
     from dataclasses import replace
 
@@ -117,7 +121,9 @@ def _as_table(track):
                    mixture=(track.path / "mixture.wav",), has_mixture=True)  # fmt: skip
 
 
-def apply_target_map(tracks: Sequence, target_map: TargetMap, root: Path) -> list:
+def apply_target_map(
+    tracks: Sequence[Track], target_map: TargetMap, root: Path
+) -> list[Track]:
     """``tracks`` regrouped by ``target_map``; unmapped stems move to the rest of the mixture.
 
     Raises:
@@ -240,7 +246,7 @@ def target_table(root: Path, target_map: TargetMap | None = None):
     return df
 
 
-def covers_mixture(track, targets: Sequence[str]) -> bool:
+def covers_mixture(track: Track, targets: Sequence[str]) -> bool:
     """Whether ``targets`` sum to the mixture of ``track`` by construction.
 
     True for MUSDB layout with all four targets, and for layouts whose mixture is the sum of
