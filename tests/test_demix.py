@@ -170,11 +170,12 @@ def test_model_on_ragged_slicqt():
         Demixer(ModelConfig(specs={"vocals": spec}, network="blstm"))
 
 
-def test_blstm_on_a_ragged_form_is_a_user_error(tmp_path):
+def test_blstm_on_a_ragged_form_is_a_user_error(tmp_path, corpus):
     """train-best --network blstm on a ragged sliCQT: one error line, status 2, no traceback."""
     pytest.importorskip("tfselect.transforms.slicqt")
     spec = "slicqt:scale=bark,bins=24,fmin=40,fmax=22050"
-    r = CliRunner().invoke(app, ["train-best", "--out", str(tmp_path / "m"), "--network",
+    r = CliRunner().invoke(app, ["train-best", "--out", str(tmp_path / "m"), "--root", str(corpus),
+                                 "--network",
                                  "blstm", "--spec", f"vocals={spec}", "--spec", f"drums={STFT}",
                                  "--spec", f"bass={STFT}", "--spec", f"other={STFT}"])
     assert r.exit_code == 2, r.output
@@ -208,15 +209,20 @@ def test_training_examples_are_deterministic_and_sum_to_the_mixture(corpus):
 
 # ------------------------------------------------------------------------- bad input
 
-def test_missing_or_incomplete_best_csv(tmp_path):
+def test_missing_or_incomplete_best_csv(tmp_path, corpus):
     r = CliRunner().invoke(app, ["train-best", "--best", str(tmp_path / "nope.csv"),
                                  "--out", str(tmp_path / "m")])
     assert r.exit_code == 2 and "not found" in r.output and len(r.output.strip().splitlines()) == 1
     best = tmp_path / "best.csv"
     pd.DataFrame({"target": ["vocals", "drums"], "objective": "mpi", "candidate": 0,
                   "spec": [STFT, STFT], "value": 1.0}).to_csv(best, index=False)
-    r = CliRunner().invoke(app, ["train-best", "--best", str(best), "--out", str(tmp_path / "m")])
-    assert r.exit_code == 2 and "bass, other" in r.output
+    # One branch per target of best.csv: a target the data lacks stops before anything is written.
+    pd.DataFrame({"target": ["vocals", "piano"], "objective": "mpi", "candidate": "best",
+                  "spec": [STFT, STFT], "value": 1.0}).to_csv(best, index=False)
+    r = CliRunner().invoke(app, ["train-best", "--best", str(best), "--out", str(tmp_path / "m"),
+                                 "--root", str(corpus)])  # fmt: skip
+    assert r.exit_code == 2 and "unknown target 'piano'" in r.output
+    assert "vocals, drums, bass, other" in r.output and not (tmp_path / "m").exists()
     r = CliRunner().invoke(app, ["train-best", "--best", str(best), "--spec", "bass=stft:n_fft=3",
                                  "--spec", f"other={STFT}", "--out", str(tmp_path / "m")])
     assert r.exit_code == 2 and r.output.startswith("tfselect: error:")
@@ -422,8 +428,10 @@ def test_train_best_reads_the_search_studies(tmp_path, demo_root, small_study):
     full = resolve_specs(None, {"drums": "stft:n_fft=1024,hop=256",
                                 "other": "stft:n_fft=2048,hop=512"}, specs)  # fmt: skip
     assert full["vocals"] == specs["vocals"] and full["other"] == "stft:n_fft=2048,hop=512"
-    with pytest.raises(TfselectError, match="no transform for some targets"):
-        resolve_specs(None, {}, specs)
+    # Without best.csv the studies' targets alone make the model (one branch each).
+    assert resolve_specs(None, {}, specs) == specs
+    with pytest.raises(TfselectError, match="not found"):
+        resolve_specs(tmp_path / "none.csv", {}, {})
     with pytest.raises(TfselectError, match="no study 'nothing'"):
         study_best_specs(url, "nothing")
 

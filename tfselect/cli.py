@@ -104,6 +104,11 @@ def demo_data(
     subtype: Annotated[
         str, typer.Option("--subtype", help="WAV sample format: PCM_16 or FLOAT.")
     ] = "PCM_16",
+    stems: Annotated[
+        str,
+        typer.Option("--stems", help="musdb (vocals, drums, bass, other) or fine (vocals, "
+                     "drums, bass, keys, plucks, pads; no mixture.wav)."),
+    ] = "musdb",
 ) -> None:
     """Write the synthetic demo corpus (MUSDB18-HQ layout) to a folder."""
     import time
@@ -113,13 +118,40 @@ def demo_data(
     t0 = time.perf_counter()
     path = write_demo_corpus(
         out, tracks=tracks, seconds=seconds, seed=seed, test_tracks=test_tracks,
-        subtype=subtype.upper(),
+        subtype=subtype.upper(), stems=stems,
     )  # fmt: skip
     size = sum(p.stat().st_size for p in path.rglob("*.wav"))
-    n = len(list(path.glob("*/*/mixture.wav")))
+    n = len([p for p in path.glob("*/*") if p.is_dir()])
     typer.echo(
         f"wrote {n} tracks ({size / 1e6:.1f} MB) to {path} in {time.perf_counter() - t0:.1f} s"
     )
+
+
+@app.command("targets")
+@user_errors
+def targets_cmd(
+    root: RootOpt = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+    ] = None,
+) -> None:
+    """List the dataset's targets: tracks present, tracks active, median active fraction."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tfselect.audio.dataset import resolve_root
+    from tfselect.audio.targets import load_target_map, target_table
+
+    data_root = resolve_root(root)
+    df = target_table(data_root, load_target_map(config))
+    table = Table(title=f"targets of {data_root} ({df.attrs['layout']}, {df.attrs['tracks']} "
+                        f"tracks)")  # fmt: skip
+    for col in ("target", "present", "active", "median active fraction"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for row in df.itertuples():
+        table.add_row(row.target, str(row.present), str(row.active),
+                      f"{row.median_active_fraction:.2f}")  # fmt: skip
+    Console(width=120).print(table)
 
 
 # ---------------------------------------------------------------- scores (issue 4)
@@ -128,7 +160,7 @@ def demo_data(
 @app.command("score")
 @user_errors
 def score_cmd(
-    target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
+    target: Annotated[str, typer.Option("--target", help="Target (tfselect targets lists them).")],
     transform: Annotated[
         str, typer.Option("--transform", help="Transform spec, e.g. stft:n_fft=4096,hop=1024.")
     ],
@@ -155,30 +187,35 @@ def score_cmd(
         Path | None, typer.Option("--out", help="Also write the result as a one-row CSV.")
     ] = None,
     device: DeviceOpt = "cpu",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+    ] = None,
 ) -> None:
     """Score one transform for one target: per-metric medians over clips of a corpus."""
     import json
 
     import torch
 
-    from tfselect import SAMPLE_RATE, TARGETS
+    from tfselect import SAMPLE_RATE
     from tfselect.audio.clips import sample_clips
     from tfselect.audio.dataset import resolve_root
+    from tfselect.audio.targets import check_target, load_target_map
     from tfselect.metrics import DIRECTIONS, resolve_metrics, score
     from tfselect.metrics.output import render_table, write_csv_row
     from tfselect.transforms import TransformSpec, build
 
     # Cheap checks first, so a typo fails before any audio is read.
-    if target not in TARGETS:
-        raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
+    target_map = load_target_map(config)
+    data_root = resolve_root(root)
+    check_target(data_root, target, target_map)
     names = resolve_metrics(metrics)
     spec = TransformSpec.parse(transform)
     build(spec, SAMPLE_RATE)  # validates and designs the filterbank (cached for score below)
     if bss not in ("fast", "museval"):
         raise TfselectError(f"--bss must be fast or museval, got '{bss}'")
     chosen = sample_clips(
-        resolve_root(root), subset, n_clips=clips, seconds=seconds, seed=seed, target=target,
-        max_tracks=tracks,
+        data_root, subset, n_clips=clips, seconds=seconds, seed=seed, target=target,
+        max_tracks=tracks, target_map=target_map,
     )  # fmt: skip
 
     def progress(done: int, total: int) -> None:  # only on a terminal: logs stay clean
@@ -207,8 +244,10 @@ def score_cmd(
 def train_best(
     root: RootOpt = None,
     best: Annotated[
-        Path | None, typer.Option("--best", help="best.csv of `tfselect report`.")
-    ] = Path("reports/best.csv"),
+        Path | None,
+        typer.Option("--best", help="best.csv of `tfselect report` (default: reports/best.csv "
+                     "unless --study/--spec name the targets); one branch per target."),
+    ] = None,
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
     select: SelectOpt = "significant",
@@ -255,8 +294,11 @@ def train_best(
     seed: SeedOpt = 42,
     device: DeviceOpt = "cpu",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+    ] = None,
 ) -> None:
-    """Train the per-target-transform demixer (or a baseline) on a MUSDB-layout corpus.
+    """Train the per-target-transform demixer (or a baseline) on a corpus.
 
     Re-running the same command resumes from OUT/checkpoint.pt. Several processes or GPUs:
     torchrun --nproc_per_node N -m tfselect train-best ...
@@ -296,6 +338,15 @@ def train_best(
         if value is not None and value <= 0:
             raise TfselectError(f"{option} must be positive, got {value}")
     opts = {k: v for k, (_, v) in given.items() if v is not None}
+    from tfselect.audio.dataset import resolve_root
+    from tfselect.audio.targets import check_target, load_target_map
+
+    target_map = load_target_map(config)
+    data_root = resolve_root(root)
+    for target in specs:  # before anything is written
+        check_target(data_root, target, target_map)
+    if target_map is not None:
+        opts["targets"] = target_map.as_dict()
     try:
         config = make_config(
             specs, preset, network, baseline, epochs=epochs, valid_seconds=valid_seconds,
@@ -349,7 +400,7 @@ def separate(
     overlap: Annotated[float, typer.Option("--overlap", help="Chunk overlap, seconds.")] = 2.0,
     device: DeviceOpt = "cpu",
 ) -> None:
-    """Separate songs into OUT/<song>/{vocals,drums,bass,other}.wav (input length and rate)."""
+    """Separate songs into OUT/<song>/<target>.wav (+ residual.wav), input length and rate."""
     from tfselect.demix.separate import separate_file
     from tfselect.demix.train import load_model
 
@@ -362,7 +413,7 @@ def separate(
 @app.command("search")
 @user_errors
 def search(
-    target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
+    target: Annotated[str, typer.Option("--target", help="Target (tfselect targets lists them).")],
     trials: Annotated[
         int | None, typer.Option("--trials", help="Run N more trials in this process.")
     ] = None,
@@ -537,7 +588,7 @@ def _print_best(path: Path) -> None:
 @app.command("best")
 @user_errors
 def best(
-    target: Annotated[str, typer.Option("--target", help="vocals, drums, bass or other.")],
+    target: Annotated[str, typer.Option("--target", help="Target (tfselect targets lists them).")],
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
     select: SelectOpt = "significant",

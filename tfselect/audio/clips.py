@@ -11,12 +11,16 @@ import logging
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tfselect import SAMPLE_RATE, TARGETS
-from tfselect.audio.dataset import SOURCES, read_segment, track_length, tracks_for
+from tfselect import SAMPLE_RATE
+from tfselect.audio.dataset import read_segment, track_length, tracks_for
 from tfselect.errors import DatasetError, TfselectError
+
+if TYPE_CHECKING:
+    from tfselect.audio.targets import TargetMap
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +30,15 @@ _TRIES_PER_CLIP = 20
 
 @dataclass(eq=False)  # arrays have no truth value: compare clips field by field
 class Clip:
-    """A segment of one track: the mixture and the four target stems.
+    """A segment of one track: the mixture and every target stem of its dataset.
 
     Attributes:
         track: the track's name.
         start: first sample of the clip in the track (44100 Hz).
         length: number of samples.
         mixture: (2, length) float32.
-        stems: ``{'vocals'|'drums'|'bass'|'other': (2, length) float32}``.
+        stems: ``{target: (2, length) float32}`` for every target of the dataset (MUSDB
+            layout: vocals, drums, bass, other); they need not sum to the mixture.
     """
 
     track: str
@@ -87,7 +92,7 @@ def _make_clip(name: str, start: int, audio: dict[str, np.ndarray]) -> Clip:
         start=int(start),
         length=int(mixture.shape[-1]),
         mixture=mixture,
-        stems={t: audio[t] for t in TARGETS},
+        stems={t: x for t, x in audio.items() if t != "mixture"},
     )
 
 
@@ -101,6 +106,7 @@ def sample_clips(
     skip_silent: bool = False,
     max_tracks: int | None = None,
     silence_db: float = -60.0,
+    target_map: TargetMap | None = None,
 ) -> list[Clip]:
     """Draw ``n_clips`` clips of ``seconds`` from every track of ``subset``.
 
@@ -116,13 +122,14 @@ def sample_clips(
             (logged) -- metrics such as SDR are undefined on a silent target.
         max_tracks: use only the first ``max_tracks`` tracks (by name).
         silence_db: silence threshold for ``skip_silent``, in dB relative to the mixture.
+        target_map: a :class:`~tfselect.audio.targets.TargetMap` regrouping the stems.
 
     Returns:
         Clips in track order, then in draw order; arrays are (2, length) float32.
 
     Raises:
         DatasetError: the subset holds no track, or every clip was silent for ``target``.
-        TfselectError: bad arguments, or clips longer than a track.
+        TfselectError: bad arguments, an unknown target, or clips longer than a track.
     """
     if n_clips < 1:
         raise TfselectError(f"number of clips must be at least 1, got {n_clips}")
@@ -130,12 +137,14 @@ def sample_clips(
         raise TfselectError(f"clip duration must be >= 0 seconds (0: whole tracks), got {seconds}")
     if max_tracks is not None and max_tracks < 1:
         raise TfselectError(f"max_tracks must be at least 1, got {max_tracks}")
-    if target is not None and target not in TARGETS:
-        raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
     if skip_silent and target is None:
         raise TfselectError("skipping silent clips needs a target")
 
-    tracks = tracks_for(root, subset)
+    tracks = tracks_for(root, subset, target_map=target_map)
+    if target is not None and tracks and target not in tracks[0].targets:
+        from tfselect.audio.targets import check_target
+
+        check_target(root, target, target_map)  # raises, listing the dataset's targets
     if not tracks:
         raise DatasetError(f"subset '{subset}' of dataset root {root} holds no tracks")
     if max_tracks is not None:
@@ -148,7 +157,7 @@ def sample_clips(
     for track in tracks:
         total = track_length(track)
         if length == 0:  # whole track
-            audio = read_segment(track, SOURCES, 0, total)
+            audio = read_segment(track, None, 0, total)
             if skip_silent and is_silent(audio[target], audio["mixture"], silence_db):
                 log.info("skipping track %s: %s is silent", track.name, target)
                 continue
@@ -166,7 +175,7 @@ def sample_clips(
             if found == n_clips:
                 break
             start = int(rng.integers(0, total - length + 1))
-            audio = read_segment(track, SOURCES, start, length)
+            audio = read_segment(track, None, start, length)
             if skip_silent and is_silent(audio[target], audio["mixture"], silence_db):
                 continue
             clips.append(_make_clip(track.name, start, audio))

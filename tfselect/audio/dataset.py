@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import soundfile as sf
@@ -31,8 +32,11 @@ import soundfile as sf
 from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.errors import DatasetError, TfselectError
 
+if TYPE_CHECKING:
+    from tfselect.audio.targets import TargetMap
+
 SOURCES: tuple[str, ...] = ("mixture", *TARGETS)
-"""Every file of a track: the mixture and the four targets."""
+"""Every file of a MUSDB-layout track: the mixture and the four targets."""
 
 SUBSETS: tuple[str, ...] = ("train", "valid", "test")
 STEM_SUFFIX = ".stem.mp4"
@@ -51,11 +55,31 @@ class Track:
         subset: ``'train'`` or ``'test'`` (the folder it lives in; validation is a split of
             train, see :func:`tracks_for`).
         path: the track folder (MUSDB18-HQ WAV layout) or the ``.stem.mp4`` file.
+        stems: None for MUSDB layout; otherwise ``((target, files), ...)``: the files summed
+            into each target (none: the stem is absent from this track, i.e. silent); other
+            layouts are read through :mod:`tfselect.audio.stem_files`.
+        mixture: the files summed into the mixture (one shipped mixture file, or every stem).
+        rest: stem files that no target holds (after a target map): part of the mixture.
+        has_mixture: the dataset ships a mixture file (checked against the stems' sum).
     """
 
     name: str
     subset: str
     path: Path
+    stems: tuple[tuple[str, tuple[Path, ...]], ...] | None = None
+    mixture: tuple[Path, ...] = ()
+    rest: tuple[Path, ...] = ()
+    has_mixture: bool = False
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The target names of this track's dataset (MUSDB layout: the four MUSDB names)."""
+        return TARGETS if self.stems is None else tuple(name for name, _ in self.stems)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """``('mixture', *targets)``."""
+        return ("mixture", *self.targets)
 
     @property
     def is_stem_file(self) -> bool:
@@ -113,6 +137,11 @@ def discover(root: Path) -> list[Track]:
         raise DatasetError(f"dataset root {root} does not exist")
     if not root.is_dir():
         raise DatasetError(f"dataset root {root} is not a folder")
+    from tfselect.audio.layouts import detect_layout  # lazy: the adapters import this module
+
+    layout = detect_layout(root)
+    if layout.name != "musdb":
+        return layout.discover(root)
     tracks: list[Track] = []
     for subset in ("train", "test"):
         folder = root / subset
@@ -171,8 +200,12 @@ def split_train(tracks: Sequence[Track], seed: int = 42) -> tuple[list[Track], l
     return train, valid
 
 
-def tracks_for(root: Path, subset: str, seed: int = 42) -> list[Track]:
+def tracks_for(
+    root: Path, subset: str, seed: int = 42, target_map: TargetMap | None = None
+) -> list[Track]:
     """The tracks of ``subset`` (``'train'``, ``'valid'`` or ``'test'``) under ``root``.
+
+    ``target_map`` (a :class:`~tfselect.audio.targets.TargetMap`) regroups the stems.
 
     ``valid`` is split off ``train`` by :func:`split_train`; ``train`` is what remains.
     The result may be empty (e.g. ``valid`` of a root with a single train track): callers
@@ -181,8 +214,14 @@ def tracks_for(root: Path, subset: str, seed: int = 42) -> list[Track]:
     if subset not in SUBSETS:
         raise TfselectError(f"unknown subset '{subset}': choose one of {', '.join(SUBSETS)}")
     tracks = discover(root)
+    if target_map is not None:
+        from tfselect.audio.targets import apply_target_map
+
+        tracks = apply_target_map(tracks, target_map, root)
     if subset == "test":
         return [t for t in tracks if t.subset == "test"]
+    if any(t.subset == "valid" for t in tracks):  # the layout ships its own validation split
+        return [t for t in tracks if t.subset == subset]
     train, valid = split_train([t for t in tracks if t.subset == "train"], seed)
     return valid if subset == "valid" else train
 
@@ -240,6 +279,10 @@ def track_length(track: Track) -> int:
 
     For a WAV folder every stem's header is checked (same length, same rate).
     """
+    if track.stems is not None:
+        from tfselect.audio import stem_files
+
+        return stem_files.track_length(track)
     if not track.is_stem_file:
         return _check_wav_track(track)
     info = _stem_info(track)
@@ -249,10 +292,11 @@ def track_length(track: Track) -> int:
     return int(info.samples(0))
 
 
-def _check_sources(sources: Sequence[str]) -> None:
+def _check_sources(sources: Sequence[str], track: Track) -> None:
+    known = track.sources
     for s in sources:
-        if s not in SOURCES:
-            raise TfselectError(f"unknown source '{s}': choose among {', '.join(SOURCES)}")
+        if s not in known:
+            raise TfselectError(f"unknown source '{s}': choose among {', '.join(known)}")
 
 
 def _to_stereo(x: np.ndarray, path: Path) -> np.ndarray:
@@ -266,7 +310,7 @@ def _to_stereo(x: np.ndarray, path: Path) -> np.ndarray:
 
 def read_segment(
     track: Track,
-    sources: Sequence[str] = SOURCES,
+    sources: Sequence[str] | None = None,
     offset: int = 0,
     frames: int | None = None,
 ) -> dict[str, np.ndarray]:
@@ -274,7 +318,8 @@ def read_segment(
 
     Args:
         track: the track to read.
-        sources: names among mixture, vocals, drums, bass, other.
+        sources: names among ``track.sources`` (None: all of them; MUSDB layout: mixture,
+            vocals, drums, bass, other).
         offset: first sample (>= 0).
         frames: number of samples (None: to the end of the track).
 
@@ -285,7 +330,8 @@ def read_segment(
         DatasetError: a file is missing, unreadable, or inconsistent with the others.
         TfselectError: the segment lies outside the track.
     """
-    _check_sources(sources)
+    sources = track.sources if sources is None else tuple(sources)
+    _check_sources(sources, track)
     length = track_length(track)
     if frames is None:
         frames = length - offset
@@ -294,6 +340,10 @@ def read_segment(
             f"segment [{offset}, {offset + frames}) samples lies outside track "
             f"'{track.name}' ({length} samples)"
         )
+    if track.stems is not None:
+        from tfselect.audio import stem_files
+
+        return stem_files.read_segment(track, sources, offset, frames)
     if track.is_stem_file:
         return _read_stem_file(track, sources, offset, frames)
     out: dict[str, np.ndarray] = {}
@@ -342,7 +392,7 @@ def _read_stem_file(
 
 def load_track(
     track: Track,
-    sources: Sequence[str] = SOURCES,
+    sources: Sequence[str] | None = None,
     start: float = 0.0,
     duration: float | None = None,
 ) -> dict[str, np.ndarray]:
@@ -350,7 +400,8 @@ def load_track(
 
     Args:
         track: from :func:`discover` / :func:`tracks_for`.
-        sources: any of ``'mixture', 'vocals', 'drums', 'bass', 'other'``.
+        sources: any of ``track.sources`` (None: all; MUSDB layout: ``'mixture', 'vocals',
+            'drums', 'bass', 'other'``).
         start: start time in seconds.
         duration: length in seconds (None: to the end).
 

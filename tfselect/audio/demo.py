@@ -17,6 +17,12 @@ bar), and four stems that differ in time-frequency structure the way real stems 
   exact digital silence (the intro is always silent), so silent-target handling is
   exercised.
 
+With ``stems='fine'`` the same songs come with a finer split of ``other``, for targets beyond
+MUSDB's four: **keys** (the piano-like block chords), **plucks** (the arpeggio, played by a
+guitar-like plucked string instead of the piano) and **pads** (new: slow-attack sustained
+chords, drawn from a generator of their own so every other stem stays note for note the
+same); written without ``mixture.wav`` (generic stem folders: the mixture is the stems' sum).
+
 Everything is numpy/scipy and seeded: the same ``seed`` gives bitwise the same files. Stems
 are panned slightly at random, mixed at plausible levels, and written by default as 16-bit
 WAV like MUSDB18-HQ (``subtype='PCM_16'``, half the size of float32): ``mixture.wav`` is the
@@ -71,7 +77,9 @@ FORMANT_BW = np.array([90.0, 120.0, 180.0, 300.0])
 FORMANT_GAIN = np.array([1.0, 0.8, 0.6, 0.5])
 VOWEL_P = (0.3, 0.25, 0.12, 0.23, 0.1)  # a e i o u
 # Active-part RMS of each stem in dBFS before the joint peak guard: rough MUSDB levels.
-LEVELS_DB = {"vocals": -17.0, "drums": -16.0, "bass": -18.0, "other": -20.0}
+LEVELS_DB = {"vocals": -17.0, "drums": -16.0, "bass": -18.0, "other": -20.0,
+             "keys": -21.0, "plucks": -22.0, "pads": -25.0}  # fmt: skip
+STEM_SETS = {"musdb": TARGETS, "fine": ("vocals", "drums", "bass", "keys", "plucks", "pads")}
 
 
 def _hz(midi: np.ndarray | float) -> np.ndarray | float:
@@ -256,9 +264,46 @@ def _piano(midi: int, seconds: float, tau: float) -> np.ndarray:
     return partials.sum(axis=0) * env
 
 
-def _other(song: _Song) -> np.ndarray:
+def _pluck(midi: int, seconds: float) -> np.ndarray:
+    """A guitar-like plucked string: harmonic partials weighted by the plucking point (1/5 of
+    the string), bright attack, fast decay of the upper partials."""
+    f0 = float(_hz(midi))
+    t = np.arange(int(seconds * SR)) / SR
+    k = np.arange(1, 25)[:, None]
+    k = k[k[:, 0] * f0 < 12000]
+    amps = np.abs(np.sin(np.pi * k * 0.2)) / k + 1e-3
+    taus = 0.5 / (1.0 + 0.5 * (k - 1))
+    partials = amps * np.sin(2 * np.pi * k * f0 * t) * np.exp(-t / taus)
+    env = np.minimum(1.0, t / 0.001) * np.minimum(1.0, (t.size - 1 - np.arange(t.size)) / 300.0)
+    return partials.sum(axis=0) * env
+
+
+def _pads(song: _Song, rng: np.random.Generator) -> np.ndarray:
+    """Sustained chords, one per bar, an octave above the keys: detuned saw-like stacks with
+    a slow attack and release, low-passed (a string-machine pad)."""
+    out = np.zeros((2, song.length))
+    n_bar = int(4 * song.beat * SR)
+    t = np.arange(n_bar) / SR
+    env = np.minimum(1.0, t / 0.4) * np.minimum(1.0, (n_bar - 1 - np.arange(n_bar)) / (0.3 * SR))
+    sos = _sos("lowpass", 3000.0, 2)
+    for bar in range(song.n_bars):
+        voice = np.zeros(n_bar)
+        for pc in song.chord(bar):
+            f0 = float(_hz(64 + (pc - 64) % 12))
+            for detune in (-0.004, 0.0, 0.004):
+                for k in range(1, 8):
+                    voice += np.sin(2 * np.pi * k * f0 * (1 + detune) * t + rng.uniform(0, 6.3)) / k
+        voice = signal.sosfilt(sos, voice) * env
+        _add(out, _pan(voice, float(rng.uniform(-0.5, 0.5))), song.sample(bar, 0))
+    return out
+
+
+def _other(song: _Song, fine: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """The piano part; ``fine``: (chords, arpeggio) apart, the arpeggio plucked, with the
+    same random draws (so the song is the same)."""
     rng = song.rng
     out = np.zeros((2, song.length))
+    arp_out = np.zeros((2, song.length)) if fine else out
     cache: dict[tuple[int, str], np.ndarray] = {}
 
     def note(midi: int, kind: str) -> np.ndarray:
@@ -266,6 +311,8 @@ def _other(song: _Song) -> np.ndarray:
         if (midi, kind) not in cache:
             if kind == "chord":
                 cache[midi, kind] = _piano(midi, 4 * song.beat, 1.2)
+            elif fine:
+                cache[midi, kind] = _pluck(midi, min(2 * song.beat, 0.9))
             else:
                 cache[midi, kind] = _piano(midi, min(2 * song.beat, 0.9), 0.35)
         return cache[midi, kind]
@@ -288,8 +335,9 @@ def _other(song: _Song) -> np.ndarray:
         arp_notes = sorted(64 + (pc - 64) % 12 for pc in chord) + [64 + (chord[0] - 64) % 12 + 12]
         for i, s in enumerate(range(0, 16, arp_step)):
             m = arp_notes[arp_shape[i % 4]]
-            _add(out, _pan(note(m, "arp") * rng.uniform(0.35, 0.5), pan_arp), song.sample(bar, s))
-    return out
+            _add(arp_out, _pan(note(m, "arp") * rng.uniform(0.35, 0.5), pan_arp),
+                 song.sample(bar, s))  # fmt: skip
+    return (out, arp_out) if fine else out
 
 
 # ----------------------------------------------------------------------------- vocals
@@ -410,31 +458,46 @@ def _rms_db(x: np.ndarray) -> float:
     return 10 * math.log10(max(float(np.mean(active**2)), 1e-20)) if active.size else -200.0
 
 
-def synthesize_track(seed: int, index: int, seconds: float) -> tuple[str, dict[str, np.ndarray]]:
+def synthesize_track(
+    seed: int, index: int, seconds: float, stem_set: str = "musdb"
+) -> tuple[str, dict[str, np.ndarray]]:
     """Synthesize one track.
 
+    Args:
+        stem_set: ``'musdb'`` (vocals, drums, bass, other) or ``'fine'`` (other split into
+            keys, plucks and pads; see the module docstring).
+
     Returns:
-        (name, {'mixture'|'vocals'|'drums'|'bass'|'other': (2, samples) float32}); the
-        mixture is the float32 sum of the float32 stems.
+        (name, {'mixture'|<stem>: (2, samples) float32}); the mixture is the float32 sum of
+        the float32 stems.
     """
+    if stem_set not in STEM_SETS:
+        raise TfselectError(
+            f"unknown demo stem set '{stem_set}': choose {', '.join(STEM_SETS)}"
+        )
+    names = STEM_SETS[stem_set]
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, index])
     song = _Song(rng, seconds)
     raw = {
         "vocals": _vocals(song),
         "drums": _drums(song),
         "bass": _bass(song),
-        "other": _other(song),
     }
+    if stem_set == "fine":
+        raw["keys"], raw["plucks"] = _other(song, fine=True)
+        raw["pads"] = _pads(song, np.random.default_rng([int(seed) & 0xFFFFFFFF, index, 1]))
+    else:
+        raw["other"] = _other(song)
     stems = {}
-    for name in TARGETS:
+    for name in names:
         x = raw[name][:, : song.n]
         stems[name] = x * 10 ** ((LEVELS_DB[name] - _rms_db(x)) / 20)
     mix = sum(stems.values())
     peak = float(np.max(np.abs(mix)))
     gain = min(1.0, 0.89 / peak) if peak > 0 else 1.0  # joint gain: keep the mix below -1 dBFS
-    out = {name: (stems[name] * gain).astype(np.float32) for name in TARGETS}
+    out = {name: (stems[name] * gain).astype(np.float32) for name in names}
     mixture = np.zeros_like(out["vocals"], dtype=np.float64)
-    for name in TARGETS:
+    for name in names:
         mixture += out[name]
     out = {"mixture": mixture.astype(np.float32), **out}
     return song.name(index), out
@@ -458,7 +521,8 @@ def _write_wav(path: Path, data: np.ndarray, subtype: str) -> None:
 
 
 def _write_track(folder: Path, audio: dict[str, np.ndarray], subtype: str) -> None:
-    """Write the five WAVs of one track so that mixture == sum of stems as read back."""
+    """Write the WAVs of one track so that mixture == sum of stems as read back (no
+    ``mixture.wav`` when ``audio`` holds no mixture)."""
     folder.mkdir(parents=True)
     if subtype == "FLOAT":
         for source, x in audio.items():
@@ -467,12 +531,13 @@ def _write_track(folder: Path, audio: dict[str, np.ndarray], subtype: str) -> No
     # PCM_16 (what MUSDB18-HQ ships): quantise each stem to integers and write the integer
     # sum as the mixture, so the files read back (int / 32768) sum exactly, bit for bit.
     ints = {
-        t: np.clip(np.round(audio[t] * 32768.0), -32768, 32767).astype(np.int32) for t in TARGETS
+        t: np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int32)
+        for t, x in audio.items() if t != "mixture"
     }
     mix = sum(ints.values())
     if np.max(np.abs(mix)) > 32767:  # cannot happen below the -1 dBFS peak guard
         raise TfselectError(f"{folder}: the 16-bit mixture would clip")
-    for source, x in {"mixture": mix, **ints}.items():
+    for source, x in (({"mixture": mix} if "mixture" in audio else {}) | ints).items():
         _write_wav(folder / f"{source}.wav", x.T.astype(np.int16), "PCM_16")
 
 
@@ -483,8 +548,12 @@ def write_demo_corpus(
     seed: int = 0,
     test_tracks: int | None = None,
     subtype: str = "PCM_16",
+    stems: str = "musdb",
 ) -> Path:
     """Write a deterministic demo corpus in MUSDB18-HQ layout under ``out``.
+
+    ``stems='fine'`` writes vocals, drums, bass, keys, plucks and pads instead, as generic
+    stem folders without ``mixture.wav`` (see the module docstring).
 
     Args:
         out: folder to write (created; must not already hold train/ or test/).
@@ -501,6 +570,8 @@ def write_demo_corpus(
         stereo 44100 Hz, plus ``tfselect-demo.json`` describing the corpus. Size: about
         1.76 MB (FLOAT) or 0.88 MB (PCM_16) per second of track.
     """
+    if stems not in STEM_SETS:
+        raise TfselectError(f"unknown demo stem set '{stems}': choose {', '.join(STEM_SETS)}")
     if subtype not in ("FLOAT", "PCM_16"):
         raise TfselectError(f"unknown WAV subtype '{subtype}': choose FLOAT or PCM_16")
     if tracks < 1:
@@ -530,9 +601,13 @@ def write_demo_corpus(
         "subtype": subtype,
         "tracks": [],
     }
+    if stems != "musdb":  # the default corpus's metadata stays as it was
+        meta["stems"] = stems
     for index in range(tracks + test_tracks):
         subset = "train" if index < tracks else "test"
-        name, audio = synthesize_track(seed, index, seconds)
+        name, audio = synthesize_track(seed, index, seconds, stems)
+        if stems != "musdb":
+            del audio["mixture"]  # generic stem folders: the mixture is the sum of the stems
         _write_track(out / subset / name, audio, subtype)
         meta["tracks"].append({"name": name, "subset": subset})
     (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")

@@ -8,7 +8,8 @@ batch that is identical to the single-process one.
 Per example and per target: a random track (``mix_tracks``: random track mixing across
 stems, so the sources are uncorrelated), a random chunk start, a random gain in
 [0.25, 1.25] and a random left/right swap (``augment``); the mixture is the sum of the
-augmented stems. Shapes: a batch is ``mixture`` (batch, 2, samples) and ``targets``
+augmented stems, plus (``residual``) the rest of one more track's mixture when the targets do
+not cover it. Shapes: a batch is ``mixture`` (batch, 2, samples) and ``targets``
 (batch, targets, 2, samples), float32 at 44.1 kHz.
 """
 
@@ -37,16 +38,25 @@ class TrackAudio:
     small corpora and the demo; for MUSDB itself chunks are read from disk each time).
     """
 
-    def __init__(self, tracks: Sequence, preload: bool = False) -> None:
+    def __init__(self, tracks: Sequence, preload: bool = False,
+                 targets: Sequence[str] = TARGETS) -> None:
         from tfselect.audio.dataset import read_segment, track_length
 
-        self.tracks = list(tracks)
+        self.tracks, self.targets = list(tracks), tuple(targets)
         self._read, self.preload = read_segment, preload
         self._cache: dict[tuple[int, str], np.ndarray] = {}
         self.lengths = [int(track_length(t)) for t in self.tracks]  # samples at 44.1 kHz
 
     def read(self, i: int, source: str, start: int, n: int) -> np.ndarray:
-        """(2, n) float32 of ``source`` of track ``i`` from sample ``start`` (zero-padded)."""
+        """(2, n) float32 of ``source`` of track ``i`` from sample ``start`` (zero-padded).
+
+        ``source='residual'``: the mixture minus the sum of ``targets``.
+        """
+        if source == "residual":
+            rest = self.read(i, "mixture", start, n).astype(np.float64)
+            for t in self.targets:
+                rest -= self.read(i, t, start, n)
+            return rest.astype(np.float32)
         if self.preload:
             key = (i, source)
             if key not in self._cache:
@@ -69,10 +79,11 @@ class TrainingSet:
 
     def __init__(self, audio: TrackAudio, chunk_seconds: float, seed: int,
                  targets: Sequence[str] = TARGETS, mix_tracks: bool = True,
-                 augment: bool = True, fixed: bool = False) -> None:
+                 augment: bool = True, fixed: bool = False, residual: bool = False) -> None:
         if not audio.tracks:
             raise ValueError("no training tracks")
         self.audio, self.targets, self.seed = audio, tuple(targets), int(seed)
+        self.residual = residual
         self.n = int(round(chunk_seconds * SAMPLE_RATE))
         self.mix_tracks, self.augment, self.fixed = mix_tracks, augment, fixed
 
@@ -82,7 +93,7 @@ class TrainingSet:
         ntr = len(self.audio.tracks)
         base = int(rng.integers(ntr))
         stems = []
-        for target in self.targets:
+        for target in (*self.targets, "residual") if self.residual else self.targets:
             i = 0 if self.fixed else (int(rng.integers(ntr)) if self.mix_tracks else base)
             span = max(self.audio.lengths[i] - self.n, 0)
             start = span // 2 if self.fixed else int(rng.integers(span + 1))
@@ -93,7 +104,7 @@ class TrainingSet:
                     s = s[::-1]
             stems.append(s)
         y = np.stack(stems)
-        return y.sum(0), y
+        return y.sum(0), y[: len(self.targets)]
 
     def batch(self, epoch: int, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Stacked tensors: mixture (batch, 2, n), targets (batch, targets, 2, n)."""
@@ -103,13 +114,16 @@ class TrainingSet:
 
 
 def validation_examples(audio: TrackAudio, seconds: float | None,
-                        targets: Sequence[str] = TARGETS) -> list[tuple[torch.Tensor, ...]]:
+                        targets: Sequence[str] = TARGETS,
+                        residual: bool = False) -> list[tuple[torch.Tensor, ...]]:
     """One fixed chunk per validation track: ``seconds`` from the track's middle (all of
-    it with ``None``); mixture = sum of the stems. Items are ((1, 2, n), (1, targets, 2, n))."""
+    it with ``None``); mixture = sum of the stems (and of the residual with ``residual``).
+    Items are ((1, 2, n), (1, targets, 2, n))."""
     out = []
     for i, length in enumerate(audio.lengths):
         n = length if seconds is None else min(length, int(round(seconds * SAMPLE_RATE)))
         start = (length - n) // 2
         y = np.stack([audio.read(i, t, start, n) for t in targets])
-        out.append((torch.from_numpy(y.sum(0))[None], torch.from_numpy(y)[None]))
+        mix = y.sum(0) + (audio.read(i, "residual", start, n) if residual else 0)
+        out.append((torch.from_numpy(mix)[None], torch.from_numpy(y)[None]))
     return out

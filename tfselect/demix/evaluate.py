@@ -100,13 +100,21 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
     if tracks is not None and tracks < 1:
         raise TfselectError(f"--tracks must be at least 1, got {tracks}")
     model = load_model(model_dir, device)
-    all_tracks = tracks_for(resolve_root(root), subset)
+    tmap = (model.train_config or {}).get("targets")
+    if tmap:
+        from tfselect.audio.targets import TargetMap
+
+        tmap = TargetMap.from_dict(tmap, f"{model_dir} (its target map)")
+    all_tracks = tracks_for(resolve_root(root), subset, target_map=tmap or None)
     if not all_tracks:
         raise TfselectError(f"no {subset} tracks to evaluate on")
     chosen = all_tracks[:tracks] if tracks else all_tracks
     out = Path(out) if out else Path(model_dir) / f"eval-{subset}"
     (out / "json").mkdir(parents=True, exist_ok=True)
     targets = list(model.targets)
+    # A model whose targets leave part of the mixture is also scored on that residual.
+    residual = bool(getattr(model.config, "residual", False))
+    names = [*targets, "residual"] if residual else targets
     pool = ProcessPoolExecutor(jobs, mp_context=_spawn()) if jobs > 1 else None
     pending: list[tuple[str, Future | dict]] = []
     try:
@@ -116,14 +124,18 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
             audio = read_segment(track, ("mixture", *targets), 0, n)
             est = separate_array(model, audio["mixture"], wiener=wiener)
             ref = np.stack([audio[t] for t in targets])
+            if residual:
+                mix = audio["mixture"]
+                ref = np.concatenate([ref, (mix - ref.sum(0))[None]])
+                est = np.concatenate([est, (mix - est.sum(0))[None]])
             job = pool.submit(bss_eval, ref, est) if pool else bss_eval(ref, est)
             pending.append((track.name, job))
         rows = []
         for name, job in tqdm(pending, desc="bss_eval", disable=not progress, unit="track"):
             scores = job.result() if isinstance(job, Future) else job
-            store = _store(name, targets, scores)
+            store = _store(name, names, scores)
             atomic_write(out / "json" / f"{name}.json", lambda p, s=store: p.write_text(s))
-            for j, target in enumerate(targets):
+            for j, target in enumerate(names):
                 ref, est = bool(scores["silent_reference"][j]), bool(scores["silent_estimate"][j])
                 if ref or est:
                     log.warning("%s: %s %s silent over the scored span; its metrics are NaN",

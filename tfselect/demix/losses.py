@@ -13,8 +13,13 @@ Shapes: ``estimates`` and ``targets`` are (batch, n_targets, channels, samples) 
 - L_time: weighted SDR (Choi et al. 2019, ``time="wsdr"``), or negative plain SDR /
   SI-SDR in dB (``time="sdr"`` / ``"sisdr"``; note these are in dB, so alpha 10 weighs them
   far more heavily than the [-1, 1] wSDR).
-- combination loss: both terms averaged over all non-empty proper subsets of the targets
-  (14 for four targets), comparing sums of estimates with sums of targets.
+- combination loss: both terms averaged over subsets of the targets, comparing sums of
+  estimates with sums of targets: for K <= ``ALL_SUBSETS_MAX`` targets every non-empty proper
+  subset (2^K - 2: 14 for four targets, 30 for five); for more targets, per training step,
+  the K single targets plus K subsets of 2..K-1 targets drawn by a generator seeded with
+  (seed, step) (size uniform, then members uniform). So a step costs 2K subset sums instead
+  of 2^K - 2, about linear in K (the STFT of each target is computed once either way);
+  validation uses the draw of step -1, the same every epoch, so its loss stays comparable.
 - L_masksum (optional): ``mean((sum_t |Y_t| - |X|)^2)`` in the shared STFT, i.e. the
   deviation of the effective masks' sum from 1 weighted by the mixture's energy
   (``|X|^2 (sum_t M_t - 1)^2`` with ``M_t = |Y_t|/|X|``), which stays finite where |X| -> 0.
@@ -25,12 +30,14 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from tfselect import SAMPLE_RATE
 
 EPS = 1e-8
+ALL_SUBSETS_MAX = 5  # up to this many targets the combination loss uses every subset
 
 
 def combinations(n_targets: int) -> list[tuple[int, ...]]:
@@ -38,6 +45,16 @@ def combinations(n_targets: int) -> list[tuple[int, ...]]:
     return [
         c for r in range(1, n_targets) for c in itertools.combinations(range(n_targets), r)
     ] or [(0,)]
+
+
+def sampled_combinations(n_targets: int, seed: int, step: int) -> list[tuple[int, ...]]:
+    """The K single targets and K seeded subsets of 2..K-1 targets (for K > ALL_SUBSETS_MAX)."""
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, int(step) + 1])  # step -1: validation
+    out = [(i,) for i in range(n_targets)]
+    for _ in range(n_targets):
+        size = int(rng.integers(2, n_targets))
+        out.append(tuple(sorted(int(i) for i in rng.choice(n_targets, size, replace=False))))
+    return out
 
 
 class SharedSTFT(torch.nn.Module):
@@ -121,28 +138,37 @@ class LossConfig:
 class DemixLoss(torch.nn.Module):
     """Multi-domain X-UMX loss with combinations, in one shared STFT.
 
-    ``forward(estimates, targets, mixture) -> (loss, parts)`` where ``parts`` holds the
-    detached scalar terms ``freq``, ``time`` and ``masksum`` for logging.
+    ``forward(estimates, targets, mixture, step) -> (loss, parts)`` where ``parts`` holds
+    the detached scalar terms ``freq``, ``time`` and ``masksum`` for logging; ``step`` (the
+    global training step, None for validation) picks the subset draw for K > 5 targets.
     """
 
-    def __init__(self, config: LossConfig | None = None, n_targets: int = 4) -> None:
+    def __init__(self, config: LossConfig | None = None, n_targets: int = 4,
+                 seed: int = 0) -> None:
         super().__init__()
         self.config = config or LossConfig()
         self.stft = SharedSTFT(self.config.n_fft, self.config.hop)
+        self.n_targets, self.seed = n_targets, seed
+        self.sampled = self.config.combination and n_targets > ALL_SUBSETS_MAX
         subsets = combinations(n_targets) if self.config.combination else [
             (i,) for i in range(n_targets)
         ]
-        # (n_subsets, n_targets) 0/1 matrix: sums over subsets become one einsum.
-        sel = torch.zeros(len(subsets), n_targets)
-        for k, s in enumerate(subsets):
-            sel[k, list(s)] = 1.0
-        self.register_buffer("selection", sel, persistent=False)
+        self.register_buffer("selection", _selection(subsets, n_targets), persistent=False)
+
+    def subsets(self, step: int | None = None) -> list[tuple[int, ...]]:
+        """The target subsets of the combination loss at ``step`` (see the module docstring)."""
+        if self.sampled:
+            return sampled_combinations(self.n_targets, self.seed, -1 if step is None else step)
+        return [tuple(int(i) for i in row.nonzero()) for row in self.selection]
 
     def forward(
-        self, estimates: Tensor, targets: Tensor, mixture: Tensor
+        self, estimates: Tensor, targets: Tensor, mixture: Tensor, step: int | None = None
     ) -> tuple[Tensor, dict[str, float]]:
         cfg = self.config
-        sel = self.selection.to(estimates.dtype)
+        sel = self.selection
+        if self.sampled:
+            sel = _selection(self.subsets(step), self.n_targets).to(sel.device)
+        sel = sel.to(estimates.dtype)
         # (batch, subsets, channels, samples): sums of estimates / targets per subset.
         est = torch.einsum("kt,btcn->bkcn", sel, estimates)
         ref = torch.einsum("kt,btcn->bkcn", sel, targets)
@@ -175,3 +201,11 @@ class DemixLoss(torch.nn.Module):
             "masksum": float(l_mask.detach()),
         }
         return loss, parts
+
+
+def _selection(subsets: list[tuple[int, ...]], n_targets: int) -> Tensor:
+    """(n_subsets, n_targets) 0/1 matrix: sums over subsets become one einsum."""
+    sel = torch.zeros(len(subsets), n_targets)
+    for k, s in enumerate(subsets):
+        sel[k, list(s)] = 1.0
+    return sel

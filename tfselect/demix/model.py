@@ -49,8 +49,10 @@ class ModelConfigError(TfselectError, ValueError):
 class ModelConfig:
     """Everything needed to rebuild a Demixer (stored in every checkpoint).
 
-    specs: target -> canonical transform spec string. network: ``auto`` picks ``blstm`` for a
-    transform with one block and ``cdae`` for ragged ones. mask: ``sigmoid`` or ``relu``.
+    specs: target -> canonical transform spec string (the keys are the target names, one
+    branch each). network: ``auto`` picks ``blstm`` for a transform with one block and
+    ``cdae`` for ragged ones. mask: ``sigmoid`` or ``relu``. residual: the targets do not
+    cover the training mixtures (separation also writes ``residual``, mixture - targets).
     """
 
     specs: dict[str, str]
@@ -60,6 +62,7 @@ class ModelConfig:
     channels: int = 2
     sample_rate: int = SAMPLE_RATE
     sizes: dict[str, int] = field(default_factory=dict)
+    residual: bool = False
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -181,7 +184,7 @@ class Branch(nn.Module):
 
 
 class Demixer(nn.Module):
-    """Four branches (one per target, in ``TARGETS`` order unless ``config.specs`` differs).
+    """One branch per target of ``config.specs`` (MUSDB's names in ``TARGETS`` order first).
 
     ``forward(x)``: mixture (batch, channels, samples) -> (batch, targets, channels, samples).
     """
@@ -192,14 +195,25 @@ class Demixer(nn.Module):
         self.targets = [t for t in TARGETS if t in config.specs] + [
             t for t in config.specs if t not in TARGETS
         ]
-        self.branches = nn.ModuleDict({t: Branch(config.specs[t], config) for t in self.targets})
+        self.branches = nn.ModuleDict(
+            {branch_key(t): Branch(config.specs[t], config) for t in self.targets}
+        )
 
     def set_amp(self, enabled: bool) -> None:
         for b in self.branches.values():
             b.amp = enabled
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.stack([self.branches[t](x) for t in self.targets], 1)
+        return torch.stack([self.branches[branch_key(t)](x) for t in self.targets], 1)
+
+
+def branch_key(target: str) -> str:
+    """The ModuleDict key of a target's branch: the name itself, unless it would clash with an
+    attribute of the module (``keys``, ``train``, ...) or hold a dot; then ``target:<name>``.
+    (MUSDB's names stay plain, so their checkpoints keep their parameter names.)"""
+    if "." in target or hasattr(nn.ModuleDict, target) or target.startswith("target:"):
+        return "target:" + target.replace(".", "_")
+    return target
 
 
 def baseline_specs(baseline: str, shared_spec: str | None = None,

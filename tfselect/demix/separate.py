@@ -89,7 +89,11 @@ def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
 
 def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = False,
                   chunk_seconds: float = 30.0, overlap_seconds: float = 2.0) -> list[Path]:
-    """Write ``out_dir/<song>/<target>.wav`` for every target; return the written paths."""
+    """Write ``out_dir/<song>/<target>.wav`` for every target; return the written paths.
+
+    A model whose targets do not cover its training mixtures (``config.residual``) also
+    writes ``residual.wav``: the input minus the written stems, so the files sum to the input.
+    """
     import soundfile as sf
 
     path = Path(path)
@@ -101,11 +105,18 @@ def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = Fals
     folder = Path(out_dir) / path.stem
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    rest = x.astype(np.float64)
     for target, y in zip(model.targets, est, strict=True):
         y = y.mean(0, keepdims=True) if channels == 1 else y
         y = _resample(y, SAMPLE_RATE, rate)
         y = y[:, :n] if y.shape[1] >= n else np.pad(y, ((0, 0), (0, n - y.shape[1])))
         dest = folder / f"{target}.wav"
         atomic_write(dest, lambda tmp, y=y: sf.write(str(tmp), y.T, rate, subtype="FLOAT"))
+        written.append(dest)
+        rest -= y  # what the stems as written leave of the input
+    if getattr(model.config, "residual", False):
+        dest = folder / "residual.wav"
+        rest = rest.astype(np.float32)
+        atomic_write(dest, lambda tmp: sf.write(str(tmp), rest.T, rate, subtype="FLOAT"))
         written.append(dest)
     return written

@@ -1,12 +1,17 @@
-"""Which transform each target uses: from ``best.csv``, a study, or ``--spec`` overrides."""
+"""Which transform each target uses: from ``best.csv``, a study, or ``--spec`` overrides.
+
+The targets of a model are whatever these name (one branch each): every target of
+``best.csv`` when it is read, plus those of the studies and of ``--spec``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
 
-from tfselect import TARGETS
 from tfselect.errors import SpecError, TfselectError
+
+DEFAULT_BEST = Path("reports/best.csv")
 
 
 def canonical(spec: str) -> str:
@@ -34,15 +39,18 @@ def read_best_csv(path: Path, select: str = "significant") -> dict[str, str]:
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, str]:
-    """``["vocals=SPEC", ...]`` -> {target: spec}; raises SpecError for a malformed item."""
+    """``["vocals=SPEC", ...]`` -> {target: spec}; raises SpecError for a malformed item.
+
+    Any target name is accepted here; the training data decides whether it exists.
+    """
     out = {}
     for item in items:
         target, sep, spec = item.partition("=")
         target = target.strip()
         if not sep or not spec.strip():
             raise SpecError(f"--spec must look like TARGET=SPEC, got {item!r}")
-        if target not in TARGETS:
-            raise SpecError(f"--spec target must be one of {', '.join(TARGETS)}, got {target!r}")
+        if not target or target in ("mixture", "residual"):
+            raise SpecError(f"--spec needs a target name before '=', got {item!r}")
         out[target] = spec.strip()
     return out
 
@@ -50,26 +58,18 @@ def parse_overrides(items: Iterable[str]) -> dict[str, str]:
 def resolve_specs(best: Path | None, overrides: dict[str, str],
                   study_specs: dict[str, str] | None = None,
                   select: str = "significant") -> dict[str, str]:
-    """Merge sources (overrides win) and check that every target has a valid spec.
+    """Merge sources (overrides win, then the studies, then best.csv) into {target: spec}.
 
-    ``best.csv`` is only read when the overrides and the study leave a target without one.
+    ``best`` is read when given, or (as ``reports/best.csv``) when neither the studies nor
+    the overrides name any target; the model then has one branch per target named anywhere.
+    Raises TfselectError when no target is named at all, SpecError for an invalid spec.
     """
-    specs = dict(study_specs or {})
-    if any(t not in {**specs, **overrides} for t in TARGETS):
-        if best is None:
-            raise TfselectError("no transform for some targets: give --best, --study or --spec")
-        specs = {**read_best_csv(best, select), **specs}
-        where = str(best)
-    else:
-        where = "the command line"
-    specs.update(overrides)
-    missing = [t for t in TARGETS if t not in specs]
-    if missing:
-        raise TfselectError(
-            f"{where} has no transform for target(s) {', '.join(missing)} (incomplete; "
-            "give them with --spec TARGET=SPEC)"
-        )
-    return {t: canonical(specs[t]) for t in TARGETS}
+    specs = {**(study_specs or {}), **overrides}
+    if best is not None or not specs:
+        specs = {**read_best_csv(Path(best) if best is not None else DEFAULT_BEST, select), **specs}
+    if not specs:
+        raise TfselectError("no transform for some targets: give --best, --study or --spec")
+    return {t: canonical(s) for t, s in specs.items()}
 
 
 def study_best_specs(storage: str, study: str, select: str = "significant") -> dict[str, str]:
@@ -87,11 +87,12 @@ def study_best_specs(storage: str, study: str, select: str = "significant") -> d
     """
     from tfselect.report.best import best_spec
     from tfselect.search.storage import open_storage
-    from tfselect.search.study import tagged_studies
+    from tfselect.search.study import read_tags, tagged_studies
 
     store = open_storage(storage)
     specs = {}
-    for target in TARGETS:
+    stored = dict.fromkeys(t.target for t in map(read_tags, tagged_studies(store)) if t)
+    for target in stored:
         names = {s.study_name for s in tagged_studies(store, target=target)}
         name = next((n for n in (f"{study}-{target}", study) if n in names), None)
         if name is not None:

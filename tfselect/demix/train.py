@@ -79,6 +79,7 @@ class TrainConfig:
     amp: bool = True
     baseline: str | None = None
     root: str | None = None
+    targets: dict | None = None  # target map {target: [stems]} applied to the corpus
 
     def comparable(self) -> dict:
         d = asdict(self)
@@ -155,15 +156,31 @@ def _resolve_device(device: str) -> torch.device:
     return dev
 
 
-def _splits(root: str | None, seed: int):
+def _splits(root: str | None, seed: int, target_map: dict | None = None):
     from tfselect.audio.dataset import resolve_root, tracks_for
+    from tfselect.audio.targets import TargetMap
 
     r = resolve_root(Path(root) if root else None)
-    train = tracks_for(r, "train", seed=seed)
-    valid = tracks_for(r, "valid", seed=seed)
+    tmap = TargetMap.from_dict(target_map, "the target map") if target_map else None
+    train = tracks_for(r, "train", seed=seed, target_map=tmap)
+    valid = tracks_for(r, "valid", seed=seed, target_map=tmap)
     if not train:
         raise TfselectError(f"no training tracks under {r}")
     return train, valid
+
+
+def _check_targets(targets, tracks) -> bool:
+    """Raise unless every model target is one of the corpus's; return whether a residual
+    (mixture - targets) is needed because the targets do not cover the mixtures."""
+    from tfselect.audio.targets import covers_mixture
+
+    have = tracks[0].targets
+    missing = [t for t in targets if t not in have]
+    if missing:
+        raise TfselectError(
+            f"unknown target '{missing[0]}': the training data has {', '.join(have)}"
+        )
+    return not all(covers_mixture(t, targets) for t in tracks)
 
 
 def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = True,
@@ -201,7 +218,7 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
         opt, factor=config.lr_factor, patience=config.lr_patience
     )
-    loss_fn = DemixLoss(LossConfig(**config.loss), len(model.targets)).to(dev)
+    loss_fn = DemixLoss(LossConfig(**config.loss), len(model.targets), config.seed).to(dev)
     state = {"epoch": 0, "best": math.inf, "bad_epochs": 0, "history": []}
     if resume is not None:
         model.load_state_dict(resume["state_dict"])
@@ -216,12 +233,16 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
 
-    train_tracks, valid_tracks = data if data is not None else _splits(config.root, config.seed)
+    train_tracks, valid_tracks = (data if data is not None
+                                  else _splits(config.root, config.seed, config.targets))
+    model_cfg.residual = _check_targets(model.targets, train_tracks)
     preload = len(train_tracks) + len(valid_tracks) <= 20  # small corpora: keep in RAM
-    trainset = TrainingSet(TrackAudio(train_tracks, preload), config.chunk_seconds, config.seed,
-                           model.targets, config.mix_tracks, config.augment, config.fixed)
-    valid = validation_examples(TrackAudio(valid_tracks, preload), config.valid_seconds,
-                                model.targets) if valid_tracks else []
+    trainset = TrainingSet(TrackAudio(train_tracks, preload, model.targets), config.chunk_seconds,
+                           config.seed, model.targets, config.mix_tracks, config.augment,
+                           config.fixed, residual=model_cfg.residual)  # fmt: skip
+    valid = validation_examples(TrackAudio(valid_tracks, preload, model.targets),
+                                config.valid_seconds, model.targets,
+                                model_cfg.residual) if valid_tracks else []  # fmt: skip
     local = config.batch_size // dist_info.world
     if dist_info.main:
         log.info("model: %s", model_cfg.specs)
@@ -241,7 +262,7 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
             first = step * config.batch_size + dist_info.rank * local
             mix, tgt = trainset.batch(epoch, range(first, first + local))
             mix, tgt = mix.to(dev), tgt.to(dev)
-            loss, parts = loss_fn(net(mix), tgt, mix)
+            loss, parts = loss_fn(net(mix), tgt, mix, step=epoch * config.steps + step)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -325,7 +346,8 @@ def make_config(specs: dict[str, str], preset: str = "small", network: str = "au
                 "large": {"batch_size": 16, "chunk_seconds": 6.0, "steps": 256}}[preset]
     loss_keys = set(asdict(LossConfig()))
     loss = {k: kw.pop(k) for k in list(kw) if k in loss_keys}
-    model = ModelConfig(specs={t: specs[t] for t in TARGETS if t in specs}, network=network,
+    order = [t for t in TARGETS if t in specs] + [t for t in specs if t not in TARGETS]
+    model = ModelConfig(specs={t: specs[t] for t in order}, network=network,
                         preset=preset, mask=kw.pop("mask", "sigmoid")).to_dict()
     return TrainConfig(model=model, loss=asdict(LossConfig(**loss)), baseline=baseline,
                        **{**defaults, **kw})

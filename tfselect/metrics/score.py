@@ -1,6 +1,6 @@
 """One entry point: every metric of one transform for one target over a set of clips.
 
-Per clip, the mixture and the four stems (only the target when no ratio mask is asked for)
+Per clip, the mixture and every source (only the target when no ratio mask is asked for)
 are analysed in ONE batched forward call, the
 target's coefficients are shared by sparsity and ridge analysis, and every estimate that
 needs an inverse (four oracles, two ridge-restricted targets) goes through ONE batched
@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tfselect import SAMPLE_RATE, TARGETS
+from tfselect import SAMPLE_RATE
 from tfselect.devices import resolve_device
 from tfselect.errors import TfselectError
 from tfselect.transforms import Transform, TransformSpec, build
@@ -109,7 +109,7 @@ class _ClipScorer:
         ridge_config: RidgeConfig,
     ) -> None:
         self.T = transform
-        self.ti = TARGETS.index(target)
+        self.target = target
         self.metrics = metrics
         self.device = device
         self.dtype = dtype
@@ -183,14 +183,15 @@ class _ClipScorer:
                 out["redundancy"] = float(self.T.redundancy(n))
             return out
 
-        # Only the ratio masks (irm1, irm2) need the other stems: without them, analyse just
+        # Only the ratio masks (irm1, irm2) need the other sources: without them, analyse just
         # the mixture and the target (2 signals instead of 5, e.g. a search racing on mpi).
-        sources = list(TARGETS) if want & {"irm1", "irm2"} else [TARGETS[self.ti]]
-        ti = sources.index(TARGETS[self.ti])
-        src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in sources])
-        src = src.to(self.device, self.dtype)
+        if want & {"irm1", "irm2"}:
+            src, ti = _sources(mix, stems, self.target, self.device, self.dtype)
+        else:
+            src = torch.as_tensor(np.asarray(stems[self.target]))[None]
+            src, ti = src.to(self.device, self.dtype), 0
         reference = src[ti]
-        with self._stage(f"forward (mixture + {len(sources)} stems)"), torch.no_grad():
+        with self._stage(f"forward (mixture + {len(src)} stems)"), torch.no_grad():
             C = self.T.forward(torch.cat([mix[None], src]))  # (1+S, ch, bins_b, slices, frames_b)
         # A copy, so that `del C` below frees the mixture and the other stems' coefficients.
         target = [c[1 + ti].clone() for c in C]
@@ -243,6 +244,30 @@ class _ClipScorer:
         return out
 
 
+def _sources(
+    mix: Tensor, stems: dict[str, np.ndarray], target: str, device: torch.device,
+    dtype: torch.dtype,
+) -> tuple[Tensor, int]:
+    """The sources the oracles see, (S, ch, n), and the target's index among them.
+
+    Every stem of the clip, plus the residual ``mixture - sum of the stems`` when it is not
+    exactly zero (a target map's unmapped stems, a shipped mixture that differs from its
+    stems): so the sources always sum to the mixture, and with only the target given this is
+    the two-source case, target against the rest of the mixture. IRM1/IRM2 divide by the sum
+    over these sources, as sigsep's oracles do on MUSDB, so MUSDB scores are unchanged (its
+    four stems sum to the mixture); against a two-source split (target, mixture - target) the
+    denominators would be smaller (|X - S_t| <= sum of the other |S_i|) and the masks larger.
+    MPI and IBM use only the target and the mixture, whatever the split.
+    """
+    names = list(stems)
+    src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in names])
+    src = src.to(device, dtype)
+    residual = mix - src.sum(0)
+    if bool(torch.any(residual != 0)):
+        src = torch.cat([src, residual[None]])
+    return src, names.index(target)
+
+
 class ClipScorer:
     """Per-clip scoring of one transform for one target, one clip at a time.
 
@@ -263,8 +288,6 @@ class ClipScorer:
         bss: str = "fast",
         ridge_config: RidgeConfig | None = None,
     ) -> None:
-        if target not in TARGETS:
-            raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
         self.metrics = resolve_metrics(metrics)
         if bss not in BSS:
             raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")
@@ -285,6 +308,10 @@ class ClipScorer:
     def __call__(self, clip, metrics: Sequence[str] | None = None) -> dict[str, float] | None:
         from tfselect.audio.clips import is_silent  # lower layer; lazy keeps import light
 
+        if self.target not in clip.stems:
+            raise TfselectError(
+                f"unknown target '{self.target}': the clip holds {', '.join(clip.stems)}"
+            )
         if is_silent(clip.stems[self.target], clip.mixture):
             return None
         return self._scorer(clip.mixture, clip.stems, metrics)
@@ -307,9 +334,10 @@ def score(
 
     Args:
         spec: transform spec (string or ``TransformSpec``); invalid -> ``SpecError``.
-        target: one of ``tfselect.TARGETS``.
+        target: a key of every clip's ``stems``.
         clips: objects with ``.mixture`` (2, n) and ``.stems`` {target: (2, n)} arrays
-            (``tfselect.audio.clips.Clip``).
+            (``tfselect.audio.clips.Clip``); the stems need not cover the mixture (the rest,
+            mixture minus the stems, is one more source, see ``_sources``).
         metrics: metric or group names (see ``resolve_metrics``); None = all of ``METRICS``.
         device: torch device for the transform ("cpu", "cuda", ...).
         dtype: torch.float32 or torch.float64 (signals and coefficients).
@@ -330,8 +358,11 @@ def score(
             every clip.
         SpecError: invalid spec (from the transforms).
     """
-    if target not in TARGETS:
-        raise TfselectError(f"unknown target '{target}': choose one of {', '.join(TARGETS)}")
+
+    if clips and target not in clips[0].stems:
+        raise TfselectError(
+            f"unknown target '{target}': the clips hold {', '.join(clips[0].stems)}"
+        )
     names = resolve_metrics(metrics)
     if bss not in BSS:
         raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")

@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfselect import TARGETS
 from tfselect.errors import TfselectError
 
 REQUIRED_COLUMNS = ("target", "objective", "candidate", "spec", "value")
@@ -80,7 +79,7 @@ def read_best(
 
 
 def _have(found: dict[str, str]) -> str:
-    return ", ".join(t for t in TARGETS if t in found) or "none"
+    return ", ".join(found) or "none"
 
 
 @dataclass(frozen=True)
@@ -146,8 +145,6 @@ def best_choice(
     from tfselect.search.study import load_study, read_tags, tagged_studies
 
     _check_select(select)
-    if target not in TARGETS:
-        raise TfselectError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
     store = open_storage(storage_url)
     if study is not None:
         st = load_study(store, study)

@@ -7,6 +7,7 @@ Files (all written atomically: a reader never sees half a file)::
     correlations.csv  cheap metrics vs oracles per target (Spearman, Kendall, partial, CIs)
     pareto.csv        quality vs cost fronts per target
     scatter_<target>.png, pareto_<target>.png, clip_<target>.png
+    pareto_grid.png   every target's quality against cost, one panel per target (2+ targets)
 """
 
 from __future__ import annotations
@@ -110,6 +111,10 @@ def make_report(
 def _plots(report: Report, sts, trials: pd.DataFrame, best, corr, root) -> None:
     out = report.out
     targets = sorted(t for t in trials["target"].dropna().unique() if t)
+    if len(targets) > 1:
+        path = plots.pareto_grid(trials, targets, out / "pareto_grid.png")
+        if path is not None:
+            report.files.append(path)
     for target in targets:
         for maker, name in (
             (lambda p, t=target: plots.scatter_plot(trials, corr, t, p), "scatter"),
@@ -157,6 +162,7 @@ def _first_clip(study, root: Path | None):
     from dataclasses import fields
 
     from tfselect.audio.dataset import resolve_root
+    from tfselect.audio.targets import TargetMap
     from tfselect.search.config import ClipConfig
     from tfselect.search.study import read_tags
     from tfselect.search.trial import sample_pool
@@ -167,7 +173,8 @@ def _first_clip(study, root: Path | None):
         root = Path(tags.root)
     known = {f.name for f in fields(ClipConfig)}
     cfg = ClipConfig(**{k: v for k, v in c.items() if k in known})
-    clips = sample_pool(resolve_root(root), cfg, int(c.get("seed", 0)), tags.target)
+    tmap = TargetMap.from_dict(c["targets"], "study") if c.get("targets") else None
+    clips = sample_pool(resolve_root(root), cfg, int(c.get("seed", 0)), tags.target, tmap)
     if not clips:
         raise TfselectError("no clip could be drawn")
     return clips[0]

@@ -3,6 +3,7 @@
 - ``scatter_<target>.png``: every cheap metric (and the baselines bins, redundancy) against
   the primary oracle, one panel each, points coloured by scale, Spearman ρ in the title.
 - ``pareto_<target>.png``: oracle SDR against redundancy, the Pareto front drawn.
+- ``pareto_grid.png``: the same for every target, one panel each, in a grid.
 - ``clip_<target>.png``: one clip of the target in its best transform next to the STFT
   4096/1024, magnitudes in dB on ``Transform.grid`` (frequency axis logarithmic).
 """
@@ -134,6 +135,44 @@ def pareto_plot(df: pd.DataFrame, target: str, path: Path, cost: str = "redundan
     ax.set_ylabel(f"{oracle} SDR (dB)")
     ax.set_title(f"{target}: quality against cost")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def pareto_grid(
+    df: pd.DataFrame, targets: list[str], path: Path, cost: str = "redundancy"
+) -> Path | None:
+    """Every target's primary oracle against ``cost``, one panel per target in a grid.
+
+    The grid has ``ceil(sqrt(K))`` columns, so ten or more targets stay readable on one page;
+    panels share no axes (oracle ranges differ between targets).
+    """
+    plt = _plt()
+    data = unique_complete(df)
+    oracle = primary_oracle(df)
+    if oracle is None or cost not in data.columns or not targets:
+        return None
+    cols = math.ceil(math.sqrt(len(targets)))
+    rows = math.ceil(len(targets) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax in axes.flat[len(targets):]:
+        ax.axis("off")
+    for ax, target in zip(axes.flat, targets, strict=False):
+        clean = data[data["target"] == target][["spec", oracle, cost]].dropna()
+        ax.set_title(target, fontsize=9)
+        if clean.empty:
+            ax.text(0.5, 0.5, "no complete trial", ha="center", va="center", fontsize=8)
+            continue
+        q, c = clean[oracle].to_numpy(float), clean[cost].to_numpy(float)
+        keep = pareto_mask(q, c)
+        order = np.argsort(c[keep])
+        ax.scatter(c, q, s=8, color="0.6")
+        ax.plot(c[keep][order], q[keep][order], "o-", color="C3", ms=3)
+        if c.min() > 0 and c.max() / c.min() > 10:
+            ax.set_xscale("log")
+        ax.tick_params(labelsize=7)
+    fig.supxlabel(f"{cost} (lower is cheaper)", fontsize=9)
+    fig.supylabel(f"{oracle} SDR (dB)", fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -1,12 +1,13 @@
 """Study configuration: a TOML file users copy and edit (``studies/default.toml``).
 
-Three tables; every key is optional (missing keys keep the defaults below, which equal
-``studies/default.toml``), unknown keys are an error naming the key::
+Four tables (the last one optional); every key is optional (missing keys keep the defaults
+below, which equal ``studies/default.toml``), unknown keys are an error naming the key::
 
     [space]    ranges and choices of candidate transforms (see ``space.SearchSpace``)
     [clips]    split, n_clips, seconds, max_tracks, skip_silent, metric_clips (the pool)
     [search]   objective, sampler, pruner, p_threshold, race_min_clips, trials, metrics,
                seed, device, jobs
+    [targets]  optional target map: target = stem or [stems] (see ``audio.targets``)
 
 Command-line flags override the file (``StudyConfig.override``).
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from tfselect.audio.targets import TargetMap
 from tfselect.errors import TfselectError
 from tfselect.search.objectives import DEFAULT_OBJECTIVE
 from tfselect.search.space import SearchSpace
@@ -99,6 +101,7 @@ class StudyConfig:
     space: SearchSpace = field(default_factory=SearchSpace)
     clips: ClipConfig = field(default_factory=ClipConfig)
     search: SearchSettings = field(default_factory=SearchSettings)
+    targets: TargetMap | None = None
 
     def override(self, **flags: Any) -> StudyConfig:
         """Apply command-line flags (None = not given). Keys: fields of clips or search."""
@@ -197,9 +200,11 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
         raise TfselectError(f"config {p}: cannot read it ({exc.strerror})") from None
     except tomllib.TOMLDecodeError as exc:
         raise TfselectError(f"config {p}: TOML syntax error: {exc}") from None
-    unknown = sorted(set(data) - {"space", "clips", "search"})
+    unknown = sorted(set(data) - {"space", "clips", "search", "targets"})
     if unknown:
-        raise TfselectError(f"config {p}: unknown table [{unknown[0]}] (use space, clips, search)")
+        raise TfselectError(
+            f"config {p}: unknown table [{unknown[0]}] (use space, clips, search, targets)"
+        )
     for table in ("space", "clips", "search"):
         if table in data and not isinstance(data[table], dict):
             raise TfselectError(f"config {p}: {table} must be a table")
@@ -207,6 +212,7 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
         space=SearchSpace.from_dict(data.get("space", {})),
         clips=_typed("clips", ClipConfig, data.get("clips", {})),
         search=_typed("search", SearchSettings, data.get("search", {})),
+        targets=TargetMap.from_dict(data["targets"], str(p)) if "targets" in data else None,
     )
     _validate(cfg)
     return cfg

@@ -29,8 +29,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from tfselect import TARGETS
+from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, TfselectError
 from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives
@@ -198,6 +199,11 @@ def _summarise(study, result: SearchResult) -> SearchResult:
     return result
 
 
+def _map_tag(cfg: StudyConfig) -> dict[str, Any]:
+    """The target map as part of the clip tags: a resumed study must read the same targets."""
+    return {"targets": cfg.targets.as_dict()} if cfg.targets is not None else {}
+
+
 def run_search(
     target: str,
     *,
@@ -237,8 +243,6 @@ def run_search(
     import optuna
 
     cfg = config or StudyConfig()
-    if target not in TARGETS:
-        raise TfselectError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
     for name, value in (("--trials", trials), ("--until", until)):
         if value is not None and value < 0:
             raise TfselectError(f"{name} must be >= 0, got {value}")
@@ -257,11 +261,12 @@ def run_search(
 
     store = open_storage(storage)
     data_root = resolve_root(root)
+    check_target(data_root, target, cfg.targets)  # the dataset's names, before any audio
     tags = StudyTags(
         target=target,
         objective=objectives.text,
         directions=tuple(objectives.directions),
-        clips=cfg.clips.as_dict() | {"seed": cfg.search.seed},
+        clips=cfg.clips.as_dict() | {"seed": cfg.search.seed} | _map_tag(cfg),
         metrics=metrics,
         root=str(Path(data_root).resolve()),
         choices=cfg.space.choices(),
@@ -273,7 +278,7 @@ def run_search(
     if until is not None and _n_complete(store, name) >= until and trials is None:
         return _summarise(optuna.load_study(study_name=name, storage=store), SearchResult(name))
 
-    pool = sample_pool(data_root, cfg.clips, cfg.search.seed, target)
+    pool = sample_pool(data_root, cfg.clips, cfg.search.seed, target, cfg.targets)
     tags = replace(tags, pool=pool_ids(pool))
     # Sampler seed: --seed, the trials already there (a resumed run does not replay its first
     # proposals) and the process id. Workers started together see the same study, so only the

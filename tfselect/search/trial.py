@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from tfselect.audio.targets import TargetMap
 from tfselect.errors import DatasetError, SpecError, TfselectError
 from tfselect.search.config import ClipConfig
 from tfselect.search.objectives import Objectives
@@ -36,7 +37,9 @@ ClipScoreFn = Callable[[Any, Sequence[str]], Mapping[str, float] | None]
 ScorerFactory = Callable[[Any, str, Sequence[str], str], ClipScoreFn]
 
 
-def sample_pool(root: Path, clips: ClipConfig, seed: int, target: str) -> list:
+def sample_pool(
+    root: Path, clips: ClipConfig, seed: int, target: str, target_map: TargetMap | None = None
+) -> list:
     """The study's clip pool: ``clips.n_clips`` clips of ``clips.seconds`` per track of
     ``clips.split``, sorted by (track, start); deterministic for ``seed``.
 
@@ -49,12 +52,12 @@ def sample_pool(root: Path, clips: ClipConfig, seed: int, target: str) -> list:
     subsets = ("train", "valid") if clips.split == "train+valid" else (clips.split,)
     pool: list = []
     for subset in subsets:
-        if not tracks_for(root, subset):
+        if not tracks_for(root, subset, target_map=target_map):
             continue  # e.g. no validation track in a small corpus
         try:
             pool += sample_clips(
                 root, subset=subset, n_clips=clips.n_clips, seconds=clips.seconds, seed=seed,
-                target=target, skip_silent=clips.skip_silent,
+                target=target, skip_silent=clips.skip_silent, target_map=target_map,
             )  # fmt: skip
         except DatasetError as exc:
             if "audible" not in str(exc):  # a broken file or folder: the user must know
