@@ -190,7 +190,8 @@ class _ClipScorer:
         src = torch.stack([torch.as_tensor(np.asarray(stems[t])) for t in sources])
         src = src.to(self.device, self.dtype)
         reference = src[ti]
-        with self._stage(f"forward (mixture + {len(sources)} stems)"), torch.no_grad():
+        stems_label = f"{len(sources)} stem{'s' if len(sources) > 1 else ''}"
+        with self._stage(f"forward (mixture + {stems_label})"), torch.no_grad():
             C = self.T.forward(torch.cat([mix[None], src]))  # (1+S, ch, bins_b, slices, frames_b)
         # A copy, so that `del C` below frees the mixture and the other stems' coefficients.
         target = [c[1 + ti].clone() for c in C]
