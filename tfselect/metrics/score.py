@@ -191,7 +191,8 @@ class _ClipScorer:
             src = torch.as_tensor(np.asarray(stems[self.target]))[None]
             src, ti = src.to(self.device, self.dtype), 0
         reference = src[ti]
-        with self._stage(f"forward (mixture + {len(src)} stems)"), torch.no_grad():
+        stems_label = f"{len(src)} stem{'s' if len(src) > 1 else ''}"
+        with self._stage(f"forward (mixture + {stems_label})"), torch.no_grad():
             C = self.T.forward(torch.cat([mix[None], src]))  # (1+S, ch, bins_b, slices, frames_b)
         # A copy, so that `del C` below frees the mixture and the other stems' coefficients.
         target = [c[1 + ti].clone() for c in C]
