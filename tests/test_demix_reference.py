@@ -1,0 +1,286 @@
+"""Wiener-EM, chunked separation and the loss options against references written here.
+
+Fast (no trained model): the Wiener filter is checked against a loop-by-loop numpy EM step
+(Duong et al. 2010 / norbert), chunked separation against one pass with context-free models
+whose exact output is known, and the loss options against their documented defaults.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from tfselect.demix.losses import DemixLoss, LossConfig, SharedSTFT, combinations
+from tfselect.demix.separate import read_audio, separate_array, separate_file
+from tfselect.demix.wiener import wiener, wiener_waveforms
+from tfselect.errors import DatasetError, TfselectError
+
+SR = 44100
+
+# ----------------------------------------------------------------------------- wiener
+
+
+def numpy_wiener(mags: np.ndarray, mix: np.ndarray, iterations: int, softmask: bool = False,
+                 eps: float = 1e-10, scale_factor: float = 10.0) -> np.ndarray:
+    """Multichannel Wiener-EM written out per bin and frame (norbert's ``wiener``).
+
+    mags (J, C, F, T) magnitudes, mix (C, F, T) complex -> images (J, C, F, T) complex.
+    """
+    J, C, F, T = mags.shape
+    if softmask:
+        y = mix[None] * mags / (eps + mags.sum(0))
+    else:
+        y = mags * np.exp(1j * np.angle(mix))[None]
+    if iterations == 0:
+        return y
+    scale = max(1.0, np.abs(mix).max() / scale_factor)
+    x, y = mix / scale, y / scale
+    for _ in range(iterations):
+        v = np.zeros((J, F, T))
+        R = np.zeros((J, F, C, C), complex)
+        for j in range(J):
+            for f in range(F):
+                for t in range(T):
+                    v[j, f, t] = np.mean(np.abs(y[j, :, f, t]) ** 2)
+                    R[j, f] += np.outer(y[j, :, f, t], y[j, :, f, t].conj())
+                R[j, f] /= eps + v[j, f].sum()
+        new = np.zeros_like(y)
+        for f in range(F):
+            for t in range(T):
+                cxx = sum(v[j, f, t] * R[j, f] for j in range(J)) + eps * np.eye(C)
+                inv = np.linalg.inv(cxx)
+                for j in range(J):
+                    new[j, :, f, t] = v[j, f, t] * R[j, f] @ inv @ x[:, f, t]
+        y = new
+    return y * scale
+
+
+def _wiener_case(seed: int, loud: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Three sources in a stereo 4-bin, 6-frame mixture, with leaky magnitude estimates."""
+    rng = np.random.default_rng(seed)
+    shape = (3, 2, 4, 6)
+    src = loud * (rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+    src *= rng.uniform(0.05, 1.0, (3, 1, 4, 6))  # each source dominates different bins
+    mags = np.abs(src) * rng.uniform(0.5, 1.5, shape)
+    return mags, src.sum(0)
+
+
+@pytest.mark.parametrize("iterations, softmask, eps, loud", [
+    (0, False, 1e-10, 1.0), (0, True, 1e-10, 1.0), (1, False, 1e-10, 1.0),
+    (2, True, 1e-10, 1.0), (1, False, 0.05, 40.0), (3, False, 1e-10, 40.0),
+])  # fmt: skip
+def test_wiener_matches_a_numpy_em(iterations, softmask, eps, loud) -> None:
+    mags, mix = _wiener_case(iterations + 10 * softmask, loud)
+    want = numpy_wiener(mags, mix, iterations, softmask, eps)
+    got = wiener(torch.from_numpy(mags), torch.from_numpy(mix), iterations, softmask, eps)
+    assert got.shape == mags.shape and got.dtype == torch.complex128
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-9 * loud)
+    if iterations and eps < 1e-6:  # the Wiener gains sum to the identity (up to eps I)
+        np.testing.assert_allclose(got.numpy().sum(0), mix, rtol=1e-6, atol=1e-6 * loud)
+
+
+def test_wiener_scale_factor_and_batch_axes() -> None:
+    mags, mix = _wiener_case(4, loud=40.0)
+    want = numpy_wiener(mags, mix, 1, eps=0.05, scale_factor=3.0)
+    batch_m, batch_x = np.stack([mags, 0.5 * mags]), np.stack([mix, mix])
+    got = wiener(torch.from_numpy(batch_m), torch.from_numpy(batch_x), 1, eps=0.05,
+                 scale_factor=3.0)
+    np.testing.assert_allclose(got[0].numpy(), want, rtol=1e-6, atol=1e-8)
+    # the whole batch shares one scale (the loudest mixture)
+    other = numpy_wiener(0.5 * mags, mix, 1, eps=0.05, scale_factor=3.0)
+    np.testing.assert_allclose(got[1].numpy(), other, rtol=1e-6, atol=1e-8)
+
+
+def test_wiener_waveforms_is_stft_em_istft() -> None:
+    """Waveforms: torch.stft with a periodic Hann window, the numpy EM, torch.istft."""
+    rng = np.random.default_rng(3)
+    n, n_fft, hop = 1500, 256, 64
+    src = rng.standard_normal((2, 2, n)) * np.array([0.2, 1.0])[:, None, None]
+    est = src + 0.3 * rng.standard_normal(src.shape)
+    win = torch.hann_window(n_fft, periodic=True, dtype=torch.float64)
+
+    def stft(x: np.ndarray) -> np.ndarray:
+        X = torch.stft(torch.from_numpy(x).reshape(-1, n), n_fft, hop, window=win,
+                       center=True, pad_mode="constant", return_complex=True)
+        return X.reshape(*x.shape[:-1], *X.shape[-2:]).numpy()
+
+    Y = numpy_wiener(np.abs(stft(est)), stft(src.sum(0)), iterations=1)
+    want = torch.istft(torch.from_numpy(Y).reshape(-1, *Y.shape[-2:]), n_fft, hop, window=win,
+                       center=True, length=n).reshape(2, 2, n)
+    got = wiener_waveforms(torch.from_numpy(est).float(), torch.from_numpy(src.sum(0)).float(),
+                           SharedSTFT(n_fft, hop), iterations=1)
+    assert got.dtype == torch.float32 and got.shape == (2, 2, n)
+    np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+    assert np.abs(want.numpy() - est).max() > 0.1  # the filter did change the estimates
+
+
+# --------------------------------------------------------------------- chunked separation
+
+
+class PointwiseModel(torch.nn.Module):
+    """A context-free 'demixer': target j is ``gain_j * x``; chunking must not change it."""
+
+    def __init__(self, gains=(0.1, 0.2, 0.3, 0.4)) -> None:
+        super().__init__()
+        self.gains = torch.nn.Parameter(torch.tensor(gains), requires_grad=False)
+        self.targets = ["vocals", "drums", "bass", "other"][: len(gains)]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (b, c, n) -> (b, targets, c, n)
+        return self.gains[:, None, None] * x[:, None]
+
+
+class ChunkMeanModel(PointwiseModel):
+    """Every target is the chunk's mean over channels and samples: constant per chunk."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean().expand(x.shape[0], len(self.targets), *x.shape[1:]).clone()
+
+
+@pytest.mark.parametrize("seconds, chunk, overlap", [(3.7, 1.0, 0.5), (2.0, 1.0, 0.0),
+                                                     (1.3, 0.6, 0.25), (0.5, 1.0, 0.5)])
+def test_chunked_separation_of_a_context_free_model_is_exact(seconds, chunk, overlap) -> None:
+    """Normalised cross-fade weights sum to one at every sample, the tail included."""
+    x = np.random.default_rng(5).standard_normal((2, int(seconds * SR))).astype(np.float32)
+    m = PointwiseModel()
+    y = separate_array(m, x, chunk_seconds=chunk, overlap_seconds=overlap)
+    assert y.dtype == np.float32 and y.shape == (4, 2, x.shape[1])
+    want = np.array([0.1, 0.2, 0.3, 0.4], np.float32)[:, None, None] * x
+    np.testing.assert_allclose(y, want, rtol=1e-5, atol=1e-6)
+
+
+def test_chunks_cross_fade_with_linear_ramps() -> None:
+    """With a constant per chunk, the output is the documented linear cross-fade."""
+    chunk, ov = 1.0, 0.25
+    c, k = int(chunk * SR), int(ov * SR)
+    n = 3 * c - 2 * k + 1000  # four chunks: starts 0, c-k, 2(c-k), 3(c-k); the last is short
+    level = np.repeat(np.arange(1.0, 5.0), c - k)[:n].astype(np.float32)  # chunks differ
+    x = np.stack([level, level])
+    y = separate_array(ChunkMeanModel(), x, chunk_seconds=chunk, overlap_seconds=ov)
+    starts = list(range(0, n - k, c - k))
+    assert len(starts) == 4
+    means = [x[:, s:min(s + c, n)].mean() for s in starts]
+    want = np.empty(n)
+    ramp = (np.arange(k) + 0.5) / k
+    for i, s in enumerate(starts):
+        end = min(s + c, n)
+        want[s:end] = means[i]
+        if i:  # fade from the previous chunk's value to this one's over the overlap
+            want[s:s + k] = (1 - ramp) * means[i - 1] + ramp * means[i]
+    np.testing.assert_allclose(y[2, 1], want, rtol=1e-5)
+
+
+def test_chunked_separation_of_a_real_demixer_is_close_to_one_pass() -> None:
+    """A (random, untrained) STFT demixer sees different context only near the seams."""
+    from tfselect.demix.model import Demixer, ModelConfig
+
+    torch.manual_seed(0)
+    specs = {t: "stft:n_fft=512,hop=128" for t in ("vocals", "drums", "bass", "other")}
+    # blstm: LayerNorm per frame (cdae's GroupNorm pools a whole chunk, so every sample
+    # would depend on the chunking, not just those near the seams)
+    m = Demixer(ModelConfig(specs=specs, network="blstm")).eval()
+    x = 0.1 * np.random.default_rng(6).standard_normal((2, int(2.5 * SR))).astype(np.float32)
+    whole = separate_array(m, x, chunk_seconds=10)
+    with torch.no_grad():
+        np.testing.assert_allclose(whole, m(torch.from_numpy(x)[None])[0].numpy(), atol=1e-6)
+    chunked = separate_array(m, x, chunk_seconds=1.0, overlap_seconds=0.5)
+    err = np.linalg.norm(chunked - whole, axis=-1) / np.linalg.norm(whole, axis=-1)
+    assert err.max() < 0.02  # per target and channel (~0.01); a silent last 0.5 s is ~0.45
+
+
+def test_separate_array_refuses_bad_chunks() -> None:
+    x = np.zeros((2, 100), np.float32)
+    for chunk, overlap in [(0.0, 0.0), (1.0, 1.0), (1.0, -0.1), (1.0, 2.0)]:
+        with pytest.raises(TfselectError, match="need 0 <= overlap < chunk"):
+            separate_array(PointwiseModel(), x, chunk_seconds=chunk, overlap_seconds=overlap)
+
+
+def test_separate_array_with_wiener_runs_one_em_step_per_chunk() -> None:
+    x = np.random.default_rng(8).standard_normal((2, SR // 2)).astype(np.float32)
+    stft = SharedSTFT(512, 128)
+    m = PointwiseModel()
+    y = separate_array(m, x, chunk_seconds=10, wiener=True, stft=stft)
+    est = m(torch.from_numpy(x)[None])
+    want = wiener_waveforms(est, torch.from_numpy(x)[None], stft, iterations=1)[0].numpy()
+    np.testing.assert_allclose(y, want, atol=1e-6)
+    # Magnitudes proportional to the mixture's (g_j |X|): the Wiener gain of target j is the
+    # power ratio g_j² / Σ g_k², the same in every bin.
+    g = np.array([0.1, 0.2, 0.3, 0.4])
+    np.testing.assert_allclose(y, (g**2 / (g**2).sum())[:, None, None] * x, atol=1e-4)
+
+
+@pytest.mark.parametrize("rate, channels", [(SR, 2), (22050, 1), (48000, 2)])
+def test_separate_file_keeps_length_rate_and_channels(tmp_path, rate, channels) -> None:
+    from scipy.signal import resample_poly
+
+    n = int(rate * 0.7) + 3
+    x = 0.1 * np.random.default_rng(9).standard_normal((n, channels)).astype(np.float32)
+    song = tmp_path / "song.wav"
+    sf.write(song, x, rate, subtype="FLOAT")
+    m = PointwiseModel()
+    written = separate_file(m, song, tmp_path / "out", chunk_seconds=0.5, overlap_seconds=0.1)
+    assert len(written) == 4 and len(set(written)) == 4
+    for gain, path in zip((0.1, 0.2, 0.3, 0.4), written, strict=True):
+        y, r = sf.read(path, dtype="float32", always_2d=True)
+        assert r == rate and y.shape == (n, channels)
+        if rate == SR:
+            want = gain * x
+        else:  # to 44.1 kHz and back with scipy's polyphase resampler
+            up = resample_poly(x, SR, rate, axis=0).astype(np.float32)
+            want = gain * resample_poly(up, rate, SR, axis=0)[:n]
+        np.testing.assert_allclose(y, want, atol=1e-5)
+
+
+def test_read_audio_refuses_unusable_files(tmp_path) -> None:
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not audio")
+    with pytest.raises(DatasetError, match="cannot read audio"):
+        read_audio(bad)
+    sf.write(tmp_path / "quad.wav", np.zeros((10, 3)), SR)
+    with pytest.raises(DatasetError, match="3 channels; separate handles mono or stereo"):
+        read_audio(tmp_path / "quad.wav")
+    sf.write(tmp_path / "empty.wav", np.zeros((0, 2)), SR)
+    with pytest.raises(DatasetError, match="holds no samples"):
+        read_audio(tmp_path / "empty.wav")
+    sf.write(tmp_path / "mono.wav", np.arange(5) / 10, 8000)
+    x, rate = read_audio(tmp_path / "mono.wav")
+    assert rate == 8000 and x.shape == (1, 5) and x.dtype == np.float32 and x.flags.c_contiguous
+
+
+# ---------------------------------------------------------------------------- losses
+
+
+def test_loss_defaults_are_the_x_umx_ones() -> None:
+    cfg = LossConfig()
+    assert (cfg.alpha, cfg.freq, cfg.time, cfg.combination, cfg.masksum, cfg.n_fft, cfg.hop) == (
+        10.0, "mag", "wsdr", True, 0.0, 4096, 1024)
+    s = SharedSTFT()
+    assert (s.n_fft, s.hop) == (4096, 1024)
+    assert combinations(4) == [(0,), (1,), (2,), (3,), (0, 1), (0, 2), (0, 3), (1, 2), (1, 3),
+                               (2, 3), (0, 1, 2), (0, 1, 3), (0, 2, 3), (1, 2, 3)]
+    assert combinations(1) == [(0,)]
+    with pytest.raises(ValueError, match="freq loss must be 'mag' or 'complex', got 'power'"):
+        LossConfig(freq="power")
+    with pytest.raises(ValueError, match="time loss must be 'wsdr', 'sdr' or 'sisdr', got 'l1'"):
+        LossConfig(time="l1")
+
+
+def test_loss_without_combinations_is_per_target() -> None:
+    """combination=False: the per-target terms alone (plain MSE of magnitudes and -SDR)."""
+    rng = np.random.default_rng(11)
+    ref = rng.standard_normal((2, 3, 2, 2000))
+    est = ref + 0.3 * rng.standard_normal(ref.shape)
+    cfg = LossConfig(alpha=0.5, freq="mag", time="sdr", combination=False, n_fft=256, hop=64)
+    got, parts = DemixLoss(cfg, n_targets=3)(*(torch.from_numpy(a) for a in (est, ref,
+                                                                              ref.sum(1))))
+    win = np.hanning(257)[:-1]  # periodic Hann
+    pad = np.pad(np.concatenate([est, ref]), [(0, 0)] * 3 + [(128, 128)])
+    frames = np.lib.stride_tricks.sliding_window_view(pad, 256, axis=-1)[..., ::64, :]
+    mags = np.abs(np.fft.rfft(frames * win, axis=-1))
+    freq = np.mean((mags[:2] - mags[2:]) ** 2)
+    time = np.mean(-10 * np.log10((ref**2).sum(-1) / ((ref - est) ** 2).sum(-1)))
+    assert parts["freq"] == pytest.approx(freq, rel=1e-6)
+    assert parts["time"] == pytest.approx(time, rel=1e-6)
+    assert parts["masksum"] == 0.0
+    assert float(got) == pytest.approx(freq + 0.5 * time, rel=1e-6)
