@@ -284,3 +284,38 @@ def test_loss_without_combinations_is_per_target() -> None:
     assert parts["time"] == pytest.approx(time, rel=1e-6)
     assert parts["masksum"] == 0.0
     assert float(got) == pytest.approx(freq + 0.5 * time, rel=1e-6)
+
+
+# -------------------------------------------------------------------------- evaluate
+
+
+@pytest.mark.slow  # ~8 s: two BSSEval runs of two sources
+def test_bss_eval_labels_match_museval_and_skip_silent_targets() -> None:
+    """Each of SDR/SIR/SAR/ISR is museval's metric of that name; silent targets are NaN."""
+    from museval.metrics import bss_eval as museval_bss_eval
+
+    from tfselect.demix.evaluate import bss_eval
+
+    rng = np.random.default_rng(12)
+    n = SR + 500  # one 1-s frame (museval drops the partial one): BSSEval is slow
+    src = rng.standard_normal((2, 2, n))
+    est = np.stack([
+        src[0] * np.array([[1.0], [0.85]]) + 0.3 * src[1] + 0.15 * rng.standard_normal((2, n)),
+        src[1] * np.array([[1.0], [0.6]]) + 0.2 * rng.standard_normal((2, n)),  # spatial, noise
+    ])  # fmt: skip
+    refs = np.concatenate([src, np.zeros((1, 2, n)), src[1:]])  # target 2: silent reference,
+    ests = np.concatenate([est, src[:1] + 1.0, np.zeros((1, 2, n))])  # target 3 estimated silent
+    got = bss_eval(refs.astype(np.float32), ests.astype(np.float32))
+    sdr, isr, sir, sar, _ = museval_bss_eval(
+        np.transpose(src, (0, 2, 1)).astype(np.float32),
+        np.transpose(est, (0, 2, 1)).astype(np.float32), window=SR, hop=SR,
+    )
+    for name, want in {"SDR": sdr, "ISR": isr, "SIR": sir, "SAR": sar}.items():
+        assert got[name].shape == (4, 1)
+        np.testing.assert_allclose(got[name][:2], want, rtol=1e-6, err_msg=name)
+        assert np.isnan(got[name][2:]).all(), name
+    # The four metrics differ by more than 0.5 dB on these arrays, so a swap of labels shows.
+    values = np.array([got[m][:2, 0] for m in ("SDR", "ISR", "SIR", "SAR")])  # (metrics, targets)
+    assert (np.abs(values[:, None] - values[None]) + 10 * np.eye(4)[..., None] > 0.5).all()
+    np.testing.assert_array_equal(got["silent_reference"], [False, False, True, False])
+    np.testing.assert_array_equal(got["silent_estimate"], [False, False, False, True])
