@@ -127,7 +127,8 @@ class PointwiseModel(torch.nn.Module):
         self.gains = torch.nn.Parameter(torch.tensor(gains), requires_grad=False)
         self.targets = ["vocals", "drums", "bass", "other"][: len(gains)]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (b, c, n) -> (b, targets, c, n)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (b, 2, n) -> (b, targets, 2, n)
+        assert x.dtype == torch.float32 and x.shape[-2] == 2  # stereo, as the real model
         return self.gains[:, None, None] * x[:, None]
 
 
@@ -135,6 +136,7 @@ class ChunkMeanModel(PointwiseModel):
     """Every target is the chunk's mean over channels and samples: constant per chunk."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        super().forward(x)
         return x.mean().expand(x.shape[0], len(self.targets), *x.shape[1:]).clone()
 
 
@@ -230,6 +232,44 @@ def test_separate_file_keeps_length_rate_and_channels(tmp_path, rate, channels) 
             up = resample_poly(x, SR, rate, axis=0).astype(np.float32)
             want = gain * resample_poly(up, rate, SR, axis=0)[:n]
         np.testing.assert_allclose(y, want, atol=1e-5)
+
+
+def test_separate_file_chunks_filters_and_overwrites(tmp_path) -> None:
+    """The file path passes chunking and --wiener on, and can write a song twice."""
+    x = np.random.default_rng(10).standard_normal((2, int(1.2 * SR))).astype(np.float32)
+    song = tmp_path / "song.wav"
+    sf.write(song, x.T, SR, subtype="FLOAT")
+    m = ChunkMeanModel()
+    for _ in range(2):  # the second run overwrites the first one's stems
+        written = separate_file(m, song, tmp_path / "out", chunk_seconds=0.5,
+                                overlap_seconds=0.1)
+    want = separate_array(m, x, chunk_seconds=0.5, overlap_seconds=0.1)
+    assert len(np.unique(want[0, 0])) > 3  # several chunks, cross-faded
+    for y, path in zip(want, written, strict=True):
+        np.testing.assert_array_equal(sf.read(path, dtype="float32")[0].T, y)
+    m = PointwiseModel()
+    (path, *_) = separate_file(m, song, tmp_path / "w", wiener=True)
+    g = np.array([0.1, 0.2, 0.3, 0.4])
+    np.testing.assert_allclose(sf.read(path, dtype="float32")[0].T, g[0] ** 2 / (g**2).sum() * x,
+                               atol=1e-4)  # the Wiener power ratio, not the gain 0.1
+
+
+def test_separation_defaults_and_resampling() -> None:
+    import inspect
+
+    from scipy.signal import resample_poly
+
+    from tfselect.demix.separate import _resample
+
+    for f in (separate_array, separate_file):
+        p = inspect.signature(f).parameters
+        assert (p["chunk_seconds"].default, p["overlap_seconds"].default) == (30.0, 2.0)
+        assert p["wiener"].default is False
+    x = np.random.default_rng(12).standard_normal((2, 1000)).astype(np.float32)
+    assert _resample(x, 44100, 44100) is x
+    y = _resample(x, 48000, 44100)
+    assert y.dtype == np.float32 and y.shape == (2, 919)
+    np.testing.assert_allclose(y, resample_poly(x, 147, 160, axis=1), rtol=1e-5, atol=1e-6)
 
 
 def test_read_audio_refuses_unusable_files(tmp_path) -> None:
