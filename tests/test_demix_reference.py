@@ -254,6 +254,17 @@ def test_separate_file_chunks_filters_and_overwrites(tmp_path) -> None:
                                atol=1e-4)  # the Wiener power ratio, not the gain 0.1
 
 
+def test_separate_file_default_chunks_are_30_s_with_2_s_overlap(tmp_path) -> None:
+    x = np.tile(np.linspace(-0.5, 0.5, 31 * 10, dtype=np.float32), (2, SR // 10))  # 31 s
+    song = tmp_path / "long.wav"
+    sf.write(song, x.T, SR, subtype="FLOAT")
+    m = ChunkMeanModel(gains=(1.0,))
+    (path,) = separate_file(m, song, tmp_path / "out")
+    y = sf.read(path, dtype="float32")[0].T
+    np.testing.assert_array_equal(y, separate_array(m, x, 30.0, 2.0)[0])
+    assert not np.allclose(y, separate_array(m, x, 31.0, 2.0)[0])  # chunks show in y
+
+
 def test_separation_defaults_and_resampling() -> None:
     import inspect
 
@@ -359,3 +370,26 @@ def test_bss_eval_labels_match_museval_and_skip_silent_targets() -> None:
     assert (np.abs(values[:, None] - values[None]) + 10 * np.eye(4)[..., None] > 0.5).all()
     np.testing.assert_array_equal(got["silent_reference"], [False, False, True, False])
     np.testing.assert_array_equal(got["silent_estimate"], [False, False, False, True])
+
+
+def test_time_losses_on_silent_targets_and_perfect_estimates() -> None:
+    """Training chunks often hold a silent target: every time-domain loss stays finite there,
+    with the value its formula gives with the 1e-8 regulariser."""
+    from tfselect.demix.losses import neg_sdr, neg_sisdr, weighted_sdr
+
+    eps = 1e-8
+    x = torch.from_numpy(np.random.default_rng(13).standard_normal((2, 100)))
+    zero = torch.zeros_like(x)
+    energy = x.pow(2).sum(-1)
+    torch.testing.assert_close(neg_sdr(zero, zero), torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(neg_sdr(zero, x), -10 * torch.log10(eps / (energy + eps)))
+    torch.testing.assert_close(neg_sdr(x, x), -10 * torch.log10((energy + eps) / eps))
+    # SI-SDR: a silent target projects everything to zero; a perfect estimate is ~eps away
+    torch.testing.assert_close(neg_sisdr(zero, x), -10 * torch.log10(eps / (energy + eps)))
+    scale = energy / (energy + eps)
+    proj = scale[:, None] * x
+    want = -10 * torch.log10((proj.pow(2).sum(-1) + eps) / ((proj - x).pow(2).sum(-1) + eps))
+    torch.testing.assert_close(neg_sisdr(x, x), want)
+    # wSDR with a silent target and a silent estimate: only the noise term counts, -1 at best
+    torch.testing.assert_close(weighted_sdr(x, zero, zero), -energy / (energy + eps))
+    torch.testing.assert_close(weighted_sdr(x, x, x), -energy / (energy + eps))

@@ -117,6 +117,11 @@ def test_oracles_in_float32_and_unknown_names() -> None:
     np.testing.assert_allclose(est[0].numpy(), irm1, rtol=1e-5)
     ibm = (np.abs(stems[1]) / np.abs(X) >= 0.5) * X
     np.testing.assert_allclose(est[1].numpy(), ibm, rtol=1e-6)
+    # the output follows the input's device (torch's meta device stands in for a GPU: it
+    # refuses to mix devices, like CUDA)
+    meta = oracle_estimates([torch.from_numpy(X).to("meta")], [torch.from_numpy(stems).to("meta")],
+                            1, ORACLES)[0]
+    assert (meta.device.type, meta.dtype, meta.shape) == ("meta", torch.complex128, (4, 1, 6, 1, 7))
     mix, src = [torch.from_numpy(X)], [torch.from_numpy(stems)]
     assert oracle_estimates(mix, src, 0, ())[0].shape[0] == 0
     with pytest.raises(ValueError, match=r"unknown oracle\(s\) \['irm3'\]; known: \('mpi'"):
@@ -140,6 +145,13 @@ def test_fast_sdr_matches_numpy_formula() -> None:
     got = fast_sdr(torch.from_numpy(ref), torch.from_numpy(est).float())  # float32 estimate
     assert got.dtype == torch.float64 and got.shape == (3, 2)
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+    # float32 inputs are accumulated in float64: exact sums of the float32 values
+    long = rng.standard_normal((2, 200_000)).astype(np.float32)
+    noisy = (long + 0.01 * rng.standard_normal(long.shape)).astype(np.float32)
+    l64, n64 = long.astype(np.float64), noisy.astype(np.float64)
+    want = 10 * np.log10((l64**2).sum() / ((l64 - n64) ** 2).sum())
+    got = fast_sdr(torch.from_numpy(long), torch.from_numpy(noisy).double())
+    assert got.dtype == torch.float64 and float(got) == pytest.approx(want, rel=1e-12)
     s = torch.from_numpy(ref[0, 0])
     assert float(fast_sdr(s, 0.5 * s)) == pytest.approx(10 * math.log10(4.0), rel=1e-12)
     # The tiny floor: a perfect estimate is finite, Σs²/tiny; silence against silence is 0 dB.
