@@ -198,14 +198,25 @@ def test_separate_array_refuses_bad_chunks() -> None:
             separate_array(PointwiseModel(), x, chunk_seconds=chunk, overlap_seconds=overlap)
 
 
+class NonlinearModel(PointwiseModel):
+    """Context-free targets with different spectra (x, |x|, x², x): not proportional."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        super().forward(x)
+        return torch.stack([x, x.abs(), x.square(), x], 1) * self.gains[:, None, None]
+
+
 def test_separate_array_with_wiener_runs_one_em_step_per_chunk() -> None:
     x = np.random.default_rng(8).standard_normal((2, SR // 2)).astype(np.float32)
     stft = SharedSTFT(512, 128)
-    m = PointwiseModel()
+    m = NonlinearModel()
     y = separate_array(m, x, chunk_seconds=10, wiener=True, stft=stft)
     est = m(torch.from_numpy(x)[None])
     want = wiener_waveforms(est, torch.from_numpy(x)[None], stft, iterations=1)[0].numpy()
     np.testing.assert_allclose(y, want, atol=1e-6)
+    assert np.abs(y - separate_array(m, x, chunk_seconds=10, wiener=True)).max() > 1e-3
+    m = PointwiseModel()
+    y = separate_array(m, x, chunk_seconds=10, wiener=True, stft=stft)
     # Magnitudes proportional to the mixture's (g_j |X|): the Wiener gain of target j is the
     # power ratio g_j² / Σ g_k², the same in every bin.
     g = np.array([0.1, 0.2, 0.3, 0.4])
