@@ -173,6 +173,19 @@ def test_chunks_cross_fade_with_linear_ramps() -> None:
     np.testing.assert_allclose(y[2, 1], want, rtol=1e-5)
 
 
+@pytest.mark.parametrize("chunk, overlap", [(1.0, 0.7), (1.0, 0.25), (0.6, 0.25)])
+def test_cross_fades_have_no_jumps(chunk, overlap) -> None:
+    """Chunks of different constant values blend with slopes of about 1/overlap, never a jump
+    (also where a chunk is shorter than two overlaps and its fade-in meets its fade-out)."""
+    n = int(3.3 * SR)
+    level = np.repeat(np.random.default_rng(14).uniform(-1, 1, 40), n // 40 + 1)[:n]
+    x = np.stack([level, level]).astype(np.float32)
+    y = separate_array(ChunkMeanModel(), x, chunk_seconds=chunk, overlap_seconds=overlap)[0, 0]
+    k, step = int(overlap * SR), int(chunk * SR) - int(overlap * SR)
+    means = [x[:, s : s + int(chunk * SR)].mean() for s in range(0, n - k, step)]
+    assert np.abs(np.diff(y)).max() <= 2 * np.ptp(means) / k  # ~1x measured; a jump is ~1000x
+
+
 def test_chunked_separation_of_a_real_demixer_is_close_to_one_pass() -> None:
     """A (random, untrained) STFT demixer sees different context only near the seams."""
     from tfselect.demix.model import Demixer, ModelConfig
