@@ -70,11 +70,14 @@ def _wiener_case(seed: int, loud: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("iterations, softmask, eps, loud", [
     (0, False, 1e-10, 1.0), (0, True, 1e-10, 1.0), (1, False, 1e-10, 1.0),
     (2, True, 1e-10, 1.0), (1, False, 0.05, 40.0), (3, False, 1e-10, 40.0),
+    (1, True, 0.05, 1.0),  # quiet: no rescaling, so eps acts on the raw values
 ])  # fmt: skip
 def test_wiener_matches_a_numpy_em(iterations, softmask, eps, loud) -> None:
     mags, mix = _wiener_case(iterations + 10 * softmask, loud)
     want = numpy_wiener(mags, mix, iterations, softmask, eps)
     got = wiener(torch.from_numpy(mags), torch.from_numpy(mix), iterations, softmask, eps)
+    if (iterations, softmask, eps) == (1, False, 1e-10):  # the defaults
+        torch.testing.assert_close(wiener(torch.from_numpy(mags), torch.from_numpy(mix)), got)
     assert got.shape == mags.shape and got.dtype == torch.complex128
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-6, atol=1e-9 * loud)
     if iterations and eps < 1e-6:  # the Wiener gains sum to the identity (up to eps I)
@@ -110,9 +113,16 @@ def test_wiener_waveforms_is_stft_em_istft() -> None:
     want = torch.istft(torch.from_numpy(Y).reshape(-1, *Y.shape[-2:]), n_fft, hop, window=win,
                        center=True, length=n).reshape(2, 2, n)
     got = wiener_waveforms(torch.from_numpy(est).float(), torch.from_numpy(src.sum(0)).float(),
-                           SharedSTFT(n_fft, hop), iterations=1)
+                           SharedSTFT(n_fft, hop))  # one iteration by default
     assert got.dtype == torch.float32 and got.shape == (2, 2, n)
     np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5)
+    Y2 = numpy_wiener(np.abs(stft(est)), stft(src.sum(0)), iterations=2)
+    want2 = torch.istft(torch.from_numpy(Y2).reshape(-1, *Y2.shape[-2:]), n_fft, hop,
+                        window=win, center=True, length=n).reshape(2, 2, n)
+    got2 = wiener_waveforms(torch.from_numpy(est), torch.from_numpy(src.sum(0)),
+                            SharedSTFT(n_fft, hop), iterations=2)
+    np.testing.assert_allclose(got2.numpy(), want2.numpy(), atol=1e-9)
+    assert np.abs(want2.numpy() - want.numpy()).max() > 1e-3
     assert np.abs(want.numpy() - est).max() > 0.1  # the filter did change the estimates
 
 
@@ -417,3 +427,41 @@ def test_time_losses_on_silent_targets_and_perfect_estimates() -> None:
     # wSDR with a silent target and a silent estimate: only the noise term counts, -1 at best
     torch.testing.assert_close(weighted_sdr(x, zero, zero), -energy / (energy + eps))
     torch.testing.assert_close(weighted_sdr(x, x, x), -energy / (energy + eps))
+
+
+def test_time_losses_where_the_regulariser_matters() -> None:
+    """Signals of energy ~1e-8, the size of the regulariser: the exact formulas with +1e-8."""
+    from tfselect.demix.losses import neg_sdr, neg_sisdr, weighted_sdr
+
+    eps = 1e-8
+    rng = np.random.default_rng(15)
+    s, e, x = (1e-5 * rng.standard_normal((3, 100)) for _ in range(3))
+    sdr = -10 * np.log10(((s**2).sum(-1) + eps) / (((s - e) ** 2).sum(-1) + eps))
+    np.testing.assert_allclose(neg_sdr(torch.from_numpy(s), torch.from_numpy(e)).numpy(), sdr,
+                               rtol=1e-10)
+    proj = ((e * s).sum(-1) / ((s**2).sum(-1) + eps))[:, None] * s
+    sisdr = -10 * np.log10(((proj**2).sum(-1) + eps) / (((proj - e) ** 2).sum(-1) + eps))
+    np.testing.assert_allclose(neg_sisdr(torch.from_numpy(s), torch.from_numpy(e)).numpy(),
+                               sisdr, rtol=1e-10)
+
+    def cos(a, b):
+        return (a * b).sum(-1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1) + eps)
+
+    n, nh = x - s, x - e
+    a = (s**2).sum(-1) / ((s**2).sum(-1) + (n**2).sum(-1) + eps)
+    wsdr = -a * cos(s, e) - (1 - a) * cos(n, nh)
+    got = weighted_sdr(*(torch.from_numpy(v) for v in (x, s, e))).numpy()
+    np.testing.assert_allclose(got, wsdr, rtol=1e-10)
+
+
+def test_loss_of_silence_has_finite_gradients_and_no_saved_state() -> None:
+    """All-zero estimates and targets (a silent training chunk): finite loss and gradient; the
+    subset matrix is rebuilt from the options, never stored in a checkpoint."""
+    est = torch.zeros(1, 4, 2, 1000, dtype=torch.float64, requires_grad=True)
+    zero = torch.zeros(1, 4, 2, 1000, dtype=torch.float64)
+    loss_fn = DemixLoss(LossConfig(n_fft=256, hop=64, masksum=0.1))
+    loss, parts = loss_fn(est, zero, zero.sum(1))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(est.grad).all()
+    assert parts == {"freq": 0.0, "time": 0.0, "masksum": 0.0}
+    assert loss_fn.state_dict() == {} and loss_fn.selection.shape == (14, 4)
