@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TRIALS ?= 40
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench mutate clean
 
 setup: $(STAMP)
 
@@ -35,5 +35,16 @@ bench: setup
 	$(BIN)/python -m pip install -q ssqueezepy
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+## Mutation score of the numerical core (oracles, SDR, Wiener, losses, separation) against its
+## fast reference tests ([tool.mutmut] in pyproject.toml); not part of `test` (tens of minutes
+## on 2 cores). mutmut skips decorated functions, so separate_array's hand-written mutants run
+## after it. `mutmut results` lists survivors, `mutmut show NAME` shows one.
+MUTATE_JOBS ?= 2
+mutate: setup
+	rm -rf mutants
+	nice -n 10 $(BIN)/mutmut run --max-children $(MUTATE_JOBS)
+	$(BIN)/mutmut results
+	nice -n 10 $(BIN)/python scripts/mutate_decorated.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants

@@ -10,11 +10,16 @@ resolves the default root.
 metrics); ``small_study``: that file written to the test's tmp_path.
 ``cli_env()``: environment for ``python -m tfselect`` subprocesses (this checkout first on
 PYTHONPATH, no ``$MUSDB_PATH``).
+Every test starts from the same global random state (Python, numpy and torch seeded with
+``$TFSELECT_TEST_SEED``, default 0, printed in the session header), so a test that draws from
+the global generators (model initialisation, ``torch.randn`` without a generator) is
+reproducible whatever runs before it.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +44,24 @@ max_tracks = 1
 metrics = ["mpi", "irm1", "gini", "hoyer", "redundancy"]
 sampler = "random"
 """
+
+
+TEST_SEED = int(os.environ.get("TFSELECT_TEST_SEED", "0"))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"random seed: {TEST_SEED} (set TFSELECT_TEST_SEED to change it)"
+
+
+@pytest.fixture(autouse=True)
+def _seed_global_generators() -> None:
+    """Seed Python's, numpy's and torch's global generators before every test."""
+    import numpy as np
+    import torch
+
+    random.seed(TEST_SEED)
+    np.random.seed(TEST_SEED)
+    torch.manual_seed(TEST_SEED)
 
 
 def cli_env() -> dict[str, str]:

@@ -16,9 +16,8 @@ from typer.testing import CliRunner
 
 from tfselect import TARGETS
 from tfselect.cli import app
-from tfselect.demix.losses import DemixLoss, LossConfig, SharedSTFT
+from tfselect.demix.losses import DemixLoss, LossConfig
 from tfselect.demix.model import Demixer, ModelConfig
-from tfselect.demix.wiener import wiener_waveforms
 from tfselect.errors import TfselectError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,6 +112,7 @@ def test_loss_matches_reference(freq, time, masksum):
 
 
 def test_loss_is_zero_for_perfect_estimates_and_has_gradients():
+    torch.manual_seed(0)
     ref = torch.randn(1, 4, 2, 4000)
     mix = ref.sum(1)
     loss, parts = DemixLoss(LossConfig(n_fft=256, hop=64))(ref, ref, mix)
@@ -120,30 +120,6 @@ def test_loss_is_zero_for_perfect_estimates_and_has_gradients():
     est = (ref + 0.1 * torch.randn_like(ref)).requires_grad_()
     DemixLoss(LossConfig(n_fft=256, hop=64))(est, ref, mix)[0].backward()
     assert torch.isfinite(est.grad).all() and est.grad.abs().sum() > 0
-
-
-def test_loss_rejects_unknown_options():
-    with pytest.raises(ValueError, match="time loss"):
-        LossConfig(time="l1")
-
-
-# ----------------------------------------------------------------------------- wiener
-
-def test_wiener_sums_to_mixture_and_separates_disjoint_spectra():
-    t = torch.arange(44100, dtype=torch.float64) / 44100
-    low = torch.sin(2 * np.pi * 110 * t)[None].repeat(2, 1)
-    high = 0.5 * torch.sin(2 * np.pi * 3000 * t)[None].repeat(2, 1) * torch.tensor([[1.0], [0.3]])
-    s = torch.stack([low, high])
-    x = s.sum(0)
-    rough = s + 0.3 * torch.randn_like(s)  # estimates leaking white noise
-    y = wiener_waveforms(rough, x, SharedSTFT(2048, 512), iterations=1)
-    assert torch.allclose(y.sum(0), x, atol=1e-6)  # Wiener gains sum to identity
-
-    def sdr(a, b):
-        return float(10 * torch.log10(a.pow(2).sum() / (a - b).pow(2).sum()))
-
-    for j in range(2):
-        assert sdr(s[j], y[j]) > sdr(s[j], rough[j]) + 3
 
 
 # ------------------------------------------------------------------------------ model
@@ -261,20 +237,6 @@ def test_separate_mono_22k_and_stereo_48k(tiny_model, tmp_path):
         for t in TARGETS:
             info = sf.info(tmp_path / "out" / name / f"{t}.wav")
             assert (info.samplerate, info.frames, info.channels) == (rate, n, ch)
-
-
-def test_chunked_separation_matches_one_pass_away_from_seams(tiny_model):
-    from tfselect.demix.separate import separate_array
-    from tfselect.demix.train import load_model
-
-    m = load_model(tiny_model)
-    x = np.random.default_rng(2).standard_normal((2, 44100 * 3)).astype(np.float32) * 0.1
-    whole = separate_array(m, x, chunk_seconds=10)
-    chunked = separate_array(m, x, chunk_seconds=1.0, overlap_seconds=0.5)
-    assert chunked.shape == whole.shape == (4, 2, x.shape[1])
-    assert np.isfinite(chunked).all()
-    err = np.linalg.norm(chunked - whole) / np.linalg.norm(whole)
-    assert err < 0.5  # context differs near seams only; cross-fades keep them close
 
 
 def test_separate_without_overlap(tiny_model, tmp_path):

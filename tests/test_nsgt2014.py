@@ -212,6 +212,21 @@ def test_bad_inputs():
         T.inverse(C, 5000)
 
 
+def test_filterbank_follows_the_input_device_and_dtype():
+    """The device plumbing of the CUDA test, on CPU: torch's ``meta`` device has no data but
+    refuses to mix devices, so a table built on the CPU and not moved raises here too.
+    """
+    T = build(f"nsgt:{BODY},rasterize=piecewise", SR)
+    for dtype, cdtype in [(torch.float32, torch.complex64), (torch.float64, torch.complex128)]:
+        C = T.forward(torch.empty(2, 2, 20000, dtype=dtype, device="meta"))
+        assert {(c.device.type, c.dtype) for c in C} == {("meta", cdtype)}
+        y = T.inverse(C, 20000)
+        assert (y.device.type, y.dtype, y.shape) == ("meta", dtype, (2, 2, 20000))
+    # the tables cached for the meta device are not reused for a CPU input of the same size
+    x = torch.randn(2, 20000, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    assert snr_db(x, T.inverse(T.forward(x), 20000)) >= 250
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():

@@ -47,14 +47,85 @@ def test_every_oracle_is_exact_on_a_one_source_mixture(transform) -> None:
         assert value >= 100.0, name
 
 
-def test_oracles_on_two_sources_are_finite_and_ordered(transform) -> None:
-    a, b = _signal(1), _signal(2)
-    stems = torch.stack([a, b, torch.zeros_like(a), torch.zeros_like(a)])
-    sdrs = _oracle_sdrs(transform, a + b, stems, target=0)
-    for name, value in sdrs.items():
-        assert math.isfinite(value) and 0.0 < value < 60.0, (name, value)
-    # The mixture itself scores 10·log10(Σa²/Σb²) ≈ 0 dB: every oracle must beat it clearly.
-    assert min(sdrs.values()) > float(fast_sdr(a, a + b)) + 5.0
+def _random_blocks(rng: np.random.Generator, shapes, sources: int = 3) -> list[np.ndarray]:
+    """Ragged blocks (sources, channels, bins, slices, frames) of random complex stems.
+
+    Magnitudes are log-uniform over two decades, so |S_t|/|X| spans the whole [0, 1+] range
+    and every mask takes many different values (and the binary mask both of its values).
+    """
+    blocks = []
+    for shape in shapes:
+        mag = 10 ** rng.uniform(-1, 1, (sources, *shape))
+        blocks.append(mag * np.exp(2j * np.pi * rng.uniform(size=(sources, *shape))))
+    return blocks
+
+
+def _numpy_oracle(name: str, X: complex, S: np.ndarray, t: int) -> complex:
+    """One coefficient of one oracle, from the formulas in the module docstring."""
+    tiny = np.finfo(np.float64).tiny
+    mag = np.abs(S)
+    if name == "mpi":
+        return mag[t] * X / abs(X) if X != 0 else 0j
+    if name == "irm1":
+        return mag[t] / (tiny + mag.sum()) * X
+    if name == "irm2":
+        return mag[t] ** 2 / (tiny + (mag**2).sum()) * X
+    return (1.0 if mag[t] / (tiny + abs(X)) >= 0.5 else 0.0) * X
+
+
+@pytest.mark.parametrize("target", [0, 2])
+def test_oracle_masks_match_numpy_element_by_element(target: int) -> None:
+    rng = np.random.default_rng(10 + target)
+    shapes = [(2, 3, 1, 5), (2, 4, 2, 3)]  # ragged: two blocks of different shapes
+    stems = _random_blocks(rng, shapes)
+    mixes = [s.sum(0) for s in stems]
+    # Exact cases: the ibm threshold itself (|S_t| = |X| / 2 is kept) and a silent coefficient.
+    stems[0][:, 0, 0, 0, 0] = 0.0
+    stems[0][:, 0, 0, 0, 1] = [0.5, 0.25, 0.25] if target == 0 else [0.25, 0.25, 0.5]
+    mixes = [s.sum(0) for s in stems]
+    names = ("irm2", "ibm", "mpi", "irm1")  # any order: stacked as asked
+    got = oracle_estimates(
+        [torch.from_numpy(m) for m in mixes], [torch.from_numpy(s) for s in stems], target, names
+    )
+    assert [tuple(g.shape) for g in got] == [(len(names), *shape) for shape in shapes]
+    ratios = []
+    for g, X, S in zip(got, mixes, stems, strict=True):
+        assert g.dtype == torch.complex128
+        for i, name in enumerate(names):
+            want = np.empty_like(X)
+            for idx in np.ndindex(X.shape):
+                want[idx] = _numpy_oracle(name, X[idx], S[(slice(None), *idx)], target)
+            np.testing.assert_allclose(g[i].numpy(), want, rtol=1e-12, atol=1e-300, err_msg=name)
+        with np.errstate(invalid="ignore"):  # the silent coefficient: 0/0
+            ratios.append((np.abs(S[target]) / np.abs(X)).ravel())
+    ratios = np.concatenate(ratios)
+    # The data exercise the ibm threshold: ratios on both sides of 0.5, and between 0.2 and 0.5.
+    assert (ratios < 0.2).any() and ((ratios > 0.2) & (ratios < 0.5)).any() and (ratios > 0.5).any()
+    assert np.isnan(ratios).any() and (ratios == 0.5).any()  # 0/0 and the exact threshold
+
+
+def test_oracles_in_float32_and_unknown_names() -> None:
+    rng = np.random.default_rng(5)
+    (stems,) = _random_blocks(rng, [(1, 6, 1, 7)], sources=4)
+    X = stems.sum(0)
+    est = oracle_estimates(
+        [torch.from_numpy(X).to(torch.complex64)],
+        [torch.from_numpy(stems).to(torch.complex64)], 1, ("irm1", "ibm"),
+    )[0]
+    assert est.dtype == torch.complex64 and est.shape == (2, 1, 6, 1, 7)
+    irm1 = np.abs(stems[1]) / np.abs(stems).sum(0) * X
+    np.testing.assert_allclose(est[0].numpy(), irm1, rtol=1e-5)
+    ibm = (np.abs(stems[1]) / np.abs(X) >= 0.5) * X
+    np.testing.assert_allclose(est[1].numpy(), ibm, rtol=1e-6)
+    # the output follows the input's device (torch's meta device stands in for a GPU: it
+    # refuses to mix devices, like CUDA)
+    meta = oracle_estimates([torch.from_numpy(X).to("meta")], [torch.from_numpy(stems).to("meta")],
+                            1, ORACLES)[0]
+    assert (meta.device.type, meta.dtype, meta.shape) == ("meta", torch.complex128, (4, 1, 6, 1, 7))
+    mix, src = [torch.from_numpy(X)], [torch.from_numpy(stems)]
+    assert oracle_estimates(mix, src, 0, ())[0].shape[0] == 0
+    with pytest.raises(ValueError, match=r"unknown oracle\(s\) \['irm3'\]; known: \('mpi'"):
+        oracle_estimates(mix, src, 0, ("mpi", "irm3"))
 
 
 def test_float32_oracles_are_close_to_float64(transform) -> None:
@@ -66,13 +137,51 @@ def test_float32_oracles_are_close_to_float64(transform) -> None:
         assert lo[name] == pytest.approx(hi[name], abs=0.05)
 
 
-def test_fast_sdr_values() -> None:
-    s = torch.randn(2, 1000, dtype=torch.float64)
-    assert float(fast_sdr(s, 0.5 * s)) == pytest.approx(10 * math.log10(4.0))
-    assert float(fast_sdr(s, torch.zeros_like(s))) == pytest.approx(0.0, abs=1e-12)
-    assert math.isfinite(float(fast_sdr(s, s)))  # perfect estimate: large but finite
-    batch = fast_sdr(s, torch.stack([s, 0.5 * s]))
-    assert batch.shape == (2,) and float(batch[1]) == pytest.approx(6.0206, abs=1e-3)
+def test_fast_sdr_matches_numpy_formula() -> None:
+    rng = np.random.default_rng(7)
+    ref = rng.standard_normal((3, 2, 2, 500))  # two batch axes, then (channels, samples)
+    est = ref + rng.uniform(0.1, 2.0, (3, 2, 1, 1)) * rng.standard_normal(ref.shape)
+    want = 10 * np.log10((ref**2).sum(axis=(-2, -1)) / ((ref - est) ** 2).sum(axis=(-2, -1)))
+    got = fast_sdr(torch.from_numpy(ref), torch.from_numpy(est).float())  # float32 estimate
+    assert got.dtype == torch.float64 and got.shape == (3, 2)
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-6)
+    # float32 inputs are accumulated in float64: exact sums of the float32 values
+    long = rng.standard_normal((2, 200_000)).astype(np.float32)
+    noisy = (long + 0.01 * rng.standard_normal(long.shape)).astype(np.float32)
+    l64, n64 = long.astype(np.float64), noisy.astype(np.float64)
+    want = 10 * np.log10((l64**2).sum() / ((l64 - n64) ** 2).sum())
+    got = fast_sdr(torch.from_numpy(long), torch.from_numpy(noisy).double())
+    assert got.dtype == torch.float64 and float(got) == pytest.approx(want, rel=1e-12)
+    s = torch.from_numpy(ref[0, 0])
+    assert float(fast_sdr(s, 0.5 * s)) == pytest.approx(10 * math.log10(4.0), rel=1e-12)
+    # The tiny floor: a perfect estimate is finite, Σs²/tiny; silence against silence is 0 dB.
+    tiny = np.finfo(np.float64).tiny
+    perfect = 10 * (math.log10((ref[0, 0] ** 2).sum()) - math.log10(tiny))
+    assert float(fast_sdr(s, s)) == pytest.approx(perfect)
+    zero = torch.zeros(2, 10, dtype=torch.float64)
+    assert float(fast_sdr(zero, zero)) == 0.0
+    assert float(fast_sdr(zero, zero + 1.0)) == pytest.approx(10 * math.log10(tiny / 20))
+
+
+def test_museval_sdr_is_the_median_of_v4_frames_and_skips_silent_ones() -> None:
+    import museval
+
+    rate = 2000  # short 1-s frames keep BSSEval fast
+    rng = np.random.default_rng(8)
+    ref = rng.standard_normal((2, 4 * rate))
+    ref[:, rate : 2 * rate] = 0.0  # the second frame is silent: museval gives NaN there
+    est = ref + np.repeat([0.05, 0.0, 0.3, 0.6], rate) * rng.standard_normal(ref.shape)
+    # Reference: each 1-s frame scored on its own, then the median of the three sounding ones.
+    frames = [
+        museval.evaluate(ref[:, k * rate : (k + 1) * rate].T[None],
+                         est[:, k * rate : (k + 1) * rate].T[None], win=rate, hop=rate)[0][0, 0]
+        for k in (0, 2, 3)
+    ]  # fmt: skip
+    assert frames[0] > frames[1] > frames[2]  # so the median is not the mean
+    got = museval_sdr(torch.from_numpy(ref), torch.from_numpy(est).float(), sample_rate=rate)
+    assert got == pytest.approx(frames[1], abs=1e-3)
+    silent = torch.zeros(2, 2 * rate, dtype=torch.float64)
+    assert math.isnan(museval_sdr(silent, silent + 0.1, sample_rate=rate))
 
 
 @pytest.mark.slow

@@ -180,6 +180,25 @@ def test_gradcheck_both_ways() -> None:
         assert torch.autograd.gradcheck(inv, tuple(C), fast_mode=True)
 
 
+@pytest.mark.parametrize("form", ["piecewise", "zeropad", "rasterize"])
+def test_tables_follow_the_input_device_and_dtype(form: str) -> None:
+    """The device plumbing of the CUDA test, on CPU: torch's ``meta`` device has no data but
+    refuses to mix devices, so a table left behind on the CPU raises here as it would on a GPU.
+    """
+    spec = f"slicqt:scale=bark,bins=100,fmin=32.9,fmax=22050,form={form}"
+    moved = build(spec, SR).to("meta")
+    assert {b.device.type for b in moved.buffers()} == {"meta"}
+    assert moved.window.dtype == moved.dual.dtype == torch.float64  # moved, not rounded
+    # a module moved with .to() and one left on the CPU (tables cast per call) alike
+    for T in (moved, build(spec, SR)):
+        for dtype, cdtype in [(torch.float32, torch.complex64),
+                              (torch.float64, torch.complex128)]:
+            C = T(torch.empty(2, 2, 40000, dtype=dtype, device="meta"))
+            assert {(c.device.type, c.dtype) for c in C} == {("meta", cdtype)}
+            y = T.inverse(C, 40000)
+            assert (y.device.type, y.dtype, y.shape) == ("meta", dtype, (2, 2, 40000))
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_matches_cpu() -> None:

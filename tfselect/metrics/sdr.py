@@ -51,6 +51,8 @@ def museval_sdr(reference: Tensor, estimate: Tensor, sample_rate: int = 44100) -
     import museval  # lazy: museval is slow to import and only needed for this option
 
     ref = reference.detach().to("cpu", torch.float64).numpy().T[None]  # (1, samples, channels)
+    if not ref.any():  # museval raises on an all-zero reference instead of giving NaN frames
+        return float("nan")
     est = estimate.detach().to("cpu", torch.float64).numpy().T[None]
     sdr, _isr, _sir, _sar = museval.evaluate(
         ref, est, win=sample_rate, hop=sample_rate, mode="v4", padding=True
