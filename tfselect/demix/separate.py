@@ -114,7 +114,8 @@ def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = Fals
         atomic_write(dest, lambda tmp, y=y: sf.write(str(tmp), y.T, rate, subtype="FLOAT"))
         written.append(dest)
         rest -= y  # what the stems as written leave of the input
-    if getattr(model.config, "residual", False):
+    # Only a Demixer trained with a residual (targets not covering the mixture) has one.
+    if getattr(getattr(model, "config", None), "residual", False):
         dest = folder / "residual.wav"
         rest = rest.astype(np.float32)
         atomic_write(dest, lambda tmp: sf.write(str(tmp), rest.T, rate, subtype="FLOAT"))
