@@ -26,8 +26,8 @@ def read_best_csv(path: Path) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise TfselectError(
-            f"best transforms file not found: {path} (run `tfselect search` and `tfselect "
-            "report` first, or give every target with --spec TARGET=SPEC)"
+            f"best.csv not found: {path} (run `tfselect report --out {path.parent}` after "
+            "`tfselect search`, or give every target with --spec TARGET=SPEC)"
         )
     return dict(read_best(path))
 
@@ -95,5 +95,8 @@ def study_best_specs(storage: str, study: str) -> dict[str, str]:
         if name is not None:
             specs[target] = best_spec(storage, target, name)[0]
     if not specs:
-        raise TfselectError(f"no study {study!r} or {study}-<target> in {storage}")
+        raise TfselectError(
+            f"no study {study!r} or {study}-<target> in {storage} (run `tfselect search "
+            f"--target TARGET --study {study}-TARGET --storage {storage}` first)"
+        )
     return specs
