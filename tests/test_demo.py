@@ -7,8 +7,10 @@ the next step's needs, and the summary against the files it was read from.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import signal
 import subprocess
 import sys
 
@@ -52,10 +54,16 @@ def test_demo_script_runs_the_whole_pipeline(tmp_path):
         "CORPUS_SECONDS": "4",
         "QUIET": "1",
     }
-    res = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert res.returncode == 0, f"{res.stdout}\n{res.stderr}"
-    out = res.stdout
+    # Its own process group, so a timeout stops the running tfselect command too.
+    proc = subprocess.Popen(["bash", str(REPO / "scripts" / "demo.sh")], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=1800)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, f"{out}\n{err}"
     # Every step ran, in workflow order, each printed before it ran.
     steps = re.findall(r"^\$ tfselect (\S+)", out, flags=re.M)
     assert steps == ["demo-data", *["search"] * 4, "report", "train-best", "evaluate",
@@ -84,3 +92,23 @@ def test_demo_script_runs_the_whole_pipeline(tmp_path):
     for p in stems:
         assert f"  {p.relative_to(tmp_path)}" in summary
         assert sf.info(p).frames == sf.info(mixture).frames
+
+
+@pytest.mark.parametrize(("args", "producer"), [
+    (["train-best", "--best", "{tmp}/reports/best.csv", "--out", "{tmp}/m"],
+     "tfselect report --out {tmp}/reports"),
+    (["train-best", "--study", "demo", "--storage", "sqlite:///{tmp}/s.db", "--out", "{tmp}/m"],
+     "tfselect search --target TARGET --study demo-TARGET"),
+    (["evaluate", "--model", "{tmp}/m"], "tfselect train-best --out {tmp}/m"),
+    (["separate", "--model", "{tmp}/m", "{tmp}/song.wav"], "tfselect train-best --out {tmp}/m"),
+    (["report", "--model", "{tmp}/m", "--out", "{tmp}/r"], "tfselect evaluate --model {tmp}/m"),
+])  # fmt: skip
+def test_a_missing_prerequisite_names_the_command_that_makes_it(tmp_path, args, producer):
+    from typer.testing import CliRunner
+
+    from tfselect.cli import app
+
+    res = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in args])
+    assert res.exit_code == 2
+    assert res.output.startswith("tfselect: error:") and len(res.output.splitlines()) == 1
+    assert f"`{producer.format(tmp=tmp_path)}" in res.output, res.output
