@@ -15,8 +15,8 @@ $(STAMP): pyproject.toml scripts/setup.sh
 ## studies, a short CPU train-best from its best.csv, evaluate, separate, then a summary.
 ## Every size below can be given on the command line: `make demo TRIALS=40 EPOCHS=10`.
 TRIALS ?= 8
-EPOCHS ?= 3
-STEPS ?= 12
+EPOCHS ?= 2
+STEPS ?= 3
 BASELINES ?=
 DEMO_ROOT ?= data/demo
 DEMO_STORAGE ?= sqlite:///studies/demo.db

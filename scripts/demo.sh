@@ -24,11 +24,12 @@ STEMS=${STEMS:-separated/demo}
 TARGETS=${TARGETS:-vocals drums bass other}
 TRIALS=${TRIALS:-8}            # search trials per target (this run)
 CLIP_SECONDS=${CLIP_SECONDS:-4}  # search clip length
-BOOTSTRAP=${BOOTSTRAP:-1000}   # report: bootstrap resamples of the correlation intervals
-EPOCHS=${EPOCHS:-3}            # train-best: epochs in total
-STEPS=${STEPS:-12}             # train-best: steps per epoch
-CHUNK=${CHUNK:-4}              # train-best: training chunk, seconds
-VALID_SECONDS=${VALID_SECONDS:-6}
+BOOTSTRAP=${BOOTSTRAP:-200}    # report: bootstrap resamples of the correlation intervals
+EPOCHS=${EPOCHS:-2}            # train-best: epochs in total
+STEPS=${STEPS:-3}              # train-best: steps per epoch
+BATCH_SIZE=${BATCH_SIZE:-2}    # train-best: chunks per step
+CHUNK=${CHUNK:-2}              # train-best: training chunk, seconds
+VALID_SECONDS=${VALID_SECONDS:-4}
 BASELINES=${BASELINES:-}       # e.g. "stft shared-slicqt": also train and evaluate those
 CORPUS_TRACKS=${CORPUS_TRACKS:-8}     # demo-data, when the corpus is written
 CORPUS_SECONDS=${CORPUS_SECONDS:-12}
@@ -65,8 +66,8 @@ done
 run report "${studies[@]}" --storage "$STORAGE" --root "$DEMO_ROOT" --out "$OUT" \
     --bootstrap "$BOOTSTRAP"
 
-train=(--root "$DEMO_ROOT" --epochs "$EPOCHS" --steps "$STEPS" --chunk "$CHUNK"
-       --valid-seconds "$VALID_SECONDS" "${quiet[@]}" "${train_opts[@]}")
+train=(--root "$DEMO_ROOT" --epochs "$EPOCHS" --steps "$STEPS" --batch-size "$BATCH_SIZE"
+       --chunk "$CHUNK" --valid-seconds "$VALID_SECONDS" "${quiet[@]}" "${train_opts[@]}")
 models=("$MODEL")
 run train-best --best "$OUT/best.csv" --out "$MODEL" "${train[@]}"
 for baseline in $BASELINES; do
