@@ -2,7 +2,6 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-TRIALS ?= 40
 
 .PHONY: setup demo test test-fast lint bench mutate clean
 
@@ -11,13 +10,20 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml scripts/setup.sh
 	VENV=$(VENV) bash scripts/setup.sh
 
-## The main job on the built-in demo corpus: a short vocals search, then the report.
-## 4-second clips keep it to a few minutes on 2 cores; re-running adds TRIALS more trials.
+## The whole job on the built-in demo corpus (scripts/demo.sh says each step): demo-data,
+## a short search per target (studies demo-vocals ... demo-other), the report of those four
+## studies, a short CPU train-best from its best.csv, evaluate, separate, then a summary.
+## Every size below can be given on the command line: `make demo TRIALS=40 EPOCHS=10`.
+TRIALS ?= 8
+EPOCHS ?= 2
+STEPS ?= 3
+BASELINES ?=
+DEMO_ROOT ?= data/demo
 DEMO_STORAGE ?= sqlite:///studies/demo.db
 demo: setup
-	$(BIN)/tfselect search --target vocals --trials $(TRIALS) --seconds 4 --study demo --storage $(DEMO_STORAGE)
-	$(BIN)/tfselect report --study demo --storage $(DEMO_STORAGE) --out reports/demo
-	@echo "demo: best vocals transform: $$($(BIN)/tfselect best --target vocals --study demo --storage $(DEMO_STORAGE)); report in reports/demo/"
+	TFSELECT=$(BIN)/tfselect PYTHON=$(BIN)/python TRIALS=$(TRIALS) EPOCHS=$(EPOCHS) \
+	  STEPS=$(STEPS) BASELINES="$(BASELINES)" DEMO_ROOT=$(DEMO_ROOT) STORAGE=$(DEMO_STORAGE) \
+	  bash scripts/demo.sh
 
 ## Lint and the whole test suite (slow tests included; CI runs exactly this).
 test: setup

@@ -1,14 +1,13 @@
 """`tfselect report` and `tfselect best` on a real (short) search, checked against pandas.
 
-The module fixture runs what the README's demo runs (search one target, then report), with
-a small space and one 2-second clip so it takes seconds; every table is then recomputed
-from trials.csv with plain pandas and compared.
+The module fixture runs a search and the report as the demo runs them (tests/test_demo.py
+runs the whole demo), with a small space and one 2-second clip so it takes seconds; every
+table is then recomputed from trials.csv with plain pandas and compared.
 """
 
 from __future__ import annotations
 
 import itertools
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, SMALL_STUDY, cli_env
+from conftest import SMALL_STUDY, cli_env
 from scipy import stats
 
 from tfselect.errors import TfselectError
@@ -32,14 +31,10 @@ def _tfselect(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def _make_demo_commands() -> tuple[list[str], list[str]]:
-    """The search and report command lines of `make demo` (the README's main command)."""
-    res = subprocess.run(["make", "-n", "-s", "demo", "TRIALS=6"], cwd=REPO, capture_output=True,
-                         text=True, check=True)  # fmt: skip
-    lines = [shlex.split(x) for x in res.stdout.splitlines() if "tfselect " in x]
-    search = next(c for c in lines if c[1:2] == ["search"])
-    report = next(c for c in lines if c[1:2] == ["report"])
-    assert search[0].endswith("/tfselect") and report[0].endswith("/tfselect")
-    return search[1:], report[1:]
+    """A 6-trial vocals search and its report, with the demo's storage and report folder."""
+    url, out = "sqlite:///studies/demo.db", "reports/demo"
+    search = ["search", "--target", "vocals", "--trials", "6", "--study", "demo", "--storage", url]
+    return search, ["report", "--study", "demo", "--storage", url, "--out", out]
 
 
 @pytest.fixture(scope="module")

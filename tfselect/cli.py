@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from inspect import cleandoc
 from pathlib import Path
 from typing import Annotated
 
@@ -17,7 +18,87 @@ import typer
 from tfselect import __version__
 from tfselect.errors import Interrupted, TfselectError
 
+# The order a user meets the commands in; `tfselect --help` lists them so.
+WORKFLOW = ("demo-data", "score", "search", "report", "best", "train-best", "evaluate",
+            "separate", "config")  # fmt: skip
+# Metavars for options that name none: a word, never a Python type name.
+_METAVARS = {"int": "INT", "float": "FLOAT", "str": "TEXT", "path": "PATH"}
+
+
+def _tidy_help(cmd: typer.core.TyperCommand | typer.core.TyperGroup, ctx) -> None:
+    """Paragraphs on one line each and a metavar on every option (none on flags)."""
+    if cmd.help:  # rich wraps paragraphs to the terminal but keeps the source's line breaks
+        cmd.help = "\n\n".join(" ".join(p.split()) for p in cleandoc(cmd.help).split("\n\n"))
+    for param in [*cmd.params, cmd.get_help_option(ctx)]:
+        if isinstance(param, typer.core.TyperArgument):
+            # Its name says what it is: no {braces} in the usage line, no type column.
+            label = (param.metavar or param.name or "").upper()
+            label += "..." if param.nargs != 1 else ""
+            param._usage_display_name = lambda label=label: label
+            param.display_type_rich = lambda ctx: None
+            continue
+        if param is None or param.metavar is not None:
+            continue
+        # A range such as [x>=1] would widen the type column for every option; the
+        # error for a value out of range states it.
+        param._get_number_range_help_str = lambda: None
+        if getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        else:
+            kind = param.display_type(ctx).strip("<>").removeprefix("list[").rstrip("]")
+            kind = kind.removesuffix(" range")  # <int range>: min/max given
+            param.metavar = _METAVARS.get(kind.lower(), kind.upper())
+
+
+def _expand_counts(cmd, args: list[str]) -> list[str]:
+    """Read ``-v N`` / ``--verbose N`` / ``--verbose=N`` of a counter as N times ``-v``.
+
+    Click counters take no value (``-vv`` counts two); users also write a level.
+    """
+    counters = {o: p.opts[0] for p in getattr(cmd, "params", ()) if getattr(p, "count", False)
+                for o in p.opts}  # fmt: skip
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        tok = args[i]
+        if tok == "--":
+            return out + args[i:]
+        name, eq, value = tok.partition("=")
+        if name in counters and eq and value.isdigit():
+            out += [counters[name]] * int(value)
+        elif tok in counters and i + 1 < len(args) and args[i + 1].isdigit():
+            out += [counters[tok]] * int(args[i + 1])
+            i += 1
+        else:
+            out.append(tok)
+        i += 1
+    return out
+
+
+class _Group(typer.core.TyperGroup):
+    """Help that reads well at 80 columns: workflow order, metavars, ``-v N``."""
+
+    def list_commands(self, ctx) -> list[str]:
+        rank = {name: i for i, name in enumerate(WORKFLOW)}
+        return sorted(super().list_commands(ctx), key=lambda n: rank.get(n, len(rank)))
+
+    def get_command(self, ctx, cmd_name: str):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            _tidy_help(cmd, ctx)
+        return cmd
+
+    def format_help(self, ctx, formatter) -> None:
+        _tidy_help(self, ctx)
+        super().format_help(ctx, formatter)
+
+    def resolve_command(self, ctx, args: list[str]):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        return name, cmd, _expand_counts(cmd, rest)
+
+
 app = typer.Typer(
+    cls=_Group,
     help="Choose the time-frequency transform each music source should use.",
     no_args_is_help=True,
     add_completion=False,
@@ -30,25 +111,39 @@ DEFAULT_STORAGE = "sqlite:///studies/tfselect.db"
 RootOpt = Annotated[
     Path | None,
     typer.Option(
-        "--root",
-        help="Dataset in MUSDB layout (default: $MUSDB_PATH, else the built-in demo corpus).",
+        "--root", metavar="DIR", show_default="$MUSDB_PATH, else the built-in demo corpus",
+        help="Dataset in MUSDB18(-HQ) layout.",
     ),
 ]
 StorageOpt = Annotated[
-    str, typer.Option("--storage", help="Optuna storage URL (sqlite, journal file, postgresql).")
+    str,
+    typer.Option(
+        "--storage", metavar="URL",
+        help="Optuna storage: sqlite:///F.db, journal:///F.log or postgresql+psycopg2://...",
+    ),
 ]
-StudyOpt = Annotated[str | None, typer.Option("--study", help="Study name.")]
+StudyOpt = Annotated[str | None, typer.Option("--study", metavar="NAME", help="Study name.")]
 SelectOpt = Annotated[
     str,
     typer.Option(
-        "--select",
+        "--select", metavar="RULE",
         help="significant: the best only if significantly better than the better reference, "
         "else that reference; best: the best candidate.",
     ),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
-DeviceOpt = Annotated[str, typer.Option("--device", help="torch device: cpu, cuda, cuda:1, ...")]
-VerboseOpt = Annotated[int, typer.Option("-v", "--verbose", count=True, help="More logging.")]
+DeviceOpt = Annotated[
+    str, typer.Option("--device", metavar="DEVICE", help="torch device: cpu, cuda, cuda:1, ...")
+]
+VerboseOpt = Annotated[
+    int,
+    typer.Option("-v", "--verbose", count=True, show_default=False,
+                 help="More logging: one line per trial (-v, -vv and -v 2 alike)."),
+]  # fmt: skip
+TargetOpt = Annotated[
+    str,
+    typer.Option("--target", metavar="TARGET", help="Target name (tfselect targets lists them)."),
+]
 
 
 def _version(value: bool) -> None:
@@ -94,7 +189,9 @@ def user_errors(fn):
 @app.command("demo-data")
 @user_errors
 def demo_data(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write (new or empty).")],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder to write (new or empty).")
+    ],
     tracks: Annotated[int, typer.Option("--tracks", help="Number of train tracks.")] = 8,
     test_tracks: Annotated[
         int | None, typer.Option("--test-tracks", help="Test tracks (default: tracks/4, >= 1).")
@@ -160,9 +257,10 @@ def targets_cmd(
 @app.command("score")
 @user_errors
 def score_cmd(
-    target: Annotated[str, typer.Option("--target", help="Target (tfselect targets lists them).")],
+    target: TargetOpt,
     transform: Annotated[
-        str, typer.Option("--transform", help="Transform spec, e.g. stft:n_fft=4096,hop=1024.")
+        str,
+        typer.Option("--transform", metavar="SPEC", help="e.g. stft:n_fft=4096,hop=1024."),
     ],
     root: RootOpt = None,
     subset: Annotated[str, typer.Option("--subset", help="train, valid or test.")] = "valid",
@@ -191,7 +289,11 @@ def score_cmd(
         Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
     ] = None,
 ) -> None:
-    """Score one transform for one target: per-metric medians over clips of a corpus."""
+    """Score one transform for one target: metric medians over clips.
+
+    Every metric (or those of --metrics) on --clips clips of each track of --subset, then
+    the median over clips; clips where the target is silent are skipped and counted.
+    """
     import json
 
     import torch
@@ -245,17 +347,19 @@ def train_best(
     root: RootOpt = None,
     best: Annotated[
         Path | None,
-        typer.Option("--best", help="best.csv of `tfselect report` (default: reports/best.csv "
-                     "unless --study/--spec name the targets); one branch per target."),
+        typer.Option("--best", metavar="CSV",
+                     help="best.csv of `tfselect report` (default: reports/best.csv unless "
+                     "--study/--spec name the targets); one branch per target."),
     ] = None,
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
     select: SelectOpt = "significant",
     spec: Annotated[
         list[str] | None,
-        typer.Option("--spec", help="TARGET=SPEC, repeatable; overrides best.csv / the study."),
+        typer.Option("--spec", metavar="TARGET=SPEC",
+                     help="Repeatable; overrides best.csv / the study."),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.")] = Path(
         "models/per-target"
     ),
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs (in total).")] = 10,
@@ -271,12 +375,19 @@ def train_best(
         str, typer.Option("--network", help="auto, blstm (matrix forms) or cdae (per block).")
     ] = "auto",
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, help="Global batch size.")
+        int | None,
+        typer.Option("--batch-size", min=1, show_default="small 4, large 16",
+                     help="Global batch size."),
     ] = None,
     chunk: Annotated[
-        float | None, typer.Option("--chunk", help="Training chunk length in seconds.")
+        float | None,
+        typer.Option("--chunk", show_default="small 4.0, large 6.0",
+                     help="Training chunk length in seconds."),
     ] = None,
-    steps: Annotated[int | None, typer.Option("--steps", min=1, help="Steps per epoch.")] = None,
+    steps: Annotated[
+        int | None,
+        typer.Option("--steps", min=1, show_default="small 32, large 256", help="Steps per epoch."),
+    ] = None,
     valid_seconds: Annotated[
         float, typer.Option("--valid-seconds", help="Validation chunk per track, seconds.")
     ] = 10.0,
@@ -298,10 +409,13 @@ def train_best(
         Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
     ] = None,
 ) -> None:
-    """Train the per-target-transform demixer (or a baseline) on a corpus.
+    """Train the demixer: each target on its own best transform.
 
-    Re-running the same command resumes from OUT/checkpoint.pt. Several processes or GPUs:
-    torchrun --nproc_per_node N -m tfselect train-best ...
+    The transforms come from --best (the report's best.csv, as chosen by --select), from
+    --study NAME (the studies NAME-<target>, e.g. NAME-vocals) or from --spec; one branch
+    per target named. --baseline trains a comparison instead. Re-running the same command
+    resumes from OUT/checkpoint.pt. Several GPUs or processes: torchrun --nproc-per-node N -m
+    tfselect train-best ...
     """
     import logging
 
@@ -366,7 +480,9 @@ def train_best(
 @app.command("evaluate")
 @user_errors
 def evaluate(
-    model: Annotated[Path, typer.Option("--model", help="Directory of a trained model.")],
+    model: Annotated[
+        Path, typer.Option("--model", metavar="DIR", help="Folder of a trained model.")
+    ],
     root: RootOpt = None,
     subset: Annotated[str, typer.Option("--subset", help="train, valid or test.")] = "test",
     tracks: Annotated[
@@ -382,7 +498,11 @@ def evaluate(
     ] = None,
     device: DeviceOpt = "cpu",
 ) -> None:
-    """Score a trained demixer with museval (BSSEval v4): per-track JSON and median CSVs."""
+    """Score a trained demixer with museval (BSSEval v4) on a subset.
+
+    Writes per-track JSON, tracks.csv and medians.csv (median over tracks per target) to
+    MODEL/eval-SUBSET.
+    """
     from tfselect.demix.evaluate import evaluate_model
 
     medians = evaluate_model(model, root, subset, tracks, jobs, wiener, device, duration, out)
@@ -392,15 +512,25 @@ def evaluate(
 @app.command("separate")
 @user_errors
 def separate(
-    files: Annotated[list[Path], typer.Argument(help="Audio files (wav, flac, ...).")],
-    model: Annotated[Path, typer.Option("--model", help="Directory of a trained model.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("separated"),
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE", help="Audio files (wav, flac, ...).")
+    ],
+    model: Annotated[
+        Path, typer.Option("--model", metavar="DIR", help="Folder of a trained model.")
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.")] = Path(
+        "separated"
+    ),
     wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
     chunk: Annotated[float, typer.Option("--chunk", help="Chunk length, seconds.")] = 30.0,
     overlap: Annotated[float, typer.Option("--overlap", help="Chunk overlap, seconds.")] = 2.0,
     device: DeviceOpt = "cpu",
 ) -> None:
-    """Separate songs into OUT/<song>/<target>.wav (+ residual.wav), input length and rate."""
+    """Separate songs into one stem WAV per target with a trained demixer.
+
+    Writes OUT/<song>/<target>.wav (and residual.wav when the targets do not cover
+    the mixture) at the input's length and sample rate.
+    """
     from tfselect.demix.separate import separate_file
     from tfselect.demix.train import load_model
 
@@ -413,9 +543,11 @@ def separate(
 @app.command("search")
 @user_errors
 def search(
-    target: Annotated[str, typer.Option("--target", help="Target (tfselect targets lists them).")],
+    target: TargetOpt,
     trials: Annotated[
-        int | None, typer.Option("--trials", help="Run N more trials in this process.")
+        int | None,
+        typer.Option("--trials", metavar="N", show_default="config: 20",
+                     help="Run N more trials in this process."),
     ] = None,
     until: Annotated[
         int | None,
@@ -427,43 +559,65 @@ def search(
     objective: Annotated[
         str | None,
         typer.Option(
-            "--objective",
+            "--objective", metavar="OBJ", show_default="config: mpi",
             help='Metric, weighted sum or several: "mpi", "mpi+0.5*irm1", "mpi,redundancy".',
         ),
     ] = None,
     sampler: Annotated[
-        str | None, typer.Option("--sampler", help="tpe, gp, random, cmaes or nsga2.")
+        str | None,
+        typer.Option("--sampler", show_default="config: tpe",
+                     help="tpe, gp, random, cmaes or nsga2."),
     ] = None,
     pruner: Annotated[
         str | None,
-        typer.Option("--pruner", help="wilcoxon (race candidates clip by clip) or none."),
+        typer.Option("--pruner", show_default="config: wilcoxon",
+                     help="wilcoxon (race candidates clip by clip) or none."),
     ] = None,
     metrics: Annotated[
         str | None,
-        typer.Option("--metrics", help='Metrics per trial: "all" or a comma list.'),
+        typer.Option("--metrics", show_default="config: all",
+                     help='Metrics per trial: "all" or a comma list.'),
     ] = None,
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="Study TOML (see studies/default.toml).")
+        Path | None,
+        typer.Option("--config", metavar="TOML",
+                     help="Study configuration (`tfselect config` prints the defaults)."),
     ] = None,
     root: RootOpt = None,
-    clips: Annotated[int | None, typer.Option("--clips", help="Clips per track.")] = None,
-    seconds: Annotated[float | None, typer.Option("--seconds", help="Clip length, s.")] = None,
+    clips: Annotated[
+        int | None, typer.Option("--clips", show_default="config: 1", help="Clips per track.")
+    ] = None,
+    seconds: Annotated[
+        float | None,
+        typer.Option("--seconds", show_default="config: 10.0", help="Clip length, seconds."),
+    ] = None,
     max_tracks: Annotated[
         int | None, typer.Option("--max-tracks", help="Use only the first N tracks.")
     ] = None,
-    seed: SeedOpt = None,
-    jobs: Annotated[int | None, typer.Option("--jobs", help="Parallel trials (threads).")] = None,
-    device: DeviceOpt = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", show_default="config: 0", help="Random seed.")
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", show_default="config: 1", help="Parallel trials (threads)."),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", metavar="DEVICE", show_default="config: cpu",
+                     help="torch device: cpu, cuda, cuda:1, ..."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     verbose: VerboseOpt = 0,
 ) -> None:
-    """Search the transform for one target (Optuna); re-run the same command to resume.
+    """Search the best transform for one target (Optuna, resumable).
 
-    Several processes or machines running the same command share the study: SQLite for
-    one machine, a journal file (journal:///path.log) for many processes, PostgreSQL
-    (postgresql://user@host/db) for many machines.
+    The study (default name: the target) lives in --storage; re-running the same command
+    adds trials to it. Several processes or machines running the same command share the
+    study: a journal file (journal:///studies/x.log) or SQLite for processes on one machine,
+    PostgreSQL (postgresql+psycopg2://user:password@host/db) for several machines. The
+    defaults marked "config" come from --config (`tfselect config` prints them).
     """
     from tfselect.search.config import load_config
     from tfselect.search.run import run_search
@@ -509,9 +663,12 @@ def report(
     storage: StorageOpt = DEFAULT_STORAGE,
     study: Annotated[
         list[str] | None,
-        typer.Option("--study", help="Study name, repeatable (default: every tfselect study)."),
+        typer.Option("--study", metavar="NAME",
+                     help="Study name, repeatable (default: every tfselect study)."),
     ] = None,
-    out: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports"),
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Report folder.")] = Path(
+        "reports"
+    ),
     root: RootOpt = None,
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Bootstrap resamples of the correlation CIs.")
@@ -520,7 +677,7 @@ def report(
     model: Annotated[
         list[Path] | None,
         typer.Option(
-            "--model",
+            "--model", metavar="DIR",
             help="Evaluated demixer folder, repeatable (per-target and baselines): adds demix.csv.",
         ),
     ] = None,
@@ -529,10 +686,12 @@ def report(
     ] = "test",
     seed: SeedOpt = 0,
 ) -> None:
-    """Write trials.csv, best.csv, correlations.csv, pareto.csv and PNG plots of studies.
+    """Write the report of studies: best.csv, tables and plots.
 
-    With --model, also demix.csv: median SDR/SIR/SAR/ISR per target of each evaluated demixer
-    (`tfselect evaluate` first), e.g. the per-target model against both baselines.
+    Files: trials.csv, best.csv (what train-best reads), correlations.csv, pareto.csv and
+    PNG plots. With --model, also demix.csv: median SDR/SIR/SAR/ISR per target of each
+    evaluated demixer (run `tfselect evaluate` first), e.g. the per-target model against
+    both baselines.
     """
     from tfselect.report.build import make_report
 
@@ -585,15 +744,39 @@ def _print_best(path: Path) -> None:
     Console(width=160).print(table)
 
 
+def best_columns(df) -> list[str]:
+    """The columns of best.csv worth a table: all but the per-metric and bookkeeping ones
+    (whatever else a report writes, e.g. a verdict, is shown)."""
+    from tfselect.metrics import METRICS
+
+    skip = {*METRICS, "study", "number", "n_complete", "n_clips", "n_skipped"}
+    return [c for c in df.columns if c not in skip]
+
+
+@app.command("config")
+@user_errors
+def config_cmd() -> None:
+    """Print the default study configuration (TOML) to copy and edit.
+
+    tfselect config > mine.toml, edit it, then: tfselect search --config mine.toml ...
+    """
+    from importlib.resources import files
+
+    typer.echo(files("tfselect").joinpath("default.toml").read_text(), nl=False)
+
+
 @app.command("best")
 @user_errors
 def best(
-    target: Annotated[str, typer.Option("--target", help="Target (tfselect targets lists them).")],
+    target: TargetOpt,
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
     select: SelectOpt = "significant",
 ) -> None:
-    """Print the transform spec chosen for a target (one line on stdout, for scripts).
+    """Print the transform spec chosen for a target (one line, for scripts).
+
+    The best complete trial of --study, or of all the target's studies in --storage
+    (on a multi-objective study, the best first objective on the Pareto front).
 
     --select significant (default): the best candidate only when it is significantly better
     than the better reference on the study's clips, else that reference (said on stderr).

@@ -184,7 +184,8 @@ def demix_table(model_dirs: list[Path], subset: str = "test") -> pd.DataFrame:
     for d in map(Path, model_dirs):
         path = d / f"eval-{subset}" / "medians.csv"
         if not path.is_file():
-            raise TfselectError(f"{d} has no evaluation on {subset} (run tfselect evaluate first)")
+            raise TfselectError(f"{d} has no evaluation on {subset} (run `tfselect evaluate "
+                                f"--model {d} --subset {subset}` first)")
         df = pd.read_csv(path)
         df.insert(1, "dir", str(d))
         frames.append(df)

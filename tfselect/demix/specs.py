@@ -32,8 +32,8 @@ def read_best_csv(path: Path, select: str = "significant") -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise TfselectError(
-            f"best transforms file not found: {path} (run `tfselect search` and `tfselect "
-            "report` first, or give every target with --spec TARGET=SPEC)"
+            f"best.csv not found: {path} (run `tfselect report --out {path.parent}` after "
+            "`tfselect search`, or give every target with --spec TARGET=SPEC)"
         )
     return dict(read_best(path, select=select))
 
@@ -98,5 +98,8 @@ def study_best_specs(storage: str, study: str, select: str = "significant") -> d
         if name is not None:
             specs[target] = best_spec(storage, target, name, select)[0]
     if not specs:
-        raise TfselectError(f"no study {study!r} or {study}-<target> in {storage}")
+        raise TfselectError(
+            f"no study {study!r} or {study}-<target> in {storage} (run `tfselect search "
+            f"--target TARGET --study {study}-TARGET --storage {storage}` first)"
+        )
     return specs

@@ -328,7 +328,8 @@ def load_model(model_dir: Path, device: str = "cpu") -> Demixer:
     model_dir = Path(model_dir)
     path = model_dir / MODEL if (model_dir / MODEL).exists() else model_dir / CHECKPOINT
     if not path.exists():
-        raise CheckpointError(f"no trained model in {model_dir} (expected {MODEL})")
+        raise CheckpointError(f"no trained model in {model_dir} (expected {MODEL}; run "
+                              f"`tfselect train-best --out {model_dir}` first)")
     ck = load_checkpoint(path)
     model = Demixer(ModelConfig(**ck["model_config"]))
     try:

@@ -35,10 +35,7 @@ def render_table(row: Mapping[str, object], metrics: Sequence[str], directions: 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(
-        title=f"{row['target']} · {row['transform']}",
-        caption=f"median over {row['n_clips']} clip(s); {row['n_skipped']} skipped (silent target)",
-    )
+    table = Table(title=f"{row['target']} · {row['transform']}")
     table.add_column("metric")
     table.add_column("median", justify="right")
     table.add_column("unit")
@@ -48,7 +45,11 @@ def render_table(row: Mapping[str, object], metrics: Sequence[str], directions: 
         text = "nan" if math.isnan(value) else f"{value:.4g}"
         arrow = "↑" if directions.get(name) == "maximize" else "↓"
         table.add_row(name, text, UNITS.get(name, ""), arrow)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    # A caption would be wrapped to the table's width; one line under it reads better.
+    console.print(f"median over {row['n_clips']} clip(s); {row['n_skipped']} skipped (silent "
+                  "target)", highlight=False, soft_wrap=True)  # fmt: skip
 
 
 def write_csv_row(path: Path, row: Mapping[str, object]) -> None:

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The whole tfselect job on the synthetic demo corpus, as `make demo` runs it:
+#   1. demo-data   write the corpus to $DEMO_ROOT (once; reused when it is already there)
+#   2. search      a short search per target, studies $STUDY-vocals ... $STUDY-other
+#   3. report      the report of those four studies: $OUT/best.csv holds all four targets
+#   4. train-best  a short CPU training of the per-target demixer from that best.csv
+#   5. evaluate    museval (BSSEval v4) on the demo test tracks
+#   6. separate    one test mixture into four stems
+# then a summary: the best transform per target, the demixer's median SDR (next to the
+# baselines' when BASELINES names some) and where the stems are.
+#
+# Every size is an environment variable (the Makefile passes its own variables through):
+# re-running adds TRIALS more trials per target and resumes the training (EPOCHS is the total).
+set -euo pipefail
+
+TFSELECT=${TFSELECT:-.venv/bin/tfselect}   # may be several words, e.g. "python -m tfselect"
+PYTHON=${PYTHON:-.venv/bin/python}
+DEMO_ROOT=${DEMO_ROOT:-data/demo}
+STORAGE=${STORAGE:-sqlite:///studies/demo.db}
+STUDY=${STUDY:-demo}
+OUT=${OUT:-reports/demo}
+MODEL=${MODEL:-models/demo}
+STEMS=${STEMS:-separated/demo}
+TARGETS=${TARGETS:-vocals drums bass other}
+TRIALS=${TRIALS:-8}            # search trials per target (this run)
+CLIP_SECONDS=${CLIP_SECONDS:-4}  # search clip length
+BOOTSTRAP=${BOOTSTRAP:-200}    # report: bootstrap resamples of the correlation intervals
+EPOCHS=${EPOCHS:-2}            # train-best: epochs in total
+STEPS=${STEPS:-3}              # train-best: steps per epoch
+BATCH_SIZE=${BATCH_SIZE:-2}    # train-best: chunks per step
+CHUNK=${CHUNK:-2}              # train-best: training chunk, seconds
+VALID_SECONDS=${VALID_SECONDS:-4}
+BASELINES=${BASELINES:-}       # e.g. "stft shared-slicqt": also train and evaluate those
+CORPUS_TRACKS=${CORPUS_TRACKS:-8}     # demo-data, when the corpus is written
+CORPUS_SECONDS=${CORPUS_SECONDS:-12}
+QUIET=${QUIET:-}               # non-empty: no progress bars (logs, tests)
+SEARCH_OPTS=${SEARCH_OPTS:-}   # more options for every search, e.g. "--config mine.toml"
+TRAIN_OPTS=${TRAIN_OPTS:-}     # more options for every train-best, e.g. "--batch-size 2"
+
+read -r -a TF <<<"$TFSELECT"
+read -r -a search_opts <<<"$SEARCH_OPTS"
+read -r -a train_opts <<<"$TRAIN_OPTS"
+quiet=()
+[ -n "$QUIET" ] && quiet=(--quiet)
+
+# Print each command before running it, as make does, and its wall time after it.
+TIMEFORMAT="  (%0R s; CPU %0U s user + %0S s system)"
+run() {
+    echo "\$ tfselect ${*}"
+    time "${TF[@]}" "$@"
+}
+
+if [ -f "$DEMO_ROOT/tfselect-demo.json" ]; then
+    echo "demo corpus: $DEMO_ROOT (already written)"
+else
+    run demo-data --out "$DEMO_ROOT" --tracks "$CORPUS_TRACKS" --seconds "$CORPUS_SECONDS"
+fi
+
+studies=()
+for target in $TARGETS; do
+    run search --target "$target" --study "$STUDY-$target" --trials "$TRIALS" \
+        --seconds "$CLIP_SECONDS" --root "$DEMO_ROOT" --storage "$STORAGE" "${quiet[@]}" \
+        "${search_opts[@]}"
+    studies+=(--study "$STUDY-$target")
+done
+run report "${studies[@]}" --storage "$STORAGE" --root "$DEMO_ROOT" --out "$OUT" \
+    --bootstrap "$BOOTSTRAP"
+
+train=(--root "$DEMO_ROOT" --epochs "$EPOCHS" --steps "$STEPS" --batch-size "$BATCH_SIZE"
+       --chunk "$CHUNK" --valid-seconds "$VALID_SECONDS" "${quiet[@]}" "${train_opts[@]}")
+models=("$MODEL")
+run train-best --best "$OUT/best.csv" --out "$MODEL" "${train[@]}"
+for baseline in $BASELINES; do
+    run train-best --baseline "$baseline" --out "$MODEL-$baseline" "${train[@]}"
+    models+=("$MODEL-$baseline")
+done
+for model in "${models[@]}"; do
+    run evaluate --model "$model" --root "$DEMO_ROOT"
+done
+
+mixture=$(find "$DEMO_ROOT/test" -name mixture.wav | sort | head -n 1)
+run separate --model "$MODEL" --out "$STEMS" "$mixture"
+
+"$PYTHON" - "$OUT/best.csv" "$STEMS" "${models[@]}" <<'EOF'
+"""The demo's summary, read back from the files the commands wrote."""
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from tfselect.cli import best_columns
+
+best_csv, stems, models = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
+pd.set_option("display.width", 200)
+pd.set_option("display.max_colwidth", 80)
+best = pd.read_csv(best_csv)
+print(f"\n== best transform per target ({best_csv}; train-best used these)")
+# The rows train-best took: `selected` (the best, or the better reference when the best is
+# not significantly better), else the first `best` row per target.
+pick = best["selected"].astype(bool) if "selected" in best else best["candidate"] == "best"
+rows = best[pick].drop_duplicates("target")
+# best.csv's own columns (a verdict too, where the report writes one), not the metrics.
+cols = [c for c in best_columns(best) if c != "candidate"]
+print(rows[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+print("\n== median SDR on the demo test tracks, dB (museval BSSEval v4)")
+table = {}
+for model in models:
+    medians = pd.read_csv(Path(model) / "eval-test" / "medians.csv").set_index("target")
+    table[model] = medians["SDR"]
+print(pd.DataFrame(table).to_string(float_format=lambda v: f"{v:.2f}"))
+print(f"\n== stems of one test mixture in {stems}/:")
+for wav in sorted(stems.rglob("*.wav")):
+    print(f"  {wav}")
+EOF

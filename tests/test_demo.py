@@ -1,0 +1,115 @@
+"""`make demo` end to end: scripts/demo.sh (what the Makefile runs) with tiny sizes.
+
+The script runs every command of the pipeline (demo-data, a search per target, report,
+train-best, evaluate, separate); the test then checks what each step left behind against
+the next step's needs, and the summary against the files it was read from.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import soundfile as sf
+from conftest import REPO, SMALL_STUDY, cli_env
+
+from tfselect import TARGETS
+from tfselect.demix.train import load_model
+
+
+def test_makefile_runs_the_demo_script_with_its_variables():
+    res = subprocess.run(["make", "-n", "-s", "-o", ".venv/.installed", "demo", "TRIALS=3",
+                          "EPOCHS=2", "BASELINES=stft"], cwd=REPO, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    words = shlex.split(res.stdout.replace("\\\n", " "))
+    assert words[-2:] == ["bash", "scripts/demo.sh"]
+    env = dict(w.split("=", 1) for w in words[:-2])
+    assert env["TRIALS"] == "3" and env["EPOCHS"] == "2" and env["BASELINES"] == "stft"
+    assert env["TFSELECT"].endswith("/bin/tfselect") and env["PYTHON"].endswith("/bin/python")
+
+
+@pytest.mark.slow
+def test_demo_script_runs_the_whole_pipeline(tmp_path):
+    (tmp_path / "small.toml").write_text(SMALL_STUDY)
+    env = {
+        **cli_env(),
+        "TFSELECT": f"{sys.executable} -m tfselect",
+        "PYTHON": sys.executable,
+        "TRIALS": "2",
+        "CLIP_SECONDS": "2",
+        "SEARCH_OPTS": "--config small.toml",
+        "BOOTSTRAP": "20",
+        "EPOCHS": "1",
+        "STEPS": "2",
+        "CHUNK": "1",
+        "VALID_SECONDS": "1",
+        "BATCH_SIZE": "2",
+        "TRAIN_OPTS": "--no-augment",
+        "CORPUS_TRACKS": "2",
+        "CORPUS_SECONDS": "4",
+        "QUIET": "1",
+    }
+    # Its own process group, so a timeout stops the running tfselect command too.
+    proc = subprocess.Popen(["bash", str(REPO / "scripts" / "demo.sh")], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=1800)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, f"{out}\n{err}"
+    # Every step ran, in workflow order, each printed before it ran.
+    steps = re.findall(r"^\$ tfselect (\S+)", out, flags=re.M)
+    assert steps == ["demo-data", *["search"] * 4, "report", "train-best", "evaluate",
+                     "separate"]  # fmt: skip
+    # One study per target, named <study>-<target>, all in one report: best.csv has all four.
+    for t in TARGETS:
+        assert f"study demo-{t}:" in out
+    best = pd.read_csv(tmp_path / "reports" / "demo" / "best.csv")
+    rows = best[best["candidate"] == "best"].drop_duplicates("target").set_index("target")
+    assert set(rows.index) == set(TARGETS)
+    assert set(rows["study"]) == {f"demo-{t}" for t in TARGETS}
+    # train-best used exactly those specs.
+    model = load_model(tmp_path / "models" / "demo")
+    assert {t: model.config.specs[t] for t in TARGETS} == rows["spec"].to_dict()
+    # The summary: best spec per target, the evaluation's medians, the stems.
+    summary = out[out.index("== best transform per target"):]
+    for t in TARGETS:
+        assert re.search(rf"^\s*{t}\s.*\s{re.escape(rows.loc[t, 'spec'])}\s", summary, re.M)
+    medians = pd.read_csv(tmp_path / "models" / "demo" / "eval-test" / "medians.csv")
+    sdr = summary[summary.index("== median SDR"):summary.index("== stems")]
+    for t, v in medians.set_index("target")["SDR"].items():
+        assert re.search(rf"^{t}\s+{'NaN' if pd.isna(v) else f'{v:.2f}'}\s*$", sdr, re.M), sdr
+    stems = sorted((tmp_path / "separated" / "demo").rglob("*.wav"))
+    assert sorted(p.stem for p in stems) == sorted(TARGETS)
+    mixture = next((tmp_path / "data" / "demo" / "test").rglob("mixture.wav"))
+    for p in stems:
+        assert f"  {p.relative_to(tmp_path)}" in summary
+        assert sf.info(p).frames == sf.info(mixture).frames
+
+
+@pytest.mark.parametrize(("args", "producer"), [
+    (["train-best", "--best", "{tmp}/reports/best.csv", "--out", "{tmp}/m"],
+     "tfselect report --out {tmp}/reports"),
+    (["train-best", "--study", "demo", "--storage", "sqlite:///{tmp}/s.db", "--out", "{tmp}/m"],
+     "tfselect search --target TARGET --study demo-TARGET"),
+    (["evaluate", "--model", "{tmp}/m"], "tfselect train-best --out {tmp}/m"),
+    (["separate", "--model", "{tmp}/m", "{tmp}/song.wav"], "tfselect train-best --out {tmp}/m"),
+    (["report", "--model", "{tmp}/m", "--out", "{tmp}/r"], "tfselect evaluate --model {tmp}/m"),
+])  # fmt: skip
+def test_a_missing_prerequisite_names_the_command_that_makes_it(tmp_path, args, producer):
+    from typer.testing import CliRunner
+
+    from tfselect.cli import app
+
+    res = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in args])
+    assert res.exit_code == 2
+    assert res.output.startswith("tfselect: error:") and len(res.output.splitlines()) == 1
+    assert f"`{producer.format(tmp=tmp_path)}" in res.output, res.output
