@@ -466,9 +466,13 @@ def test_other_target_is_refused_and_study_untouched(tmp_path, demo_root, small_
     with pytest.raises(TfselectError, match="searches scales=\\['bark', 'mel'\\], not \\['log'\\]"):
         run_search("vocals", storage=url, study="s", config=narrow, root=demo_root, trials=1,
                    progress=False)  # fmt: skip
-    # Another dataset root: other clips, other scores; refused before reading audio.
+    # Another (valid) dataset root: other clips, other scores; refused before reading audio.
+    from conftest import write_wav_track
+
+    other_root = tmp_path / "other-corpus"
+    write_wav_track(other_root, "train", "One", seconds=3.0)
     with pytest.raises(TfselectError, match="scores clips of root"):
-        run_search("vocals", storage=url, study="s", config=small_config, root=tmp_path,
+        run_search("vocals", storage=url, study="s", config=small_config, root=other_root,
                    trials=1, progress=False)  # fmt: skip
     # Numeric ranges may change (e.g. to widen bins).
     wider = replace(small_config, space=replace(small_config.space, bins=(12, 200)))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import SMALL_STUDY, cli_env
+from conftest import SMALL_STUDY, cli_env, write_wav_track
 from optuna.trial import TrialState
 from typer.testing import CliRunner
 
@@ -210,7 +210,8 @@ def _snapshot(url: str):
         (["--objective", "sdr"], "unknown metric 'sdr'"),
         (["--sampler", "grid"], "unknown sampler 'grid'"),
         (["--pruner", "median"], "unknown pruner 'median'"),
-        (["--root", "/"], "scores clips of root"),
+        (["--root", "/"], "holds no tracks"),
+        (["--root", "OTHER"], "scores clips of root"),  # a valid corpus, not the study's
         (["--target", "piano"], "unknown target 'piano'"),
         (["--target", "drums"], "searches target 'vocals', not 'drums'"),
         (["--objective", "irm1"], "has objective 'mpi', not 'irm1'"),
@@ -224,6 +225,11 @@ def test_bad_search_input_one_line_exit_2_study_intact(existing, demo_root, extr
     args = ["search", "--target", "vocals", "--storage", url, "--study", "b", "--config",
             str(cfg), "--root", str(demo_root), "--trials", "1", "--quiet"]  # fmt: skip
     # later options win in click: the extra ones replace the defaults above
+    if extra == ["--root", "OTHER"]:
+        other = Path(cfg).parent / "other-corpus"
+        if not other.exists():
+            write_wav_track(other, "train", "One", seconds=3.0)
+        extra = ["--root", str(other)]
     err = _bad(args + extra)
     assert words in err
     assert _snapshot(url) == before

@@ -19,8 +19,8 @@ from tfselect import __version__
 from tfselect.errors import Interrupted, TfselectError
 
 # The order a user meets the commands in; `tfselect --help` lists them so.
-WORKFLOW = ("demo-data", "score", "search", "report", "best", "train-best", "evaluate",
-            "separate", "config")  # fmt: skip
+WORKFLOW = ("demo-data", "targets", "score", "search", "report", "best", "train-best",
+            "evaluate", "separate", "config")  # fmt: skip
 # Metavars for options that name none: a word, never a Python type name.
 _METAVARS = {"int": "INT", "float": "FLOAT", "str": "TEXT", "path": "PATH"}
 
@@ -232,7 +232,11 @@ def targets_cmd(
         Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
     ] = None,
 ) -> None:
-    """List the dataset's targets: tracks present, tracks active, median active fraction."""
+    """List the dataset's targets: where each is present and active.
+
+    One row per target (and a residual row when the targets leave part of the mixture):
+    tracks where it is present, tracks where it is active, median active fraction.
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -526,7 +530,7 @@ def separate(
     overlap: Annotated[float, typer.Option("--overlap", help="Chunk overlap, seconds.")] = 2.0,
     device: DeviceOpt = "cpu",
 ) -> None:
-    """Separate songs into one stem WAV per target with a trained demixer.
+    """Separate songs into one WAV per target with a trained demixer.
 
     Writes OUT/<song>/<target>.wav (and residual.wav when the targets do not cover
     the mixture) at the input's length and sample rate.
@@ -773,7 +777,7 @@ def best(
     study: StudyOpt = None,
     select: SelectOpt = "significant",
 ) -> None:
-    """Print the transform spec chosen for a target (one line, for scripts).
+    """Print the spec chosen for a target (one line, for scripts).
 
     The best complete trial of --study, or of all the target's studies in --storage
     (on a multi-objective study, the best first objective on the Pareto front).

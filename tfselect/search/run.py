@@ -261,6 +261,7 @@ def run_search(
 
     store = open_storage(storage)
     data_root = resolve_root(root)
+    check_target(data_root, target, cfg.targets)  # the dataset's names, before any audio
     tags = StudyTags(
         target=target,
         objective=objectives.text,
@@ -271,7 +272,6 @@ def run_search(
         choices=cfg.space.choices(),
     )
     _precheck(store, name, tags)
-    check_target(data_root, target, cfg.targets)  # the dataset's names, before any audio
 
     if trials is None and until is None and timeout is None:
         trials = cfg.search.trials
