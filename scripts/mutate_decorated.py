@@ -66,9 +66,9 @@ MUTANTS: list[tuple[str, str, str | None]] = [
      "redundant: after the chunk that reaches n, the next start is at least n - ov, where "
      "the range stops anyway"),
     ("return out / np.maximum(weight, 1e-8)", "return out / np.maximum(weight, 1.0)",
-     "the cross-fade weights sum to one at every sample (fade-in + fade-out = 1, no ramp at "
-     "either end), so dividing by max(weight, 1) is dividing by 1"),
-    ("return out / np.maximum(weight, 1e-8)", "return out", "same reason: weight is 1 everywhere"),
+     "the summed weights never fall below 1: exactly 1 where a chunk is at least two overlaps "
+     "long (fade-in + fade-out = 1, no ramp at either end), above 1 where more chunks overlap"),
+    ("return out / np.maximum(weight, 1e-8)", "return out", None),
 ]
 
 

@@ -154,7 +154,8 @@ class ChunkMeanModel(PointwiseModel):
 
 
 @pytest.mark.parametrize("seconds, chunk, overlap", [(3.7, 1.0, 0.5), (2.0, 1.0, 0.0),
-                                                     (1.3, 0.6, 0.25), (0.5, 1.0, 0.5)])
+                                                     (1.3, 0.6, 0.25), (0.5, 1.0, 0.5),
+                                                     (2.0, 1.0, 0.7)])  # up to 4 chunks overlap
 def test_chunked_separation_of_a_context_free_model_is_exact(seconds, chunk, overlap) -> None:
     """Normalised cross-fade weights sum to one at every sample, the tail included."""
     x = np.random.default_rng(5).standard_normal((2, int(seconds * SR))).astype(np.float32)
