@@ -84,10 +84,10 @@ def study_best_specs(storage: str, study: str) -> dict[str, str]:
             without a complete trial.
     """
     from tfselect.report.best import best_spec
-    from tfselect.search.storage import open_storage
+    from tfselect.search.storage import open_storage, redact
     from tfselect.search.study import tagged_studies
 
-    store = open_storage(storage)
+    store = open_storage(storage, create=False)
     specs = {}
     for target in TARGETS:
         names = {s.study_name for s in tagged_studies(store, target=target)}
@@ -95,5 +95,5 @@ def study_best_specs(storage: str, study: str) -> dict[str, str]:
         if name is not None:
             specs[target] = best_spec(storage, target, name)[0]
     if not specs:
-        raise TfselectError(f"no study {study!r} or {study}-<target> in {storage}")
+        raise TfselectError(f"no study {study!r} or {study}-<target> in {redact(storage)}")
     return specs

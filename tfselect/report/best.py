@@ -69,7 +69,7 @@ def best_spec(storage_url: str, target: str, study: str | None = None) -> tuple[
 
     if target not in TARGETS:
         raise TfselectError(f"unknown target {target!r} (choose from {', '.join(TARGETS)})")
-    store = open_storage(storage_url)
+    store = open_storage(storage_url, create=False)
     if study is not None:
         st = load_study(store, study)
         tags = read_tags(st)
