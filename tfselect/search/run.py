@@ -32,6 +32,7 @@ from typing import Any
 
 from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.errors import Interrupted, SpecError, TfselectError
+from tfselect.search import stale
 from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives
 from tfselect.search.space import SearchSpace, check_slice_length
@@ -54,7 +55,7 @@ REFERENCES: dict[str, str] = {
 # --until alone stops after this many trials in a row that did not complete.
 GIVE_UP_AFTER = 50
 # User attrs of a trial that are not metrics.
-RESERVED_ATTRS = ("spec", "fail_reason", "reused_from")
+RESERVED_ATTRS = ("spec", "fail_reason", "reused_from", *stale.ATTRS)
 
 Scorer = Callable[..., Mapping[str, float]]
 
@@ -139,6 +140,7 @@ class TrialObjective:
             # Ctrl-C came between two trials: end this one at once, as interrupted.
             trial.set_user_attr("fail_reason", "interrupted")
             raise KeyboardInterrupt
+        stale.tag(trial)  # so a worker on this host can fail it if this process dies
         spec_text = self.space.suggest(trial)
         trial.set_user_attr("spec", spec_text)
         earlier = self._earlier(trial, spec_text)
@@ -146,7 +148,8 @@ class TrialObjective:
             # Scoring is deterministic on the shared clips: a repeated candidate (common for
             # the few STFT choices) copies its earlier result instead of recomputing it.
             for name, value in earlier.user_attrs.items():
-                trial.set_user_attr(name, value)
+                if name not in stale.ATTRS:
+                    trial.set_user_attr(name, value)
             trial.set_user_attr("reused_from", earlier.number)
             values = list(earlier.values)
             return values[0] if len(values) == 1 else values
@@ -189,7 +192,8 @@ class TrialObjective:
 
 
 class CtrlC:
-    """SIGINT handling that stops a search cleanly.
+    """SIGINT (and SIGTERM, what ``timeout`` and schedulers send) handling that stops a
+    search cleanly.
 
     Inside a trial's scoring (``with ctrl_c:``) Ctrl-C raises KeyboardInterrupt at once, so
     Optuna marks that trial FAIL ("interrupted"). Anywhere else (Optuna's bookkeeping,
@@ -201,7 +205,7 @@ class CtrlC:
         self.study = study
         self.requested = False
         self.inside = False
-        self._previous = None
+        self._previous: dict = {}
 
     def __enter__(self) -> CtrlC:
         self.inside = True
@@ -224,25 +228,33 @@ class CtrlC:
         """Install the handler (main thread only); returns whether it was installed."""
         if threading.current_thread() is not threading.main_thread():
             return False
-        self._previous = signal.signal(signal.SIGINT, self._handler)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handler)
         return True
 
     def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
 
 
 class _DropInterrupts(logging.Filter):
-    """Hide Optuna's "Trial N failed ... KeyboardInterrupt" warning and its traceback.
+    """Hide Optuna's "Trial N failed ... KeyboardInterrupt" warning and its traceback, and
+    the "Trial N failed with value None" line that follows it.
 
     Ctrl-C is a user's request, not an error: the trial is recorded FAIL ("interrupted") and
     the command says how to continue, so a traceback on stderr would only alarm.
     """
 
+    interrupted: str | None = None  # "Trial N failed" of the trial Ctrl-C stopped
+
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[0] if record.exc_info else None
-        return not (exc is not None and issubclass(exc, KeyboardInterrupt))
+        message = record.getMessage()
+        if exc is not None and issubclass(exc, KeyboardInterrupt):
+            self.interrupted = " ".join(message.split()[:3])  # "Trial 7 failed"
+            return False
+        return not (self.interrupted and message.startswith(self.interrupted + " with value"))
 
 
 def _quiet_interrupts(logger: logging.Logger) -> None:
@@ -398,6 +410,7 @@ def run_search(
     sampler_seed %= 2**31
     sampler = make_sampler(cfg.search.sampler, sampler_seed, len(objectives))
     st = open_study(store, name, tags, sampler)
+    stale.fail_stale(st)  # trials of dead workers on this host (journal files: no heartbeat)
 
     objective = TrialObjective(
         cfg.space, objectives, target, clips, metrics, cfg.search.device, scorer
