@@ -18,7 +18,11 @@ from typer.testing import CliRunner
 from tfselect.cli import app
 
 runner = CliRunner()
-SETTINGS = settings(derandomize=True, deadline=None, database=None,
+
+
+def _settings(examples: int) -> settings:
+    """Derandomized (the same examples every run), no example database, no deadline."""
+    return settings(derandomize=True, deadline=None, database=None, max_examples=examples,
                     suppress_health_check=list(HealthCheck))
 
 # Pieces of the spec grammar, recombined with junk: most examples are near-misses.
@@ -59,8 +63,19 @@ def nowhere(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("prop") / "no-such-root"
 
 
-@SETTINGS
-@settings(max_examples=150)
+@pytest.fixture(autouse=True)
+def built_once(monkeypatch):
+    """Build the click command of the app once: typer rebuilds it on every invoke (~80 ms),
+    which would dominate hundreds of examples."""
+    import typer.testing
+    from typer.main import get_command
+
+    command = get_command(app)
+    monkeypatch.setattr(typer.testing, "_get_command",
+                        lambda a: command if a is app else get_command(a))
+
+
+@_settings(120)
 @given(spec=SPECS)
 def test_random_specs(spec, nowhere):
     args = ["score", "--target", "bass", "--transform", spec, "--root", str(nowhere)]
@@ -91,8 +106,7 @@ def _toml(pairs: list[tuple[str, str]]) -> str:
     return "\n".join(f"[{t}]\n" + "\n".join(dict.fromkeys(lines)) for t, lines in tables.items())
 
 
-@SETTINGS
-@settings(max_examples=150)
+@_settings(120)
 @given(pairs=st.lists(st.tuples(TOML_KEYS, TOML_VALUES), max_size=5),
        raw=st.one_of(st.none(), st.binary(max_size=20)))
 def test_random_study_configs(pairs, raw, nowhere, tmp_path_factory):
@@ -121,8 +135,7 @@ COMMANDS = {
 }
 
 
-@SETTINGS
-@settings(max_examples=300)
+@_settings(250)
 @given(command=st.sampled_from(sorted(COMMANDS)), data=st.data())
 def test_random_option_values(command, data, nowhere, tmp_path_factory):
     folder = tmp_path_factory.mktemp("opt", numbered=True)

@@ -157,6 +157,8 @@ def _validate(cfg: StudyConfig) -> None:
         raise TfselectError(f"search.trials: must be >= 0, got {s.trials}")
     if s.jobs < 1:
         raise TfselectError(f"search.jobs: must be >= 1, got {s.jobs}")
+    if not 0 <= s.seed < 2**32:  # numpy seeds are 32-bit and non-negative
+        raise TfselectError(f"search.seed: must be in [0, 2**32 - 1], got {s.seed}")
 
 
 def load_config(path: str | Path | None = None) -> StudyConfig:
