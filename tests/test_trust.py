@@ -469,6 +469,44 @@ def test_signals_stop_a_search_with_one_line(tmp_path, demo_root, signals):
                for t in trials if t.state == optuna.trial.TrialState.FAIL)
 
 
+@pytest.mark.slow
+def test_sigterm_stops_training_and_keeps_the_checkpoint(tmp_path):
+    root = tmp_path / "root"
+    for i in range(3):
+        write_wav_track(root, "train", f"T{i}", seconds=2.0, seed=i)
+    out = tmp_path / "m"
+    cmd = [sys.executable, "-m", "tfselect", "train-best", "--root", str(root), "--out", str(out),
+           "--epochs", "1000", "--steps", "2", "--batch-size", "2", "--chunk", "1",
+           "--valid-seconds", "1", "--quiet",
+           *[a for t in TARGETS for a in ("--spec", f"{t}={STFT}")]]
+    proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (out / "losses.csv").exists():
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    # (training logs its epochs on stderr; the interruption itself is one line, the last)
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err and [x for x in lines if x.startswith("tfselect")] == lines[-1:]
+    assert "rerun the same command to resume" in lines[-1], err
+    from tfselect.demix.tensorfile import load_state
+
+    done = load_state(out / "checkpoint.safetensors")["state"]["epoch"]
+    assert done >= 1
+    r = subprocess.run([*cmd[:cmd.index("1000")], str(done + 1), *cmd[cmd.index("1000") + 1:]],
+                       env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "resumed" in (out / "train.log").read_text()
+
+
 # ------------------------------------------------ 11. journal trials of dead workers fail
 
 def test_dead_workers_trials_are_failed(tmp_path):

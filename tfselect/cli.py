@@ -437,7 +437,11 @@ def train_best(
         )
     except ValueError as exc:
         raise TfselectError(str(exc)) from None
-    history = train(config, out, device=device, progress=not quiet)
+    try:
+        history = train(config, out, device=device, progress=not quiet)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: checkpoints are atomic, the last one stands
+        raise Interrupted(f"interrupted; {out} keeps the checkpoint of the last finished epoch: "
+                          "rerun the same command to resume") from None
     if history:
         last = history[-1]
         typer.echo(f"epoch {int(last['epoch'])}: train {last['train_loss']:.4f} "
