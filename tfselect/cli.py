@@ -518,8 +518,8 @@ def separate(
 
     check_chunking(chunk, overlap)
     _check_range("--wiener-iterations", wiener_iterations, 1, MAX_WIENER_ITERATIONS)
-    _check_out_folder(out)
     demixer = load_model(model, device)
+    _check_out_folder(out)
     names = output_names(files)
     for name in names:  # every clash is found before any song is separated
         output_folder(out, name, list(demixer.targets), overwrite)

@@ -208,9 +208,6 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
                 f"{', '.join(diff)}); use another --out or the same options"
             )
 
-    # The corpus first: a bad root fails before a network is built. (The split has its own
-    # seeded generator; the global RNGs below are untouched, so resumption stays exact.)
-    train_tracks, valid_tracks = data if data is not None else _splits(config.root, config.seed)
     torch.manual_seed(config.seed)  # identical initial weights on every rank
     model_cfg = ModelConfig(**config.model)
     model = Demixer(model_cfg).to(dev)
@@ -234,6 +231,7 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
             model, device_ids=[dev.index] if dev.type == "cuda" else None
         )
 
+    train_tracks, valid_tracks = data if data is not None else _splits(config.root, config.seed)
     preload = len(train_tracks) + len(valid_tracks) <= 20  # small corpora: keep in RAM
     train_audio = TrackAudio(train_tracks, preload)
     longest = max(train_audio.lengths, default=0)
