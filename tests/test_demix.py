@@ -277,7 +277,7 @@ def test_separate_writes_stems_atomically(tiny_model, tmp_path, monkeypatch):
 
     monkeypatch.setattr(sf, "write", broken)
     with pytest.raises(OSError, match="disk full"):
-        separate_file(m, song, tmp_path / "out")
+        separate_file(m, song, tmp_path / "out", overwrite=True)
     folder = tmp_path / "out" / "song"
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
 

@@ -119,9 +119,11 @@ def test_ddp_two_cpu_processes_agree_with_one(corpus, tmp_path):
     r = subprocess.run(ddp, cwd=REPO, env=_env(), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
     assert "processes 2" in (two / "train.log").read_text()
+    from tfselect.demix.tensorfile import load_state
+
     a, b = _losses(one), _losses(two)
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-4)
-    wa = torch.load(one / "checkpoint.pt", weights_only=False)["state_dict"]
-    wb = torch.load(two / "checkpoint.pt", weights_only=False)["state_dict"]
+    wa = load_state(one / "checkpoint.safetensors")["state_dict"]
+    wb = load_state(two / "checkpoint.safetensors")["state_dict"]
     for k in wa:
         assert torch.allclose(wa[k], wb[k], rtol=1e-3, atol=1e-5), k

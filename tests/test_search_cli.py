@@ -216,7 +216,7 @@ def _snapshot(url: str):
         (["--target", "drums"], "searches target 'vocals', not 'drums'"),
         (["--objective", "irm1"], "has objective 'mpi', not 'irm1'"),
         (["--seconds", "3"], "seconds=2.0, not 3.0"),
-        (["--trials", "-1"], "--trials must be >= 0"),
+        (["--trials", "-1"], "--trials must be in [0,"),
     ],
 )
 def test_bad_search_input_one_line_exit_2_study_intact(existing, demo_root, extra, words):
@@ -299,6 +299,13 @@ def test_empty_space_and_unreachable_storage(tmp_path, demo_root):
     assert "cannot open storage" in err and "hunter2" not in err
     err = _bad(["report", "--storage", f"sqlite:///{tmp_path}/none.db", "--out",
                 str(tmp_path / "r")])  # fmt: skip
+    assert "no such file" in err
+    assert not (tmp_path / "none.db").exists()  # reading never creates an empty database
+    open_storage(f"sqlite:///{tmp_path}/empty.db")  # exists, holds no study
+    err = _bad(["report", "--storage", f"sqlite:///{tmp_path}/empty.db", "--out",
+                str(tmp_path / "r")])  # fmt: skip
     assert "no tfselect study" in err
-    err = _bad(["best", "--target", "bass", "--storage", f"sqlite:///{tmp_path}/none.db"])
+    err = _bad(["best", "--target", "bass", "--storage", f"sqlite:///{tmp_path}/empty.db"])
     assert "no study for target 'bass'" in err
+    err = _bad(["best", "--target", "bass", "--storage", f"journal:///{tmp_path}/none.log"])
+    assert "no such file" in err and not (tmp_path / "none.log").exists()

@@ -8,15 +8,73 @@ stderr with exit status 2.
 from __future__ import annotations
 
 import functools
+import math
+import signal
 import sys
 from inspect import cleandoc
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+
+try:  # recent typer carries its own copy of click: its exceptions are not click's
+    from typer._click import exceptions as click_errors
+    from typer._click.globals import get_current_context
+except ImportError:  # pragma: no cover - typer on the real click
+    from click import exceptions as click_errors
+    from click import get_current_context
 
 from tfselect import __version__
 from tfselect.errors import Interrupted, TfselectError
+
+_ABORTS = tuple({typer.Abort, getattr(click_errors, "Abort", typer.Abort)})
+
+
+class _OneLineErrors(TyperGroup):
+    """The command group with usage errors on one line, like every other error.
+
+    Click (through typer and rich) prints a missing option, an unknown command or a word
+    where a number belongs as a multi-line box; here it becomes ``tfselect: error: ...``
+    with exit status 2. A Ctrl-C that reaches this far (outside any command's own handling)
+    prints one line and exits 130, and a second one during that exit is ignored.
+    """
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
+             **extra: Any) -> Any:
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else 0
+        except click_errors.NoArgsIsHelpError as exc:
+            exc.show()  # the bare command prints its help, as before
+            code = 2
+        except click_errors.UsageError as exc:
+            message = " ".join(exc.format_message().split())
+            if exc.ctx is not None and exc.ctx.command is not self:
+                message = f"{exc.ctx.info_name}: {message}"
+            typer.echo(f"tfselect: error: {message}", err=True)
+            code = 2
+        except click_errors.ClickException as exc:  # bad file arguments and the like
+            typer.echo(f"tfselect: error: {' '.join(exc.format_message().split())}", err=True)
+            code = exc.exit_code
+        except (KeyboardInterrupt, *_ABORTS):
+            _ignore_signals()
+            typer.echo("tfselect: interrupted", err=True)
+            code = 130
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _ignore_signals() -> None:
+    """Once the command is stopping, a second Ctrl-C (or SIGTERM) must not print a traceback."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+
+
 
 # The order a user meets the commands in; `tfselect --help` lists them so.
 WORKFLOW = ("demo-data", "targets", "score", "search", "report", "best", "train-best",
@@ -75,7 +133,7 @@ def _expand_counts(cmd, args: list[str]) -> list[str]:
     return out
 
 
-class _Group(typer.core.TyperGroup):
+class _Group(_OneLineErrors):
     """Help that reads well at 80 columns: workflow order, metavars, ``-v N``."""
 
     def list_commands(self, ctx) -> list[str]:
@@ -163,24 +221,92 @@ def main(
 
 
 def user_errors(fn):
-    """Turn TfselectError (bad input) into one clear line and exit status 2, no traceback."""
+    """Turn TfselectError (bad input) into one clear line and exit status 2, no traceback.
+
+    Also: number options that are not finite (``nan``, ``inf``) stop before the command
+    runs; SIGTERM (what ``timeout``, schedulers and ``kill`` send) is treated like Ctrl-C;
+    an OSError naming a file (full disk, read-only folder) is one line too.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        previous = _sigterm_as_ctrl_c()
         try:
+            _check_finite(kwargs)
             return fn(*args, **kwargs)
         except TfselectError as exc:
-            typer.echo(f"tfselect: error: {exc}", err=True)
+            typer.echo(f"tfselect: error: {_one_line(exc)}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
+            _ignore_signals()
             typer.echo(f"tfselect: {exc if isinstance(exc, Interrupted) else 'interrupted'}",
                        err=True)  # fmt: skip
             raise typer.Exit(130) from None
         except MemoryError:  # a huge request that slipped past the checks
             typer.echo("tfselect: error: out of memory (try fewer bins or shorter clips)", err=True)
             raise typer.Exit(2) from None
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            typer.echo(f"tfselect: error: {exc.filename}: {exc.strerror or exc}", err=True)
+            raise typer.Exit(2) from None
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     return wrapper
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message on one line, with any storage password scrubbed."""
+    text = " ".join(str(exc).split())
+    if "tfselect.search.storage" in sys.modules:
+        from tfselect.search.storage import scrub
+
+        text = scrub(text)
+    return text
+
+
+def _sigterm_as_ctrl_c():
+    """Hand SIGTERM to the SIGINT handler in force at that moment, so every Ctrl-C path
+    (a search's CtrlC, KeyboardInterrupt anywhere else) handles it too."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def forward(signum, frame):
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):
+            handler(signal.SIGINT, frame)
+        elif handler != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, forward)
+
+
+def _check_finite(kwargs: dict) -> None:
+    """TfselectError for a number option given as ``nan`` or ``inf`` (click accepts them)."""
+    ctx = get_current_context(silent=True)
+    names = {p.name: p.opts[-1] for p in ctx.command.params} if ctx is not None else {}
+    for name, value in kwargs.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TfselectError(f"{names.get(name, name)} must be a finite number, got {value}")
+    # numpy seeds are 32-bit and non-negative
+    _check_range("--seed", kwargs.get("seed"), 0, 2**32 - 1)
+
+
+def _check_range(option: str, value: float | None, low: float, high: float) -> None:
+    """TfselectError unless ``low <= value <= high`` (None: not given, fine)."""
+    if value is not None and not low <= value <= high:
+        raise TfselectError(f"{option} must be in [{low}, {high}], got {value}")
+
+
+def _check_out_folder(out: Path) -> None:
+    """--out must be a folder we can write (created if missing)."""
+    from tfselect.atomic import check_out_dir
+
+    check_out_dir(Path(out))
 
 
 # ---------------------------------------------------------------- data (issue 2)
@@ -212,6 +338,8 @@ def demo_data(
 
     from tfselect.audio.demo import write_demo_corpus
 
+    _check_range("--tracks", tracks, 1, 10_000)
+    _check_range("--test-tracks", test_tracks, 0, 10_000)
     t0 = time.perf_counter()
     path = write_demo_corpus(
         out, tracks=tracks, seconds=seconds, seed=seed, test_tracks=test_tracks,
@@ -311,6 +439,9 @@ def score_cmd(
     from tfselect.transforms import TransformSpec, build
 
     # Cheap checks first, so a typo fails before any audio is read.
+    _check_range("--clips", clips, 1, 10_000)
+    _check_range("--seconds", seconds, 0, 3600)
+    _check_range("--tracks", tracks, 1, 1_000_000)
     target_map = load_target_map(config)
     data_root = resolve_root(root)
     check_target(data_root, target, target_map)
@@ -337,7 +468,10 @@ def score_cmd(
     if out is not None:
         write_csv_row(out, row)
     if json_out:
-        typer.echo(json.dumps(row))
+        # Strict JSON: a metric that could not be computed (NaN/inf) is null, never NaN.
+        safe = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+                for k, v in row.items()}
+        typer.echo(json.dumps(safe, allow_nan=False))
     else:
         render_table(row, names, DIRECTIONS)
 
@@ -418,8 +552,8 @@ def train_best(
     The transforms come from --best (the report's best.csv, as chosen by --select), from
     --study NAME (the studies NAME-<target>, e.g. NAME-vocals) or from --spec; one branch
     per target named. --baseline trains a comparison instead. Re-running the same command
-    resumes from OUT/checkpoint.pt. Several GPUs or processes: torchrun --nproc-per-node N -m
-    tfselect train-best ...
+    resumes from OUT/checkpoint.safetensors. Several GPUs or processes: torchrun
+    --nproc-per-node N -m tfselect train-best ...
     """
     import logging
 
@@ -455,6 +589,13 @@ def train_best(
     for option, value in checks:
         if value is not None and value <= 0:
             raise TfselectError(f"{option} must be positive, got {value}")
+    # Upper bounds: far beyond any useful run, short of allocating the machine away.
+    for option, value, high in (("--epochs", epochs, 100_000), ("--batch-size", batch_size, 4096),
+                                ("--chunk", chunk, 600), ("--steps", steps, 1_000_000),
+                                ("--valid-seconds", valid_seconds, 3600),
+                                ("--patience", patience, 100_000), ("--alpha", alpha, 10**6),
+                                ("--masksum", masksum, 10**6)):
+        _check_range(option, value, 0, high)
     opts = {k: v for k, (_, v) in given.items() if v is not None}
     from tfselect.audio.dataset import resolve_root
     from tfselect.audio.targets import check_target, load_target_map
@@ -474,7 +615,11 @@ def train_best(
         )
     except ValueError as exc:
         raise TfselectError(str(exc)) from None
-    history = train(config, out, device=device, progress=not quiet)
+    try:
+        history = train(config, out, device=device, progress=not quiet)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: checkpoints are atomic, the last one stands
+        raise Interrupted(f"interrupted; {out} keeps the checkpoint of the last finished epoch: "
+                          "rerun the same command to resume") from None
     if history:
         last = history[-1]
         typer.echo(f"epoch {int(last['epoch'])}: train {last['train_loss']:.4f} "
@@ -497,6 +642,9 @@ def evaluate(
         float | None, typer.Option("--duration", help="Score only the first seconds.")
     ] = None,
     wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
+    wiener_iterations: Annotated[
+        int, typer.Option("--wiener-iterations", help="Wiener-EM iterations (with --wiener).")
+    ] = 1,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default MODEL/eval-SUBSET).")
     ] = None,
@@ -508,8 +656,16 @@ def evaluate(
     MODEL/eval-SUBSET.
     """
     from tfselect.demix.evaluate import evaluate_model
+    from tfselect.demix.separate import MAX_WIENER_ITERATIONS
 
-    medians = evaluate_model(model, root, subset, tracks, jobs, wiener, device, duration, out)
+    if duration is not None and not 0 < duration <= 36_000:
+        raise TfselectError(f"--duration must be in (0, 36000] seconds, got {duration:g}")
+    _check_range("--wiener-iterations", wiener_iterations, 1, MAX_WIENER_ITERATIONS)
+    _check_range("--jobs", jobs, 1, 1024)
+    if out is not None:
+        _check_out_folder(out)
+    medians = evaluate_model(model, root, subset, tracks, jobs, wiener, device, duration, out,
+                             wiener_iterations=wiener_iterations)
     typer.echo(medians.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
@@ -526,21 +682,43 @@ def separate(
         "separated"
     ),
     wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
+    wiener_iterations: Annotated[
+        int, typer.Option("--wiener-iterations", help="Wiener-EM iterations (with --wiener).")
+    ] = 1,
     chunk: Annotated[float, typer.Option("--chunk", help="Chunk length, seconds.")] = 30.0,
     overlap: Annotated[float, typer.Option("--overlap", help="Chunk overlap, seconds.")] = 2.0,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace stems already in --out.")
+    ] = False,
     device: DeviceOpt = "cpu",
 ) -> None:
     """Separate songs into one WAV per target with a trained demixer.
 
-    Writes OUT/<song>/<target>.wav (and residual.wav when the targets do not cover
-    the mixture) at the input's length and sample rate.
+    Writes OUT/<song>/<target>.wav (and residual.wav when the targets do not cover the
+    mixture) at the input's length and sample rate. <song> is the file's name without
+    extension (its folder's name for a MUSDB mixture.wav), made unique with -2, -3... when
+    several inputs share it.
     """
-    from tfselect.demix.separate import separate_file
+    from tfselect.demix.separate import (
+        MAX_WIENER_ITERATIONS,
+        check_chunking,
+        output_folder,
+        output_names,
+        separate_file,
+    )
     from tfselect.demix.train import load_model
 
+    check_chunking(chunk, overlap)
+    _check_range("--wiener-iterations", wiener_iterations, 1, MAX_WIENER_ITERATIONS)
     demixer = load_model(model, device)
-    for f in files:
-        for path in separate_file(demixer, f, out, wiener, chunk, overlap):
+    _check_out_folder(out)
+    names = output_names(files)
+    for name in names:  # every clash is found before any song is separated
+        output_folder(out, name, list(demixer.targets), overwrite)
+    for f, name in zip(files, names, strict=True):
+        for path in separate_file(demixer, f, out, wiener, chunk, overlap,
+                                  wiener_iterations=wiener_iterations, overwrite=overwrite,
+                                  name=name):
             typer.echo(str(path))
 
 
@@ -613,6 +791,11 @@ def search(
                      help="torch device: cpu, cuda, cuda:1, ..."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    fail_stale: Annotated[
+        bool,
+        typer.Option("--fail-stale", help="Only mark FAIL the RUNNING trials of dead workers "
+                     "on this host, then exit."),
+    ] = False,
     verbose: VerboseOpt = 0,
 ) -> None:
     """Search the best transform for one target (Optuna, resumable).
@@ -624,8 +807,21 @@ def search(
     defaults marked "config" come from --config (`tfselect config` prints them).
     """
     from tfselect.search.config import load_config
-    from tfselect.search.run import run_search
+    from tfselect.search.run import default_study_name, run_search
 
+    if fail_stale:
+        from tfselect.search.stale import fail_stale_in
+
+        name = study or default_study_name(target)
+        failed = fail_stale_in(storage, name)
+        shown = ", ".join(map(str, failed)) if failed else "none"
+        typer.echo(f"study {name}: marked FAIL {len(failed)} trial(s) of dead workers ({shown})")
+        return
+    for option, value, low, high in (("--trials", trials, 0, 10**9), ("--until", until, 1, 10**9),
+                                     ("--clips", clips, 1, 10_000), ("--jobs", jobs, 1, 1024),
+                                     ("--max-tracks", max_tracks, 1, 10**6),
+                                     ("--seconds", seconds, 0, 3600)):
+        _check_range(option, value, low, high)
     metric_list = None
     if metrics is not None:
         metric_list = "all" if metrics.strip() == "all" else tuple(
@@ -706,12 +902,9 @@ def report(
 
         demix = demix_table(model, subset=subset)
     rep = make_report(
-        storage, studies=study, out=out, root=root, n_boot=bootstrap, with_plots=plots, seed=seed
-    )
-    if demix is not None:
-        from tfselect.report.tables import write_csv
-
-        rep.files.append(write_csv(demix, out / "demix.csv"))
+        storage, studies=study, out=out, root=root, n_boot=bootstrap, with_plots=plots,
+        seed=seed, extra_tables={"demix.csv": demix} if demix is not None else None,
+    )  # fmt: skip
     typer.echo(
         f"report of {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'} "
         f"({rep.n_trials} trials) in {out}:"

@@ -305,7 +305,18 @@ def _to_stereo(x: np.ndarray, path: Path) -> np.ndarray:
         x = np.repeat(x, 2, axis=1)
     elif x.shape[1] != 2:
         raise DatasetError(f"{path}: {x.shape[1]} channels, expected mono or stereo")
+    check_finite(x, path)
     return np.ascontiguousarray(x.T, dtype=np.float32)
+
+
+def check_finite(x: np.ndarray, path: Path) -> None:
+    """DatasetError naming ``path`` if ``x`` holds a NaN or an infinite sample.
+
+    Float WAVs can hold them; every later stage (transforms, losses, SDR) would turn them
+    into NaN everywhere. min and max propagate both, so two reductions without a copy.
+    """
+    if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
+        raise DatasetError(f"{path}: holds NaN or infinite samples")
 
 
 def read_segment(

@@ -590,8 +590,12 @@ def write_demo_corpus(
             raise TfselectError(
                 f"{out / sub} already exists: choose an empty --out folder or delete it first"
             )
+    existed = out.is_dir()
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        (out if existed else out.parent).mkdir(parents=True, exist_ok=True)
+        # Written aside, then renamed into place: a full disk or a kill leaves no partial
+        # corpus under ``out`` (only this hidden folder, removed on any error).
+        tmp = Path(tempfile.mkdtemp(prefix=".demo-partial-", dir=out if existed else out.parent))
     except OSError as exc:
         raise TfselectError(f"cannot create {out}: {exc.strerror or exc}") from None
     meta = {
@@ -603,14 +607,29 @@ def write_demo_corpus(
     }
     if stems != "musdb":  # the default corpus's metadata stays as it was
         meta["stems"] = stems
-    for index in range(tracks + test_tracks):
-        subset = "train" if index < tracks else "test"
-        name, audio = synthesize_track(seed, index, seconds, stems)
-        if stems != "musdb":
-            del audio["mixture"]  # generic stem folders: the mixture is the sum of the stems
-        _write_track(out / subset / name, audio, subtype)
-        meta["tracks"].append({"name": name, "subset": subset})
-    (out / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+    try:
+        for index in range(tracks + test_tracks):
+            subset = "train" if index < tracks else "test"
+            name, audio = synthesize_track(seed, index, seconds, stems)
+            if stems != "musdb":
+                del audio["mixture"]  # generic stem folders: the mixture is the sum
+            _write_track(tmp / subset / name, audio, subtype)
+            meta["tracks"].append({"name": name, "subset": subset})
+        (tmp / META_FILE).write_text(json.dumps(meta, indent=1) + "\n")
+        if existed:
+            for sub in ("train", "test"):
+                if (tmp / sub).exists():
+                    os.rename(tmp / sub, out / sub)
+            os.replace(tmp / META_FILE, out / META_FILE)  # last: marks the corpus complete
+        else:
+            tmp.chmod(0o755)  # mkdtemp makes it private
+            os.rename(tmp, out)
+    except (OSError, RuntimeError) as exc:  # soundfile's errors are RuntimeErrors
+        raise TfselectError(f"cannot write the demo corpus to {out}: "
+                            f"{getattr(exc, 'strerror', None) or exc}") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 

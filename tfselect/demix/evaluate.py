@@ -84,10 +84,13 @@ def _store(name: str, targets: list[str], scores: dict[str, np.ndarray]) -> str:
 def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "test",
                    tracks: int | None = None, jobs: int = 1, wiener: bool = False,
                    device: str = "cpu", duration: float | None = None,
-                   out: Path | None = None, progress: bool = True) -> pd.DataFrame:
+                   out: Path | None = None, progress: bool = True,
+                   wiener_iterations: int = 1) -> pd.DataFrame:
     """Separate and score the first ``tracks`` tracks of ``subset``; return ``medians.csv``.
 
-    ``duration`` (seconds) scores only the track's first seconds (quick checks).
+    ``duration`` (seconds) scores only the track's first seconds (quick checks);
+    ``wiener_iterations`` Wiener-EM iterations when ``wiener``. How the model was evaluated
+    is recorded in ``info.json`` (and carried into ``demix.csv`` by :func:`demix_table`).
     """
     from tqdm import tqdm
 
@@ -122,7 +125,8 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
             n = track_length(track)
             n = n if duration is None else min(n, int(round(duration * SAMPLE_RATE)))
             audio = read_segment(track, ("mixture", *targets), 0, n)
-            est = separate_array(model, audio["mixture"], wiener=wiener)
+            est = separate_array(model, audio["mixture"], wiener=wiener,
+                                 wiener_iterations=wiener_iterations)
             ref = np.stack([audio[t] for t in targets])
             if residual:
                 mix = audio["mixture"]
@@ -155,7 +159,8 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
     silent = per_track[per_track["silent_reference"] | per_track["silent_estimate"]]
     info = json.dumps({
         "model": str(model_dir), "subset": subset, "tracks": [t.name for t in chosen],
-        "wiener": wiener, "duration": duration,
+        "wiener": wiener, "wiener_iterations": wiener_iterations if wiener else 0,
+        "duration": duration,
         "unscored": [{"track": r.track, "target": r.target,
                       "silent": "reference" if r.silent_reference else "estimate"}
                      for r in silent.itertuples()]}, indent=2)
@@ -178,7 +183,10 @@ def demix_table(model_dirs: list[Path], subset: str = "test") -> pd.DataFrame:
     """Per-target median SDR/SIR/SAR/ISR of several evaluated models (``demix.csv``).
 
     Columns: ``model`` (per-target, shared-slicqt, stft), ``dir``, ``target``, the four
-    metrics. Reads ``DIR/eval-<subset>/medians.csv`` written by :func:`evaluate_model`.
+    metrics, then how the model was evaluated: ``subset``, ``tracks`` (count), ``duration``
+    (seconds scored per track, empty = whole tracks), ``wiener`` and ``wiener_iterations``
+    (0 without Wiener). Reads ``DIR/eval-<subset>/{medians.csv,info.json}`` written by
+    :func:`evaluate_model`.
     """
     frames = []
     for d in map(Path, model_dirs):
@@ -188,7 +196,25 @@ def demix_table(model_dirs: list[Path], subset: str = "test") -> pd.DataFrame:
                                 f"--model {d} --subset {subset}` first)")
         df = pd.read_csv(path)
         df.insert(1, "dir", str(d))
+        for column, value in _evaluated_how(path.parent / "info.json", subset).items():
+            df[column] = value
         frames.append(df)
     if not frames:
-        return pd.DataFrame(columns=["model", "dir", "target", *METRICS])
+        return pd.DataFrame(columns=["model", "dir", "target", *METRICS, *EVALUATED_HOW])
     return pd.concat(frames, ignore_index=True)
+
+
+EVALUATED_HOW = ("subset", "tracks", "duration", "wiener", "wiener_iterations")
+
+
+def _evaluated_how(info_path: Path, subset: str) -> dict:
+    """The evaluation settings of ``info.json`` (None where an older file lacks them)."""
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError):
+        info = {}
+    wiener = info.get("wiener")
+    iterations = info.get("wiener_iterations", 1 if wiener else 0 if wiener is False else None)
+    tracks = info.get("tracks")
+    return {"subset": subset, "tracks": len(tracks) if isinstance(tracks, list) else None,
+            "duration": info.get("duration"), "wiener": wiener, "wiener_iterations": iterations}

@@ -9,6 +9,8 @@ the input's length, rate and channel count.
 
 from __future__ import annotations
 
+import math
+import re
 from math import gcd
 from pathlib import Path
 
@@ -17,24 +19,84 @@ import torch
 
 from tfselect import SAMPLE_RATE
 from tfselect.atomic import atomic_write
+from tfselect.audio.dataset import check_finite
 from tfselect.demix.losses import SharedSTFT
 from tfselect.demix.model import Demixer
 from tfselect.demix.wiener import wiener_waveforms
 from tfselect.errors import DatasetError, TfselectError
 
+# Wiener-EM converges in a few iterations (Open-Unmix uses 1); more only costs time.
+MAX_WIENER_ITERATIONS = 20
+# The longest chunk: the model holds a chunk's coefficients in memory at once.
+MAX_CHUNK_SECONDS = 3600.0
+
+
+def check_chunking(chunk_seconds: float, overlap_seconds: float) -> None:
+    """TfselectError (one line) unless 0 <= overlap < chunk <= an hour, both finite."""
+    if not (math.isfinite(chunk_seconds) and math.isfinite(overlap_seconds)
+            and 0 < chunk_seconds <= MAX_CHUNK_SECONDS and 0 <= overlap_seconds < chunk_seconds):
+        raise TfselectError(
+            f"--chunk {chunk_seconds} s and --overlap {overlap_seconds} s: need "
+            f"0 <= overlap < chunk <= {MAX_CHUNK_SECONDS:g}"
+        )
+    if int(round(chunk_seconds * SAMPLE_RATE)) - int(round(overlap_seconds * SAMPLE_RATE)) < 1:
+        raise TfselectError(f"--chunk {chunk_seconds} s is shorter than one sample past "
+                            "the overlap")
+
+
+def output_names(paths: list[Path]) -> list[str]:
+    """One folder name per input, safe and unique: never a path component of its own.
+
+    The name is the file's stem made safe (no separators, no leading dot, so no ``..``);
+    MUSDB's ``<Track>/mixture.wav`` takes its folder's name; repeats get ``-2``, ``-3``...
+    """
+    names = []
+    for p in map(Path, paths):
+        stem = p.name.split(".")[0] if p.name.endswith(".stem.mp4") else p.stem
+        if stem == "mixture" and p.parent.name not in ("", ".", ".."):
+            stem = p.resolve().parent.name
+        safe = re.sub(r"[^\w.\- +,()\[\]]", "_", stem).lstrip(".").strip() or "song"
+        names.append(safe)
+    plain, taken, out = set(names), set(), []
+    for name in names:
+        candidate, k = name, 1
+        # later repeats take the first free "-k" that no other input is named plainly
+        while candidate in taken or (k > 1 and candidate in plain):
+            k += 1
+            candidate = f"{name}-{k}"
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def output_folder(out_dir: Path, name: str, targets: list[str], overwrite: bool) -> Path:
+    """``out_dir/name``, checked to lie inside ``out_dir`` and, unless ``overwrite``, to hold
+    none of the stems about to be written; TfselectError (one line) otherwise."""
+    out_dir = Path(out_dir)
+    folder = out_dir / name
+    base = out_dir.resolve()
+    if folder.resolve().parent != base:
+        raise TfselectError(f"output name {name!r} would leave --out {out_dir}")
+    if not overwrite:
+        existing = [folder / f"{t}.wav" for t in targets if (folder / f"{t}.wav").exists()]
+        if existing:
+            raise TfselectError(f"{existing[0]} exists (use --overwrite to replace it)")
+    return folder
+
 
 @torch.no_grad()
 def separate_array(model: Demixer, mixture: np.ndarray, chunk_seconds: float = 30.0,
                    overlap_seconds: float = 2.0, wiener: bool = False,
-                   stft: SharedSTFT | None = None) -> np.ndarray:
+                   stft: SharedSTFT | None = None, wiener_iterations: int = 1) -> np.ndarray:
     """Estimates (targets, 2, n) float32 of a stereo 44.1 kHz ``mixture`` (2, n).
 
-    ``wiener`` applies one Wiener-EM iteration in ``stft`` (default 4096/1024) per chunk.
+    ``wiener`` applies ``wiener_iterations`` Wiener-EM iterations in ``stft`` (default
+    4096/1024) per chunk.
     """
-    if chunk_seconds <= 0 or overlap_seconds < 0 or overlap_seconds >= chunk_seconds:
-        raise TfselectError(
-            f"chunk {chunk_seconds} s and overlap {overlap_seconds} s: need 0 <= overlap < chunk"
-        )
+    check_chunking(chunk_seconds, overlap_seconds)
+    if not 1 <= wiener_iterations <= MAX_WIENER_ITERATIONS:
+        raise TfselectError(f"--wiener-iterations must be 1 to {MAX_WIENER_ITERATIONS}, "
+                            f"got {wiener_iterations}")
     dev = next(model.parameters()).device
     n = mixture.shape[-1]
     chunk = int(round(chunk_seconds * SAMPLE_RATE))
@@ -47,7 +109,7 @@ def separate_array(model: Demixer, mixture: np.ndarray, chunk_seconds: float = 3
         x = torch.from_numpy(np.ascontiguousarray(mixture[:, s:e], dtype=np.float32)).to(dev)
         y = model(x[None])
         if wiener:
-            y = wiener_waveforms(y, x[None], stft, iterations=1)
+            y = wiener_waveforms(y, x[None], stft, iterations=wiener_iterations)
         w = np.ones(e - s, np.float32)
         k = min(ov, e - s)
         if k > 0:  # no overlap: chunks simply abut (w[-0:] would be the whole array)
@@ -75,6 +137,7 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
         raise DatasetError(f"{path}: {x.shape[1]} channels; separate handles mono or stereo")
     if x.shape[0] == 0:
         raise DatasetError(f"{path}: the file holds no samples")
+    check_finite(x, path)
     return np.ascontiguousarray(x.T), int(rate)
 
 
@@ -88,22 +151,31 @@ def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
 
 
 def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = False,
-                  chunk_seconds: float = 30.0, overlap_seconds: float = 2.0) -> list[Path]:
-    """Write ``out_dir/<song>/<target>.wav`` for every target; return the written paths.
+                  chunk_seconds: float = 30.0, overlap_seconds: float = 2.0,
+                  wiener_iterations: int = 1, overwrite: bool = False,
+                  name: str | None = None) -> list[Path]:
+    """Write ``out_dir/<name>/<target>.wav`` for every target; return the written paths.
 
     A model whose targets do not cover its training mixtures (``config.residual``) also
     writes ``residual.wav``: the input minus the written stems, so the files sum to the input.
+    ``name`` defaults to :func:`output_names` of this one file. Existing stems are replaced
+    only with ``overwrite``.
     """
     import soundfile as sf
 
     path = Path(path)
+    name = name if name is not None else output_names([path])[0]
+    folder = output_folder(out_dir, name, list(model.targets), overwrite)
     x, rate = read_audio(path)
     channels, n = x.shape
     x44 = _resample(x, rate, SAMPLE_RATE)
     stereo = np.repeat(x44, 2, 0) if channels == 1 else x44
-    est = separate_array(model, stereo, chunk_seconds, overlap_seconds, wiener)
-    folder = Path(out_dir) / path.stem
-    folder.mkdir(parents=True, exist_ok=True)
+    est = separate_array(model, stereo, chunk_seconds, overlap_seconds, wiener,
+                         wiener_iterations=wiener_iterations)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TfselectError(f"cannot create {folder}: {exc.strerror or exc}") from None
     written = []
     rest = x.astype(np.float64)
     for target, y in zip(model.targets, est, strict=True):

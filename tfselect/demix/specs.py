@@ -86,10 +86,10 @@ def study_best_specs(storage: str, study: str, select: str = "significant") -> d
             without a complete trial.
     """
     from tfselect.report.best import best_spec
-    from tfselect.search.storage import open_storage
+    from tfselect.search.storage import open_storage, redact
     from tfselect.search.study import read_tags, tagged_studies
 
-    store = open_storage(storage)
+    store = open_storage(storage, create=False)
     specs = {}
     stored = dict.fromkeys(t.target for t in map(read_tags, tagged_studies(store)) if t)
     for target in stored:
@@ -99,7 +99,7 @@ def study_best_specs(storage: str, study: str, select: str = "significant") -> d
             specs[target] = best_spec(storage, target, name, select)[0]
     if not specs:
         raise TfselectError(
-            f"no study {study!r} or {study}-<target> in {storage} (run `tfselect search "
-            f"--target TARGET --study {study}-TARGET --storage {storage}` first)"
+            f"no study {study!r} or {study}-<target> in {redact(storage)} (run `tfselect search "
+            f"--target TARGET --study {study}-TARGET --storage {redact(storage)}` first)"
         )
     return specs

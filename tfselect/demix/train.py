@@ -2,13 +2,16 @@
 
 Layout of an output directory ``DIR``:
 
-- ``checkpoint.pt``: the last epoch's full state (model, optimizer, scheduler, RNG states,
-  epoch, early-stopping state, loss history, configuration), written atomically
+- ``checkpoint.safetensors``: the last epoch's full state (model, optimizer, scheduler, RNG
+  states, epoch, early-stopping state, loss history, configuration), written atomically
   (temporary file + fsync + rename), so a ``kill -9`` at any moment leaves the previous
   complete checkpoint; re-running the same command resumes from it and, seeded, produces
   exactly the losses an uninterrupted run would have.
-- ``model.pt``: the weights with the best validation loss and the model configuration
-  (what ``evaluate`` and ``separate`` load).
+- ``model.safetensors``: the weights with the best validation loss and the model
+  configuration (what ``evaluate`` and ``separate`` load).
+
+Both are safetensors files whose configuration is JSON metadata (``tensorfile``): loading a
+model folder reads data and never runs code, unlike a pickle.
 - ``losses.csv``: one row per epoch (train/valid losses and their parts, learning rate,
   seconds); ``train.log``: the log.
 
@@ -30,18 +33,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tfselect import TARGETS
-from tfselect.atomic import atomic_write
+from tfselect import SAMPLE_RATE, TARGETS
+from tfselect.atomic import atomic_write, check_out_dir
 from tfselect.demix.data import TrackAudio, TrainingSet, validation_examples
 from tfselect.demix.losses import DemixLoss, LossConfig
 from tfselect.demix.model import Demixer, ModelConfig
+from tfselect.demix.tensorfile import load_state, save_state
 from tfselect.devices import resolve_device
 from tfselect.errors import TfselectError
 
 log = logging.getLogger("tfselect.demix")
 
-CHECKPOINT = "checkpoint.pt"
-MODEL = "model.pt"
+CHECKPOINT = "checkpoint.safetensors"
+MODEL = "model.safetensors"
+# Pickle files of earlier versions: refused, since loading a pickle can run code.
+UNSAFE = ("model.pt", "checkpoint.pt")
 LOSSES = "losses.csv"
 
 # Fields that may change between a run and its resumption; all others must match.
@@ -88,8 +94,8 @@ class TrainConfig:
         return d
 
 
-def _atomic_save(obj: object, path: Path) -> None:
-    atomic_write(path, lambda tmp: torch.save(obj, tmp))
+def _atomic_save(obj: dict, path: Path) -> None:
+    save_state(obj, path)
 
 
 def _rng_state() -> dict:
@@ -112,9 +118,9 @@ def _set_rng_state(s: dict) -> None:
 def load_checkpoint(path: Path) -> dict:
     """Read a checkpoint or model file; CheckpointError if it is not one of ours."""
     try:
-        ck = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a corrupt or foreign file
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from None
+        ck = load_state(path)
+    except TfselectError as exc:
+        raise CheckpointError(str(exc)) from None
     if not isinstance(ck, dict) or "model_config" not in ck or "state_dict" not in ck:
         raise CheckpointError(f"{path} is not a tfselect demixer checkpoint")
     return ck
@@ -197,12 +203,21 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
             f"batch size {config.batch_size} is not divisible by {dist_info.world} processes"
         )
     if dist_info.main:
-        out.mkdir(parents=True, exist_ok=True)
+        check_out_dir(out)
         _setup_log(out)
     ck_path = out / CHECKPOINT
+    old_pickles = [name for name in UNSAFE if (out / name).exists()]
+    if old_pickles and not ck_path.exists():
+        raise CheckpointError(
+            f"{out / old_pickles[0]} is a pickle file of an earlier tfselect (not loaded: a "
+            "pickle can run code); train into a new --out"
+        )
     resume = load_checkpoint(ck_path) if ck_path.exists() else None
     if resume is not None:
-        old = TrainConfig(**resume["train_config"])
+        try:
+            old = TrainConfig(**resume["train_config"])
+        except TypeError as exc:
+            raise CheckpointError(f"{ck_path}: unusable training configuration ({exc})") from None
         if old.comparable() != config.comparable():
             diff = sorted(k for k, v in config.comparable().items() if old.comparable()[k] != v)
             raise CheckpointError(
@@ -221,7 +236,7 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
     loss_fn = DemixLoss(LossConfig(**config.loss), len(model.targets), config.seed).to(dev)
     state = {"epoch": 0, "best": math.inf, "bad_epochs": 0, "history": []}
     if resume is not None:
-        model.load_state_dict(resume["state_dict"])
+        load_weights(model, resume["state_dict"], ck_path)
         opt.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
         state = resume["state"]
@@ -237,9 +252,15 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
                                   else _splits(config.root, config.seed, config.targets))
     model_cfg.residual = _check_targets(model.targets, train_tracks)
     preload = len(train_tracks) + len(valid_tracks) <= 20  # small corpora: keep in RAM
-    trainset = TrainingSet(TrackAudio(train_tracks, preload, model.targets), config.chunk_seconds,
-                           config.seed, model.targets, config.mix_tracks, config.augment,
-                           config.fixed, residual=model_cfg.residual)  # fmt: skip
+    train_audio = TrackAudio(train_tracks, preload, model.targets)
+    longest = max(train_audio.lengths, default=0)
+    if config.chunk_seconds * SAMPLE_RATE > longest:
+        # Every example would be mostly zero padding; refuse before allocating batches.
+        raise TfselectError(f"--chunk {config.chunk_seconds:g} s is longer than every training "
+                            f"track (the longest has {longest / SAMPLE_RATE:.1f} s)")
+    trainset = TrainingSet(train_audio, config.chunk_seconds, config.seed, model.targets,
+                           config.mix_tracks, config.augment, config.fixed,
+                           residual=model_cfg.residual)  # fmt: skip
     valid = validation_examples(TrackAudio(valid_tracks, preload, model.targets),
                                 config.valid_seconds, model.targets,
                                 model_cfg.residual) if valid_tracks else []  # fmt: skip
@@ -324,20 +345,60 @@ def _setup_log(out: Path) -> None:
 
 
 def load_model(model_dir: Path, device: str = "cpu") -> Demixer:
-    """The best model saved in ``model_dir`` (``model.pt``, else the last checkpoint)."""
+    """The best model saved in ``model_dir`` (``model.safetensors``, else the last checkpoint).
+
+    Reads data only (safetensors + JSON); a folder holding only pickle files of an earlier
+    version is refused with one line rather than unpickled.
+    """
     model_dir = Path(model_dir)
     path = model_dir / MODEL if (model_dir / MODEL).exists() else model_dir / CHECKPOINT
     if not path.exists():
+        old = [name for name in UNSAFE if (model_dir / name).exists()]
+        if old:
+            raise CheckpointError(
+                f"{model_dir / old[0]} is a pickle file of an earlier tfselect, which is not "
+                "loaded because loading a pickle can run code; retrain into a new --out"
+            )
         raise CheckpointError(f"no trained model in {model_dir} (expected {MODEL}; run "
                               f"`tfselect train-best --out {model_dir}` first)")
     ck = load_checkpoint(path)
-    model = Demixer(ModelConfig(**ck["model_config"]))
-    try:
-        model.load_state_dict(ck["state_dict"])
-    except RuntimeError as exc:
-        raise CheckpointError(f"{path} does not match its configuration: {exc}") from None
+    model = build_model(ck, path)
     model.train_config = ck.get("train_config", {})
     return model.to(_resolve_device(device)).eval()
+
+
+def build_model(ck: dict, path: Path) -> Demixer:
+    """The Demixer of a checkpoint dict with its weights; CheckpointError (one line) when the
+    configuration or the weights do not fit (unknown keys, missing keys, wrong shapes)."""
+    cfg = ck["model_config"]
+    fields = set(ModelConfig.__dataclass_fields__)
+    if not isinstance(cfg, dict) or set(cfg) - fields:
+        extra = sorted(set(cfg) - fields) if isinstance(cfg, dict) else []
+        raise CheckpointError(f"{path}: unknown model configuration keys {extra}")
+    try:
+        model = Demixer(ModelConfig(**cfg))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unusable model configuration ({exc})") from None
+    load_weights(model, ck["state_dict"], path)
+    return model
+
+
+def load_weights(module: torch.nn.Module, weights: dict, path: Path) -> None:
+    """``module.load_state_dict(weights)`` with one summary line instead of torch's list."""
+    own = module.state_dict()
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{path}: weights are not a tensor map")
+    unknown = sorted(set(weights) - set(own))
+    missing = sorted(set(own) - set(weights))
+    shapes = sorted(k for k in set(own) & set(weights)
+                    if not isinstance(weights[k], torch.Tensor) or weights[k].shape != own[k].shape)
+    if unknown or missing or shapes:
+        parts = [f"{len(v)} {what} (first: {v[0]})" for what, v in (
+            ("unknown weight(s)", unknown), ("missing weight(s)", missing),
+            ("weight(s) of the wrong shape", shapes)) if v]
+        raise CheckpointError(f"{path} does not match its model configuration: "
+                              + "; ".join(parts))
+    module.load_state_dict(weights)
 
 
 def make_config(specs: dict[str, str], preset: str = "small", network: str = "auto",

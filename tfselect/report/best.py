@@ -145,7 +145,7 @@ def best_choice(
     from tfselect.search.study import load_study, read_tags, tagged_studies
 
     _check_select(select)
-    store = open_storage(storage_url)
+    store = open_storage(storage_url, create=False)
     if study is not None:
         st = load_study(store, study)
         tags = read_tags(st)

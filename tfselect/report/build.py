@@ -1,6 +1,6 @@
 """``tfselect report``: read studies, write the CSV tables and PNG plots of a report.
 
-Files (all written atomically: a reader never sees half a file)::
+Files (the whole folder is swapped in at once: a reader never sees half a report)::
 
     trials.csv        one row per trial (target, spec, state, every metric, duration, reason)
     best.csv          best spec per (target, objective) next to STFT and xumx-sliCQ rows
@@ -51,6 +51,16 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
 
+# Files a report owns in its folder (anything else there is the user's and is kept).
+REPORT_CSVS = ("trials.csv", "best.csv", "correlations.csv", "pareto.csv", "demix.csv")
+PLOT_PREFIXES = ("scatter_", "pareto_", "clip_")
+
+
+def owned_by_report(name: str) -> bool:
+    """Whether ``name`` in a report folder is one of the report's own files."""
+    return name in REPORT_CSVS or (name.endswith(".png") and name.startswith(PLOT_PREFIXES))
+
+
 def make_report(
     storage: str,
     studies: list[str] | None = None,
@@ -59,11 +69,15 @@ def make_report(
     n_boot: int = 1000,
     with_plots: bool = True,
     seed: int = 0,
+    extra_tables: dict[str, pd.DataFrame] | None = None,
 ) -> Report:
     """Build the report of ``studies`` (default: every tfselect study in ``storage``).
 
+    The whole report is written into a folder beside ``out`` and swapped in at the end
+    (``atomic.staged_folder``): a reader sees the previous report or this one, never a mix.
+
     Args:
-        storage: Optuna storage URL.
+        storage: Optuna storage URL (read only: a missing SQLite/journal file is an error).
         studies: study names (repeatable --study); None = all tagged studies.
         out: output folder (created).
         root: dataset root for the clip plots (default: the root each study recorded,
@@ -71,40 +85,51 @@ def make_report(
         n_boot: bootstrap resamples for the correlation intervals.
         with_plots: write the PNG figures.
         seed: bootstrap seed.
+        extra_tables: more CSVs of the same report, file name -> table (``demix.csv``).
+            With them and no ``studies`` named, a storage without studies (or without a
+            file) is fine: the report holds those tables alone.
 
     Raises:
         TfselectError: unreachable storage, unknown study, no tfselect study at all.
     """
+    from tfselect.atomic import staged_folder
     from tfselect.search.storage import open_storage
     from tfselect.search.study import tagged_studies
 
     if n_boot < 0:
         raise TfselectError(f"--bootstrap must be >= 0, got {n_boot}")
-    store = open_storage(storage)
-    sts = tagged_studies(store, names=studies or None)
-    if not sts:
-        raise TfselectError("no tfselect study in the storage (run `tfselect search` first)")
-    report = Report(out=Path(out), studies=[s.study_name for s in sts])
-    out = Path(out)
+    alone = bool(extra_tables) and not studies  # e.g. demixers trained without a study
     try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TfselectError(f"report folder {out}: cannot create it ({exc.strerror})") from None
-
-    trials = trials_frame(sts)
-    report.n_trials = len(trials)
-    best = best_frame(sts)
-    corr = correlations_frame(trials, n_boot=n_boot, seed=seed)
-    pareto = pareto_frame(trials)
-    for name, df in (
-        ("trials.csv", trials),
-        ("best.csv", best),
-        ("correlations.csv", corr),
-        ("pareto.csv", pareto),
-    ):
-        report.files.append(write_csv(df, out / name))
-    if with_plots:
-        _plots(report, sts, trials, best, corr, root)
+        sts = tagged_studies(open_storage(storage, create=False), names=studies or None)
+    except TfselectError:
+        if not alone:
+            raise
+        sts = []
+    if not sts and not alone:
+        raise TfselectError("no tfselect study in the storage (run `tfselect search` first)")
+    final = Path(out)
+    report = Report(out=final, studies=[s.study_name for s in sts])
+    with staged_folder(final, owned_by_report) as stage:
+        report.out = stage
+        if sts:
+            trials = trials_frame(sts)
+            report.n_trials = len(trials)
+            best = best_frame(sts)
+            corr = correlations_frame(trials, n_boot=n_boot, seed=seed)
+            pareto = pareto_frame(trials)
+            for name, df in (
+                ("trials.csv", trials),
+                ("best.csv", best),
+                ("correlations.csv", corr),
+                ("pareto.csv", pareto),
+            ):
+                report.files.append(write_csv(df, stage / name))
+            if with_plots:
+                _plots(report, sts, trials, best, corr, root)
+        for name, df in (extra_tables or {}).items():
+            report.files.append(write_csv(df, stage / name))
+    report.out = final
+    report.files = [final / Path(f).relative_to(stage) for f in report.files]
     return report
 
 

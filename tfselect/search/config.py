@@ -14,6 +14,7 @@ Command-line flags override the file (``StudyConfig.override``).
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -31,6 +32,7 @@ else:  # pragma: no cover - Python 3.10
 
 SPLITS = ("train+valid", "train", "valid", "test")
 PRUNERS = ("wilcoxon", "none")
+MAX_SECONDS = 3600.0  # a clip is held in memory with its coefficients: an hour at most
 
 
 @dataclass(frozen=True)
@@ -147,8 +149,9 @@ def _typed(table: str, cls, data: dict[str, Any]):
             if not isinstance(value, bool):
                 raise TfselectError(f"{table}.{f.name}: expected true or false, got {value!r}")
         elif isinstance(default, float):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TfselectError(f"{table}.{f.name}: expected a number, got {value!r}")
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value)):
+                raise TfselectError(f"{table}.{f.name}: expected a finite number, got {value!r}")
             value = float(value)
         elif isinstance(default, int):
             if isinstance(value, bool) or not isinstance(value, int):
@@ -165,8 +168,10 @@ def _validate(cfg: StudyConfig) -> None:
         raise TfselectError(f"clips.split: unknown split {c.split!r} (use {', '.join(SPLITS)})")
     if c.n_clips < 1:
         raise TfselectError(f"clips.n_clips: must be >= 1, got {c.n_clips}")
-    if not c.seconds > 0:
-        raise TfselectError(f"clips.seconds: must be > 0, got {c.seconds}")
+    if not 0 < c.seconds <= MAX_SECONDS:
+        raise TfselectError(f"clips.seconds: must be in (0, {MAX_SECONDS:g}], got {c.seconds}")
+    if c.max_tracks is not None and c.max_tracks < 1:
+        raise TfselectError(f"clips.max_tracks: must be >= 1, got {c.max_tracks}")
     if c.metric_clips < 0:
         raise TfselectError(f"clips.metric_clips: must be >= 0, got {c.metric_clips}")
     if s.pruner not in PRUNERS:
@@ -179,6 +184,8 @@ def _validate(cfg: StudyConfig) -> None:
         raise TfselectError(f"search.trials: must be >= 0, got {s.trials}")
     if s.jobs < 1:
         raise TfselectError(f"search.jobs: must be >= 1, got {s.jobs}")
+    if not 0 <= s.seed < 2**32:  # numpy seeds are 32-bit and non-negative
+        raise TfselectError(f"search.seed: must be in [0, 2**32 - 1], got {s.seed}")
 
 
 def load_config(path: str | Path | None = None) -> StudyConfig:
@@ -198,6 +205,8 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
         raise TfselectError(f"config {p}: no such file") from None
     except OSError as exc:
         raise TfselectError(f"config {p}: cannot read it ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise TfselectError(f"config {p}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise TfselectError(f"config {p}: TOML syntax error: {exc}") from None
     unknown = sorted(set(data) - {"space", "clips", "search", "targets"})

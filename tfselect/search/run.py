@@ -33,6 +33,7 @@ from typing import Any
 
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, TfselectError
+from tfselect.search import stale
 from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives
 from tfselect.search.storage import open_storage
@@ -86,7 +87,8 @@ def resolve_metrics(requested: Sequence[str] | str, objectives: Objectives) -> t
 
 
 class CtrlC:
-    """SIGINT handling that stops a search cleanly.
+    """SIGINT (and SIGTERM, what ``timeout`` and schedulers send) handling that stops a
+    search cleanly.
 
     Inside a trial's scoring (``with ctrl_c:``) Ctrl-C raises KeyboardInterrupt at once, so
     Optuna marks that trial FAIL ("interrupted"). Anywhere else (Optuna's bookkeeping,
@@ -98,7 +100,7 @@ class CtrlC:
         self.study = study
         self.requested = False
         self.inside = False
-        self._previous = None
+        self._previous: dict = {}
 
     def __enter__(self) -> CtrlC:
         self.inside = True
@@ -121,25 +123,33 @@ class CtrlC:
         """Install the handler (main thread only); returns whether it was installed."""
         if threading.current_thread() is not threading.main_thread():
             return False
-        self._previous = signal.signal(signal.SIGINT, self._handler)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handler)
         return True
 
     def restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous)
+        self._previous = {}
 
 
 class _DropInterrupts(logging.Filter):
-    """Hide Optuna's "Trial N failed ... KeyboardInterrupt" warning and its traceback.
+    """Hide Optuna's "Trial N failed ... KeyboardInterrupt" warning and its traceback, and
+    the "Trial N failed with value None" line that follows it.
 
     Ctrl-C is a user's request, not an error: the trial is recorded FAIL ("interrupted") and
     the command says how to continue, so a traceback on stderr would only alarm.
     """
 
+    interrupted: str | None = None  # "Trial N failed" of the trial Ctrl-C stopped
+
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[0] if record.exc_info else None
-        return not (exc is not None and issubclass(exc, KeyboardInterrupt))
+        message = record.getMessage()
+        if exc is not None and issubclass(exc, KeyboardInterrupt):
+            self.interrupted = " ".join(message.split()[:3])  # "Trial 7 failed"
+            return False
+        return not (self.interrupted and message.startswith(self.interrupted + " with value"))
 
 
 def _quiet_interrupts(logger: logging.Logger) -> None:
@@ -288,6 +298,7 @@ def run_search(
     sampler_seed %= 2**31
     sampler = make_sampler(cfg.search.sampler, sampler_seed, len(objectives))
     st = open_study(store, name, tags, sampler, pruner, cfg.space)
+    stale.fail_stale(st)  # trials of dead workers on this host (journal files: no heartbeat)
 
     objective = TrialObjective(
         cfg.space, objectives, target, pool, metrics, cfg.search.device, scorer,

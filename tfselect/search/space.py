@@ -24,7 +24,9 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from tfselect import SAMPLE_RATE
 from tfselect.errors import SpecError, TfselectError
+from tfselect.transforms.spec import MAX_BINS, MAX_N_FFT, MAX_SLLEN
 
 SCALES = ("log", "mel", "bark", "vqlog", "lin")
 WINDOWS = ("hann", "hamming", "blackman", "bartlett")
@@ -38,13 +40,22 @@ def _pair(name: str, value: Any, kind: type) -> tuple:
         value = [value, value]
     if not isinstance(value, (list, tuple)) or len(value) != 2:
         raise TfselectError(f"space.{name}: expected [low, high], got {value!r}")
-    try:
-        lo, hi = (kind(v) for v in value)
-    except (TypeError, ValueError):
-        raise TfselectError(f"space.{name}: expected two numbers, got {value!r}") from None
+    if not all(_is_number(v, kind) for v in value):
+        what = "integers" if kind is int else "finite numbers"
+        raise TfselectError(f"space.{name}: expected two {what}, got {value!r}")
+    lo, hi = (kind(v) for v in value)
     if lo > hi:
         raise TfselectError(f"space.{name}: low {lo} is above high {hi}")
     return lo, hi
+
+
+def _is_number(v: Any, kind: type) -> bool:
+    """A TOML number of the right kind: no booleans, no strings, integers for ``int``."""
+    if isinstance(v, bool):
+        return False
+    if kind is int:
+        return isinstance(v, int)
+    return isinstance(v, (int, float)) and math.isfinite(v)
 
 
 def _choices(name: str, value: Any, allowed: tuple | None = None, kind: type = str) -> tuple:
@@ -52,10 +63,9 @@ def _choices(name: str, value: Any, allowed: tuple | None = None, kind: type = s
         value = [value]
     if not isinstance(value, (list, tuple)):
         raise TfselectError(f"space.{name}: expected a list, got {value!r}")
-    try:
-        out = tuple(kind(v) for v in value)
-    except (TypeError, ValueError):
-        raise TfselectError(f"space.{name}: bad value in {value!r}") from None
+    if not all(_is_number(v, kind) if kind is not str else isinstance(v, str) for v in value):
+        raise TfselectError(f"space.{name}: bad value in {value!r}")
+    out = tuple(kind(v) for v in value)
     if allowed is not None:
         bad = [v for v in out if v not in allowed]
         if bad:
@@ -167,11 +177,26 @@ class SearchSpace:
                     f"search space is empty: fmin up to {self.fmin[1]} Hz is not below "
                     f"fmax from {self.fmax[0]} Hz"
                 )
+        if self.scales:
+            # what a spec can hold (the spec's own limits; sampled values stay inside)
+            if self.bins[1] > MAX_BINS:
+                raise TfselectError(f"space.bins: high must be <= {MAX_BINS}, got {self.bins[1]}")
+            if self.fmax[1] > SAMPLE_RATE / 2:
+                raise TfselectError(f"space.fmax: high must be <= Nyquist = {SAMPLE_RATE // 2} "
+                                    f"Hz, got {self.fmax[1]}")
+            if self.gamma[0] < 0 or self.gamma[1] > SAMPLE_RATE / 2:
+                raise TfselectError(f"space.gamma: must lie in [0, {SAMPLE_RATE // 2}] Hz, "
+                                    f"got {list(self.gamma)}")
+        if not 1 <= self.sllen_max <= MAX_SLLEN:
+            raise TfselectError(f"space.sllen_max: must be in [1, {MAX_SLLEN}], "
+                                f"got {self.sllen_max}")
         if self.stft:
             lo, hi = self.stft_n_fft
             step = self.stft_n_fft_step
-            if lo < 16:
-                raise TfselectError(f"space.stft_n_fft: {lo} is too short (>= 16)")
+            if not 16 <= lo <= hi <= MAX_N_FFT:
+                raise TfselectError(
+                    f"space.stft_n_fft: [{lo}, {hi}] must be a range within [16, {MAX_N_FFT}]"
+                )
             if lo % step or hi % step:
                 raise TfselectError(
                     f"space.stft_n_fft: [{lo}, {hi}] must be multiples of stft_n_fft_step={step}"

@@ -29,9 +29,67 @@ CONNECT_TIMEOUT_S = 10
 SCHEMA_RETRIES = 8
 
 
+# Passwords of the storage URLs opened by this process: any message printed later (the
+# driver's own text included) is scrubbed of them, in every spelling a driver might use.
+_SECRETS: set[str] = set()
+
+
+def _password(url: str) -> str | None:
+    """The password part of ``scheme://user:password@host/...`` (as written), or None.
+
+    The user info ends at the *last* ``@`` (a password may hold ``@``, ``:`` or ``/``).
+    """
+    if "://" not in url:
+        return None
+    rest = url.split("://", 1)[1]
+    if "@" not in rest:
+        return None
+    userinfo = rest[: rest.rindex("@")]
+    if ":" not in userinfo:
+        return None
+    return userinfo.split(":", 1)[1] or None
+
+
 def redact(url: str) -> str:
     """The URL with any password replaced by ``***`` (safe to print)."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    pw = _password(url)
+    if pw is None:
+        return url
+    scheme, rest = url.split("://", 1)
+    user = rest[: rest.rindex("@")].split(":", 1)[0]
+    return f"{scheme}://{user}:***@{rest[rest.rindex('@') + 1:]}"
+
+
+def _encode_password(url: str) -> str:
+    """The URL with its password percent-encoded, so that a password holding ``@``, ``:`` or
+    ``/`` reaches the driver whole (SQLAlchemy would split it at its first ``@``)."""
+    from urllib.parse import quote, unquote
+
+    pw = _password(url)
+    if pw is None:
+        return url
+    scheme, rest = url.split("://", 1)
+    at = rest.rindex("@")
+    user = rest[:at].split(":", 1)[0]
+    return f"{scheme}://{user}:{quote(unquote(pw), safe='')}@{rest[at + 1:]}"
+
+
+def _spellings(pw: str) -> set[str]:
+    from urllib.parse import quote, quote_plus, unquote
+
+    plain = unquote(pw)
+    return {s for s in (pw, plain, quote(plain, safe=""), quote_plus(plain), quote(plain))
+            if s}
+
+
+def scrub(text: str, url: str | None = None) -> str:
+    """``text`` with every known storage password (and that of ``url``) replaced by ``***``."""
+    secrets = set(_SECRETS)
+    if url is not None and (pw := _password(url)):
+        secrets |= _spellings(pw)
+    for s in sorted(secrets, key=len, reverse=True):  # longest first: no partial leftovers
+        text = text.replace(s, "***")
+    return text
 
 
 def _local_path(url: str, scheme: str) -> Path:
@@ -41,8 +99,11 @@ def _local_path(url: str, scheme: str) -> Path:
     return Path(rest[1:])
 
 
-def open_storage(url: str):
+def open_storage(url: str, create: bool = True):
     """Return an Optuna storage object for ``url``.
+
+    ``create=False`` (commands that only read) refuses a SQLite or journal file that does
+    not exist instead of creating an empty one.
 
     Raises:
         TfselectError: unknown scheme, a path that cannot be created, or a server that
@@ -59,19 +120,31 @@ def open_storage(url: str):
         )
     scheme = url.split("://", 1)[0].lower()
     shown = redact(url)
+    if (pw := _password(url)) is not None:
+        _SECRETS.update(_spellings(pw))
     try:
         if scheme == "journal":
             path = _local_path(url, "journal")
+            _must_exist(path, shown, create)
             _make_parent(path, shown)
             return JournalStorage(JournalFileBackend(str(path)))
         engine_kwargs: dict = {}
         if scheme == "sqlite":
             path = _local_path(url, "sqlite")
-            if str(path) != ":memory:":
-                _make_parent(path, shown)
+            if str(path) in (":memory:", "") or "mode=memory" in url:
+                # Each connection would see its own empty database and the study would
+                # vanish with the process: refuse rather than run a search into nothing.
+                raise TfselectError(
+                    f"storage {shown}: an in-memory database does not keep the study; "
+                    "use a file (sqlite:///studies/tfselect.db)"
+                )
+            _must_exist(path, shown, create)
+            _make_parent(path, shown)
             # sqlite3 waits this long for a lock instead of failing at once.
             engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
-        elif scheme.startswith("postgresql"):
+        if not scheme.startswith(("sqlite", "journal")):
+            url = _encode_password(url)
+        if scheme.startswith("postgresql"):
             if scheme == "postgresql":
                 # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; the `postgres` extra
                 # installs psycopg2, so name its driver explicitly.
@@ -80,7 +153,7 @@ def open_storage(url: str):
                 "connect_args": {"connect_timeout": CONNECT_TIMEOUT_S},
                 "pool_pre_ping": True,
             }
-        elif not scheme.startswith(("mysql", "oracle", "mssql")):
+        elif not scheme.startswith(("sqlite", "mysql", "oracle", "mssql")):
             raise TfselectError(
                 f"storage {shown}: unknown scheme {scheme!r} "
                 "(use sqlite:///, journal:/// or postgresql://)"
@@ -105,7 +178,12 @@ def open_storage(url: str):
     except TfselectError:
         raise
     except Exception as exc:  # driver errors vary: OperationalError, ImportError, OSError ...
-        raise TfselectError(f"cannot open storage {shown}: {_first_line(exc)}") from None
+        raise TfselectError(f"cannot open storage {shown}: {_first_line(exc, url)}") from None
+
+
+def _must_exist(path: Path, shown: str, create: bool) -> None:
+    if not create and not path.is_file():
+        raise TfselectError(f"storage {shown}: no such file {path} (run `tfselect search` first)")
 
 
 def _make_parent(path: Path, shown: str) -> None:
@@ -125,7 +203,8 @@ def _schema_race(exc: BaseException) -> bool:
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
+def _first_line(exc: BaseException, url: str | None = None) -> str:
+    text = scrub(str(getattr(exc, "orig", None) or exc).strip(), url)
     line = text.splitlines()[0] if text else type(exc).__name__
-    return redact(line)[:300]
+    # any other URL with a password inside the driver's text (greedy: up to its last '@')
+    return re.sub(r"(\w[\w+.-]*://[^\s:/@]*:)\S*@", r"\1***@", line)[:300]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tfselect.errors import TfselectError
+from tfselect.search import stale
 
 SAMPLERS = ("tpe", "gp", "random", "cmaes", "nsga2")
 TAG = "tfselect"  # user attr holding the tag dict
@@ -32,7 +33,7 @@ REFERENCES: dict[str, str] = {
 # User attrs of a trial that are not metrics.
 RESERVED_ATTRS = (
     "spec", "fail_reason", "reused_from", "reference", "reference_params", "clips",
-    "clip_values", "n_metric_clips",
+    "clip_values", "n_metric_clips", *stale.ATTRS,
 )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from tfselect.audio.targets import TargetMap
 from tfselect.errors import DatasetError, SpecError, TfselectError
+from tfselect.search import stale
 from tfselect.search.config import ClipConfig
 from tfselect.search.objectives import Objectives
 from tfselect.search.space import SearchSpace, check_slice_length
@@ -146,6 +147,7 @@ class TrialObjective:
             # Ctrl-C came between two trials: end this one at once, as interrupted.
             trial.set_user_attr("fail_reason", "interrupted")
             raise KeyboardInterrupt
+        stale.tag(trial)  # so a worker on this host can fail it if this process dies
         reference = trial.user_attrs.get("reference")
         try:
             if reference in REFERENCES:
@@ -242,7 +244,7 @@ class TrialObjective:
         from optuna.trial import TrialState
 
         for name, value in earlier.user_attrs.items():
-            if name not in ("reference", "reference_params"):
+            if name not in ("reference", "reference_params", *stale.ATTRS):
                 trial.set_user_attr(name, value)
         trial.set_user_attr("reused_from", earlier.number)
         if len(self.objectives) == 1:

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass
 
 from tfselect.errors import SpecError
@@ -68,6 +69,10 @@ _DEFAULTS = {
 # Upper bounds that keep a typo (bins=1e9) from exhausting memory before any other check.
 MAX_BINS = 10_000
 MAX_N_FFT = 2**20
+MAX_SLLEN = 2**22  # samples: 95 s at 44.1 kHz, far beyond any useful slice
+# Numbers as the grammar writes them: ASCII decimal, optional sign, fraction and exponent
+# (Python's float() would also take "1_000", "inf", "nan" and non-ASCII digits).
+_NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
 
 _INT_FIELDS = {"bins", "sllen", "trlen", "n_fft", "hop", "bpo"}
 _FLOAT_FIELDS = {"fmin", "fmax", "gamma"}
@@ -126,7 +131,10 @@ class TransformSpec:
                 f"transform spec {s!r}: unknown kind {kind!r} (allowed: {', '.join(KINDS)})"
             )
         values: dict[str, object] = {}
-        for item in filter(None, (p.strip() for p in body.split(","))) if sep else ():
+        items = [p.strip() for p in body.split(",")] if sep and body.strip() else []
+        if "" in items:
+            raise SpecError(f"transform spec {s!r}: empty field (a stray comma?)")
+        for item in items:
             name, eq, raw = item.partition("=")
             name, raw = name.strip(), raw.strip()
             if name not in _FIELDS[kind]:
@@ -231,8 +239,10 @@ class TransformSpec:
             )
         self._check_choice("phase", PHASES)
         self._check_choice("form", FORMS)
-        if self.sllen is not None and (self.sllen <= 0 or self.sllen % 4):
-            raise SpecError(self._msg("sllen", self.sllen, "must be a positive multiple of 4"))
+        if self.sllen is not None and (self.sllen <= 0 or self.sllen % 4
+                                       or self.sllen > MAX_SLLEN):
+            raise SpecError(self._msg("sllen", self.sllen,
+                                      f"must be a positive multiple of 4, <= {MAX_SLLEN}"))
         if self.trlen is not None:
             if self.trlen < 0 or self.trlen % 2:
                 raise SpecError(self._msg("trlen", self.trlen, "must be an even integer >= 0"))
@@ -326,19 +336,15 @@ class TransformSpec:
 def _convert(text: str, name: str, raw: str) -> object:
     """Convert one raw field value to its Python type; SpecError naming field and value."""
     if name in _INT_FIELDS:
-        try:
-            f = float(raw)
-        except ValueError:
-            f = math.nan
+        f = float(raw) if _NUMBER.match(raw) else math.nan
         if not (math.isfinite(f) and f.is_integer()):
             raise SpecError(f"transform spec {text!r}: field {name}={raw}: must be an integer")
         return int(f)
     if name in _FLOAT_FIELDS:
-        try:
-            f = float(raw)
-        except ValueError:
+        f = float(raw) if _NUMBER.match(raw) else math.nan
+        if not math.isfinite(f):
             raise SpecError(
-                f"transform spec {text!r}: field {name}={raw}: must be a number (Hz)"
-            ) from None
+                f"transform spec {text!r}: field {name}={raw}: must be a finite number (Hz)"
+            )
         return f
     return raw
