@@ -273,14 +273,17 @@ def test_separate_file_keeps_length_rate_and_channels(tmp_path, rate, channels) 
 
 
 def test_separate_file_chunks_filters_and_overwrites(tmp_path) -> None:
-    """The file path passes chunking and --wiener on, and can write a song twice."""
+    """The file path passes chunking and --wiener on, refuses to clobber stems, and writes
+    a song twice with overwrite."""
     x = np.random.default_rng(10).standard_normal((2, int(1.2 * SR))).astype(np.float32)
     song = tmp_path / "song.wav"
     sf.write(song, x.T, SR, subtype="FLOAT")
     m = ChunkMeanModel()
-    for _ in range(2):  # the second run overwrites the first one's stems
-        written = separate_file(m, song, tmp_path / "out", chunk_seconds=0.5,
-                                overlap_seconds=0.1)
+    written = separate_file(m, song, tmp_path / "out", chunk_seconds=0.5, overlap_seconds=0.1)
+    with pytest.raises(TfselectError, match="exists .use --overwrite"):
+        separate_file(m, song, tmp_path / "out", chunk_seconds=0.5, overlap_seconds=0.1)
+    written = separate_file(m, song, tmp_path / "out", chunk_seconds=0.5, overlap_seconds=0.1,
+                            overwrite=True)  # the second run replaces the first one's stems
     want = separate_array(m, x, chunk_seconds=0.5, overlap_seconds=0.1)
     assert len(np.unique(want[0, 0])) > 3  # several chunks, cross-faded
     for y, path in zip(want, written, strict=True):

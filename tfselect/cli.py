@@ -597,6 +597,8 @@ def train_best(
                                 ("--masksum", masksum, 10**6)):
         _check_range(option, value, 0, high)
     opts = {k: v for k, (_, v) in given.items() if v is not None}
+    if Path(out).exists() and not Path(out).is_dir():  # before the dataset is looked for
+        raise TfselectError(f"--out {out} is a file, not a folder")
     from tfselect.audio.dataset import resolve_root
     from tfselect.audio.targets import check_target, load_target_map
 

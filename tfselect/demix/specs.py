@@ -89,7 +89,14 @@ def study_best_specs(storage: str, study: str, select: str = "significant") -> d
     from tfselect.search.storage import open_storage, redact
     from tfselect.search.study import read_tags, tagged_studies
 
-    store = open_storage(storage, create=False)
+    try:
+        store = open_storage(storage, create=False)
+    except TfselectError as exc:  # no storage yet: say which command makes the studies
+        what = str(exc).removesuffix(" (run `tfselect search` first)")
+        raise TfselectError(
+            f"{what} (run `tfselect search --target TARGET --study {study}-TARGET --storage "
+            f"{redact(storage)}` for each target first)"
+        ) from None
     specs = {}
     stored = dict.fromkeys(t.target for t in map(read_tags, tagged_studies(store)) if t)
     for target in stored:
