@@ -10,8 +10,9 @@ larger).
     .venv/bin/python benchmarks/train.py [--device cpu] [--batch 2] [--chunk 2] [--steps 5]
         [--spec vocals=SPEC ...]
 
-Default per-target specs are the per-target sliCQTs reported in DESIGN §8 (as rasterized
-matrix forms when the sliCQT is available, else four different STFTs).
+Default per-target specs are the per-target sliCQTs reported for MUSDB18-HQ in
+docs/design.md, Numbers (as rasterized matrix forms when the sliCQT is available, else
+four different STFTs).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Datasets: discovery, exact loading, every bad input of issue 2, splits, default root."""
+"""Datasets: discovery, exact loading, every bad input, splits, default root."""
 
 from __future__ import annotations
 
@@ -281,7 +281,7 @@ def test_default_root_build_is_atomic_under_races(tiny_default_corpus: Path) -> 
 
 
 def _bad_roots(tmp_path: Path, wav_track) -> dict[str, tuple[Path, str]]:
-    """Each bad input of issue 2 -> (root, text the one error line must contain)."""
+    """Each bad input -> (root, text the one error line must contain)."""
     cases = {}
     cases["nonexistent"] = (tmp_path / "missing", "missing does not exist")
     (tmp_path / "empty").mkdir()

@@ -62,7 +62,7 @@ def ref_stft(x: np.ndarray, n_fft: int, hop: int) -> np.ndarray:
 
 
 def ref_loss(est, ref, mix, cfg: LossConfig) -> float:
-    """The X-UMX combination loss written out with loops (DESIGN §7)."""
+    """The X-UMX combination loss written out with loops."""
     b, J, C, _ = est.shape
     subsets = [s for r in range(1, J) for s in itertools.combinations(range(J), r)]
     assert len(subsets) == 14

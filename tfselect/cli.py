@@ -309,7 +309,7 @@ def _check_out_folder(out: Path) -> None:
     check_out_dir(Path(out))
 
 
-# ---------------------------------------------------------------- data (issue 2)
+# ---------------------------------------------------------------- data
 
 
 @app.command("demo-data")
@@ -383,7 +383,7 @@ def targets_cmd(
     Console(width=120).print(table)
 
 
-# ---------------------------------------------------------------- scores (issue 4)
+# ---------------------------------------------------------------- scores
 
 
 @app.command("score")
@@ -476,7 +476,7 @@ def score_cmd(
         render_table(row, names, DIRECTIONS)
 
 
-# ---------------------------------------------------------------- demixer (issue 6)
+# ---------------------------------------------------------------- demixer
 
 
 @app.command("train-best")

@@ -1,4 +1,4 @@
-"""X-UMX losses computed in ONE shared STFT domain (DESIGN §7).
+"""X-UMX losses computed in ONE shared STFT domain (docs/design.md, Demixer).
 
 Each target's branch works in its own transform, so the branches' coefficients do not share
 a shape; the losses therefore take the four *waveform* estimates and put them through one

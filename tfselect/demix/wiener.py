@@ -1,8 +1,8 @@
 """Multichannel Wiener-EM post-filter in the shared STFT domain (as in Open-Unmix).
 
-Written here because the openunmix package cannot be installed beside CPU torch
-(DESIGN §9). The model is the local Gaussian model of Duong et al. (2010) / Nugraha et al.
-(2016): each source j has, per frame and bin, a power spectral density v_j(f, t) and a
+Written here because the openunmix package cannot be installed beside CPU torch (it pulls
+a CUDA torchaudio). The model is the local Gaussian model of Duong et al. (2010) / Nugraha
+et al. (2016): each source j has, per frame and bin, a power spectral density v_j(f, t) and a
 time-invariant spatial covariance R_j(f) (channels x channels). One EM iteration re-estimates
 (v_j, R_j) from the current source images and then applies the multichannel Wiener gain
 ``G_j = v_j R_j (sum_k v_k R_k)^-1`` to the mixture.

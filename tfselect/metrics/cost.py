@@ -1,4 +1,4 @@
-"""What a transform costs: redundancy, forward+inverse time, peak memory (DESIGN §5).
+"""What a transform costs: redundancy, forward+inverse time, peak memory.
 
 - redundancy: complex coefficients per input sample and channel (``Transform.redundancy``).
 - seconds: wall time of one forward plus one inverse of a stereo clip, divided by the clip's

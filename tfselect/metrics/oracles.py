@@ -1,4 +1,4 @@
-"""Mask oracles: what a perfect mask of the mixture could reach in a transform (DESIGN §5).
+"""Mask oracles: what a perfect mask of the mixture could reach in a transform.
 
 On the mixture X and the stems S_i in the transform domain (t = the target):
 

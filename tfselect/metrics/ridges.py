@@ -1,4 +1,5 @@
-"""Ridge analysis: K curves of locally maximal energy through a TF grid (DESIGN §5).
+"""Ridge analysis: K curves of locally maximal energy through a TF grid
+(docs/design.md, Metrics).
 
 Extraction is the penalised path of the TF literature (MATLAB ``tfridge``, Iatsenko et al.
 2016, ssqueezepy ``extract_ridges``), solved exactly by dynamic programming. Along the *path

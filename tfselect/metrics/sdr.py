@@ -1,6 +1,6 @@
 """Signal-to-distortion ratios of estimated waveforms against the true stem.
 
-Two conventions (DESIGN §5):
+Two conventions (docs/design.md, Metrics):
 
 - ``fast_sdr``: the global SDR of the MDX challenge, ``10·log10(Σ s² / Σ (s − ŝ)²)`` over all
   channels and samples. Cheap and deterministic: what searches use.

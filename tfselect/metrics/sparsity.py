@@ -1,4 +1,4 @@
-"""Sparsity of the isolated target's coefficient magnitudes (DESIGN §5).
+"""Sparsity of the isolated target's coefficient magnitudes.
 
 All three measures take a flat vector of magnitudes ``|c|`` and optional non-negative
 *weights* ``w``: a coefficient of weight ``w`` counts as ``w`` copies of itself. Weights are

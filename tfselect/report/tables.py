@@ -1,9 +1,9 @@
 """pandas tables built from tfselect studies: trials, best, correlations, Pareto fronts.
 
 Every function takes plain data (studies or a trials DataFrame) and returns a DataFrame;
-``write_csv`` writes one atomically. The correlation table is the one that answers the open
-question of DESIGN §6: do the cheap metrics predict the mask oracles better than the trivial
-predictors (bin count, redundancy)? Hence the baselines and the partial Spearman given
+``write_csv`` writes one atomically. The correlation table answers the open question of
+docs/design.md (Report): do the cheap metrics predict the mask oracles better than the
+trivial predictors (bin count, redundancy)? Hence the baselines and the partial Spearman given
 redundancy in every row.
 """
 

@@ -1,4 +1,4 @@
-"""Open an Optuna storage from one URL, the way users swap backends (DESIGN §6).
+"""Open an Optuna storage from one URL, the way users swap backends.
 
 - ``sqlite:///studies/tfselect.db`` (default; path relative to the working directory,
   ``sqlite:////abs/path.db`` absolute): one machine; the parent folder is created and a long
