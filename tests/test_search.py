@@ -191,15 +191,16 @@ def test_storage_urls(tmp_path, monkeypatch):
 
 
 def test_metric_selection():
-    from tfselect.search.run import resolve_metrics
+    from tfselect.search.run import trial_metrics
 
     obj = parse_objectives("mpi-0.1*redundancy")
-    assert resolve_metrics(["gini", "oracles"], obj) == (
+    assert trial_metrics(["gini", "oracles"], obj) == (
         "mpi", "redundancy", "gini", "irm1", "irm2", "ibm",
     )  # fmt: skip
-    assert len(resolve_metrics("all", obj)) == 16
+    assert len(trial_metrics("all", obj)) == 16
+    assert trial_metrics([], obj) == ("mpi", "redundancy")
     with pytest.raises(TfselectError, match="unknown metric 'sdr'"):
-        resolve_metrics(["sdr"], obj)
+        trial_metrics(["sdr"], obj)
 
 
 @pytest.mark.parametrize(

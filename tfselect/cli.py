@@ -848,7 +848,10 @@ def _search_summary(result, storage: str, target: str) -> str:
     if result.repeats:
         run += f", {result.repeats} repeated proposal(s) answered from the study"
     if result.exhausted:
-        run += ", stopped: the space looks exhausted"
+        run += ", stopped: the space looks exhausted (widen it in the config)"
+    if result.gave_up:
+        run += (", stopped: trials kept failing to complete (see their fail_reason in "
+                "`tfselect report`)")
     held = (f"study {result.study} now holds {result.complete} complete, {result.pruned} "
             f"pruned, {result.failed} failed candidate(s)")  # fmt: skip
     if result.best_spec is None:
@@ -913,6 +916,8 @@ def report(
     )
     for f in rep.files:
         typer.echo(f"  {f}")
+    for msg in rep.warnings:
+        typer.echo(f"tfselect: warning: {msg}", err=True)
     _print_best(out / "best.csv")
 
 

@@ -13,7 +13,6 @@ Files (the whole folder is swapped in at once: a reader never sees half a report
 from __future__ import annotations
 
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -165,8 +164,7 @@ def _plots(report: Report, sts, trials: pd.DataFrame, best, corr, root) -> None:
             report.files.append(path)
         except (TfselectError, OSError) as exc:
             msg = f"clip_{target}.png left out: {exc}"
-            report.warnings.append(msg)
-            print(f"tfselect: warning: {msg}", file=sys.stderr)
+            report.warnings.append(msg)  # the caller (the CLI) decides who sees it
 
 
 def _captions(best: pd.DataFrame, target: str, objective: str, trials) -> dict[str, str]:

@@ -43,6 +43,7 @@ from tfselect.search.study import (
     StudyTags,
     best_trial,
     complete_trials,
+    find_study,
     make_pruner,
     make_sampler,
     open_study,
@@ -67,22 +68,13 @@ def default_study_name(target: str) -> str:
     return target
 
 
-def resolve_metrics(requested: Sequence[str] | str, objectives: Objectives) -> tuple[str, ...]:
-    """Metric names each trial computes: the requested ones (metric or group names) plus
-    the objectives' ones, without repeats."""
-    from tfselect.metrics import GROUPS, METRICS
+def trial_metrics(requested: Sequence[str] | str, objectives: Objectives) -> tuple[str, ...]:
+    """Metric names each trial computes: the objectives' ones, then the requested ones
+    (``"all"`` or metric and group names, expanded by :func:`tfselect.metrics.resolve_metrics`,
+    the one owner of those names), without repeats."""
+    from tfselect.metrics import resolve_metrics
 
-    if requested == "all":
-        names: tuple[str, ...] = tuple(METRICS)
-    else:
-        unknown = [m for m in requested if m not in METRICS and m not in GROUPS]
-        if unknown:
-            raise TfselectError(
-                f"unknown metric {unknown[0]!r} (known: {', '.join(METRICS)}; "
-                f"groups: {', '.join(GROUPS)})"
-            )
-        # Group names (sparsity, ridges, oracles, cost) stand for their metrics.
-        names = tuple(x for m in requested for x in (GROUPS[m] if m in GROUPS else (m,)))
+    names = resolve_metrics(None if requested == "all" else list(requested)) if requested else ()
     return tuple(dict.fromkeys((*objectives.metrics, *names)))
 
 
@@ -175,6 +167,7 @@ class SearchResult:
         raced: of those, the ones the racing stopped early.
         repeats: proposals this process answered from an earlier trial (not counted in ran).
         exhausted: the run stopped because proposals kept repeating earlier candidates.
+        gave_up: ``--until`` alone stopped after too many trials in a row did not complete.
         complete/pruned/failed: distinct candidates of the whole study after the run, by
             state (pruned = raced out or invalid).
         best_spec: spec string of the best trial (first objective), or None.
@@ -187,6 +180,7 @@ class SearchResult:
     raced: int = 0
     repeats: int = 0
     exhausted: bool = False
+    gave_up: bool = False
     complete: int = 0
     pruned: int = 0
     failed: int = 0
@@ -260,7 +254,7 @@ def run_search(
         raise TfselectError(f"--timeout must be > 0 seconds, got {timeout}")
     cfg.space.validate()
     objectives = parse_objectives(cfg.search.objective)
-    metrics = resolve_metrics(cfg.search.metrics, objectives)
+    metrics = trial_metrics(cfg.search.metrics, objectives)
     make_sampler(cfg.search.sampler, cfg.search.seed, len(objectives))  # fail fast on a bad name
     pruner = make_pruner(cfg.search.pruner, cfg.search.p_threshold, cfg.search.race_min_clips)
     name = study or default_study_name(target)
@@ -318,10 +312,11 @@ def run_search(
     result = SearchResult(name)
     counter = _Count(MAX_REPEATS)
     callbacks: list = [counter]
+    give_up = _GiveUp(GIVE_UP_AFTER)
     if until is not None:
         callbacks.append(_Until(until))
         if trials is None and timeout is None:
-            callbacks.append(_GiveUp(GIVE_UP_AFTER))  # a space that never completes a trial
+            callbacks.append(give_up)  # a space that never completes a trial
     total = trials
     if total is None and until is not None:
         total = max(0, until - _n_complete(store, name))
@@ -359,7 +354,7 @@ def run_search(
         bar.close()
     result.interrupted = result.interrupted or ctrl_c.requested
     result.ran, result.raced, result.repeats = counter.new, counter.raced, counter.repeats
-    result.exhausted = counter.stopped
+    result.exhausted, result.gave_up = counter.stopped, give_up.gave_up
     _summarise(st, result)
     if result.interrupted:
         raise Interrupted(
@@ -370,22 +365,16 @@ def run_search(
     return result
 
 
-def _summary_for(store, name: str):
-    for s in store.get_all_studies():
-        if s.study_name == name:
-            return s
-    return None
-
-
 def _n_trials(store, name: str) -> int:
-    s = _summary_for(store, name)
-    return 0 if s is None else store.get_n_trials(s._study_id)
+    from tfselect.search.study import n_trials
+
+    return n_trials(store, name)
 
 
 def _n_complete(store, name: str) -> int:
     import optuna
 
-    s = _summary_for(store, name)
+    s = find_study(store, name)
     if s is None:
         return 0
     return len(complete_trials(optuna.load_study(study_name=name, storage=store)))
@@ -395,7 +384,7 @@ def _precheck(store, name: str, tags: StudyTags) -> None:
     """Check an existing study's tags without writing anything (fail before reading audio)."""
     from tfselect.search.study import TAG, check_tags
 
-    s = _summary_for(store, name)
+    s = find_study(store, name)
     if s is not None and isinstance(s.user_attrs.get(TAG), Mapping):
         check_tags(name, StudyTags.from_dict(s.user_attrs[TAG]), tags)
 
@@ -422,11 +411,8 @@ class _Count:
             self.raced += trial.state == TrialState.PRUNED and reason.startswith("raced out")
         if self.streak >= self.limit and not self.stopped:
             self.stopped = True
-            print(
-                f"tfselect: warning: the last {self.limit} proposals all repeated earlier "
-                "candidates: the space looks exhausted; stopping (widen it in the config)",
-                file=sys.stderr,
-            )
+            # SearchResult.exhausted carries it to the caller, who says it to the user.
+            log.info("the last %d proposals all repeated earlier candidates: stopping", self.limit)
             study.stop()
 
 
@@ -458,11 +444,8 @@ class _GiveUp:
         self.streak = 0 if trial.state == TrialState.COMPLETE else self.streak + 1
         if self.streak >= self.limit and not self.gave_up:
             self.gave_up = self.stopped = True
-            print(
-                f"tfselect: warning: {self.limit} trials in a row did not complete (see their "
-                "fail_reason in `tfselect report`); stopping --until early",
-                file=sys.stderr,
-            )
+            # SearchResult.gave_up carries it to the caller, who says it to the user.
+            log.info("%d trials in a row did not complete: stopping --until early", self.limit)
             study.stop()
 
 

@@ -26,12 +26,13 @@ from typing import Any
 
 from tfselect import SAMPLE_RATE
 from tfselect.errors import SpecError, TfselectError
-from tfselect.transforms.spec import MAX_BINS, MAX_N_FFT, MAX_SLLEN
+from tfselect.transforms.scales import SCALES
+from tfselect.transforms.spec import FORMS as SPEC_FORMS
+from tfselect.transforms.spec import MAX_BINS, MAX_N_FFT, MAX_SLLEN, PHASES, WINDOWS
 
-SCALES = ("log", "mel", "bark", "vqlog", "lin")
-WINDOWS = ("hann", "hamming", "blackman", "bartlett")
-PHASES = ("local", "global")
-FORMS = ("ragged", "zeropad", "rasterize")
+# The choices come from the transforms layer, which owns them; a study may choose every
+# sliCQT form but piecewise (an intermediate between ragged and rasterize).
+FORMS = tuple(f for f in SPEC_FORMS if f != "piecewise")
 
 
 def _pair(name: str, value: Any, kind: type) -> tuple:

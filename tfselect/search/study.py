@@ -147,11 +147,19 @@ def read_tags(study) -> StudyTags | None:
     return StudyTags.from_dict(raw) if isinstance(raw, Mapping) else None
 
 
-def _find(storage, name: str):
+def find_study(storage, name: str):
+    """The stored study ``name`` (Optuna's ``FrozenStudy``: name, user attrs) or None."""
     for s in storage.get_all_studies():
         if s.study_name == name:
             return s
     return None
+
+
+def n_trials(storage, name: str) -> int:
+    """Trials of study ``name`` in every state (0 when there is no such study)."""
+    if find_study(storage, name) is None:
+        return 0
+    return storage.get_n_trials(storage.get_study_id_from_name(name))
 
 
 def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None, space=None):
@@ -164,13 +172,13 @@ def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None, space=
     """
     import optuna
 
-    existing = _find(storage, name)
+    existing = find_study(storage, name)
     created = False
     if existing is not None:
         found = existing.user_attrs.get(TAG)
         if isinstance(found, Mapping):
             check_tags(name, StudyTags.from_dict(found), tags)
-        elif storage.get_n_trials(existing._study_id):
+        elif n_trials(storage, name):
             # Untagged but empty: a worker that is creating it right now; tag it below.
             raise TfselectError(f"study {name!r} exists but was not created by tfselect")
         study = optuna.load_study(
