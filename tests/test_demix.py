@@ -406,3 +406,15 @@ def test_train_best_refuses_non_positive_options(tmp_path, option, value):
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert f"tfselect: error: {option} must be positive" in r.stderr
     assert not (tmp_path / "m").exists()
+
+
+def test_shared_slicqt_baseline_gives_a_blstm_a_matrix_form():
+    from tfselect.demix.model import baseline_specs
+    from tfselect.transforms import TransformSpec
+
+    for spec in baseline_specs("shared-slicqt", network="blstm").values():
+        assert TransformSpec.parse(spec).form == "rasterize"
+    for spec in baseline_specs("shared-slicqt", network="cdae").values():
+        assert TransformSpec.parse(spec).form == "ragged"
+    zeropad = "slicqt:scale=mel,bins=50,fmin=40,fmax=22050,form=zeropad"
+    assert set(baseline_specs("shared-slicqt", zeropad, "blstm").values()) == {zeropad}

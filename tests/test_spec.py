@@ -147,3 +147,12 @@ def test_direct_construction_is_validated() -> None:
 def test_huge_values_are_refused_before_any_allocation(text, field):
     with pytest.raises(SpecError, match=f"field {field}=.*must be an integer in"):
         TransformSpec.parse(text).validate(44100)
+
+
+def test_label_is_compact_and_built_from_the_fields():
+    assert TransformSpec.parse("stft:n_fft=4096,hop=1024").label() == "stft 4096/1024"
+    assert TransformSpec.parse("stft:n_fft=2048,hop=512,window=blackman").label() == (
+        "stft 2048/512 blackman"
+    )
+    bark = TransformSpec.parse("slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050,phase=global")
+    assert bark.label() == "bark,bins=262,fmin=32.9,phase=global"

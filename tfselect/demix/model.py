@@ -222,8 +222,13 @@ def baseline_specs(baseline: str, shared_spec: str | None = None,
     if baseline == "stft":
         return {t: STFT_BASELINE for t in TARGETS}
     if baseline == "shared-slicqt":
-        spec = shared_spec or SHARED_SLICQT
-        if network == "blstm" and "form=" not in spec:
-            spec += ",form=rasterize"  # a BLSTM needs a matrix form
+        import dataclasses
+
+        from tfselect.transforms import TransformSpec
+
+        parsed = TransformSpec.parse(shared_spec or SHARED_SLICQT)
+        if network == "blstm" and parsed.kind == "slicqt" and parsed.form == "ragged":
+            parsed = dataclasses.replace(parsed, form="rasterize")  # a BLSTM needs a matrix
+        spec = str(parsed)
         return {t: spec for t in TARGETS}
     raise ModelConfigError(f"baseline must be shared-slicqt or stft, got {baseline!r}")

@@ -45,21 +45,25 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _parsed(spec: str):
+    from tfselect.errors import SpecError
+    from tfselect.transforms import TransformSpec
+
+    try:
+        return TransformSpec.parse(spec)
+    except SpecError:  # a trial that failed before its spec was canonical
+        return None
+
+
 def _scale_of(spec: str) -> str:
-    if spec.startswith("stft"):
-        return "stft"
-    for part in spec.split(":", 1)[-1].split(","):
-        if part.startswith("scale="):
-            return part[6:]
-    return spec.split(":", 1)[0]
+    p = _parsed(spec)
+    return spec if p is None else p.scale or p.kind
 
 
 def _short(spec: str) -> str:
     """A compact label: 'bark,bins=262,fmin=32.9' or 'stft 4096/1024'."""
-    if spec.startswith("stft:"):
-        kv = dict(p.split("=", 1) for p in spec[5:].split(",") if "=" in p)
-        return f"stft {kv.get('n_fft', '?')}/{kv.get('hop', '?')}"
-    return spec.split(":", 1)[-1].replace("scale=", "").replace(",fmax=22050", "")
+    p = _parsed(spec)
+    return spec if p is None else p.label()
 
 
 def primary_oracle(df: pd.DataFrame) -> str | None:

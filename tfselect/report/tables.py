@@ -53,6 +53,17 @@ def _metric_groups() -> tuple[tuple[str, ...], dict[str, str], tuple[str, ...]]:
     return tuple(METRICS), group_of, tuple(GROUPS.get("oracles", ()))
 
 
+def spec_kind(spec: str | None) -> str:
+    """The kind of a spec (``slicqt``, ``stft``, ...); "" when there is none or it is invalid."""
+    from tfselect.errors import SpecError
+    from tfselect.transforms import TransformSpec
+
+    try:
+        return TransformSpec.parse(spec).kind if spec else ""
+    except SpecError:
+        return ""
+
+
 def spec_bins(spec: str | None) -> float:
     """Number of frequency bins a spec asks for (STFT: n_fft/2 + 1); NaN if unknown."""
     if not spec:
@@ -102,7 +113,7 @@ def trials_frame(studies: Sequence) -> pd.DataFrame:
                 "state": t.state.name,
                 "spec": t.user_attrs.get("spec", ""),
             }
-            row["kind"] = row["spec"].split(":", 1)[0] if row["spec"] else ""
+            row["kind"] = spec_kind(row["spec"])
             row["bins"] = spec_bins(row["spec"])
             values = list(t.values) if t.values is not None else []
             n_obj = max(n_obj, len(values))

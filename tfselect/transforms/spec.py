@@ -163,6 +163,14 @@ class TransformSpec:
             full["gamma"] = 0.0
         return cls(kind=kind, **full)
 
+    def label(self) -> str:
+        """A compact label for plots: ``stft 4096/1024`` or ``bark,bins=262,fmin=32.9``."""
+        if self.kind == "stft":
+            window = "" if self.window in (None, "hann") else f" {self.window}"
+            return f"stft {self.n_fft}/{self.hop}{window}"
+        body = str(self).split(":", 1)[1].replace("scale=", "")
+        return body.replace(",fmax=22050", "")  # Nyquist at 44.1 kHz: the usual top
+
     def __str__(self) -> str:
         parts = []
         defaults = dict(_DEFAULTS[self.kind])
