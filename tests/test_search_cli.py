@@ -136,7 +136,12 @@ def test_kill_9_keeps_finished_trials_and_resumes(tmp_path, demo_root, racing_st
     after = _trials(url, "k")
     finished = {t.number: (t.state, t.values) for t in _distinct(after) if t.state.is_finished()}
     assert {n: finished[n] for n in before} == before  # nothing finished was lost or changed
-    assert len(finished) == len(before) + 2  # resumed: exactly two more candidates
+    # The killed worker's trial is failed by the next worker on this host (its pid is gone).
+    killed = [t for t in _distinct(after) if t.number not in before
+              and t.state == optuna.trial.TrialState.FAIL]  # fmt: skip
+    assert len(killed) <= 1 and all("worker" in t.user_attrs.get("fail_reason", "")
+                                    for t in killed)  # fmt: skip
+    assert len(finished) == len(before) + len(killed) + 2  # resumed: exactly two more candidates
     # At most the one trial that was running at the kill is left RUNNING (until its
     # heartbeat grace period lets a later worker mark it FAIL).
     assert sum(t.state == TrialState.RUNNING for t in after) <= 1

@@ -334,15 +334,24 @@ def run_search(
                 left = None if deadline is None else deadline - time.monotonic()
                 if (owed is not None and owed <= 0) or (left is not None and left <= 0):
                     break
-                st.optimize(
-                    objective,
-                    n_trials=owed,
-                    timeout=left,
-                    n_jobs=cfg.search.jobs,
-                    catch=(Exception,),
-                    callbacks=callbacks,
-                    gc_after_trial=True,
-                )
+                try:
+                    st.optimize(
+                        objective,
+                        n_trials=owed,
+                        timeout=left,
+                        n_jobs=cfg.search.jobs,
+                        catch=(Exception,),
+                        callbacks=callbacks,
+                        gc_after_trial=True,
+                    )
+                except ValueError as exc:
+                    # SQLite cannot lock rows, so two workers starting together may pop the
+                    # same enqueued trial (a reference); the other one finished it first and
+                    # Optuna refuses this worker's result. Nothing is lost: go on.
+                    if not str(exc).startswith("Cannot tell a"):
+                        raise
+                    log.info("a trial was finished by another worker: %s", exc)
+                    continue
                 if trials is None or counter.stopped or ctrl_c.requested:
                     break  # --until/--timeout ran in one round; exhausted; Ctrl-C
                 if any(getattr(c, "stopped", False) for c in callbacks):
