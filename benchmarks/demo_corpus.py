@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from tfselect.audio.dataset import discover, load_track
-from tfselect.audio.demo import synthesize_track, write_demo_corpus
+from tfselect.audio.demo import write_demo_corpus
+from tfselect.audio.synthesis import synthesize_track
 
 
 def _median_time(fn, repeats: int) -> float:

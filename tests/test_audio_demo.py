@@ -17,7 +17,8 @@ from scipy import signal
 from typer.testing import CliRunner
 
 from tfselect.audio.dataset import SOURCES, discover, load_track
-from tfselect.audio.demo import META_FILE, synthesize_track, write_demo_corpus
+from tfselect.audio.demo import META_FILE, write_demo_corpus
+from tfselect.audio.synthesis import synthesize_track
 from tfselect.cli import app
 from tfselect.errors import TfselectError
 

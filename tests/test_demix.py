@@ -241,8 +241,8 @@ def test_separate_mono_22k_and_stereo_48k(tiny_model, tmp_path):
 
 def test_separate_without_overlap(tiny_model, tmp_path):
     """--overlap 0 on a file longer than one chunk: chunks abut (no empty cross-fade ramp)."""
+    from tfselect.demix.model_files import load_model
     from tfselect.demix.separate import separate_array
-    from tfselect.demix.train import load_model
 
     m = load_model(tiny_model)
     x = np.random.default_rng(3).standard_normal((2, int(44100 * 2.5))).astype(np.float32)
@@ -261,8 +261,8 @@ def test_separate_without_overlap(tiny_model, tmp_path):
 
 def test_separate_writes_stems_atomically(tiny_model, tmp_path, monkeypatch):
     """A write that fails midway leaves the previous stems intact and no temporary files."""
+    from tfselect.demix.model_files import load_model
     from tfselect.demix.separate import separate_file
-    from tfselect.demix.train import load_model
 
     m = load_model(tiny_model)
     song = tmp_path / "song.wav"

@@ -12,8 +12,9 @@ import pytest
 import soundfile as sf
 import torch
 
-from tfselect.demix.losses import DemixLoss, LossConfig, SharedSTFT, combinations
+from tfselect.demix.losses import DemixLoss, LossConfig, combinations
 from tfselect.demix.separate import read_audio, separate_array, separate_file
+from tfselect.demix.shared_stft import SharedSTFT
 from tfselect.demix.wiener import wiener, wiener_waveforms
 from tfselect.errors import DatasetError, TfselectError
 

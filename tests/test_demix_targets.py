@@ -75,7 +75,7 @@ SR_2 = 2 * 44100
 
 
 def test_k6_model_covers_the_mixture(six: Path, tmp_path: Path) -> None:
-    from tfselect.demix.train import load_model
+    from tfselect.demix.model_files import load_model
 
     _train(six, tmp_path / "m6", SIX)
     model = load_model(tmp_path / "m6")
@@ -86,7 +86,7 @@ def test_k6_model_covers_the_mixture(six: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_k3_model_separates_into_stems_and_residual(six: Path, tmp_path: Path) -> None:
-    from tfselect.demix.train import load_model
+    from tfselect.demix.model_files import load_model
 
     cfg = tmp_path / "map.toml"
     cfg.write_text('[targets]\nkeys = ["piano", "strings"]\nguitar = "guitar"\nvocals = "vocals"\n')

@@ -54,7 +54,8 @@ def test_overfit_one_clip(corpus, tmp_path):
     """
     from tfselect.audio.dataset import tracks_for
     from tfselect.demix.data import TrackAudio, TrainingSet
-    from tfselect.demix.train import load_model, make_config, train
+    from tfselect.demix.model_files import load_model
+    from tfselect.demix.train import make_config, train
 
     torch.set_num_threads(1)  # no thread oversubscription on shared CI cores
     track = tracks_for(corpus, "test")[:1]

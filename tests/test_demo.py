@@ -20,7 +20,7 @@ import soundfile as sf
 from conftest import REPO, SMALL_STUDY, cli_env
 
 from tfselect import TARGETS
-from tfselect.demix.train import load_model
+from tfselect.demix.model_files import load_model
 
 
 def test_makefile_runs_the_demo_script_with_its_variables():

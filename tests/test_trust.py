@@ -86,7 +86,7 @@ class _Payload:
 
 @pytest.mark.parametrize("name", ["model.pt", "checkpoint.pt", "model.safetensors"])
 def test_crafted_pickle_model_never_runs(tmp_path, name):
-    from tfselect.demix.train import CheckpointError, load_model
+    from tfselect.demix.model_files import CheckpointError, load_model
 
     marker = tmp_path / "marker"
     folder = tmp_path / "m"
@@ -104,8 +104,8 @@ def test_crafted_pickle_model_never_runs(tmp_path, name):
 
 
 def test_model_file_round_trip_and_bad_weights(tmp_path, model):
+    from tfselect.demix.model_files import CheckpointError, load_model
     from tfselect.demix.tensorfile import load_state, save_state
-    from tfselect.demix.train import CheckpointError, load_model
 
     m = load_model(model)
     x = torch.from_numpy(0.1 * np.random.default_rng(1).standard_normal((1, 2, 8192))).float()
@@ -361,8 +361,8 @@ def test_report_of_models_trained_without_a_study(tmp_path):
 
 
 def test_wiener_iterations_reach_the_filter(model):
+    from tfselect.demix.model_files import load_model
     from tfselect.demix.separate import separate_array
-    from tfselect.demix.train import load_model
 
     m = load_model(model)
     x = (0.1 * np.random.default_rng(5).standard_normal((2, 8192))).astype(np.float32)

@@ -701,6 +701,7 @@ def separate(
     extension (its folder's name for a MUSDB mixture.wav), made unique with -2, -3... when
     several inputs share it.
     """
+    from tfselect.demix.model_files import load_model
     from tfselect.demix.separate import (
         MAX_WIENER_ITERATIONS,
         check_chunking,
@@ -708,7 +709,6 @@ def separate(
         output_names,
         separate_file,
     )
-    from tfselect.demix.train import load_model
 
     check_chunking(chunk, overlap)
     _check_range("--wiener-iterations", wiener_iterations, 1, MAX_WIENER_ITERATIONS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from tfselect.errors import TfselectError
@@ -24,4 +26,12 @@ def resolve_device(device: str) -> torch.device:
         torch.empty(0, device=dev)
     except (RuntimeError, AssertionError) as exc:
         raise TfselectError(f"device '{device}' cannot be used: {exc}") from None
+    return dev
+
+
+def rank_device(device: str) -> torch.device:
+    """``--device``, checked; under torchrun each rank takes its own GPU (LOCAL_RANK)."""
+    dev = resolve_device(device)
+    if dev.type == "cuda" and "LOCAL_RANK" in os.environ:
+        dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
     return dev

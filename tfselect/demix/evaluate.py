@@ -95,8 +95,8 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
     from tqdm import tqdm
 
     from tfselect.audio.dataset import read_segment, resolve_root, track_length, tracks_for
+    from tfselect.demix.model_files import load_model
     from tfselect.demix.separate import separate_array
-    from tfselect.demix.train import load_model
 
     if jobs < 1:
         raise TfselectError(f"--jobs must be at least 1, got {jobs}")

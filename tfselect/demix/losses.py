@@ -2,7 +2,8 @@
 
 Each target's branch works in its own transform, so the branches' coefficients do not share
 a shape; the losses therefore take the four *waveform* estimates and put them through one
-common STFT (default 4096/1024). This is what lets every target keep its own transform.
+common STFT (``shared_stft.SharedSTFT``, default 4096/1024). This is what lets every target
+keep its own transform.
 
 Shapes: ``estimates`` and ``targets`` are (batch, n_targets, channels, samples) float;
 ``mixture`` is (batch, channels, samples). Every loss returns a scalar tensor.
@@ -34,7 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tfselect import SAMPLE_RATE
+from tfselect.demix.shared_stft import SharedSTFT
 
 EPS = 1e-8
 ALL_SUBSETS_MAX = 5  # up to this many targets the combination loss uses every subset
@@ -55,29 +56,6 @@ def sampled_combinations(n_targets: int, seed: int, step: int) -> list[tuple[int
         size = int(rng.integers(2, n_targets))
         out.append(tuple(sorted(int(i) for i in rng.choice(n_targets, size, replace=False))))
     return out
-
-
-class SharedSTFT(torch.nn.Module):
-    """The one STFT all losses (and the Wiener filter) are computed in.
-
-    ``forward(x)`` maps (..., samples) float to (..., bins, frames) complex; ``inverse`` undoes
-    it given the length in samples. A thin view of the transforms layer's STFT (periodic
-    Hann, ``center=True``) without its channel and slice axes.
-    """
-
-    def __init__(self, n_fft: int = 4096, hop: int = 1024) -> None:
-        super().__init__()
-        from tfselect.transforms.stft import STFT
-
-        self.n_fft, self.hop = int(n_fft), int(hop)
-        self.stft = STFT(f"stft:n_fft={self.n_fft},hop={self.hop}", SAMPLE_RATE)
-
-    def forward(self, x: Tensor) -> Tensor:
-        (X,) = self.stft(x.unsqueeze(-2))  # (..., 1, bins, 1, frames)
-        return X[..., 0, :, 0, :]
-
-    def inverse(self, X: Tensor, length: int) -> Tensor:
-        return self.stft.inverse([X[..., None, :, None, :]], length)[..., 0, :]
 
 
 def _mag(z: Tensor) -> Tensor:

@@ -20,8 +20,8 @@ import torch
 from tfselect import SAMPLE_RATE
 from tfselect.atomic import atomic_write
 from tfselect.audio.dataset import check_finite
-from tfselect.demix.losses import SharedSTFT
 from tfselect.demix.model import Demixer
+from tfselect.demix.shared_stft import SharedSTFT
 from tfselect.demix.wiener import wiener_waveforms
 from tfselect.errors import DatasetError, TfselectError
 

@@ -1,19 +1,9 @@
 """The demixer's trainer: Adam, ReduceLROnPlateau, early stopping, exact resume, DDP, AMP.
 
-Layout of an output directory ``DIR``:
-
-- ``checkpoint.safetensors``: the last epoch's full state (model, optimizer, scheduler, RNG
-  states, epoch, early-stopping state, loss history, configuration), written atomically
-  (temporary file + fsync + rename), so a ``kill -9`` at any moment leaves the previous
-  complete checkpoint; re-running the same command resumes from it and, seeded, produces
-  exactly the losses an uninterrupted run would have.
-- ``model.safetensors``: the weights with the best validation loss and the model
-  configuration (what ``evaluate`` and ``separate`` load).
-
-Both are safetensors files whose configuration is JSON metadata (``tensorfile``): loading a
-model folder reads data and never runs code, unlike a pickle.
-- ``losses.csv``: one row per epoch (train/valid losses and their parts, learning rate,
-  seconds); ``train.log``: the log.
+It writes a model folder (layout in ``model_files``): the checkpoint after every epoch,
+written atomically (temporary file + fsync + rename), so a ``kill -9`` at any moment leaves the
+previous complete checkpoint; re-running the same command resumes from it and, seeded,
+produces exactly the losses an uninterrupted run would have.
 
 Several processes: launch with ``torchrun --nproc_per_node N -m tfselect train-best ...``;
 each rank computes its slice of the global batch and DDP averages the gradients (gloo on
@@ -38,24 +28,25 @@ from tfselect.atomic import atomic_write, check_out_dir
 from tfselect.demix.data import TrackAudio, TrainingSet, validation_examples
 from tfselect.demix.losses import DemixLoss, LossConfig
 from tfselect.demix.model import Demixer, ModelConfig
-from tfselect.demix.tensorfile import load_state, save_state
-from tfselect.devices import resolve_device
+from tfselect.demix.model_files import (
+    CHECKPOINT,
+    LOG,
+    LOSSES,
+    MODEL,
+    UNSAFE,
+    CheckpointError,
+    load_checkpoint,
+    load_weights,
+)
+from tfselect.demix.tensorfile import save_state
+from tfselect.devices import rank_device
 from tfselect.errors import TfselectError
 
 log = logging.getLogger("tfselect.demix")
 
-CHECKPOINT = "checkpoint.safetensors"
-MODEL = "model.safetensors"
-# Pickle files of earlier versions: refused, since loading a pickle can run code.
-UNSAFE = ("model.pt", "checkpoint.pt")
-LOSSES = "losses.csv"
 
 # Fields that may change between a run and its resumption; all others must match.
 RESUMABLE_CHANGES = ("epochs", "patience", "root")
-
-
-class CheckpointError(TfselectError):
-    """A checkpoint that cannot be used with this configuration, or is unreadable."""
 
 
 @dataclass
@@ -115,17 +106,6 @@ def _set_rng_state(s: dict) -> None:
     random.setstate(s["python"])
 
 
-def load_checkpoint(path: Path) -> dict:
-    """Read a checkpoint or model file; CheckpointError if it is not one of ours."""
-    try:
-        ck = load_state(path)
-    except TfselectError as exc:
-        raise CheckpointError(str(exc)) from None
-    if not isinstance(ck, dict) or "model_config" not in ck or "state_dict" not in ck:
-        raise CheckpointError(f"{path} is not a tfselect demixer checkpoint")
-    return ck
-
-
 def _write_losses(path: Path, history: list[dict]) -> None:
     import pandas as pd
 
@@ -152,14 +132,6 @@ def _init_distributed(device: torch.device) -> _Dist:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return _Dist(dist.get_rank(), dist.get_world_size())
-
-
-def _resolve_device(device: str) -> torch.device:
-    """``--device``, checked; under torchrun each rank takes its own GPU (LOCAL_RANK)."""
-    dev = resolve_device(device)
-    if dev.type == "cuda" and "LOCAL_RANK" in os.environ:
-        dev = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
-    return dev
 
 
 def _splits(root: str | None, seed: int, target_map: dict | None = None):
@@ -196,7 +168,7 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
     ``data`` = (train_tracks, valid_tracks) overrides the corpus given by ``config.root``.
     """
     out = Path(out)
-    dev = _resolve_device(device)
+    dev = rank_device(device)
     dist_info = _init_distributed(dev)
     if config.batch_size % dist_info.world:
         raise TfselectError(
@@ -336,69 +308,12 @@ def _validate(model: Demixer, loss_fn: DemixLoss, valid: list, dev: torch.device
 
 
 def _setup_log(out: Path) -> None:
-    path = str((out / "train.log").resolve())
+    path = str((out / LOG).resolve())
     if not any(getattr(h, "baseFilename", None) == path for h in log.handlers):
         h = logging.FileHandler(path)
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(h)
     log.setLevel(logging.INFO)
-
-
-def load_model(model_dir: Path, device: str = "cpu") -> Demixer:
-    """The best model saved in ``model_dir`` (``model.safetensors``, else the last checkpoint).
-
-    Reads data only (safetensors + JSON); a folder holding only pickle files of an earlier
-    version is refused with one line rather than unpickled.
-    """
-    model_dir = Path(model_dir)
-    path = model_dir / MODEL if (model_dir / MODEL).exists() else model_dir / CHECKPOINT
-    if not path.exists():
-        old = [name for name in UNSAFE if (model_dir / name).exists()]
-        if old:
-            raise CheckpointError(
-                f"{model_dir / old[0]} is a pickle file of an earlier tfselect, which is not "
-                "loaded because loading a pickle can run code; retrain into a new --out"
-            )
-        raise CheckpointError(f"no trained model in {model_dir} (expected {MODEL}; run "
-                              f"`tfselect train-best --out {model_dir}` first)")
-    ck = load_checkpoint(path)
-    model = build_model(ck, path)
-    model.train_config = ck.get("train_config", {})
-    return model.to(_resolve_device(device)).eval()
-
-
-def build_model(ck: dict, path: Path) -> Demixer:
-    """The Demixer of a checkpoint dict with its weights; CheckpointError (one line) when the
-    configuration or the weights do not fit (unknown keys, missing keys, wrong shapes)."""
-    cfg = ck["model_config"]
-    fields = set(ModelConfig.__dataclass_fields__)
-    if not isinstance(cfg, dict) or set(cfg) - fields:
-        extra = sorted(set(cfg) - fields) if isinstance(cfg, dict) else []
-        raise CheckpointError(f"{path}: unknown model configuration keys {extra}")
-    try:
-        model = Demixer(ModelConfig(**cfg))
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unusable model configuration ({exc})") from None
-    load_weights(model, ck["state_dict"], path)
-    return model
-
-
-def load_weights(module: torch.nn.Module, weights: dict, path: Path) -> None:
-    """``module.load_state_dict(weights)`` with one summary line instead of torch's list."""
-    own = module.state_dict()
-    if not isinstance(weights, dict):
-        raise CheckpointError(f"{path}: weights are not a tensor map")
-    unknown = sorted(set(weights) - set(own))
-    missing = sorted(set(own) - set(weights))
-    shapes = sorted(k for k in set(own) & set(weights)
-                    if not isinstance(weights[k], torch.Tensor) or weights[k].shape != own[k].shape)
-    if unknown or missing or shapes:
-        parts = [f"{len(v)} {what} (first: {v[0]})" for what, v in (
-            ("unknown weight(s)", unknown), ("missing weight(s)", missing),
-            ("weight(s) of the wrong shape", shapes)) if v]
-        raise CheckpointError(f"{path} does not match its model configuration: "
-                              + "; ".join(parts))
-    module.load_state_dict(weights)
 
 
 def make_config(specs: dict[str, str], preset: str = "small", network: str = "auto",

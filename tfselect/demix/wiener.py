@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from tfselect.demix.losses import SharedSTFT
+from tfselect.demix.shared_stft import SharedSTFT
 
 
 def _local_gaussian_model(y: Tensor, eps: float) -> tuple[Tensor, Tensor]:

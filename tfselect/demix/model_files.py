@@ -1,0 +1,105 @@
+"""A demixer's model folder: its layout, and reading a trained model back from it.
+
+Layout of a model folder ``DIR`` (``train`` writes it, ``evaluate`` and ``separate`` read it):
+
+- ``checkpoint.safetensors``: the last epoch's full state (model, optimizer, scheduler, RNG
+  states, epoch, early-stopping state, loss history, configuration), from which training
+  resumes.
+- ``model.safetensors``: the weights with the best validation loss and the model
+  configuration (what ``evaluate`` and ``separate`` load).
+- ``losses.csv``: one row per epoch (train/valid losses and their parts, learning rate,
+  seconds); ``train.log``: the log.
+
+Both model files are safetensors files whose configuration is JSON metadata (``tensorfile``):
+loading a model folder reads data and never runs code, unlike a pickle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from tfselect.demix.model import Demixer, ModelConfig
+from tfselect.demix.tensorfile import load_state
+from tfselect.devices import rank_device
+from tfselect.errors import TfselectError
+
+CHECKPOINT = "checkpoint.safetensors"
+MODEL = "model.safetensors"
+# Pickle files of earlier versions: refused, since loading a pickle can run code.
+UNSAFE = ("model.pt", "checkpoint.pt")
+LOSSES = "losses.csv"
+LOG = "train.log"
+
+
+class CheckpointError(TfselectError):
+    """A checkpoint that cannot be used with this configuration, or is unreadable."""
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint or model file; CheckpointError if it is not one of ours."""
+    try:
+        ck = load_state(path)
+    except TfselectError as exc:
+        raise CheckpointError(str(exc)) from None
+    if not isinstance(ck, dict) or "model_config" not in ck or "state_dict" not in ck:
+        raise CheckpointError(f"{path} is not a tfselect demixer checkpoint")
+    return ck
+
+
+def load_model(model_dir: Path, device: str = "cpu") -> Demixer:
+    """The best model saved in ``model_dir`` (``model.safetensors``, else the last checkpoint).
+
+    Reads data only (safetensors + JSON); a folder holding only pickle files of an earlier
+    version is refused with one line rather than unpickled.
+    """
+    model_dir = Path(model_dir)
+    path = model_dir / MODEL if (model_dir / MODEL).exists() else model_dir / CHECKPOINT
+    if not path.exists():
+        old = [name for name in UNSAFE if (model_dir / name).exists()]
+        if old:
+            raise CheckpointError(
+                f"{model_dir / old[0]} is a pickle file of an earlier tfselect, which is not "
+                "loaded because loading a pickle can run code; retrain into a new --out"
+            )
+        raise CheckpointError(f"no trained model in {model_dir} (expected {MODEL}; run "
+                              f"`tfselect train-best --out {model_dir}` first)")
+    ck = load_checkpoint(path)
+    model = build_model(ck, path)
+    model.train_config = ck.get("train_config", {})
+    return model.to(rank_device(device)).eval()
+
+
+def build_model(ck: dict, path: Path) -> Demixer:
+    """The Demixer of a checkpoint dict with its weights; CheckpointError (one line) when the
+    configuration or the weights do not fit (unknown keys, missing keys, wrong shapes)."""
+    cfg = ck["model_config"]
+    fields = set(ModelConfig.__dataclass_fields__)
+    if not isinstance(cfg, dict) or set(cfg) - fields:
+        extra = sorted(set(cfg) - fields) if isinstance(cfg, dict) else []
+        raise CheckpointError(f"{path}: unknown model configuration keys {extra}")
+    try:
+        model = Demixer(ModelConfig(**cfg))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unusable model configuration ({exc})") from None
+    load_weights(model, ck["state_dict"], path)
+    return model
+
+
+def load_weights(module: torch.nn.Module, weights: dict, path: Path) -> None:
+    """``module.load_state_dict(weights)`` with one summary line instead of torch's list."""
+    own = module.state_dict()
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"{path}: weights are not a tensor map")
+    unknown = sorted(set(weights) - set(own))
+    missing = sorted(set(own) - set(weights))
+    shapes = sorted(k for k in set(own) & set(weights)
+                    if not isinstance(weights[k], torch.Tensor) or weights[k].shape != own[k].shape)
+    if unknown or missing or shapes:
+        parts = [f"{len(v)} {what} (first: {v[0]})" for what, v in (
+            ("unknown weight(s)", unknown), ("missing weight(s)", missing),
+            ("weight(s) of the wrong shape", shapes)) if v]
+        raise CheckpointError(f"{path} does not match its model configuration: "
+                              + "; ".join(parts))
+    module.load_state_dict(weights)
