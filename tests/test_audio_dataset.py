@@ -243,15 +243,17 @@ def tiny_default_corpus(monkeypatch, isolated_env) -> Path:
     return isolated_env / f"demo-{demo.DEMO_VERSION}"
 
 
-def test_default_root_is_cached_demo_said_once(tiny_default_corpus: Path, capsys) -> None:
+def test_default_root_is_cached_demo_said_once(tiny_default_corpus: Path, caplog) -> None:
+    caplog.set_level("WARNING", logger="tfselect")
     root = resolve_root(None)
     assert root == tiny_default_corpus
     assert len(discover(root)) == 2
-    err = capsys.readouterr().err
-    assert "building the demo corpus" in err and "using the built-in demo corpus" in err
+    said = caplog.text
+    assert "building the demo corpus" in said and "using the built-in demo corpus" in said
+    caplog.clear()
     stamp = (root / demo.META_FILE).stat().st_mtime_ns
     assert resolve_root(None) == root
-    assert capsys.readouterr().err == ""  # said once, built once
+    assert caplog.text == ""  # said once, built once
     assert (root / demo.META_FILE).stat().st_mtime_ns == stamp
 
 

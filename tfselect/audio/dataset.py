@@ -17,9 +17,9 @@ audio -- raises :class:`~tfselect.errors.DatasetError` naming the file and the p
 
 from __future__ import annotations
 
+import logging
 import math
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -31,6 +31,8 @@ import soundfile as sf
 
 from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.errors import DatasetError, TfselectError
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from tfselect.audio.targets import TargetMap
@@ -115,9 +117,9 @@ def resolve_root(root: Path | None) -> Path:
     path = demo_root()
     if str(path) not in _announced:
         _announced.add(str(path))
-        print(
-            f"tfselect: no --root and no $MUSDB_PATH: using the built-in demo corpus at {path}",
-            file=sys.stderr,
+        # Logged, not printed: with no logging set up, Python shows warnings on stderr as is.
+        log.warning(
+            "tfselect: no --root and no $MUSDB_PATH: using the built-in demo corpus at %s", path
         )
     return path
 

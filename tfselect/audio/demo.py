@@ -12,9 +12,9 @@ integer sum of the quantised stems, so it equals the sum of the stems as read ba
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
@@ -24,6 +24,8 @@ import soundfile as sf
 from tfselect import SAMPLE_RATE
 from tfselect.audio.synthesis import DEMO_VERSION, STEM_SETS, synthesize_track
 from tfselect.errors import TfselectError
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TRACKS = 8
 DEFAULT_TEST_TRACKS = 2
@@ -177,7 +179,7 @@ def demo_root() -> Path:
     if (final / META_FILE).is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    print(f"tfselect: building the demo corpus in {final} (once) ...", file=sys.stderr)
+    log.warning("tfselect: building the demo corpus in %s (once) ...", final)
     tmp = Path(tempfile.mkdtemp(prefix=f".demo-{DEMO_VERSION}-", dir=final.parent))
     try:
         # Module constants read at call time (tests shrink them to keep builds fast).

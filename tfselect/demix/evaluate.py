@@ -33,7 +33,7 @@ from tfselect.atomic import atomic_write
 from tfselect.errors import TfselectError
 
 log = logging.getLogger("tfselect.demix")
-METRICS = ("SDR", "SIR", "SAR", "ISR")
+BSS_METRICS = ("SDR", "SIR", "SAR", "ISR")
 
 
 def _silent(x: np.ndarray) -> np.ndarray:
@@ -53,7 +53,7 @@ def bss_eval(references: np.ndarray, estimates: np.ndarray) -> dict[str, np.ndar
     silent_ref, silent_est = _silent(references), _silent(estimates)
     scored = np.flatnonzero(~(silent_ref | silent_est))
     frames = max(1, n // SAMPLE_RATE)  # museval's frame count for win = hop = 1 s
-    out = {m: np.full((n_targets, frames), np.nan) for m in METRICS}
+    out = {m: np.full((n_targets, frames), np.nan) for m in BSS_METRICS}
     if len(scored) and n:
         sdr, isr, sir, sar = museval.evaluate(
             np.transpose(references[scored], (0, 2, 1)),
@@ -77,7 +77,7 @@ def _store(name: str, targets: list[str], scores: dict[str, np.ndarray]) -> str:
 
     store = museval.TrackStore(name, win=1.0, hop=1.0)
     for j, target in enumerate(targets):
-        store.add_target(target, {m: scores[m][j].tolist() for m in METRICS})
+        store.add_target(target, {m: scores[m][j].tolist() for m in BSS_METRICS})
     return store.json
 
 
@@ -145,7 +145,7 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
                     log.warning("%s: %s %s silent over the scored span; its metrics are NaN",
                                 name, target, "reference is" if ref else "estimate is")
                 rows.append({"track": name, "target": target,
-                             **{m: _nanmedian(scores[m][j]) for m in METRICS},
+                             **{m: _nanmedian(scores[m][j]) for m in BSS_METRICS},
                              "silent_reference": ref, "silent_estimate": est})
     finally:
         if pool:
@@ -153,7 +153,7 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
     per_track = pd.DataFrame(rows)
     atomic_write(out / "tracks.csv", lambda p: per_track.to_csv(p, index=False))
     # pandas' groupby median skips NaN: silent targets do not count (NaN if all are silent).
-    medians = (per_track.groupby("target", sort=False)[list(METRICS)].median().reset_index())
+    medians = (per_track.groupby("target", sort=False)[list(BSS_METRICS)].median().reset_index())
     medians.insert(0, "model", _model_name(model_dir, model.train_config))
     atomic_write(out / "medians.csv", lambda p: medians.to_csv(p, index=False))
     silent = per_track[per_track["silent_reference"] | per_track["silent_estimate"]]
@@ -200,7 +200,7 @@ def demix_table(model_dirs: list[Path], subset: str = "test") -> pd.DataFrame:
             df[column] = value
         frames.append(df)
     if not frames:
-        return pd.DataFrame(columns=["model", "dir", "target", *METRICS, *EVALUATED_HOW])
+        return pd.DataFrame(columns=["model", "dir", "target", *BSS_METRICS, *EVALUATED_HOW])
     return pd.concat(frames, ignore_index=True)
 
 
