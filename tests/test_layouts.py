@@ -422,3 +422,15 @@ def test_demo_fine_stems_split_other_from_the_same_songs(tmp_path: Path) -> None
     assert (df.loc[["keys", "plucks", "pads"], "active"] == 1).all()
     bad = CliRunner().invoke(app, ["demo-data", "--out", str(tmp_path / "x"), "--stems", "all"])
     assert bad.exit_code == 2 and "unknown demo stem set 'all'" in bad.stderr
+
+
+def test_every_config_reader_says_non_utf8_in_one_line(tmp_path):
+    from tfselect.audio.targets import load_target_map
+    from tfselect.errors import TfselectError
+    from tfselect.search.config import load_config
+
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes("[targets]\nguitar = \"gitarre-\xe9\"\n".encode("latin-1"))
+    for read in (load_target_map, load_config):
+        with pytest.raises(TfselectError, match=r"latin1.toml: not UTF-8 text \(byte \d+\)"):
+            read(bad)

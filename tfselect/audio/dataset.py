@@ -241,6 +241,20 @@ def _info(path: Path):
         raise DatasetError(f"{path}: not a readable audio file ({exc})") from None
 
 
+def check_format(path: Path):
+    """soundfile's info of one stem file after checking what every reader needs: 44.1 kHz,
+    mono or stereo (DatasetError naming the file otherwise)."""
+    info = _info(path)
+    if info.samplerate != SAMPLE_RATE:
+        raise DatasetError(
+            f"{path}: sample rate {info.samplerate} Hz, expected {SAMPLE_RATE} Hz "
+            f"like the rest of tfselect (resample the track first)"
+        )
+    if info.channels not in (1, 2):
+        raise DatasetError(f"{path}: {info.channels} channels, expected mono or stereo")
+    return info
+
+
 def _check_wav_track(track: Track) -> int:
     """Validate every WAV of a folder track; return its common length in samples."""
     lengths: dict[str, int] = {}
@@ -248,14 +262,7 @@ def _check_wav_track(track: Track) -> int:
         path = track.source_path(source)
         if not path.is_file():
             raise DatasetError(f"{path}: missing stem '{source}' of track '{track.name}'")
-        info = _info(path)
-        if info.samplerate != SAMPLE_RATE:
-            raise DatasetError(
-                f"{path}: sample rate {info.samplerate} Hz, expected {SAMPLE_RATE} Hz "
-                f"like the rest of tfselect (resample the track first)"
-            )
-        if info.channels not in (1, 2):
-            raise DatasetError(f"{path}: {info.channels} channels, expected mono or stereo")
+        info = check_format(path)
         lengths[source] = int(info.frames)
     if len(set(lengths.values())) > 1:
         ref = lengths["mixture"]

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import soundfile as sf
 
-from tfselect import SAMPLE_RATE
 from tfselect.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -44,10 +43,10 @@ def check_target_name(name: str, where: Path) -> str:
     return name
 
 
-def _info(path: Path):
-    from tfselect.audio.dataset import _info as info  # one place turns headers into errors
+def _check_format(path: Path):
+    from tfselect.audio.dataset import check_format  # the one owner of the format rules
 
-    return info(path)
+    return check_format(path)
 
 
 def files_of(track: Track) -> list[Path]:
@@ -74,14 +73,7 @@ def track_length(track: Track) -> int:
     for path in files_of(track):
         if not path.is_file():
             raise DatasetError(f"{path}: missing stem file of track '{track.name}'")
-        info = _info(path)
-        if info.samplerate != SAMPLE_RATE:
-            raise DatasetError(
-                f"{path}: sample rate {info.samplerate} Hz, expected {SAMPLE_RATE} Hz "
-                f"like the rest of tfselect (resample the track first)"
-            )
-        if info.channels not in (1, 2):
-            raise DatasetError(f"{path}: {info.channels} channels, expected mono or stereo")
+        info = _check_format(path)
         if first is None:
             first = (path, int(info.frames))
         elif int(info.frames) != first[1]:

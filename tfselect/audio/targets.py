@@ -13,7 +13,6 @@ rest of the mixture (mixture - sum of the targets), never dropped from the mixtu
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +22,11 @@ import numpy as np
 
 from tfselect.audio.stem_files import check_target_name
 from tfselect.errors import DatasetError, TfselectError
+from tfselect.tomlfile import read_toml
 
 if TYPE_CHECKING:
     from tfselect.audio.dataset import Track
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 FRAME_SECONDS = 1.0  # activity is measured on frames of this length
 ACTIVE_DB = -60.0  # a frame is active above this level relative to the mixture frame
@@ -91,14 +87,7 @@ def load_target_map(path: str | Path | None) -> TargetMap | None:
     if path is None:
         return None
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise TfselectError(f"config {p}: no such file") from None
-    except OSError as exc:
-        raise TfselectError(f"config {p}: cannot read it ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TfselectError(f"config {p}: TOML syntax error: {exc}") from None
+    data = read_toml(p)
     if "targets" not in data:
         return None
     return TargetMap.from_dict(data["targets"], str(p))

@@ -15,7 +15,6 @@ Command-line flags override the file (``StudyConfig.override``).
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -24,11 +23,7 @@ from tfselect.audio.targets import TargetMap
 from tfselect.errors import TfselectError
 from tfselect.search.objectives import DEFAULT_OBJECTIVE
 from tfselect.search.space import SearchSpace
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from tfselect.tomlfile import read_toml
 
 SPLITS = ("train+valid", "train", "valid", "test")
 PRUNERS = ("wilcoxon", "none")
@@ -199,16 +194,7 @@ def load_config(path: str | Path | None = None) -> StudyConfig:
         _validate(cfg)
         return cfg
     p = Path(path)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise TfselectError(f"config {p}: no such file") from None
-    except OSError as exc:
-        raise TfselectError(f"config {p}: cannot read it ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise TfselectError(f"config {p}: not UTF-8 text (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise TfselectError(f"config {p}: TOML syntax error: {exc}") from None
+    data = read_toml(p)
     unknown = sorted(set(data) - {"space", "clips", "search", "targets"})
     if unknown:
         raise TfselectError(
