@@ -366,17 +366,22 @@ def read_segment(
         return stem_files.read_segment(track, sources, offset, frames)
     if track.is_stem_file:
         return _read_stem_file(track, sources, offset, frames)
-    out: dict[str, np.ndarray] = {}
-    for source in sources:
-        path = track.source_path(source)
-        try:
-            x, _ = sf.read(str(path), start=offset, frames=frames, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-            raise DatasetError(f"{path}: cannot read audio ({exc})") from None
-        if x.shape[0] != frames:  # a header lying about the length: truncated file
-            raise DatasetError(f"{path}: expected {frames} samples, read {x.shape[0]} (truncated)")
-        out[source] = _to_stereo(x, path)
-    return out
+    return {source: read_file(track.source_path(source), offset, frames) for source in sources}
+
+
+def read_file(path: Path, offset: int, frames: int) -> np.ndarray:
+    """``frames`` samples of one audio file from ``offset``: float32 (2, frames), exact.
+
+    Raises:
+        DatasetError: naming the file: unreadable, truncated, or holding NaN/inf samples.
+    """
+    try:
+        x, _ = sf.read(str(path), start=offset, frames=frames, dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise DatasetError(f"{path}: cannot read audio ({exc})") from None
+    if x.shape[0] != frames:  # a header lying about the length: truncated file
+        raise DatasetError(f"{path}: expected {frames} samples, read {x.shape[0]} (truncated)")
+    return _to_stereo(x, path)
 
 
 def _read_stem_file(

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import soundfile as sf
 
 from tfselect.errors import DatasetError
 
@@ -87,15 +86,9 @@ def track_length(track: Track) -> int:
 
 
 def _read(path: Path, offset: int, frames: int) -> np.ndarray:
-    from tfselect.audio.dataset import _to_stereo
+    from tfselect.audio.dataset import read_file  # the one reader of a file segment
 
-    try:
-        x, _ = sf.read(str(path), start=offset, frames=frames, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise DatasetError(f"{path}: cannot read audio ({exc})") from None
-    if x.shape[0] != frames:  # a header lying about the length: truncated file
-        raise DatasetError(f"{path}: expected {frames} samples, read {x.shape[0]} (truncated)")
-    return _to_stereo(x, path)
+    return read_file(path, offset, frames)
 
 
 def _sum(files: Sequence[Path], cache: dict[Path, np.ndarray], frames: int) -> np.ndarray:
