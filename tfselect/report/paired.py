@@ -25,7 +25,6 @@ import numpy as np
 
 ALPHA = 0.05
 N_BOOT = 2000
-VERDICTS = ("better", "not distinguishable", "worse")
 
 
 def paired(

@@ -24,7 +24,6 @@ from tfselect.search import stale
 
 SAMPLERS = ("tpe", "gp", "random", "cmaes", "nsga2")
 TAG = "tfselect"  # user attr holding the tag dict
-CHECKED = ("target", "objective", "clips", "root")  # must agree between workers
 # Reference transforms: trials of every study, raced on the same clips as the candidates.
 REFERENCES: dict[str, str] = {
     "stft": "stft:n_fft=4096,hop=1024",
