@@ -12,25 +12,16 @@ Prints medians over N repeats:
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from _timing import median_time
 
 from tfselect.audio.dataset import discover, load_track
 from tfselect.audio.demo import write_demo_corpus
 from tfselect.audio.synthesis import synthesize_track
-
-
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -38,7 +29,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
-    t_synth = _median_time(lambda: synthesize_track(0, 0, 12.0), args.repeats)
+    t_synth = median_time(lambda: synthesize_track(0, 0, 12.0), args.repeats)
     print(f"synthesize one 12 s track:            median {t_synth:7.3f} s")
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,7 +41,7 @@ def main() -> None:
         print(f"write the default corpus (10 tracks): {t_corpus:7.2f} s, {size:.0f} MB")
 
         track = discover(root)[0]
-        t_ours = _median_time(lambda: load_track(track), args.repeats)
+        t_ours = median_time(lambda: load_track(track), args.repeats)
 
         import musdb
 
@@ -62,7 +53,7 @@ def main() -> None:
             out.update({s: peer.sources[s].audio.T for s in ("vocals", "drums", "bass", "other")})
             return out
 
-        t_peer = _median_time(load_peer, args.repeats)
+        t_peer = median_time(load_peer, args.repeats)
         ours, theirs = load_track(track), load_peer()
         err = max(float(np.max(np.abs(ours[k] - theirs[k]))) for k in ours)
         print(f"load one 12 s track, tfselect:        median {t_ours:7.3f} s (exact float32)")

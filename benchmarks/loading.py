@@ -23,17 +23,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
+from _timing import median_time
 
 SR = 44100
-
-
-def _median_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _write_trees(root: Path, seconds: float) -> None:
@@ -85,8 +77,8 @@ def loading(repeats: int, clip: float) -> None:
 
             ours()
             floor()  # warm the page cache for both
-            t_ours = _median_time(ours, repeats)
-            t_floor = _median_time(floor, repeats)
+            t_ours = median_time(ours, repeats)
+            t_floor = median_time(floor, repeats)
             print(f"load a {clip:g}-s clip, {layout:8s} ({len(files):2d} files): tfselect "
                   f"{t_ours * 1e3:7.2f} ms, soundfile+numpy {t_floor * 1e3:7.2f} ms, "
                   f"ratio {t_ours / t_floor:.2f}")  # fmt: skip
