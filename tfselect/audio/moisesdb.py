@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tfselect.audio.stem_files import check_target_name
+from tfselect.audio.stem_files import check_target_name, subfolders
 from tfselect.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -38,10 +38,7 @@ SPLIT_SEED = 42
 
 
 def _track_folders(root: Path) -> list[Path]:
-    return sorted(
-        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
-        key=lambda p: p.name,
-    )
+    return subfolders(root)  # MoisesDB keeps every track folder at the top
 
 
 def detect(root: Path) -> bool:

@@ -18,7 +18,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tfselect.audio.stem_files import check_target_name
+from tfselect.audio.stem_files import check_target_name, subfolders
 from tfselect.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -30,11 +30,8 @@ META = "metadata.yaml"
 
 def _track_folders(root: Path):
     for folder, subset in SUBSETS.items():
-        base = root / folder
-        if base.is_dir():
-            for p in sorted(base.iterdir(), key=lambda p: p.name):
-                if p.is_dir() and not p.name.startswith("."):
-                    yield subset, p
+        for p in subfolders(root / folder):
+            yield subset, p
 
 
 def detect(root: Path) -> bool:

@@ -42,6 +42,15 @@ def check_target_name(name: str, where: Path) -> str:
     return name
 
 
+def subfolders(folder: Path) -> list[Path]:
+    """The visible subfolders of ``folder`` (track folders), sorted by name; none when
+    ``folder`` is not a folder."""
+    if not folder.is_dir():
+        return []
+    visible = (p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(visible, key=lambda p: p.name)
+
+
 def _check_format(path: Path):
     from tfselect.audio.dataset import check_format  # the one owner of the format rules
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tfselect import TARGETS
-from tfselect.audio.stem_files import AUDIO_SUFFIXES, check_target_name
+from tfselect.audio.stem_files import AUDIO_SUFFIXES, check_target_name, subfolders
 from tfselect.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -42,11 +42,8 @@ def _audio_files(folder: Path) -> dict[str, Path]:
 
 def _track_folders(root: Path):
     for subset in ("train", "test"):
-        folder = root / subset
-        if folder.is_dir():
-            for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-                if entry.is_dir() and not entry.name.startswith("."):
-                    yield subset, entry
+        for entry in subfolders(root / subset):
+            yield subset, entry
 
 
 def detect(root: Path) -> bool:
