@@ -269,6 +269,15 @@ def _sources(
     return src, names.index(target)
 
 
+def _check_options(bss: str, dtype: torch.dtype, device: str) -> torch.device:
+    """The torch device for ``device`` after checking the SDR method and the dtype."""
+    if bss not in BSS:
+        raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")
+    if dtype not in (torch.float32, torch.float64):
+        raise TfselectError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    return resolve_device(device)
+
+
 class ClipScorer:
     """Per-clip scoring of one transform for one target, one clip at a time.
 
@@ -290,11 +299,7 @@ class ClipScorer:
         ridge_config: RidgeConfig | None = None,
     ) -> None:
         self.metrics = resolve_metrics(metrics)
-        if bss not in BSS:
-            raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")
-        if dtype not in (torch.float32, torch.float64):
-            raise TfselectError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-        dev = resolve_device(device)
+        dev = _check_options(bss, dtype, device)
         self.target = target
         transform = build(spec, sample_rate=sample_rate).to(dev)
         self._scorer = _ClipScorer(
@@ -365,11 +370,7 @@ def score(
             f"unknown target '{target}': the clips hold {', '.join(clips[0].stems)}"
         )
     names = resolve_metrics(metrics)
-    if bss not in BSS:
-        raise TfselectError(f"unknown SDR method '{bss}': choose one of {', '.join(BSS)}")
-    if dtype not in (torch.float32, torch.float64):
-        raise TfselectError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-    resolve_device(device)
+    _check_options(bss, dtype, device)  # before "no clips", as ClipScorer checks them too
     if not clips:
         raise TfselectError("no clips to score")
     scorer = ClipScorer(spec, target, names, device, dtype, sample_rate, bss, ridge_config)
