@@ -43,9 +43,10 @@ from tfselect.audio.demo import write_demo_corpus  # noqa: E402
 from tfselect.metrics import score  # noqa: E402
 from tfselect.report.best import best_choice  # noqa: E402
 from tfselect.search.config import load_config  # noqa: E402
+from tfselect.search.ranking import complete_trials, reference_trials  # noqa: E402
 from tfselect.search.run import run_search  # noqa: E402
 from tfselect.search.storage import open_storage  # noqa: E402
-from tfselect.search.study import complete_trials, load_study, reference_trials  # noqa: E402
+from tfselect.search.study import load_study  # noqa: E402
 
 
 def main() -> None:

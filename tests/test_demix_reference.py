@@ -323,6 +323,13 @@ def test_separation_defaults_and_resampling() -> None:
     y = _resample(x, 48000, 44100)
     assert y.dtype == np.float32 and y.shape == (2, 919)
     np.testing.assert_allclose(y, resample_poly(x, 147, 160, axis=1), rtol=1e-5, atol=1e-6)
+    # separate_file trims the stems to the input's length and never pads: resampling to
+    # 44.1 kHz and back must never lose a sample, at any rate and length.
+    rng = np.random.default_rng(13)
+    for rate in (8000, 11025, 16000, 22050, 32000, 48000, 88200, 96000, 192000, 7919):
+        for n in rng.integers(1, 400, 5):
+            back = _resample(_resample(x[:, :n], rate, SR), SR, rate)
+            assert back.shape[1] >= n, (rate, n)
 
 
 def test_read_audio_refuses_unusable_files(tmp_path) -> None:

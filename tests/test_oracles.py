@@ -182,6 +182,23 @@ def test_museval_sdr_is_the_median_of_v4_frames_and_skips_silent_ones() -> None:
     assert got == pytest.approx(frames[1], abs=1e-3)
     silent = torch.zeros(2, 2 * rate, dtype=torch.float64)
     assert math.isnan(museval_sdr(silent, silent + 0.1, sample_rate=rate))
+    # Sounding only in the trailing partial second, which museval drops: no frame to score.
+    tail = torch.zeros(2, 2 * rate + rate // 2, dtype=torch.float64)
+    tail[:, 2 * rate + 10 :] = 1.0
+    assert math.isnan(museval_sdr(tail, tail + 0.1, sample_rate=rate))
+
+
+def test_museval_sdr_frames_are_one_second_at_44k1_by_default() -> None:
+    import museval
+
+    rng = np.random.default_rng(9)
+    ref = rng.standard_normal((1, 3 * SR))
+    est = ref + np.repeat([0.02, 0.2, 0.9], SR) * rng.standard_normal(ref.shape)
+    frames = museval.evaluate(ref.T[None], est.T[None], win=SR, hop=SR)[0][0]
+    assert frames[0] > frames[1] > frames[2]  # three frames; the median is the middle one
+    assert museval_sdr(torch.from_numpy(ref), torch.from_numpy(est)) == pytest.approx(
+        frames[1], abs=1e-6
+    )
 
 
 @pytest.mark.slow

@@ -295,7 +295,7 @@ def test_report_adds_demix_csv_from_evaluated_models(demo, tmp_path):
 def test_best_command_and_best_csv_agree_across_studies(tmp_path, demo_root, small_study):
     """Two vocals studies with the same objective: `best` picks what best.csv picks."""
     from tfselect.report.best import best_spec
-    from tfselect.report.tables import best_frame
+    from tfselect.report.selection import best_frame
     from tfselect.search.config import load_config
     from tfselect.search.run import run_search
     from tfselect.search.storage import open_storage
@@ -336,7 +336,7 @@ def _study_with_clips(per_trial: dict[str, tuple[list[float], str | None]], dire
 
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])
 def test_best_csv_paired_statistics_equal_scipy(direction):
-    from tfselect.report.tables import best_frame
+    from tfselect.report.selection import best_frame
 
     rng = np.random.default_rng(5)
     hard = rng.normal(0, 3, 24)  # clip difficulty, shared by every transform
@@ -365,7 +365,8 @@ def test_best_csv_paired_statistics_equal_scipy(direction):
 
 
 def test_significance_rule_falls_back_to_the_reference_on_a_tie(tmp_path):
-    from tfselect.report.tables import best_frame, write_csv
+    from tfselect.report.selection import best_frame
+    from tfselect.report.tables import write_csv
 
     rng = np.random.default_rng(6)
     hard = rng.normal(0, 3, 24)

@@ -19,18 +19,11 @@ from optuna.trial import TrialState
 from tfselect.errors import SpecError, TfselectError
 from tfselect.search.config import StudyConfig, load_config
 from tfselect.search.objectives import parse_objectives
+from tfselect.search.ranking import best_trial, clip_values, reference_trials
 from tfselect.search.run import run_search
 from tfselect.search.space import WINDOWS, SearchSpace, check_slice_length
 from tfselect.search.storage import open_storage, redact
-from tfselect.search.study import (
-    REFERENCES,
-    best_trial,
-    clip_values,
-    make_pruner,
-    make_sampler,
-    read_tags,
-    reference_trials,
-)
+from tfselect.search.study import REFERENCES, make_pruner, make_sampler, read_tags
 from tfselect.search.trial import TrialObjective
 from tfselect.transforms import TransformSpec
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from math import gcd
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -142,12 +142,14 @@ def read_audio(path: Path) -> tuple[np.ndarray, int]:
 
 
 def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
+    """``x`` (channels, n) at ``src`` Hz -> float32 at ``dst`` Hz, ``ceil(n·dst/src)`` samples
+    (``resample_poly`` rounds up, so resampling there and back never loses a sample)."""
     if src == dst:
         return x
     from scipy.signal import resample_poly
 
-    g = gcd(src, dst)
-    return resample_poly(x, dst // g, src // g, axis=-1).astype(np.float32)
+    ratio = Fraction(dst, src)  # in lowest terms: the smallest polyphase filter
+    return resample_poly(x, ratio.numerator, ratio.denominator, axis=-1).astype(np.float32)
 
 
 def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = False,
@@ -180,8 +182,7 @@ def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = Fals
     rest = x.astype(np.float64)
     for target, y in zip(model.targets, est, strict=True):
         y = y.mean(0, keepdims=True) if channels == 1 else y
-        y = _resample(y, SAMPLE_RATE, rate)
-        y = y[:, :n] if y.shape[1] >= n else np.pad(y, ((0, 0), (0, n - y.shape[1])))
+        y = _resample(y, SAMPLE_RATE, rate)[:, :n]  # never shorter than n (see _resample)
         dest = folder / f"{target}.wav"
         atomic_write(dest, lambda tmp, y=y: sf.write(str(tmp), y.T, rate, subtype="FLOAT"))
         written.append(dest)

@@ -10,6 +10,8 @@ Two conventions (docs/design.md, Metrics):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -50,13 +52,12 @@ def museval_sdr(reference: Tensor, estimate: Tensor, sample_rate: int = 44100) -
     """
     import museval  # lazy: museval is slow to import and only needed for this option
 
-    ref = reference.detach().to("cpu", torch.float64).numpy().T[None]  # (1, samples, channels)
+    ref = reference.detach().cpu().double().numpy().T[None]  # (1, samples, channels)
     if not ref.any():  # museval raises on an all-zero reference instead of giving NaN frames
-        return float("nan")
-    est = estimate.detach().to("cpu", torch.float64).numpy().T[None]
-    sdr, _isr, _sir, _sar = museval.evaluate(
-        ref, est, win=sample_rate, hop=sample_rate, mode="v4", padding=True
-    )
+        return math.nan
+    est = estimate.detach().cpu().double().numpy().T[None]
+    # museval's defaults are BSSEval v4 with padding (the only mode the toolkit uses)
+    sdr, _isr, _sir, _sar = museval.evaluate(ref, est, win=sample_rate, hop=sample_rate)
     frames = sdr[0]
     frames = frames[np.isfinite(frames)]
-    return float(np.median(frames)) if frames.size else float("nan")
+    return float(np.median(frames)) if frames.size else math.nan

@@ -140,7 +140,8 @@ def best_choice(
         TfselectError: unknown target or select, unreachable storage, no such study, a
             study of another target, or no complete trial yet.
     """
-    from tfselect.report.tables import best_frame, report_order
+    from tfselect.report.selection import best_frame
+    from tfselect.report.tables import report_order
     from tfselect.search.storage import open_storage
     from tfselect.search.study import load_study, read_tags, tagged_studies
 

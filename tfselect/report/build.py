@@ -20,8 +20,8 @@ import pandas as pd
 
 from tfselect.errors import TfselectError
 from tfselect.report import plots
+from tfselect.report.selection import best_frame
 from tfselect.report.tables import (
-    best_frame,
     correlations_frame,
     pareto_frame,
     trials_frame,

@@ -12,6 +12,7 @@ Importing this package does not import torch; the runner imports it when it scor
 
 from .config import StudyConfig, load_config
 from .objectives import DEFAULT_OBJECTIVE, Objectives, parse_objectives
+from .ranking import best_trial
 from .run import SearchResult, run_search
 from .space import SearchSpace
 from .storage import open_storage
@@ -19,7 +20,6 @@ from .study import (
     REFERENCES,
     SAMPLERS,
     StudyTags,
-    best_trial,
     make_pruner,
     make_sampler,
     read_tags,

@@ -36,13 +36,12 @@ from tfselect.errors import Interrupted, TfselectError
 from tfselect.search import stale
 from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives
+from tfselect.search.ranking import best_trial, complete_trials
 from tfselect.search.storage import open_storage
 from tfselect.search.study import (
     REFERENCES,
     RESERVED_ATTRS,
     StudyTags,
-    best_trial,
-    complete_trials,
     find_study,
     make_pruner,
     make_sampler,

@@ -1,0 +1,108 @@
+"""The selection: per target, the best trial, its paired statistics against the reference
+transforms, and the one spec that is selected (what best.csv holds and train-best reads).
+
+Rule: the best candidate is selected only when it is significantly better than the better
+reference (verdict "better" of :func:`tfselect.report.paired.paired`), or when it is a
+reference itself; otherwise the better reference is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from tfselect.report.paired import paired
+from tfselect.report.tables import ordered_metrics, report_order
+from tfselect.search.ranking import best_trial, clip_values, complete_trials, reference_trials
+from tfselect.search.study import REFERENCES, RESERVED_ATTRS, read_tags
+
+STAT_COLUMNS = ["versus", "diff", "ci_low", "ci_high", "p_value", "n_paired", "verdict", "selected"]
+
+
+def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Best spec per (target, objective) next to the reference transforms, with paired
+    statistics and the selected spec.
+
+    Rows, per target and objective: ``candidate="best"`` (the best complete trial; with
+    several studies of the same target and objective, the best of them), then ``"stft"``
+    (stft:n_fft=4096,hop=1024) and ``"xumx-slicq"`` (Bark-262), the reference trials of that
+    study, raced on the same clips. Per target the default objective (``mpi``) comes first,
+    else the objective of the study with the most trials. ``value`` is the first objective's
+    value (mean over clips) for every row.
+
+    Statistics (:func:`tfselect.report.paired.paired`, first objective, clips both saw): on
+    a reference row, the best candidate against that reference; on the best row, against
+    the better reference (named in ``versus``). ``selected`` marks one row per (target,
+    objective): the best candidate when its verdict against the better reference is
+    "better" (or it is a reference itself), else the better reference.
+
+    Columns: target, objective, candidate, spec, value, study, number, n_complete, versus,
+    diff, ci_low, ci_high, p_value, n_paired, verdict, selected, then one per metric.
+    """
+    from optuna.study import StudyDirection
+
+    chosen: dict[tuple[str, str], tuple] = {}
+    order: list[tuple[str, str]] = []
+    for st in report_order(studies):
+        tags = read_tags(st)
+        key = (tags.target, tags.objective)
+        if key not in order:
+            order.append(key)
+        t = best_trial(st)
+        if t is None:
+            continue
+        sign = 1.0 if st.directions[0] == StudyDirection.MAXIMIZE else -1.0
+        if key not in chosen or sign * t.values[0] > sign * chosen[key][1].values[0]:
+            chosen[key] = (st, t)
+    rows = []
+    metric_names: set[str] = set()
+    for key in order:
+        if key not in chosen:
+            continue
+        st, t = chosen[key]
+        target, objective = key
+        sign = 1.0 if st.directions[0] == StudyDirection.MAXIMIZE else -1.0
+        refs = reference_trials(st)
+        best_is_ref = next((n for n, r in refs.items() if r.number == t.number), None)
+        better_ref = max(refs, key=lambda n: sign * refs[n].values[0]) if refs else None
+        stats = {n: paired(clip_values(t), clip_values(r), sign, n_boot, seed)
+                 for n, r in refs.items() if r.number != t.number}  # fmt: skip
+        if best_is_ref is not None or better_ref is None:
+            keep = "best"
+        else:
+            keep = "best" if stats[better_ref]["verdict"] == "better" else better_ref
+        common = {"target": target, "objective": objective, "study": st.study_name}
+
+        def metrics_of(trial) -> dict:
+            m = {k: v for k, v in trial.user_attrs.items() if k not in RESERVED_ATTRS}
+            metric_names.update(m)
+            return m
+
+        best_stats = {}
+        if best_is_ref is None and better_ref is not None:
+            best_stats = {"versus": better_ref, **stats[better_ref]}
+        rows.append({
+            **common, "candidate": "best", "spec": t.user_attrs.get("spec", ""),
+            "value": t.values[0], "number": t.number, "n_complete": len(complete_trials(st)),
+            **best_stats, "verdict": best_stats.get("verdict", "reference" if best_is_ref
+                                                    else "no reference"),
+            "selected": keep == "best", **metrics_of(t),
+        })  # fmt: skip
+        for candidate in REFERENCES:
+            r = refs.get(candidate)
+            if r is None:
+                continue
+            rows.append({
+                **common, "candidate": candidate, "spec": r.user_attrs.get("spec", ""),
+                "value": r.values[0], "number": r.number, "n_complete": math.nan,
+                "versus": candidate if candidate in stats else math.nan,
+                **stats.get(candidate, {"verdict": "is the best"}), "selected": keep == candidate,
+                **metrics_of(r),
+            })  # fmt: skip
+    cols = ["target", "objective", "candidate", "spec", "value", "study", "number", "n_complete"]
+    df = pd.DataFrame(rows).reindex(columns=cols + STAT_COLUMNS + ordered_metrics(metric_names))
+    df["selected"] = df["selected"].astype(bool)
+    return df.astype({"value": float, "number": "Int64", "n_complete": "Int64",
+                      "n_paired": "Int64"})  # fmt: skip
