@@ -18,7 +18,6 @@ import pytest
 from conftest import SMALL_STUDY, cli_env
 from scipy import stats
 
-from tfselect.errors import TfselectError
 from tfselect.report.best import read_best
 from tfselect.report.tables import correlation_row, pareto_mask, partial_from
 
@@ -246,23 +245,6 @@ def test_correlation_row_and_partial():
     assert small["n"] == 2 and np.isnan(small["spearman"])
 
 
-def test_read_best_errors(tmp_path):
-    with pytest.raises(TfselectError, match="no such file"):
-        read_best(tmp_path / "best.csv")
-    p = tmp_path / "best.csv"
-    p.write_text("target,spec\nvocals,stft:n_fft=1024,hop=256\n")
-    with pytest.raises(TfselectError, match="no column 'objective'"):
-        read_best(p)
-    p.write_text(
-        "target,objective,candidate,spec,value\n"
-        'vocals,mpi,stft,"stft:n_fft=4096,hop=1024",1.0\n'
-        'vocals,mpi,best,"stft:n_fft=1024,hop=256",2.0\n'
-    )
-    assert read_best(p) == {"vocals": "stft:n_fft=1024,hop=256"}
-    with pytest.raises(TfselectError, match="no best spec for target 'bass'"):
-        read_best(p, targets=("vocals", "bass"))
-
-
 def test_report_adds_demix_csv_from_evaluated_models(demo, tmp_path):
     """`report --model DIR ...` gathers each evaluated demixer's medians into demix.csv."""
     d, url, _ = demo
@@ -315,94 +297,3 @@ def test_best_command_and_best_csv_agree_across_studies(tmp_path, demo_root, sma
     assert best_spec(url, "vocals", select="best") == (row["spec"], row["study"], row["value"])
     sel = frame[frame["selected"]].iloc[0]
     assert best_spec(url, "vocals") == (sel["spec"], sel["study"], sel["value"])
-
-
-def _study_with_clips(per_trial: dict[str, tuple[list[float], str | None]], direction: str):
-    """An in-memory tagged study whose trials hold the given per-clip values."""
-    import optuna
-
-    from tfselect.search.study import TAG, StudyTags
-
-    st = optuna.create_study(study_name="paired", direction=direction)
-    st.set_user_attr(TAG, StudyTags("vocals", "mpi", (direction,), {}, ("mpi",)).as_dict())
-    for spec, (values, reference) in per_trial.items():
-        attrs = {"spec": spec, "mpi": float(np.median(values)),
-                 "clip_values": {str(i): v for i, v in enumerate(values)}}  # fmt: skip
-        if reference:
-            attrs["reference"] = reference
-        st.add_trial(optuna.trial.create_trial(value=float(np.mean(values)), user_attrs=attrs))
-    return st
-
-
-@pytest.mark.parametrize("direction", ["maximize", "minimize"])
-def test_best_csv_paired_statistics_equal_scipy(direction):
-    from tfselect.report.selection import best_frame
-
-    rng = np.random.default_rng(5)
-    hard = rng.normal(0, 3, 24)  # clip difficulty, shared by every transform
-    sign = 1.0 if direction == "maximize" else -1.0
-    stft = list(10 + hard + rng.normal(0, 0.1, 24))
-    bark = list(10 - sign * 0.5 + hard + rng.normal(0, 0.1, 24))
-    cand = list(np.array(stft) + sign * 0.3 + rng.normal(0, 0.1, 24))
-    st = _study_with_clips({
-        "stft:n_fft=4096,hop=1024": (stft, "stft"),
-        "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050": (bark, "xumx-slicq"),
-        "stft:n_fft=4096,hop=512": (cand, None),
-    }, direction)  # fmt: skip
-    b = best_frame([st], n_boot=500).set_index("candidate")
-    assert b.loc["best", "spec"] == "stft:n_fft=4096,hop=512"
-    d = sign * (np.array(cand) - np.array(stft))
-    assert b.loc["stft", "diff"] == pytest.approx(d.mean())
-    assert b.loc["stft", "p_value"] == pytest.approx(stats.wilcoxon(d).pvalue)
-    assert b.loc["stft", "ci_low"] < d.mean() < b.loc["stft", "ci_high"]
-    assert b.loc["stft", "n_paired"] == 24 and b.loc["stft", "verdict"] == "better"
-    # The better reference is STFT (better value in the study's direction): the best row
-    # carries its statistics, and the significant improvement selects the candidate.
-    assert b.loc["best", "versus"] == "stft" and b.loc["best", "diff"] == b.loc["stft", "diff"]
-    assert b.loc["best", "selected"] and not b.loc["stft", "selected"]
-    d_bark = sign * (np.array(cand) - np.array(bark))
-    assert b.loc["xumx-slicq", "diff"] == pytest.approx(d_bark.mean())
-
-
-def test_significance_rule_falls_back_to_the_reference_on_a_tie(tmp_path):
-    from tfselect.report.selection import best_frame
-    from tfselect.report.tables import write_csv
-
-    rng = np.random.default_rng(6)
-    hard = rng.normal(0, 3, 24)
-    stft = list(10 + hard + rng.normal(0, 0.2, 24))
-    noise = rng.normal(0, 0.2, 24)
-    tie = list(np.array(stft) + 0.01 + noise - noise.mean())  # best by a hair, noise-level
-    st = _study_with_clips({
-        "stft:n_fft=4096,hop=1024": (stft, "stft"),
-        "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050": (list(5 + hard), "xumx-slicq"),
-        "stft:n_fft=6144,hop=768,window=blackman": (tie, None),
-    }, "maximize")  # fmt: skip
-    b = best_frame([st], n_boot=500)
-    best = b[b.candidate == "best"].iloc[0]
-    assert best["spec"] == "stft:n_fft=6144,hop=768,window=blackman" and best["value"] > 10
-    assert best["verdict"] == "not distinguishable" and not best["selected"]
-    assert b[b.selected].iloc[0]["candidate"] == "stft"
-    path = write_csv(b, tmp_path / "best.csv")
-    assert read_best(path) == {"vocals": "stft:n_fft=4096,hop=1024"}
-    assert read_best(path, select="best") == {"vocals": "stft:n_fft=6144,hop=768,window=blackman"}
-    with pytest.raises(TfselectError, match="--select must be significant or best"):
-        read_best(path, select="top")
-
-
-def test_choice_sentence_says_the_verdict_in_words():
-    from tfselect.report.best import Choice
-
-    ref = "stft:n_fft=4096,hop=1024"
-    tie = Choice(spec=ref, study="s", value=10.0, best_spec="stft:n_fft=4096,hop=512",
-                 reference="stft", reference_spec=ref, diff=0.01, ci_low=-0.05, ci_high=0.07,
-                 p_value=0.6, verdict="not distinguishable", fell_back=True)  # fmt: skip
-    assert tie.sentence() == (
-        "best stft:n_fft=4096,hop=512 is not distinguishable from the reference "
-        f"{ref} (+0.01 [-0.05, +0.07], p=0.6): taking the reference {ref}"
-    )
-    win = Choice(spec="stft:n_fft=4096,hop=512", study="s", value=10.3,
-                 best_spec="stft:n_fft=4096,hop=512", reference="stft", reference_spec=ref,
-                 diff=0.3, ci_low=0.2, ci_high=0.4, p_value=1e-5, verdict="better")  # fmt: skip
-    assert win.sentence().startswith("best stft:n_fft=4096,hop=512 is better than the reference")
-    assert "taking" not in win.sentence()

@@ -401,45 +401,6 @@ def test_scorer_errors_fail_one_trial_only(tmp_path, demo_root, small_config):
     assert all("RuntimeError: out of memory" in t.user_attrs["fail_reason"] for t in failed)
 
 
-def _frozen(values: list[float], spec: str):
-    return optuna.trial.create_trial(values=values, user_attrs={"spec": spec})
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_best_trial_of_a_min_study_equals_pandas(seed):
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    study = optuna.create_study(direction="minimize")
-    values = rng.normal(0, 1, 25).round(1)  # ties on purpose: the earliest wins
-    for i, v in enumerate(values):
-        study.add_trial(_frozen([float(v)], f"stft:n_fft={512 * (i + 1)},hop=128"))
-    df = pd.DataFrame({"number": range(25), "value": values})
-    expected = df.sort_values(["value", "number"]).iloc[0]["number"]
-    assert best_trial(study).number == expected
-
-
-@pytest.mark.parametrize("seed", [0, 1])
-def test_best_trial_of_two_objectives_is_the_front_best_first_objective(seed):
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    study = optuna.create_study(directions=["maximize", "minimize"])
-    # Whole numbers: many trials share the top quality, and only the cheapest of those is
-    # on the front, so "the earliest trial with the best quality" would be wrong.
-    vals = rng.normal(0, 1, (30, 2)).round(0)
-    for i, (a, b) in enumerate(vals):
-        study.add_trial(_frozen([float(a), float(b)], f"stft:n_fft={512 * (i + 1)},hop=64"))
-    df = pd.DataFrame(vals, columns=["q", "cost"])
-    dominated = [
-        any((df.q >= r.q) & (df.cost <= r.cost) & ((df.q > r.q) | (df.cost < r.cost)))
-        for r in df.itertuples()
-    ]
-    front = df[~np.array(dominated)]
-    expected = front.sort_values("q", ascending=False, kind="stable").index[0]
-    assert best_trial(study).number == expected
-
-
 def test_other_target_is_refused_and_study_untouched(tmp_path, demo_root, small_config):
     url = f"sqlite:///{tmp_path}/t.db"
     run_search("vocals", storage=url, study="s", config=small_config, root=demo_root, trials=1,

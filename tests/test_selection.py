@@ -1,0 +1,275 @@
+"""The selection, each step against an independent reference: the best trial (pandas, for
+maximised, minimised and two-objective studies), the paired statistics (scipy), the
+significance rule, best.csv read back, and the sentence the CLI prints.
+
+Studies are built in memory from frozen trials, so every test takes milliseconds; `make
+mutate` runs this file against the selection modules.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+from scipy import stats
+
+from tfselect.errors import TfselectError
+from tfselect.report.best import read_best
+from tfselect.search.ranking import best_trial
+
+
+def _frozen(values: list[float], spec: str):
+    return optuna.trial.create_trial(values=values, user_attrs={"spec": spec})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_best_trial_of_a_min_study_equals_pandas(seed):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    study = optuna.create_study(direction="minimize")
+    values = rng.normal(0, 1, 25).round(1)  # ties on purpose: the earliest wins
+    for i, v in enumerate(values):
+        study.add_trial(_frozen([float(v)], f"stft:n_fft={512 * (i + 1)},hop=128"))
+    df = pd.DataFrame({"number": range(25), "value": values})
+    expected = df.sort_values(["value", "number"]).iloc[0]["number"]
+    assert best_trial(study).number == expected
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_best_trial_of_two_objectives_is_the_front_best_first_objective(seed):
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    # Whole numbers: many trials share the top quality, and only the cheapest of those is
+    # on the front, so "the earliest trial with the best quality" would be wrong.
+    vals = rng.normal(0, 1, (30, 2)).round(0)
+    for i, (a, b) in enumerate(vals):
+        study.add_trial(_frozen([float(a), float(b)], f"stft:n_fft={512 * (i + 1)},hop=64"))
+    df = pd.DataFrame(vals, columns=["q", "cost"])
+    dominated = [
+        any((df.q >= r.q) & (df.cost <= r.cost) & ((df.q > r.q) | (df.cost < r.cost)))
+        for r in df.itertuples()
+    ]
+    front = df[~np.array(dominated)]
+    expected = front.sort_values("q", ascending=False, kind="stable").index[0]
+    assert best_trial(study).number == expected
+
+
+def _study_with_clips(per_trial: dict[str, tuple[list[float], str | None]], direction: str,
+                      name: str = "paired", storage: str | None = None, target: str = "vocals"):
+    """A tagged study (in memory unless ``storage``) whose trials hold the given per-clip
+    values; a trial's value is the mean of its clips."""
+    from tfselect.search.study import TAG, StudyTags
+
+    st = optuna.create_study(study_name=name, direction=direction, storage=storage)
+    st.set_user_attr(TAG, StudyTags(target, "mpi", (direction,), {}, ("mpi",)).as_dict())
+    for spec, (values, reference) in per_trial.items():
+        attrs = {"spec": spec, "mpi": float(np.median(values)),
+                 "clip_values": {str(i): v for i, v in enumerate(values)}}  # fmt: skip
+        if reference:
+            attrs["reference"] = reference
+        st.add_trial(optuna.trial.create_trial(value=float(np.mean(values)), user_attrs=attrs))
+    return st
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_best_csv_paired_statistics_equal_scipy(direction):
+    from tfselect.report.selection import best_frame
+
+    rng = np.random.default_rng(5)
+    hard = rng.normal(0, 3, 24)  # clip difficulty, shared by every transform
+    sign = 1.0 if direction == "maximize" else -1.0
+    stft = list(10 + hard + rng.normal(0, 0.1, 24))
+    bark = list(10 - sign * 0.5 + hard + rng.normal(0, 0.1, 24))
+    cand = list(np.array(stft) + sign * 0.3 + rng.normal(0, 0.1, 24))
+    st = _study_with_clips({
+        "stft:n_fft=4096,hop=1024": (stft, "stft"),
+        "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050": (bark, "xumx-slicq"),
+        "stft:n_fft=4096,hop=512": (cand, None),
+    }, direction)  # fmt: skip
+    b = best_frame([st], n_boot=500).set_index("candidate")
+    assert b.loc["best", "spec"] == "stft:n_fft=4096,hop=512"
+    d = sign * (np.array(cand) - np.array(stft))
+    assert b.loc["stft", "diff"] == pytest.approx(d.mean())
+    assert b.loc["stft", "p_value"] == pytest.approx(stats.wilcoxon(d).pvalue)
+    assert b.loc["stft", "ci_low"] < d.mean() < b.loc["stft", "ci_high"]
+    assert b.loc["stft", "n_paired"] == 24 and b.loc["stft", "verdict"] == "better"
+    # The better reference is STFT (better value in the study's direction): the best row
+    # carries its statistics, and the significant improvement selects the candidate.
+    assert b.loc["best", "versus"] == "stft" and b.loc["best", "diff"] == b.loc["stft", "diff"]
+    assert b.loc["best", "selected"] and not b.loc["stft", "selected"]
+    d_bark = sign * (np.array(cand) - np.array(bark))
+    assert b.loc["xumx-slicq", "diff"] == pytest.approx(d_bark.mean())
+
+
+def test_significance_rule_falls_back_to_the_reference_on_a_tie(tmp_path):
+    from tfselect.report.selection import best_frame
+    from tfselect.report.tables import write_csv
+
+    rng = np.random.default_rng(6)
+    hard = rng.normal(0, 3, 24)
+    stft = list(10 + hard + rng.normal(0, 0.2, 24))
+    noise = rng.normal(0, 0.2, 24)
+    tie = list(np.array(stft) + 0.01 + noise - noise.mean())  # best by a hair, noise-level
+    st = _study_with_clips({
+        "stft:n_fft=4096,hop=1024": (stft, "stft"),
+        "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050": (list(5 + hard), "xumx-slicq"),
+        "stft:n_fft=6144,hop=768,window=blackman": (tie, None),
+    }, "maximize")  # fmt: skip
+    b = best_frame([st], n_boot=500)
+    best = b[b.candidate == "best"].iloc[0]
+    assert best["spec"] == "stft:n_fft=6144,hop=768,window=blackman" and best["value"] > 10
+    assert best["verdict"] == "not distinguishable" and not best["selected"]
+    assert b[b.selected].iloc[0]["candidate"] == "stft"
+    path = write_csv(b, tmp_path / "best.csv")
+    assert read_best(path) == {"vocals": "stft:n_fft=4096,hop=1024"}
+    assert read_best(path, select="best") == {"vocals": "stft:n_fft=6144,hop=768,window=blackman"}
+    with pytest.raises(TfselectError, match="--select must be significant or best"):
+        read_best(path, select="top")
+
+
+def test_choice_sentence_says_the_verdict_in_words():
+    from tfselect.report.best import Choice
+
+    ref = "stft:n_fft=4096,hop=1024"
+    tie = Choice(spec=ref, study="s", value=10.0, best_spec="stft:n_fft=4096,hop=512",
+                 reference="stft", reference_spec=ref, diff=0.01, ci_low=-0.05, ci_high=0.07,
+                 p_value=0.6, verdict="not distinguishable", fell_back=True)  # fmt: skip
+    assert tie.sentence() == (
+        "best stft:n_fft=4096,hop=512 is not distinguishable from the reference "
+        f"{ref} (+0.01 [-0.05, +0.07], p=0.6): taking the reference {ref}"
+    )
+    win = Choice(spec="stft:n_fft=4096,hop=512", study="s", value=10.3,
+                 best_spec="stft:n_fft=4096,hop=512", reference="stft", reference_spec=ref,
+                 diff=0.3, ci_low=0.2, ci_high=0.4, p_value=1e-5, verdict="better")  # fmt: skip
+    assert win.sentence().startswith("best stft:n_fft=4096,hop=512 is better than the reference")
+    assert "taking" not in win.sentence()
+
+
+def test_read_best_errors(tmp_path):
+    with pytest.raises(TfselectError, match="no such file"):
+        read_best(tmp_path / "best.csv")
+    p = tmp_path / "best.csv"
+    p.write_text("target,spec\nvocals,stft:n_fft=1024,hop=256\n")
+    with pytest.raises(TfselectError, match="no column 'objective'"):
+        read_best(p)
+    p.write_text(
+        "target,objective,candidate,spec,value\n"
+        'vocals,mpi,stft,"stft:n_fft=4096,hop=1024",1.0\n'
+        'vocals,mpi,best,"stft:n_fft=1024,hop=256",2.0\n'
+    )
+    assert read_best(p) == {"vocals": "stft:n_fft=1024,hop=256"}
+    with pytest.raises(TfselectError, match="no best spec for target 'bass'"):
+        read_best(p, targets=("vocals", "bass"))
+
+
+STFT_REF = "stft:n_fft=4096,hop=1024"
+BARK_REF = "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"
+
+
+def _expected(cand: list[float], ref: list[float], sign: float = 1.0) -> dict:
+    """The paired statistics from their definitions: mean signed difference, zsplit
+    Wilcoxon, and the verdict rule (p < 0.05 and the interval on one side of 0)."""
+    d = sign * (np.array(cand) - np.array(ref))
+    return {"diff": d.mean(), "p_value": stats.wilcoxon(d, zero_method="zsplit").pvalue}
+
+
+def test_best_choice_across_stored_studies_equals_the_definitions(tmp_path):
+    """`tfselect best` / train-best's choice, from a storage with two studies of the target
+    and one of another, recomputed from the per-clip values."""
+    from tfselect.report.best import best_choice, best_spec
+
+    url = f"sqlite:///{tmp_path}/sel.db"
+    rng = np.random.default_rng(21)
+    hard = rng.normal(0, 3, 16)
+    stft = list(10 + hard + rng.normal(0, 0.1, 16))
+    bark = list(9 + hard + rng.normal(0, 0.1, 16))
+    strong = list(np.array(stft) + 0.4 + rng.normal(0, 0.1, 16))  # clearly better
+    noise = rng.normal(0, 0.3, 16)
+    tie = list(np.array(stft) + 0.5 + noise - noise.mean() - 0.45)  # +0.05: noise level
+    _study_with_clips({STFT_REF: (stft, "stft"), BARK_REF: (bark, "xumx-slicq"),
+                       "stft:n_fft=2048,hop=512": (strong, None)}, "maximize", "a", url)
+    _study_with_clips({STFT_REF: (stft, "stft"), BARK_REF: (bark, "xumx-slicq"),
+                       "stft:n_fft=8192,hop=1024": (tie, None)}, "maximize", "b", url)
+    _study_with_clips({STFT_REF: (bark, "stft")}, "maximize", "d", url, target="drums")
+    want = _expected(strong, stft)
+    c = best_choice(url, "vocals")  # both studies: the best candidate over them, from "a"
+    assert (c.spec, c.study, c.best_spec) == ("stft:n_fft=2048,hop=512", "a",
+                                              "stft:n_fft=2048,hop=512")
+    assert c.value == pytest.approx(np.mean(strong))
+    assert (c.reference, c.reference_spec, c.verdict, c.fell_back) == ("stft", STFT_REF,
+                                                                      "better", False)
+    assert c.diff == pytest.approx(want["diff"]) and c.p_value == pytest.approx(want["p_value"])
+    assert c.ci_low < c.diff < c.ci_high and c.ci_low > 0
+    assert best_spec(url, "vocals") == (c.spec, "a", c.value)
+    # Study "b" alone: its candidate is best by a noise-level margin, so the reference is taken.
+    tie_want = _expected(tie, stft)
+    c = best_choice(url, "vocals", "b")
+    assert c.best_spec == "stft:n_fft=8192,hop=1024" and c.verdict == "not distinguishable"
+    assert tie_want["p_value"] >= 0.05 and c.p_value == pytest.approx(tie_want["p_value"])
+    assert (c.spec, c.study, c.fell_back) == (STFT_REF, "b", True)
+    assert c.value == pytest.approx(np.mean(stft))  # the chosen spec's value, not the best's
+    c = best_choice(url, "vocals", "b", select="best")
+    assert (c.spec, c.fell_back) == ("stft:n_fft=8192,hop=1024", False)
+    assert c.value == pytest.approx(np.mean(tie))
+    # The best trial is a reference itself: chosen, with no statistics against itself.
+    c = best_choice(url, "drums")
+    assert (c.spec, c.verdict, c.reference, c.fell_back) == (STFT_REF, "reference", "", False)
+    assert c.sentence() == f"the best candidate is the reference {STFT_REF} itself"
+    for args, message in [
+        (("bass",), "no study for target 'bass'"),
+        (("vocals", "d"), "study 'd' searches target 'drums', not 'vocals'"),
+        (("vocals", "nope"), "nope"),
+        (("vocals", "a", "top"), "--select must be significant or best"),
+    ]:
+        with pytest.raises(TfselectError, match=message):
+            best_choice(url, *args)
+    optuna.create_study(study_name="plain", storage=url)
+    with pytest.raises(TfselectError, match="study 'plain' was not created by tfselect"):
+        best_choice(url, "vocals", "plain")
+    _study_with_clips({}, "maximize", "empty", url, target="bass")
+    with pytest.raises(TfselectError, match=r"no complete trial yet for target 'bass' \(stud"):
+        best_choice(url, "bass")
+
+
+def test_paired_edge_cases_follow_the_definitions():
+    from tfselect.report.paired import paired
+
+    rng = np.random.default_rng(22)
+    ref = {i: float(v) for i, v in enumerate(rng.normal(10, 1, 12))}
+    worse = {i: v - 0.5 + 0.01 * i for i, v in ref.items()}
+    out = paired(worse, ref, n_boot=300)
+    d = np.array([worse[i] - ref[i] for i in range(12)])
+    assert out["verdict"] == "worse" and out["ci_high"] < 0 and out["n_paired"] == 12
+    assert out["diff"] == pytest.approx(d.mean())
+    assert out["p_value"] == pytest.approx(stats.wilcoxon(d, zero_method="zsplit").pvalue)
+    # Minimised: the sign flips the difference and the verdict.
+    flipped = paired(worse, ref, sign=-1.0, n_boot=300)
+    assert flipped["verdict"] == "better" and flipped["diff"] == pytest.approx(-d.mean())
+    # Only the clips both saw, finite differences only.
+    partial = {**{i: worse[i] for i in range(6)}, 99: 0.0, 5: float("nan")}
+    p = paired(partial, ref, n_boot=300)
+    assert p["n_paired"] == 5 and p["diff"] == pytest.approx(d[:5].mean())
+    # Every clip the same difference: a zero-width interval at that value, a real p-value.
+    same = paired({i: v + 0.25 for i, v in ref.items()}, ref, n_boot=300)
+    assert same["ci_low"] == same["ci_high"] == pytest.approx(0.25)
+    assert same["p_value"] == pytest.approx(
+        stats.wilcoxon(np.full(12, 0.25), zero_method="zsplit").pvalue)
+    assert same["verdict"] == "better"
+    # Identical values: p = 1, never "better".
+    tie = paired(dict(ref), ref, n_boot=300)
+    assert (tie["diff"], tie["ci_low"], tie["ci_high"], tie["p_value"]) == (0.0, 0.0, 0.0, 1.0)
+    assert tie["verdict"] == "not distinguishable"
+    # Fewer than two common clips: NaN statistics.
+    one = paired({0: 1.0}, {0: 0.0, 1: 0.0})
+    assert one["n_paired"] == 1 and one["diff"] == 1.0 and one["verdict"] == "not distinguishable"
+    assert all(np.isnan(one[k]) for k in ("ci_low", "ci_high", "p_value"))
+    none = paired({}, ref)
+    assert none["n_paired"] == 0 and np.isnan(none["diff"])
+    # The interval is a seeded percentile bootstrap of the mean.
+    boot = stats.bootstrap((d,), np.mean, n_resamples=300, method="percentile",
+                           rng=np.random.default_rng(3)).confidence_interval
+    seeded = paired(worse, ref, n_boot=300, seed=3)
+    assert (seeded["ci_low"], seeded["ci_high"]) == pytest.approx((boot.low, boot.high))
