@@ -36,6 +36,7 @@ def test_all_subsets_up_to_five_targets_then_a_seeded_sample() -> None:
     for s in a[8:]:
         assert 2 <= len(s) <= 7 and len(set(s)) == len(s) and list(s) == sorted(s)
     assert loss.subsets() == loss.subsets(None)  # validation: one fixed draw
+    assert DemixLoss(n_targets=8).subsets(step=2) == sampled_combinations(8, 0, 2)  # seed 0
 
 
 def test_sampled_loss_is_the_mean_over_its_subsets() -> None:

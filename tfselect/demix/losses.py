@@ -169,7 +169,7 @@ class DemixLoss(torch.nn.Module):
         else:
             l_time = neg_sisdr(ref, est).mean()
         loss = l_freq + cfg.alpha * l_time
-        l_mask = torch.zeros((), device=loss.device)
+        l_mask = loss.new_zeros(())
         if cfg.masksum > 0:
             Y = self.stft(estimates).abs().sum(1)
             l_mask = (Y - self.stft(mixture).abs()).pow(2).mean()
