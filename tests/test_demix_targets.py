@@ -37,6 +37,12 @@ def test_all_subsets_up_to_five_targets_then_a_seeded_sample() -> None:
         assert 2 <= len(s) <= 7 and len(set(s)) == len(s) and list(s) == sorted(s)
     assert loss.subsets() == loss.subsets(None)  # validation: one fixed draw
     assert DemixLoss(n_targets=8).subsets(step=2) == sampled_combinations(8, 0, 2)  # seed 0
+    assert loss.subsets() == sampled_combinations(8, 3, -1)  # validation: its own step, -1
+    # Every seed its own draws (also past 32 bits), and every subset size from 2 to K-1 drawn.
+    draws = {tuple(sampled_combinations(8, seed, 0)) for seed in (0, 1, 2, 2**32 + 5)}
+    assert len(draws) == 4
+    sizes = {len(s) for step in range(20) for s in sampled_combinations(8, 0, step)[8:]}
+    assert sizes == set(range(2, 8))
 
 
 def test_sampled_loss_is_the_mean_over_its_subsets() -> None:

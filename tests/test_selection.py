@@ -273,3 +273,28 @@ def test_paired_edge_cases_follow_the_definitions():
                            rng=np.random.default_rng(3)).confidence_interval
     seeded = paired(worse, ref, n_boot=300, seed=3)
     assert (seeded["ci_low"], seeded["ci_high"]) == pytest.approx((boot.low, boot.high))
+
+
+def test_read_best_takes_one_row_per_target_of_its_primary_objective(tmp_path):
+    p = tmp_path / "best.csv"
+    header = "target,objective,candidate,spec,value,selected\n"
+    p.write_text(header + "".join(f'{t},{o},{c},"{s}",1.0,{sel}\n' for t, o, c, s, sel in [
+        ("vocals", "mpi", "best", "stft:n_fft=1024,hop=256", "false"),
+        ("vocals", "mpi", "stft", STFT_REF, "true"),
+        ("vocals", "mpi", "best", "stft:n_fft=512,hop=128", "true"),  # a later duplicate
+        ("vocals", "sdr", "best", "stft:n_fft=2048,hop=512", "true"),  # not the primary
+        ("bass", "sdr", "stft", STFT_REF, "false"),  # primary sdr: no best row, none selected
+        ("bass", "mpi", "best", "stft:n_fft=8192,hop=2048", "true"),
+        ("drums", "mpi", "best", "", "true"),  # an empty spec is not a choice
+        ("drums", "mpi", "xumx-slicq", BARK_REF, "TRUE"),
+    ]))  # fmt: skip
+    assert read_best(p) == {"vocals": STFT_REF, "drums": BARK_REF}
+    assert read_best(p, select="best") == {"vocals": "stft:n_fft=1024,hop=256"}
+    with pytest.raises(TfselectError, match=r"no best spec for target 'bass' \(have: vocals, "
+                                            r"drums\)"):
+        read_best(p, targets=("vocals", "bass"))
+    p.write_text(header)
+    with pytest.raises(TfselectError, match=r"no best spec for target 'bass' \(have: none\)"):
+        read_best(p, targets=("bass",))
+    with pytest.raises(TfselectError, match=f"{tmp_path}: cannot read it \\(Is a directory"):
+        read_best(tmp_path)

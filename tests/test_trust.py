@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 import socket
 import subprocess
@@ -177,6 +178,49 @@ def test_output_names_safe_and_unique():
     assert names[:2] == ["A", "B"]
     assert len(set(names)) == len(names)
     assert all("/" not in n and not n.startswith(".") for n in names)
+
+
+def test_output_names_follow_the_documented_rules():
+    """Exact names: the stem made safe, MUSDB's folder for mixture.wav, free "-k" suffixes."""
+    from tfselect.demix.separate import output_names
+
+    cases = {
+        "Artist - Title/mixture.wav": "Artist - Title",  # MUSDB: the track folder
+        "../mixture.wav": "mixture",  # no usable folder name
+        "mixture.wav": "mixture",
+        "Track One.stem.mp4": "Track One",  # both suffixes go
+        "x/..wav": "song",  # nothing safe is left
+        "d/.hidden.wav": "hidden",  # no leading dot
+        "d/ spaced .flac": "spaced",
+        "d/a:b*c?.wav": "a_b_c_",
+        "d/Café (live) [2],x+y.wav": "Café (live) [2],x+y",
+    }
+    for path, want in cases.items():
+        assert output_names([Path(path)]) == [want], path
+    # Repeats take the first "-k" that no input is named plainly.
+    got = output_names([Path("y/song.wav"), Path("z/song.wav"), Path("song-2.wav"),
+                        Path("w/song.wav")])
+    assert got == ["song", "song-3", "song-2", "song-4"]
+    assert output_names([Path("a/x.wav"), Path("b/x.wav")]) == ["x", "x-2"]
+    assert output_names([]) == []
+
+
+def test_output_folder_refuses_to_leave_out_or_clobber(tmp_path):
+    from tfselect.demix.separate import output_folder
+
+    out = tmp_path / "out"
+    assert output_folder(out, "song", ["vocals"], overwrite=False) == out / "song"
+    for bad in ("..", "a/b", "."):
+        with pytest.raises(TfselectError, match=f"output name '{re.escape(bad)}' would leave "
+                                                f"--out {re.escape(str(out))}"):
+            output_folder(out, bad, ["vocals"], overwrite=True)
+    (out / "song").mkdir(parents=True)
+    (out / "song" / "bass.wav").write_bytes(b"")
+    assert output_folder(out, "song", ["vocals"], overwrite=False) == out / "song"
+    with pytest.raises(TfselectError, match=re.escape(f"{out / 'song' / 'bass.wav'} exists "
+                                                      "(use --overwrite to replace it)")):
+        output_folder(out, "song", ["vocals", "bass"], overwrite=False)
+    assert output_folder(out, "song", ["vocals", "bass"], overwrite=True) == out / "song"
 
 
 def test_separate_stays_inside_out_and_never_clobbers(tmp_path, model):

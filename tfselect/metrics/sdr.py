@@ -31,7 +31,7 @@ def fast_sdr(reference: Tensor, estimate: Tensor) -> Tensor:
         silent references are meant to be skipped before calling this.
     """
     ref = reference.to(torch.float64)
-    err = ref - estimate.to(torch.float64)
+    err = ref - estimate  # promoted to float64
     tiny = torch.finfo(torch.float64).tiny
     num = ref.square().sum(dim=(-2, -1)) + tiny
     den = err.square().sum(dim=(-2, -1)) + tiny
