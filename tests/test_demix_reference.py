@@ -290,7 +290,8 @@ def test_separate_file_chunks_filters_and_overwrites(tmp_path) -> None:
     for y, path in zip(want, written, strict=True):
         np.testing.assert_array_equal(sf.read(path, dtype="float32")[0].T, y)
     m = PointwiseModel()
-    (path, *_) = separate_file(m, song, tmp_path / "w", wiener=True)
+    (path, *_) = separate_file(m, song, tmp_path / "w", wiener=True, name="filtered")
+    assert path == tmp_path / "w" / "filtered" / "vocals.wav"  # the name given, not the stem
     g = np.array([0.1, 0.2, 0.3, 0.4])
     np.testing.assert_allclose(sf.read(path, dtype="float32")[0].T, g[0] ** 2 / (g**2).sum() * x,
                                atol=1e-4)  # the Wiener power ratio, not the gain 0.1
