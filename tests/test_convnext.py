@@ -173,3 +173,10 @@ def test_shared_slicqt_baseline_gives_convnext_a_matrix_form():
 
     for spec in baseline_specs("shared-slicqt", network="convnext").values():
         assert TransformSpec.parse(spec).form == "rasterize"
+
+
+def test_a_configuration_saved_before_convnext_gets_the_presets_sizes():
+    """Checkpoints written before ConvNeXt existed store only the older sizes."""
+    old = {"hidden": 64, "layers": 1, "channels": 8}
+    cfg = ModelConfig(specs={"vocals": STFT}, network="blstm", sizes=dict(old))
+    assert cfg.sizes == {**old, "width": 32, "blocks": 2, "patch_bins": 4, "patch_frames": 2}
