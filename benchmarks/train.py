@@ -7,8 +7,14 @@ CPU: growth of the process's peak RSS measured in a fresh subprocess per model) 
 ratios of the per-target model against each baseline (>1 = the per-target model is slower /
 larger).
 
+Then the networks: the three mask networks (BLSTM, convolutional denoiser, ConvNeXt), four
+branches each on the same matrix form (``--network-spec``, default the shared Bark-262 sliCQT
+rasterized), at about equal parameter count: the BLSTM keeps the preset's sizes, the CDAE's
+channels and the ConvNeXt's width are chosen to come closest to its parameter count
+(within 10 %), and the ConvNeXt's step time and memory are given against each.
+
     .venv/bin/python benchmarks/train.py [--device cpu] [--batch 2] [--chunk 2] [--steps 5]
-        [--spec vocals=SPEC ...]
+        [--spec vocals=SPEC ...] [--part all|transforms|networks] [--network-spec SPEC]
 
 Default per-target specs are the per-target sliCQTs reported for MUSDB18-HQ in
 docs/design.md, Numbers (as rasterized matrix forms when the sliCQT is available, else
@@ -47,7 +53,7 @@ def has_slicqt() -> bool:
     return True
 
 
-def one(name: str, specs: dict, network: str, args) -> dict:
+def one(name: str, specs: dict, network: str, args, sizes: dict | None = None) -> dict:
     """Time one model in this process; returns the measurements."""
     from tfselect.demix.losses import DemixLoss
     from tfselect.demix.model import Demixer, ModelConfig
@@ -55,7 +61,8 @@ def one(name: str, specs: dict, network: str, args) -> dict:
     dev = torch.device(args.device)
     torch.manual_seed(0)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    model = Demixer(ModelConfig(specs=specs, network=network, preset=args.preset)).to(dev)
+    model = Demixer(ModelConfig(specs=specs, network=network, preset=args.preset,
+                                sizes=sizes or {})).to(dev)
     loss_fn = DemixLoss().to(dev)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     n = int(args.chunk * 44100)
@@ -85,6 +92,70 @@ def one(name: str, specs: dict, network: str, args) -> dict:
             "params": sum(p.numel() for p in model.parameters())}
 
 
+def _count(net: torch.nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def _closest(count, goal: int, high: int = 1024) -> int:
+    """The width w in 1..high whose ``count(w)`` (increasing in w) is closest to ``goal``."""
+    lo, hi = 1, high
+    while lo < hi:  # smallest w with count(w) >= goal
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if count(mid) < goal else (lo, mid)
+    return min((w for w in (lo - 1, lo) if w >= 1), key=lambda w: abs(count(w) - goal))
+
+
+def matched_sizes(spec: str, preset: str, channels: int = 2) -> dict[str, dict[str, int]]:
+    """Sizes of the three networks on ``spec`` (a matrix form) at about equal parameter count:
+    the preset's BLSTM, and the CDAE channels / ConvNeXt width closest to its count."""
+    from tfselect.demix.convnext import ConvNeXtNet
+    from tfselect.demix.model import PRESETS, BLSTMNet, CDAENet
+    from tfselect.transforms import build
+
+    blocks = build(spec, 44100)(torch.zeros(1, channels, 44100))
+    if len(blocks) != 1:
+        raise SystemExit(f"--network-spec must be a matrix form (one block): {spec}")
+    bins = int(blocks[0].shape[-3])
+    sz = PRESETS[preset]
+    goal = _count(BLSTMNet(channels, bins, sz["hidden"], sz["layers"]))
+    cdae = _closest(lambda w: _count(CDAENet(channels, w)), goal)
+    width = _closest(lambda w: _count(ConvNeXtNet(channels, w, sz["blocks"], sz["patch_bins"],
+                                                  sz["patch_frames"])), goal)
+    return {"blstm": {}, "cdae": {"channels": cdae}, "convnext": {"width": width}}
+
+
+def _measure(name: str, specs: dict, network: str, args, sizes: dict | None = None) -> dict:
+    """``one`` in a fresh subprocess (a clean peak-memory reading); prints one line."""
+    cmd = [sys.executable, __file__, "--child", json.dumps([name, specs, network, sizes]),
+           "--device", args.device, "--preset", args.preset, "--batch", str(args.batch),
+           "--chunk", str(args.chunk), "--steps", str(args.steps), "--warmup",
+           str(args.warmup)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    r = json.loads(out.strip().splitlines()[-1])
+    print(f"{name:14s} median {r['median_s'] * 1e3:8.1f} ms/step  {r['steps_per_s']:6.2f} "
+          f"steps/s  peak {r['peak_mib']:8.1f} MiB  params {r['params']:,}")
+    return r
+
+
+def compare_networks(spec: str, args) -> None:
+    """BLSTM, CDAE and ConvNeXt on ``spec`` (four branches each) at about equal size."""
+    sizes = matched_sizes(spec, args.preset)
+    print(f"device {args.device}, batch {args.batch}, chunk {args.chunk} s, {args.steps} timed "
+          f"steps; networks on {spec} (four branches), preset {args.preset}; CDAE channels "
+          f"{sizes['cdae']['channels']}, ConvNeXt width {sizes['convnext']['width']} "
+          "(chosen to match the BLSTM's parameter count)")
+    results = {net: _measure(net, {t: spec for t in TARGETS}, net, args, sz)
+               for net, sz in sizes.items()}
+    cx = results["convnext"]
+    if any(abs(r["params"] / results["blstm"]["params"] - 1) > 0.1 for r in results.values()):
+        print("note: a width step changes the count by more than 10 % here; not matched")
+    for name in ("blstm", "cdae"):
+        b = results[name]
+        print(f"convnext / {name}: time x{cx['median_s'] / b['median_s']:.2f}, peak memory "
+              f"x{cx['peak_mib'] / max(b['peak_mib'], 1e-9):.2f}, parameters "
+              f"x{cx['params'] / b['params']:.2f}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cpu")
@@ -94,15 +165,22 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--spec", action="append", default=[])
+    p.add_argument("--part", choices=("all", "transforms", "networks"), default="all")
+    p.add_argument("--network-spec", help="matrix form of the network comparison")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:  # measure one model in a fresh process (clean peak-memory reading)
-        name, specs, network = json.loads(args.child)
-        print(json.dumps(one(name, specs, network, args)))
+        name, specs, network, *sizes = json.loads(args.child)
+        print(json.dumps(one(name, specs, network, args, *sizes)))
         return
     from tfselect.demix.model import SHARED_SLICQT, STFT_BASELINE
 
     slicqt = has_slicqt()
+    network_spec = args.network_spec or (SHARED_SLICQT + ",form=rasterize" if slicqt
+                                         else STFT_BASELINE)
+    if args.part == "networks":
+        compare_networks(network_spec, args)
+        return
     per_target = dict(PER_TARGET_SLICQT if slicqt else PER_TARGET_STFT)
     if slicqt:
         per_target = {t: s + ",form=rasterize" for t, s in per_target.items()}
@@ -133,6 +211,8 @@ def main() -> None:
             b = results[name]
             print(f"per-target / {name}: time x{pt['median_s'] / b['median_s']:.2f}, "
                   f"peak memory x{pt['peak_mib'] / max(b['peak_mib'], 1e-9):.2f}")
+    if args.part == "all":
+        compare_networks(network_spec, args)
 
 
 if __name__ == "__main__":

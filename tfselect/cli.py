@@ -510,7 +510,8 @@ def train_best(
         str | None, typer.Option("--shared-spec", help="Transform of --baseline shared-slicqt.")
     ] = None,
     network: Annotated[
-        str, typer.Option("--network", help="auto, blstm (matrix forms) or cdae (per block).")
+        str, typer.Option("--network", help="auto, blstm or convnext (matrix forms), or cdae "
+                          "(per block).")
     ] = "auto",
     batch_size: Annotated[
         int | None,
@@ -565,13 +566,13 @@ def train_best(
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if preset not in ("small", "large"):
         raise TfselectError(f"--preset must be small or large, got {preset!r}")
-    if network not in ("auto", "blstm", "cdae"):
-        raise TfselectError(f"--network must be auto, blstm or cdae, got {network!r}")
+    if network not in ("auto", "blstm", "cdae", "convnext"):
+        raise TfselectError(f"--network must be auto, blstm, cdae or convnext, got {network!r}")
     if baseline is not None:
         if baseline not in ("shared-slicqt", "stft"):
             raise TfselectError(f"--baseline must be shared-slicqt or stft, got {baseline!r}")
-        if baseline == "stft":
-            network = "blstm"  # the Open-Unmix baseline
+        if baseline == "stft" and network == "auto":
+            network = "blstm"  # the Open-Unmix baseline (another --network is kept)
         specs = {t: canonical(s) for t, s in baseline_specs(baseline, shared_spec,
                                                             network).items()}
     else:

@@ -6,6 +6,7 @@ A branch is ``transform -> |C| -> network -> mask -> mask * C -> inverse -> wave
   ``form=zeropad|rasterize``); the (slices, frames) axes are flattened into one time axis.
 - ``cdae``: xumx-sliCQ-style convolutional denoising auto-encoder, one per block of the
   (ragged) coefficients; works for matrix forms too (one block, one CDAE).
+- ``convnext``: ConvNeXt blocks (``convnext.ConvNeXtNet``) on a matrix form, like ``blstm``.
 
 Networks see ``log1p(|C|)`` (a fixed compression instead of Open-Unmix's dataset
 statistics, so a model needs no pass over the data before training) and use LayerNorm /
@@ -25,17 +26,25 @@ import torch
 from torch import Tensor, nn
 
 from tfselect import SAMPLE_RATE, TARGETS
+from tfselect.demix.convnext import ConvNeXtNet
 from tfselect.errors import TfselectError
 
 SHARED_SLICQT = "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"
 STFT_BASELINE = "stft:n_fft=4096,hop=1024"
 
 # Preset -> network sizes. "small" trains on a CPU in minutes; "large" follows the
-# published sizes (Open-Unmix hidden 512 / 3 LSTM layers; xumx-sliCQ 25/55 channels).
+# published sizes (Open-Unmix hidden 512 / 3 LSTM layers; xumx-sliCQ 25/55 channels;
+# ConvNeXt-T's first stage: width 96). ConvNeXt: width, blocks and the patch (bins x frames)
+# of its stem; sizes added later are filled in from the preset when an older checkpoint
+# is loaded.
 PRESETS: dict[str, dict[str, int]] = {
-    "small": {"hidden": 64, "layers": 1, "channels": 8},
-    "large": {"hidden": 512, "layers": 3, "channels": 32},
+    "small": {"hidden": 64, "layers": 1, "channels": 8,
+              "width": 32, "blocks": 2, "patch_bins": 4, "patch_frames": 2},
+    "large": {"hidden": 512, "layers": 3, "channels": 32,
+              "width": 96, "blocks": 6, "patch_bins": 4, "patch_frames": 2},
 }
+NETWORKS = ("auto", "blstm", "cdae", "convnext")
+MATRIX_NETWORKS = ("blstm", "convnext")  # networks that need one block (a matrix form)
 
 
 class ModelConfigError(TfselectError, ValueError):
@@ -51,8 +60,9 @@ class ModelConfig:
 
     specs: target -> canonical transform spec string (the keys are the target names, one
     branch each). network: ``auto`` picks ``blstm`` for a transform with one block and
-    ``cdae`` for ragged ones. mask: ``sigmoid`` or ``relu``. residual: the targets do not
-    cover the training mixtures (separation also writes ``residual``, mixture - targets).
+    ``cdae`` for ragged ones; ``blstm`` and ``convnext`` need one block, ``cdae`` takes any.
+    mask: ``sigmoid`` or ``relu``. residual: the targets do not cover the training mixtures
+    (separation also writes ``residual``, mixture - targets).
     """
 
     specs: dict[str, str]
@@ -67,8 +77,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ModelConfigError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
-        if self.network not in ("auto", "blstm", "cdae"):
-            raise ModelConfigError(f"network must be auto, blstm or cdae, got {self.network!r}")
+        if self.network not in NETWORKS:
+            raise ModelConfigError(f"network must be auto, blstm, cdae or convnext, got "
+                                   f"{self.network!r}")
         if self.mask not in ("sigmoid", "relu"):
             raise ModelConfigError(f"mask must be sigmoid or relu, got {self.mask!r}")
         self.sizes = {**PRESETS[self.preset], **self.sizes}
@@ -151,15 +162,18 @@ class Branch(nn.Module):
         family = config.network
         if family == "auto":
             family = "blstm" if len(bins) == 1 else "cdae"
-        if family == "blstm" and len(bins) != 1:
+        if family in MATRIX_NETWORKS and len(bins) != 1:
             raise ModelConfigError(
-                f"network blstm needs a matrix form (one block) but {spec} has {len(bins)} "
+                f"network {family} needs a matrix form (one block) but {spec} has {len(bins)} "
                 "blocks; use form=zeropad or form=rasterize, or network cdae"
             )
         self.family = family
         sz = config.sizes
         if family == "blstm":
             nets = [BLSTMNet(config.channels, bins[0], sz["hidden"], sz["layers"])]
+        elif family == "convnext":
+            nets = [ConvNeXtNet(config.channels, sz["width"], sz["blocks"], sz["patch_bins"],
+                                sz["patch_frames"])]
         else:
             nets = [CDAENet(config.channels, sz["channels"]) for _ in bins]
         self.nets = nn.ModuleList(nets)
@@ -227,8 +241,9 @@ def baseline_specs(baseline: str, shared_spec: str | None = None,
         from tfselect.transforms import TransformSpec
 
         parsed = TransformSpec.parse(shared_spec or SHARED_SLICQT)
-        if network == "blstm" and parsed.kind == "slicqt" and parsed.form == "ragged":
-            parsed = dataclasses.replace(parsed, form="rasterize")  # a BLSTM needs a matrix
+        if (network in MATRIX_NETWORKS and parsed.kind == "slicqt"
+                and parsed.form == "ragged"):
+            parsed = dataclasses.replace(parsed, form="rasterize")  # the network needs a matrix
         spec = str(parsed)
         return {t: spec for t in TARGETS}
     raise ModelConfigError(f"baseline must be shared-slicqt or stft, got {baseline!r}")
