@@ -297,6 +297,45 @@ def test_separate_file_chunks_filters_and_overwrites(tmp_path) -> None:
                                atol=1e-4)  # the Wiener power ratio, not the gain 0.1
 
 
+@pytest.mark.parametrize("rate", [SR, 16000])
+def test_separate_file_writes_the_residual_that_completes_the_input(tmp_path, rate) -> None:
+    """A model trained with a residual: the stems as written plus residual.wav give the input
+    back (to float32 rounding), at 44.1 kHz and at a rate that is resampled."""
+    from types import SimpleNamespace
+
+    x = 0.2 * np.random.default_rng(14).standard_normal((int(0.4 * rate), 2)).astype(np.float32)
+    song = tmp_path / "song.wav"
+    sf.write(song, x, rate, subtype="FLOAT")
+    m = PointwiseModel(gains=(0.1, 0.3))
+    m.config = SimpleNamespace(residual=True)
+    written = separate_file(m, song, tmp_path / "out", chunk_seconds=0.3, overlap_seconds=0.1)
+    assert [p.name for p in written] == ["vocals.wav", "drums.wav", "residual.wav"]
+    stems = [sf.read(p, dtype="float64", always_2d=True) for p in written]
+    assert all(r == rate and y.shape == x.shape for y, r in stems)
+    assert sf.info(written[-1]).subtype == "FLOAT"
+    total = sum(y for y, _ in stems)
+    np.testing.assert_allclose(total, x, atol=1e-6)
+    if rate == SR:  # no resampling: the residual is 1 - 0.1 - 0.3 of the input
+        np.testing.assert_allclose(stems[-1][0], 0.6 * x, atol=1e-6)
+    m.config = SimpleNamespace(residual=False)
+    assert len(separate_file(m, song, tmp_path / "plain")) == 2  # no residual.wav
+
+
+def test_separate_file_passes_wiener_iterations_and_reports_unwritable_out(tmp_path) -> None:
+    x = np.random.default_rng(15).standard_normal((2, SR // 4)).astype(np.float32)
+    song = tmp_path / "song.wav"
+    sf.write(song, x.T, SR, subtype="FLOAT")
+    m = NonlinearModel()
+    (path, *_) = separate_file(m, song, tmp_path / "w3", wiener=True, wiener_iterations=3)
+    y3 = separate_array(m, x, wiener=True, wiener_iterations=3)[0]
+    np.testing.assert_array_equal(sf.read(path, dtype="float32")[0].T, y3)
+    assert np.abs(y3 - separate_array(m, x, wiener=True)[0]).max() > 1e-4  # 3 is not 1
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(TfselectError, match=f"cannot create {blocker}/song: .+"):
+        separate_file(m, song, blocker)
+
+
 def test_separate_file_default_chunks_are_30_s_with_2_s_overlap(tmp_path) -> None:
     x = np.tile(np.linspace(-0.5, 0.5, 31 * 10, dtype=np.float32), (2, SR // 10))  # 31 s
     song = tmp_path / "long.wav"

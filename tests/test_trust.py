@@ -194,6 +194,7 @@ def test_output_names_follow_the_documented_rules():
         "d/ spaced .flac": "spaced",
         "d/a:b*c?.wav": "a_b_c_",
         "d/Café (live) [2],x+y.wav": "Café (live) [2],x+y",
+        "d/X-ray.wav": "X-ray",  # only dots are stripped in front
     }
     for path, want in cases.items():
         assert output_names([Path(path)]) == [want], path

@@ -53,7 +53,7 @@ def output_names(paths: list[Path]) -> list[str]:
     names = []
     for p in map(Path, paths):
         stem = p.name.split(".")[0] if p.name.endswith(".stem.mp4") else p.stem
-        if stem == "mixture" and p.parent.name not in ("", ".", ".."):
+        if stem == "mixture" and p.parent.name not in ("", ".."):  # Path drops "." parts
             stem = p.resolve().parent.name
         safe = re.sub(r"[^\w.\- +,()\[\]]", "_", stem).lstrip(".").strip() or "song"
         names.append(safe)
