@@ -224,6 +224,17 @@ def test_separate_array_refuses_bad_chunks() -> None:
     for chunk, overlap in [(0.0, 0.0), (1.0, 1.0), (1.0, -0.1), (1.0, 2.0)]:
         with pytest.raises(TfselectError, match="need 0 <= overlap < chunk"):
             separate_array(PointwiseModel(), x, chunk_seconds=chunk, overlap_seconds=overlap)
+    from tfselect.demix.separate import MAX_CHUNK_SECONDS, check_chunking
+
+    # The limits themselves are allowed: an hour, and one sample past the overlap.
+    check_chunking(MAX_CHUNK_SECONDS, 0.0)
+    check_chunking(2 / SR, 1 / SR)
+    with pytest.raises(TfselectError, match="need 0 <= overlap < chunk <= 3600"):
+        check_chunking(MAX_CHUNK_SECONDS + 1, 0.0)
+    for chunk, overlap in [(1e-6, 0.0), (1.0, 1.0 - 1e-7), (1 / SR, 0.6 / SR)]:
+        with pytest.raises(TfselectError, match=rf"^--chunk {chunk} s is shorter than one "
+                                                 r"sample past the overlap$"):
+            check_chunking(chunk, overlap)
 
 
 class NonlinearModel(PointwiseModel):
@@ -383,6 +394,10 @@ def test_read_audio_refuses_unusable_files(tmp_path) -> None:
     sf.write(tmp_path / "empty.wav", np.zeros((0, 2)), SR)
     with pytest.raises(DatasetError, match="holds no samples"):
         read_audio(tmp_path / "empty.wav")
+    nan = tmp_path / "nan.wav"
+    sf.write(nan, np.array([0.0, np.nan, 0.5]), SR, subtype="FLOAT")
+    with pytest.raises(DatasetError, match=f"^{nan}: .*(NaN|finite)"):
+        read_audio(nan)
     sf.write(tmp_path / "mono.wav", np.arange(5) / 10, 8000)
     x, rate = read_audio(tmp_path / "mono.wav")
     assert rate == 8000 and x.shape == (1, 5) and x.dtype == np.float32 and x.flags.c_contiguous
