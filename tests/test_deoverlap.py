@@ -190,3 +190,91 @@ def test_eval_table(demo_root, tmp_path):
     # blocks beyond max_frames are the window split itself
     big = df[(df.block != "all") & (df.frames > 24)]
     np.testing.assert_allclose(big.coef_snr_learned, big.coef_snr_baseline)
+
+
+# ------------------------------------------------------------------ in the demixer
+
+
+def _demixer_with_deoverlap(tmp_path):
+    from tfselect.demix.model import Demixer, ModelConfig
+
+    net = DeOverlapNet(DeOverlapConfig(SPEC, max_frames=24))
+    _fit(net, [_signal(7)])
+    save_model(net, tmp_path / "dn" / MODEL)
+    cfg = ModelConfig(specs={"vocals": SPEC, "bass": "stft:n_fft=1024,hop=256"},
+                      deoverlap={SPEC: {**net.config.to_dict(), "source": str(tmp_path / "dn")}})
+    model = Demixer(cfg)
+    model.load_deoverlap()
+    return model, net
+
+
+def test_demixer_branch_masks_the_picture_and_deoverlaps(tmp_path):
+    model, net = _demixer_with_deoverlap(tmp_path)
+    branch = model.branches["vocals"]
+    for a, b in zip(branch.deoverlap.state_dict().values(), net.state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    x = _signal(8, seconds=1.0)
+    C, M = branch.masks(x)
+    S = net.transform(x)[0].shape[-2]
+    for c, m, blk in zip(C, M, net.transform.out_blocks, strict=True):
+        assert c.shape == m.shape == (1, 2, blk.bins, (S + 1) * blk.frames // 2)
+    y = model(x)
+    assert y.shape == (1, 2, 2, x.shape[-1])
+    y.square().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in branch.nets.parameters())
+    assert all(p.grad is None for p in branch.deoverlap.parameters())  # frozen
+    assert model.branches["bass"].deoverlap is None  # matrix forms are unchanged
+    # with a mask of one on the picture the branch returns the mixture, through the net
+    from tfselect.transforms.overlap import snr_db
+
+    with torch.no_grad():
+        ones = [torch.ones(c.shape) for c in C]
+        y1 = branch.transform.inverse(branch.deoverlap([m * c for m, c in zip(ones, C,
+                                                                               strict=True)]),
+                                      x.shape[-1])
+        base = branch.transform.inverse(net.overlap.split(C), x.shape[-1])
+    assert snr_db(x, y1) > snr_db(x, base) + 3  # blocks above max_frames=24 stay split
+
+
+def test_demixer_with_deoverlap_saves_and_loads_self_contained(tmp_path):
+    import shutil
+
+    from tfselect.demix.model_files import MODEL as DEMIX_MODEL
+    from tfselect.demix.model_files import load_model
+    from tfselect.demix.tensorfile import save_state
+
+    model, _ = _demixer_with_deoverlap(tmp_path)
+    save_state({"model_config": model.config.to_dict(), "state_dict": model.state_dict()},
+               tmp_path / "m" / DEMIX_MODEL)
+    shutil.rmtree(tmp_path / "dn")  # the model folder does not need the de-overlap folder
+    back = load_model(tmp_path / "m")
+    x = _signal(9, seconds=1.0)
+    with torch.no_grad():
+        torch.testing.assert_close(back(x), model.eval()(x), rtol=1e-5, atol=1e-6)
+
+
+def test_train_best_deoverlap_options(demo_root, tmp_path):
+    from tfselect.demix.model_files import load_model
+
+    run = CliRunner().invoke
+    base = ["train-best", "--root", str(demo_root), "--spec", f"vocals={SPEC}",
+            "--spec", "bass=stft:n_fft=1024,hop=256", "--out", str(tmp_path / "m")]
+    res = run(app, [*base, "--deoverlap", "learned"])
+    assert res.exit_code == 2 and "no --deoverlap-model for" in res.output
+    res = run(app, [*base, "--deoverlap", "sometimes"])
+    assert res.exit_code == 2 and "none or learned" in res.output
+    net = DeOverlapNet(DeOverlapConfig("slicqt:scale=log,bins=24,fmin=100,fmax=22050"))
+    save_model(net, tmp_path / "other" / MODEL)
+    res = run(app, [*base, "--deoverlap", "learned", "--deoverlap-model",
+                    str(tmp_path / "other")])
+    assert res.exit_code == 2 and "which no ragged branch uses" in res.output
+    assert not (tmp_path / "m").exists()
+    _demixer_with_deoverlap(tmp_path)  # writes tmp_path/dn
+    res = run(app, [*base, "--deoverlap", "learned", "--deoverlap-model", str(tmp_path / "dn"),
+                    "--epochs", "1", "--steps", "1", "--batch-size", "1", "--chunk", "1",
+                    "--valid-seconds", "1", "--quiet"])
+    assert res.exit_code == 0, res.output
+    model = load_model(tmp_path / "m")
+    assert model.branches["vocals"].deoverlap is not None
+    assert model.config.deoverlap[SPEC]["source"] == str(tmp_path / "dn")

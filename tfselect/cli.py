@@ -546,6 +546,16 @@ def train_best(
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
     ] = None,
+    deoverlap: Annotated[
+        str, typer.Option("--deoverlap", help="none, or learned: ragged branches mask the "
+                          "overlap-added picture; a frozen DeOverlapNet maps it to slices.")
+    ] = "none",
+    deoverlap_model: Annotated[
+        list[Path] | None,
+        typer.Option("--deoverlap-model", metavar="DIR",
+                     help="Repeatable: a `tfselect deoverlap train` folder, one per ragged "
+                     "sliCQT (with --deoverlap learned)."),
+    ] = None,
 ) -> None:
     """Train the demixer: each target on its own best transform.
 
@@ -597,6 +607,9 @@ def train_best(
                                 ("--masksum", masksum, 10**6)):
         _check_range(option, value, 0, high)
     opts = {k: v for k, (_, v) in given.items() if v is not None}
+    deoverlap_cfg = _deoverlap_models(deoverlap, deoverlap_model or [], specs)
+    if deoverlap_cfg:
+        opts["deoverlap"] = deoverlap_cfg
     if Path(out).exists() and not Path(out).is_dir():  # before the dataset is looked for
         raise TfselectError(f"--out {out} is a file, not a folder")
     from tfselect.audio.dataset import resolve_root
@@ -626,6 +639,41 @@ def train_best(
         last = history[-1]
         typer.echo(f"epoch {int(last['epoch'])}: train {last['train_loss']:.4f} "
                    f"valid {last['valid_loss']:.4f}; model in {out}")
+
+
+def _deoverlap_models(mode: str, dirs: list[Path], specs: dict[str, str]) -> dict:
+    """``ModelConfig.deoverlap`` for --deoverlap/--deoverlap-model: {spec: net config +
+    source}; every ragged sliCQT branch needs one model, every model a branch."""
+    from tfselect.demix.deoverlap import load_net
+    from tfselect.transforms import TransformSpec
+
+    if mode not in ("none", "learned"):
+        raise TfselectError(f"--deoverlap must be none or learned, got {mode!r}")
+    if mode == "none":
+        if dirs:
+            raise TfselectError("--deoverlap-model needs --deoverlap learned")
+        return {}
+    ragged = {s for s in specs.values() if TransformSpec.parse(s).kind == "slicqt"
+              and TransformSpec.parse(s).form == "ragged"}
+    if not ragged:
+        raise TfselectError("--deoverlap learned needs a branch on a ragged sliCQT; these "
+                            f"are all matrix forms: {', '.join(sorted(set(specs.values())))}")
+    out: dict[str, dict] = {}
+    for d in dirs:
+        net = load_net(d)
+        mine = TransformSpec.parse(net.config.spec).resolved(net.config.sample_rate)
+        match = [s for s in ragged
+                 if TransformSpec.parse(s).resolved(net.config.sample_rate) == mine]
+        if not match:
+            raise TfselectError(f"the de-overlap model in {d} is for {net.config.spec}, which "
+                                "no ragged branch uses")
+        out[match[0]] = {**net.config.to_dict(), "source": str(d)}
+    missing = sorted(ragged - set(out))
+    if missing:
+        raise TfselectError(f"--deoverlap learned: no --deoverlap-model for {missing[0]}; "
+                            f"train one with `tfselect deoverlap train --transform {missing[0]} "
+                            "--out DIR`")
+    return out
 
 
 @app.command("evaluate")
