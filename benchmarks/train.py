@@ -47,15 +47,21 @@ def has_slicqt() -> bool:
     return True
 
 
-def one(name: str, specs: dict, network: str, args) -> dict:
-    """Time one model in this process; returns the measurements."""
+def one(name: str, specs: dict, network: str, args, deoverlap: bool = False) -> dict:
+    """Time one model in this process; returns the measurements.
+
+    ``deoverlap``: ragged branches mask the overlap-added picture and a frozen DeOverlapNet
+    (untrained weights: the same cost) maps it back to slices.
+    """
     from tfselect.demix.losses import DemixLoss
     from tfselect.demix.model import Demixer, ModelConfig
 
     dev = torch.device(args.device)
     torch.manual_seed(0)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    model = Demixer(ModelConfig(specs=specs, network=network, preset=args.preset)).to(dev)
+    extra = {"deoverlap": {s: {"spec": s} for s in set(specs.values())}} if deoverlap else {}
+    model = Demixer(ModelConfig(specs=specs, network=network, preset=args.preset,
+                                **extra)).to(dev)
     loss_fn = DemixLoss().to(dev)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     n = int(args.chunk * 44100)
@@ -82,7 +88,7 @@ def one(name: str, specs: dict, network: str, args) -> dict:
         peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
     med = statistics.median(times)
     return {"name": name, "median_s": med, "steps_per_s": 1 / med, "peak_mib": peak,
-            "params": sum(p.numel() for p in model.parameters())}
+            "params": sum(p.numel() for p in model.parameters() if p.requires_grad)}
 
 
 def main() -> None:
@@ -97,8 +103,8 @@ def main() -> None:
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:  # measure one model in a fresh process (clean peak-memory reading)
-        name, specs, network = json.loads(args.child)
-        print(json.dumps(one(name, specs, network, args)))
+        name, specs, network, *deoverlap = json.loads(args.child)
+        print(json.dumps(one(name, specs, network, args, *deoverlap)))
         return
     from tfselect.demix.model import SHARED_SLICQT, STFT_BASELINE
 
@@ -112,24 +118,32 @@ def main() -> None:
     if slicqt:
         runs.insert(1, ("shared-slicqt", {t: SHARED_SLICQT + ",form=rasterize"
                                           for t in TARGETS}, "auto"))
+        # the ragged branch as it is, and masking the overlap-added picture instead
+        ragged = {t: SHARED_SLICQT for t in TARGETS}
+        runs += [("ragged", ragged, "cdae"), ("ragged+deoverlap", ragged, "cdae", True)]
     else:
         print("shared-slicqt: skipped (the sliCQT transform is not available yet)")
     print(f"device {args.device}, preset {args.preset}, batch {args.batch}, "
           f"chunk {args.chunk} s, {args.steps} timed steps; loss STFT 4096/1024")
     results = {}
-    for name, specs, network in runs:
-        cmd = [sys.executable, __file__, "--child", json.dumps([name, specs, network]),
+    for name, specs, network, *deoverlap in runs:
+        cmd = [sys.executable, __file__, "--child", json.dumps([name, specs, network,
+                                                                *deoverlap]),
                "--device", args.device, "--preset", args.preset, "--batch", str(args.batch),
                "--chunk", str(args.chunk), "--steps", str(args.steps), "--warmup",
                str(args.warmup)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
         results[name] = r
-        print(f"{name:14s} median {r['median_s'] * 1e3:8.1f} ms/step  {r['steps_per_s']:6.2f} "
+        print(f"{name:16s} median {r['median_s'] * 1e3:8.1f} ms/step  {r['steps_per_s']:6.2f} "
               f"steps/s  peak {r['peak_mib']:8.1f} MiB  params {r['params']:,}")
     pt = results["per-target"]
+    if "ragged+deoverlap" in results:
+        d, r = results["ragged+deoverlap"], results["ragged"]
+        print(f"ragged+deoverlap / ragged: time x{d['median_s'] / r['median_s']:.2f}, "
+              f"peak memory x{d['peak_mib'] / max(r['peak_mib'], 1e-9):.2f}")
     for name in results:
-        if name != "per-target":
+        if name not in ("per-target", "ragged", "ragged+deoverlap"):
             b = results[name]
             print(f"per-target / {name}: time x{pt['median_s'] / b['median_s']:.2f}, "
                   f"peak memory x{pt['peak_mib'] / max(b['peak_mib'], 1e-9):.2f}")

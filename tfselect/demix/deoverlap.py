@@ -390,15 +390,17 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
     Training is least squares: the target is linear in the picture, so instead of gradient
     steps the trainer accumulates the Gram matrices ``X^T X`` and ``X^T Y`` of every learned
     block over random clips (:func:`patches`) and solves the ridge regression (:func:`solve`)
-    every minute and at the end; the solution is the optimum of the coefficient-domain MSE
-    for the clips seen, and more clips only refine it.
+    from time to time (after ``solve_seconds``, then at 1.6x the time of the previous solve)
+    and at the end; the solution is the optimum of the coefficient-domain MSE for the clips
+    seen, and more clips only refine it. ``minutes`` is wall time including the solves.
 
     ``tracks`` = (train, valid) overrides the corpus of ``settings.root``. Writes
-    ``checkpoint.safetensors`` (the statistics, steps, time and curve, every minute and at
-    the end: a re-run resumes from it and continues to ``minutes`` in all),
-    ``model.safetensors`` (weights + configuration) and ``curve.csv`` (one row per solve:
-    minutes trained, clips seen, held-out coefficient and waveform SNR of the learned net and
-    of the baseline split, medians over the validation clips). Returns the curve rows.
+    ``checkpoint.safetensors`` (the statistics, steps, time and curve; every
+    ``solve_seconds`` and at each solve: a re-run resumes from it and continues to
+    ``minutes`` in all), ``model.safetensors`` (weights + configuration) and ``curve.csv``
+    (one row per solve: minutes trained, clips seen, held-out coefficient and waveform SNR of
+    the learned net and of the baseline split, medians over the validation clips). Returns
+    the curve rows.
     """
     from tfselect.atomic import atomic_write, check_out_dir
     from tfselect.demix.model_files import CheckpointError
@@ -440,18 +442,24 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
     T = net.transform
     budget = settings.minutes * 60.0
 
-    def checkpoint() -> None:
+    def save() -> None:
+        save_state({"kind": KIND, "config": cfg.to_dict(), "settings": asdict(settings),
+                    "state": state, "stats": {str(k): v for k, v in stats.items()}}, ck_path)
+
+    def solve_and_validate() -> None:
+        t0 = time.perf_counter()
         if stats:
             solve(net, stats, settings.ridge)
         rows = [measure(net, v) for v in valid]
+        # the solve and the validation count as training time (the curve is honest wall time)
+        state["seconds"] += time.perf_counter() - t0
         row = {"minutes": state["seconds"] / 60.0, "steps": state["step"],
                "clips": state["step"] * settings.batch_size, "rows": state["rows"]}
         for k in ("coef_learned", "coef_baseline", "wave_learned", "wave_baseline"):
             row[f"valid_{k}_db"] = float(np.median([r[k] for r in rows])) if rows else math.nan
         state["curve"].append(row)
         log.info("after %.1f min: %s", row["minutes"], row)
-        save_state({"kind": KIND, "config": cfg.to_dict(), "settings": asdict(settings),
-                    "state": state, "stats": {str(k): v for k, v in stats.items()}}, ck_path)
+        save()
         save_model(net, out / MODEL, {"curve": state["curve"]})
         import pandas as pd
 
@@ -462,7 +470,11 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
 
     bar = tqdm(total=round(budget), initial=min(round(state["seconds"]), round(budget)),
                unit="s", desc="de-overlap", disable=not progress, leave=False)
-    last_ck, fresh = time.perf_counter(), False
+    last_save, fresh = time.perf_counter(), False
+    # solves are spaced geometrically (1.6x the time trained at the last one, at least
+    # solve_seconds): a curve from the first minute on, and most of the time spent on data
+    next_solve = max(settings.solve_seconds, 1.6 * (state["curve"][-1]["minutes"] * 60.0
+                                                    if state["curve"] else 0.0))
     while state["seconds"] < budget and (settings.steps is None
                                          or state["step"] < settings.steps):
         t0 = time.perf_counter()
@@ -480,13 +492,17 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
         state["seconds"] += dt
         bar.update(min(dt, max(budget - bar.n, 0)))
         bar.set_postfix(clips=state["step"] * settings.batch_size)
-        if time.perf_counter() - last_ck >= settings.solve_seconds:
-            checkpoint()
+        if state["seconds"] >= next_solve and state["seconds"] < budget:
+            solve_and_validate()
             fresh = False
-            last_ck = time.perf_counter()
+            next_solve = max(state["seconds"] + settings.solve_seconds, 1.6 * state["seconds"])
+            last_save = time.perf_counter()
+        elif time.perf_counter() - last_save >= settings.solve_seconds:
+            save()  # the statistics: an interrupted run loses at most a minute of data
+            last_save = time.perf_counter()
     bar.close()
     if fresh or not state["curve"]:
-        checkpoint()
+        solve_and_validate()
     return state["curve"]
 
 
