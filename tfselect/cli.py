@@ -1076,7 +1076,7 @@ def deoverlap_train(
     max_frames: Annotated[
         int, typer.Option("--max-frames", min=2, help="Learn blocks up to this many frames.")
     ] = 64,
-    ridge: Annotated[float, typer.Option("--ridge", help="Relative ridge of the fit.")] = 1e-4,
+    ridge: Annotated[float, typer.Option("--ridge", help="Relative ridge of the fit.")] = 1e-6,
     seed: SeedOpt = 42,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:

@@ -274,12 +274,12 @@ class TrainSettings:
     minutes: float = 5.0
     batch_size: int = 8
     seconds: float = 3.0
-    ridge: float = 1e-4
+    ridge: float = 1e-6
     seed: int = 42
     synthetic: float = 0.25
     root: str | None = None
     valid_clips: int = 4
-    solve_seconds: float = 60.0
+    solve_seconds: float = 120.0
     steps: int | None = None  # stop after this many steps in all (None: only --minutes)
 
     def comparable(self) -> dict:
@@ -371,16 +371,32 @@ def solve(net: DeOverlapNet, stats: dict, ridge: float) -> None:
         for i, st in stats.items():
             W, mask = net.weights[i], net._masks[i]
             groups, inv = torch.unique(mask, dim=0, return_inverse=True)
+            rows = [(inv == g).nonzero().squeeze(1) for g in range(groups.shape[0])]
+            sizes = groups.sum(1)
             new = torch.zeros(W.shape, dtype=torch.float64)
+            # one batched solve per (support size, rows) kind, in chunks that bound memory
+            kinds: dict[tuple[int, int], list[int]] = {}
             for g in range(groups.shape[0]):
-                idx = groups[g].nonzero().squeeze(1)
-                rows = (inv == g).nonzero().squeeze(1)
-                G = st["xx"][idx][:, idx]
-                lam = ridge * float(G.diagonal().mean()) + 1e-30
-                G = G + lam * torch.eye(len(idx), dtype=G.dtype)
-                sol = torch.linalg.solve(G, st["xy"][idx][:, rows])  # (support, rows)
-                new[rows[:, None], idx[None, :]] = sol.T
-            W.copy_(new.to(W.dtype))
+                kinds.setdefault((int(sizes[g]), len(rows[g])), []).append(g)
+            for (size, _), members in kinds.items():
+                chunk = max(1, int(2e7 // (size * size)))
+                for first in range(0, len(members), chunk):
+                    part = members[first:first + chunk]
+                    idx = torch.stack([groups[g].nonzero().squeeze(1) for g in part])
+                    out_rows = torch.stack([rows[g] for g in part])  # (n, rows)
+                    G = st["xx"][idx[:, :, None], idx[:, None, :]]  # (n, size, size)
+                    lam = ridge * G.diagonal(dim1=1, dim2=2).mean(1) + 1e-30
+                    G = G + lam[:, None, None] * torch.eye(size, dtype=G.dtype)
+                    rhs = st["xy"][idx[:, :, None], out_rows[:, None, :]]  # (n, size, rows)
+                    sol = torch.linalg.solve(G, rhs)
+                    new[out_rows[:, :, None], idx[:, None, :]] = sol.transpose(1, 2)
+            new = new.to(W.dtype)
+            if not torch.isfinite(new).all():  # near-singular: retry with a stronger ridge
+                if ridge >= 1.0:
+                    raise TfselectError(f"the de-overlap fit of block {i} does not converge")
+                solve(net, {i: st}, ridge * 10)
+                continue
+            W.copy_(new)
 
 
 def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
@@ -390,7 +406,7 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
     Training is least squares: the target is linear in the picture, so instead of gradient
     steps the trainer accumulates the Gram matrices ``X^T X`` and ``X^T Y`` of every learned
     block over random clips (:func:`patches`) and solves the ridge regression (:func:`solve`)
-    from time to time (after ``solve_seconds``, then at 1.6x the time of the previous solve)
+    from time to time (after ``solve_seconds``, then at twice the time of the previous solve)
     and at the end; the solution is the optimum of the coefficient-domain MSE for the clips
     seen, and more clips only refine it. ``minutes`` is wall time including the solves.
 
@@ -471,9 +487,9 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
     bar = tqdm(total=round(budget), initial=min(round(state["seconds"]), round(budget)),
                unit="s", desc="de-overlap", disable=not progress, leave=False)
     last_save, fresh = time.perf_counter(), False
-    # solves are spaced geometrically (1.6x the time trained at the last one, at least
+    # solves are spaced geometrically (2x the time trained at the last one, at least
     # solve_seconds): a curve from the first minute on, and most of the time spent on data
-    next_solve = max(settings.solve_seconds, 1.6 * (state["curve"][-1]["minutes"] * 60.0
+    next_solve = max(settings.solve_seconds, 2 * (state["curve"][-1]["minutes"] * 60.0
                                                     if state["curve"] else 0.0))
     while state["seconds"] < budget and (settings.steps is None
                                          or state["step"] < settings.steps):
@@ -495,7 +511,7 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
         if state["seconds"] >= next_solve and state["seconds"] < budget:
             solve_and_validate()
             fresh = False
-            next_solve = max(state["seconds"] + settings.solve_seconds, 1.6 * state["seconds"])
+            next_solve = max(state["seconds"] + settings.solve_seconds, 2 * state["seconds"])
             last_save = time.perf_counter()
         elif time.perf_counter() - last_save >= settings.solve_seconds:
             save()  # the statistics: an interrupted run loses at most a minute of data
