@@ -388,7 +388,11 @@ def solve(net: DeOverlapNet, stats: dict, ridge: float) -> None:
                     lam = ridge * G.diagonal(dim1=1, dim2=2).mean(1) + 1e-30
                     G = G + lam[:, None, None] * torch.eye(size, dtype=G.dtype)
                     rhs = st["xy"][idx[:, :, None], out_rows[:, None, :]]  # (n, size, rows)
-                    sol = torch.linalg.solve(G, rhs)
+                    # G is symmetric positive definite with the ridge: Cholesky (batched LU
+                    # rejects some batches outright); a failed factor is NaN -> stronger ridge
+                    L, info = torch.linalg.cholesky_ex(G.contiguous())
+                    sol = torch.cholesky_solve(rhs.contiguous(), L)
+                    sol[info != 0] = math.nan
                     new[out_rows[:, :, None], idx[:, None, :]] = sol.transpose(1, 2)
             new = new.to(W.dtype)
             if not torch.isfinite(new).all():  # near-singular: retry with a stronger ridge
