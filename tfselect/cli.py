@@ -1046,7 +1046,7 @@ def best(
 
 deoverlap_app = typer.Typer(
     cls=_Group, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    help="Learned de-overlap: ragged sliCQT slices back from their overlap-added picture.",
+    help="Learn to split a sliCQT's overlap-added picture into slices.",
 )
 app.add_typer(deoverlap_app, name="deoverlap")
 
