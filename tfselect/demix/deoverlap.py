@@ -18,6 +18,11 @@ Design, and why:
   ``-D`` on its second half. So the output always overlap-adds back to the input picture,
   and with D = 0 (the initial weights) it *is* the window-weighted split: training starts at
   the baseline and can only be judged against it.
+- **Fitted, not descended.** Being linear, the network's best weights for a set of clips
+  are a ridge least-squares solution: the trainer accumulates Gram matrices and solves them
+  (:func:`train_deoverlap`), which reaches that optimum exactly instead of approaching it
+  with gradient steps. The module is still an ``nn.Module``: gradients flow through it when
+  a demixer branch masks the picture in front of it.
 - **Locally connected.** ``D`` at frame m of bin k of a block reads the picture at bins
   k±``bins_radius`` of the same block and frames m±``frames_radius`` around it, with its own
   weights per (bin, frame position in the overlap): the correction depends on where in the
