@@ -278,3 +278,22 @@ def test_train_best_deoverlap_options(demo_root, tmp_path):
     model = load_model(tmp_path / "m")
     assert model.branches["vocals"].deoverlap is not None
     assert model.config.deoverlap[SPEC]["source"] == str(tmp_path / "dn")
+
+
+def test_cli_train_then_eval(demo_root, tmp_path):
+    import pandas as pd
+
+    out = tmp_path / "d"
+    res = CliRunner().invoke(app, ["deoverlap", "train", "--transform", SPEC, "--root",
+                                   str(demo_root), "--minutes", "0.01", "--batch-size", "1",
+                                   "--seconds", "1", "--max-frames", "24", "--out", str(out),
+                                   "--quiet"])
+    assert res.exit_code == 0, res.output
+    assert "held-out waveform SNR" in res.output
+    assert {MODEL, CHECKPOINT, CURVE} <= {p.name for p in out.iterdir()}
+    res = CliRunner().invoke(app, ["deoverlap", "eval", "--model", str(out), "--root",
+                                   str(demo_root), "--seconds", "1"])
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out / "eval-test.csv")
+    assert {"block", "coef_snr_learned", "wave_snr_baseline"} <= set(df.columns)
+    assert (df.block == "all").any()
