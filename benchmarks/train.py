@@ -15,6 +15,11 @@ channels and the ConvNeXt's width are chosen to come closest to its parameter co
 
     .venv/bin/python benchmarks/train.py [--device cpu] [--batch 2] [--chunk 2] [--steps 5]
         [--spec vocals=SPEC ...] [--part all|transforms|networks] [--network-spec SPEC]
+        [--runs ragged,ragged+deoverlap]
+
+Rows ``ragged`` and ``ragged+deoverlap``: the shared Bark-262 sliCQT in its ragged form with
+the per-block denoiser, as it is and masking the overlap-added picture through a frozen
+DeOverlapNet.
 
 Default per-target specs are the per-target sliCQTs reported for MUSDB18-HQ in
 docs/design.md, Numbers (as rasterized matrix forms when the sliCQT is available, else
@@ -53,16 +58,23 @@ def has_slicqt() -> bool:
     return True
 
 
-def one(name: str, specs: dict, network: str, args, sizes: dict | None = None) -> dict:
-    """Time one model in this process; returns the measurements."""
+def one(name: str, specs: dict, network: str, args, sizes: dict | None = None,
+        deoverlap: bool = False) -> dict:
+    """Time one model in this process; returns the measurements.
+
+    ``sizes``: network sizes over the preset's. ``deoverlap``: ragged branches mask the
+    overlap-added picture and a frozen DeOverlapNet (untrained weights: the same cost) maps
+    it back to slices.
+    """
     from tfselect.demix.losses import DemixLoss
     from tfselect.demix.model import Demixer, ModelConfig
 
     dev = torch.device(args.device)
     torch.manual_seed(0)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    extra = {"deoverlap": {s: {"spec": s} for s in set(specs.values())}} if deoverlap else {}
     model = Demixer(ModelConfig(specs=specs, network=network, preset=args.preset,
-                                sizes=sizes or {})).to(dev)
+                                sizes=sizes or {}, **extra)).to(dev)
     loss_fn = DemixLoss().to(dev)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
     n = int(args.chunk * 44100)
@@ -89,7 +101,7 @@ def one(name: str, specs: dict, network: str, args, sizes: dict | None = None) -
         peak = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
     med = statistics.median(times)
     return {"name": name, "median_s": med, "steps_per_s": 1 / med, "peak_mib": peak,
-            "params": sum(p.numel() for p in model.parameters())}
+            "params": sum(p.numel() for p in model.parameters() if p.requires_grad)}
 
 
 def _count(net: torch.nn.Module) -> int:
@@ -167,11 +179,12 @@ def main() -> None:
     p.add_argument("--spec", action="append", default=[])
     p.add_argument("--part", choices=("all", "transforms", "networks"), default="all")
     p.add_argument("--network-spec", help="matrix form of the network comparison")
+    p.add_argument("--runs", help="comma-separated subset of the rows to time (default all)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:  # measure one model in a fresh process (clean peak-memory reading)
-        name, specs, network, *sizes = json.loads(args.child)
-        print(json.dumps(one(name, specs, network, args, *sizes)))
+        name, specs, network, *extra = json.loads(args.child)  # [sizes, [deoverlap]]
+        print(json.dumps(one(name, specs, network, args, *extra)))
         return
     from tfselect.demix.model import SHARED_SLICQT, STFT_BASELINE
 
@@ -190,24 +203,34 @@ def main() -> None:
     if slicqt:
         runs.insert(1, ("shared-slicqt", {t: SHARED_SLICQT + ",form=rasterize"
                                           for t in TARGETS}, "auto"))
+        # the ragged branch as it is, and masking the overlap-added picture instead
+        ragged = {t: SHARED_SLICQT for t in TARGETS}
+        runs += [("ragged", ragged, "cdae"), ("ragged+deoverlap", ragged, "cdae", True)]
     else:
         print("shared-slicqt: skipped (the sliCQT transform is not available yet)")
+    if args.runs:
+        runs = [r for r in runs if r[0] in args.runs.split(",")]
     print(f"device {args.device}, preset {args.preset}, batch {args.batch}, "
           f"chunk {args.chunk} s, {args.steps} timed steps; loss STFT 4096/1024")
     results = {}
-    for name, specs, network in runs:
-        cmd = [sys.executable, __file__, "--child", json.dumps([name, specs, network]),
+    for name, specs, network, *deoverlap in runs:
+        cmd = [sys.executable, __file__, "--child", json.dumps([name, specs, network, None,
+                                                                *deoverlap]),
                "--device", args.device, "--preset", args.preset, "--batch", str(args.batch),
                "--chunk", str(args.chunk), "--steps", str(args.steps), "--warmup",
                str(args.warmup)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
         results[name] = r
-        print(f"{name:14s} median {r['median_s'] * 1e3:8.1f} ms/step  {r['steps_per_s']:6.2f} "
+        print(f"{name:16s} median {r['median_s'] * 1e3:8.1f} ms/step  {r['steps_per_s']:6.2f} "
               f"steps/s  peak {r['peak_mib']:8.1f} MiB  params {r['params']:,}")
-    pt = results["per-target"]
+    pt = results.get("per-target")
+    if "ragged+deoverlap" in results:
+        d, r = results["ragged+deoverlap"], results["ragged"]
+        print(f"ragged+deoverlap / ragged: time x{d['median_s'] / r['median_s']:.2f}, "
+              f"peak memory x{d['peak_mib'] / max(r['peak_mib'], 1e-9):.2f}")
     for name in results:
-        if name != "per-target":
+        if pt is not None and name not in ("per-target", "ragged", "ragged+deoverlap"):
             b = results[name]
             print(f"per-target / {name}: time x{pt['median_s'] / b['median_s']:.2f}, "
                   f"peak memory x{pt['peak_mib'] / max(b['peak_mib'], 1e-9):.2f}")

@@ -78,7 +78,7 @@ def _ignore_signals() -> None:
 
 # The order a user meets the commands in; `tfselect --help` lists them so.
 WORKFLOW = ("demo-data", "targets", "score", "search", "report", "best", "train-best",
-            "evaluate", "separate", "config")  # fmt: skip
+            "evaluate", "separate", "deoverlap", "config")  # fmt: skip
 # Metavars for options that name none: a word, never a Python type name.
 _METAVARS = {"int": "INT", "float": "FLOAT", "str": "TEXT", "path": "PATH"}
 
@@ -547,6 +547,16 @@ def train_best(
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
     ] = None,
+    deoverlap: Annotated[
+        str, typer.Option("--deoverlap", help="none, or learned: ragged branches mask the "
+                          "overlap-added picture; a frozen DeOverlapNet maps it to slices.")
+    ] = "none",
+    deoverlap_model: Annotated[
+        list[Path] | None,
+        typer.Option("--deoverlap-model", metavar="DIR",
+                     help="Repeatable: a `tfselect deoverlap train` folder, one per ragged "
+                     "sliCQT (with --deoverlap learned)."),
+    ] = None,
 ) -> None:
     """Train the demixer: each target on its own best transform.
 
@@ -598,6 +608,9 @@ def train_best(
                                 ("--masksum", masksum, 10**6)):
         _check_range(option, value, 0, high)
     opts = {k: v for k, (_, v) in given.items() if v is not None}
+    deoverlap_cfg = _deoverlap_models(deoverlap, deoverlap_model or [], specs)
+    if deoverlap_cfg:
+        opts["deoverlap"] = deoverlap_cfg
     if Path(out).exists() and not Path(out).is_dir():  # before the dataset is looked for
         raise TfselectError(f"--out {out} is a file, not a folder")
     from tfselect.audio.dataset import resolve_root
@@ -627,6 +640,41 @@ def train_best(
         last = history[-1]
         typer.echo(f"epoch {int(last['epoch'])}: train {last['train_loss']:.4f} "
                    f"valid {last['valid_loss']:.4f}; model in {out}")
+
+
+def _deoverlap_models(mode: str, dirs: list[Path], specs: dict[str, str]) -> dict:
+    """``ModelConfig.deoverlap`` for --deoverlap/--deoverlap-model: {spec: net config +
+    source}; every ragged sliCQT branch needs one model, every model a branch."""
+    from tfselect.demix.deoverlap import load_net
+    from tfselect.transforms import TransformSpec
+
+    if mode not in ("none", "learned"):
+        raise TfselectError(f"--deoverlap must be none or learned, got {mode!r}")
+    if mode == "none":
+        if dirs:
+            raise TfselectError("--deoverlap-model needs --deoverlap learned")
+        return {}
+    ragged = {s for s in specs.values() if TransformSpec.parse(s).kind == "slicqt"
+              and TransformSpec.parse(s).form == "ragged"}
+    if not ragged:
+        raise TfselectError("--deoverlap learned needs a branch on a ragged sliCQT; these "
+                            f"are all matrix forms: {', '.join(sorted(set(specs.values())))}")
+    out: dict[str, dict] = {}
+    for d in dirs:
+        net = load_net(d)
+        mine = TransformSpec.parse(net.config.spec).resolved(net.config.sample_rate)
+        match = [s for s in ragged
+                 if TransformSpec.parse(s).resolved(net.config.sample_rate) == mine]
+        if not match:
+            raise TfselectError(f"the de-overlap model in {d} is for {net.config.spec}, which "
+                                "no ragged branch uses")
+        out[match[0]] = {**net.config.to_dict(), "source": str(d)}
+    missing = sorted(ragged - set(out))
+    if missing:
+        raise TfselectError(f"--deoverlap learned: no --deoverlap-model for {missing[0]}; "
+                            f"train one with `tfselect deoverlap train --transform {missing[0]} "
+                            "--out DIR`")
+    return out
 
 
 @app.command("evaluate")
@@ -993,6 +1041,132 @@ def best(
     if choice.fell_back:
         typer.echo(f"tfselect: {choice.sentence()}", err=True)
     typer.echo(choice.spec)
+
+
+# ---------------------------------------------------------------- de-overlap
+
+deoverlap_app = typer.Typer(
+    cls=_Group, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Learn to split a sliCQT's overlap-added picture into slices.",
+)
+app.add_typer(deoverlap_app, name="deoverlap")
+
+
+@deoverlap_app.command("train")
+@user_errors
+def deoverlap_train(
+    transform: Annotated[
+        str, typer.Option("--transform", metavar="SPEC", help="A ragged slicqt: spec.")
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.")],
+    root: RootOpt = None,
+    minutes: Annotated[
+        float, typer.Option("--minutes", help="Training time in all (wall clock).")
+    ] = 5.0,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Clips per step.")] = 8,
+    seconds: Annotated[float, typer.Option("--seconds", help="Clip length, seconds.")] = 3.0,
+    synthetic: Annotated[
+        float, typer.Option("--synthetic", help="Share of synthetic clips (0 to 1).")
+    ] = 0.25,
+    bins_radius: Annotated[
+        int, typer.Option("--bins-radius", min=0, help="Neighbour bins each side.")
+    ] = 4,
+    frames_radius: Annotated[
+        int, typer.Option("--frames-radius", min=0, help="Neighbour frames each side.")
+    ] = 8,
+    max_frames: Annotated[
+        int, typer.Option("--max-frames", min=2, help="Learn blocks up to this many frames.")
+    ] = 64,
+    ridge: Annotated[float, typer.Option("--ridge", help="Relative ridge of the fit.")] = 1e-6,
+    seed: SeedOpt = 42,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Train a DeOverlapNet for one ragged sliCQT.
+
+    On random clips of the corpus's train tracks (mixtures and stems) plus synthetic
+    signals; validation on its valid tracks. Re-running the same command resumes from
+    OUT/checkpoint.safetensors and trains until --minutes in all. OUT/curve.csv records the
+    held-out SNR against training time.
+    """
+    import logging
+
+    from tfselect.demix.deoverlap import (
+        DeOverlapConfig,
+        TrainSettings,
+        ragged_slicqt,
+        train_deoverlap,
+    )
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for option, value, low, high in (("--minutes", minutes, 1e-3, 10**5),
+                                     ("--seconds", seconds, 0.5, 600),
+                                     ("--synthetic", synthetic, 0, 1),
+                                     ("--ridge", ridge, 0, 1),
+                                     ("--batch-size", batch_size, 1, 4096)):
+        _check_range(option, value, low, high)
+    ragged_slicqt(transform)  # a non-ragged spec is one line before anything is written
+    if Path(out).exists() and not Path(out).is_dir():
+        raise TfselectError(f"--out {out} is a file, not a folder")
+    config = DeOverlapConfig(transform, bins_radius=bins_radius, frames_radius=frames_radius,
+                             max_frames=max_frames)
+    settings = TrainSettings(config=config.to_dict(), minutes=minutes, batch_size=batch_size,
+                             seconds=seconds, ridge=ridge, seed=seed, synthetic=synthetic,
+                             root=str(root) if root else None)
+    try:
+        curve = train_deoverlap(settings, out, progress=not quiet)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; {out} keeps the last checkpoint (one a minute): "
+                          "rerun the same command to resume") from None
+    last = curve[-1]
+    typer.echo(f"{last['minutes']:.1f} min, {int(last['clips'])} clips: held-out waveform SNR "
+               f"{last['valid_wave_learned_db']:.1f} dB (window split "
+               f"{last['valid_wave_baseline_db']:.1f} dB); model in {out}")
+
+
+@deoverlap_app.command("eval")
+@user_errors
+def deoverlap_eval(
+    model: Annotated[
+        Path, typer.Option("--model", metavar="DIR", help="Folder of a trained DeOverlapNet.")
+    ],
+    root: RootOpt = None,
+    subset: Annotated[str, typer.Option("--subset", help="train, valid or test.")] = "test",
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="Seconds from the middle of each track.")
+    ] = 10.0,
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="CSV", help="Default MODEL/eval-SUBSET.csv.")
+    ] = None,
+) -> None:
+    """Reconstruction SNR of a DeOverlapNet and of the window split, per block.
+
+    For every source (mixture, stems) of the held-out tracks: the coefficient SNR and the
+    waveform SNR after the exact inverse, with all blocks de-overlapped (block "all") and
+    with one block at a time (the others exact).
+    """
+    from tfselect.atomic import atomic_write
+    from tfselect.audio.dataset import resolve_root, tracks_for
+    from tfselect.demix.deoverlap import evaluate_deoverlap, load_net
+
+    _check_range("--seconds", seconds, 0.5, 36_000)
+    net = load_net(model)
+    tracks = tracks_for(resolve_root(root), subset)
+    if not tracks:
+        raise TfselectError(f"no {subset} tracks under {resolve_root(root)}")
+    out = Path(out) if out is not None else Path(model) / f"eval-{subset}.csv"
+    if out.is_dir():
+        raise TfselectError(f"--out {out} is a folder; give a CSV file name")
+    df = evaluate_deoverlap(net, tracks, seconds)
+    atomic_write(out, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4f"))
+    cols = ["coef_snr_learned", "coef_snr_baseline", "wave_snr_learned", "wave_snr_baseline"]
+    every = df[df.block == "all"]
+    typer.echo(f"median over {len(every)} signals, dB (learned | window split):")
+    typer.echo(every[cols].median().to_string(float_format=lambda v: f"{v:.2f}"))
+    blocks = df[df.block != "all"].groupby("block", sort=False)[cols].median()
+    worst = blocks.sort_values("wave_snr_learned").head(5)
+    typer.echo("blocks that limit the waveform most (median dB, that block alone):")
+    typer.echo(worst.to_string(float_format=lambda v: f"{v:.2f}"))
+    typer.echo(f"wrote {out}")
 
 
 def run() -> None:  # pragma: no cover - console entry for `python -m tfselect`

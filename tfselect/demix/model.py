@@ -62,7 +62,9 @@ class ModelConfig:
     branch each). network: ``auto`` picks ``blstm`` for a transform with one block and
     ``cdae`` for ragged ones; ``blstm`` and ``convnext`` need one block, ``cdae`` takes any.
     mask: ``sigmoid`` or ``relu``. residual: the targets do not cover the training mixtures
-    (separation also writes ``residual``, mixture - targets).
+    (separation also writes ``residual``, mixture - targets). deoverlap: ragged branches
+    whose spec is a key work on the overlap-added picture and go back to slices through a
+    frozen DeOverlapNet.
     """
 
     specs: dict[str, str]
@@ -73,6 +75,10 @@ class ModelConfig:
     sample_rate: int = SAMPLE_RATE
     sizes: dict[str, int] = field(default_factory=dict)
     residual: bool = False
+    # spec -> configuration of the frozen DeOverlapNet of that ragged sliCQT, plus "source":
+    # the folder it was read from (provenance only: the weights live in the model's own
+    # state, so a model folder is self-contained)
+    deoverlap: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -177,15 +183,20 @@ class Branch(nn.Module):
         else:
             nets = [CDAENet(config.channels, sz["channels"]) for _ in bins]
         self.nets = nn.ModuleList(nets)
+        self.deoverlap = _deoverlap_net(spec, config)
         self.amp = False  # set by the trainer: autocast the networks (not the transforms)
 
     def masks(self, x: Tensor) -> tuple[list[Tensor], list[Tensor]]:
         """(coefficients, masks), both lists of blocks (batch, channels, bins_b, slices, fr_b)."""
         C = self.transform(x)
+        if self.deoverlap is not None:  # blocks (batch, ch, bins, (slices+1)·frames/2)
+            C = self.deoverlap.overlap.ola(C)
         M = []
         for net, c in zip(self.nets, C, strict=True):
             shape = c.shape
-            mag = torch.log1p(c.abs()).flatten(-2)  # (batch, ch, bins, slices*frames)
+            mag = torch.log1p(c.abs())
+            if mag.dim() == 5:  # (batch, ch, bins, slices*frames)
+                mag = mag.flatten(-2)
             with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.amp):
                 logits = net(mag)
             logits = logits.float().reshape(shape)
@@ -194,7 +205,28 @@ class Branch(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         C, M = self.masks(x)
-        return self.transform.inverse([m * c for m, c in zip(M, C, strict=True)], x.shape[-1])
+        Y = [m * c for m, c in zip(M, C, strict=True)]
+        if self.deoverlap is not None:
+            Y = self.deoverlap(Y)
+        return self.transform.inverse(Y, x.shape[-1])
+
+
+def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
+    """The frozen DeOverlapNet of a branch whose spec is in ``config.deoverlap``, else None.
+
+    Built from the stored configuration with zero weights (nothing is read from disk): the
+    trainer loads the pre-trained ones once (:meth:`Demixer.load_deoverlap`), and from then
+    on they are part of the model's own state.
+    """
+    for key, entry in config.deoverlap.items():
+        if _same_spec(key, spec, config.sample_rate):
+            from tfselect.demix.deoverlap import DeOverlapConfig, DeOverlapNet
+
+            fields = {k: v for k, v in entry.items() if k != "source"}
+            net = DeOverlapNet(DeOverlapConfig(**fields))
+            net.requires_grad_(False)
+            return net
+    return None
 
 
 class Demixer(nn.Module):
@@ -213,12 +245,35 @@ class Demixer(nn.Module):
             {branch_key(t): Branch(config.specs[t], config) for t in self.targets}
         )
 
+    def load_deoverlap(self) -> None:
+        """Fill every branch's frozen DeOverlapNet from its ``source`` folder (fresh training)."""
+        from tfselect.demix.deoverlap import load_net
+
+        for t in self.targets:
+            branch = self.branches[branch_key(t)]
+            if branch.deoverlap is None:
+                continue
+            entry = next(e for k, e in self.config.deoverlap.items()
+                         if _same_spec(k, branch.spec, self.config.sample_rate))
+            src = load_net(entry["source"])
+            if src.config.to_dict() != branch.deoverlap.config.to_dict():
+                raise ModelConfigError(f"the de-overlap model in {entry['source']} changed "
+                                       "since the configuration was made")
+            branch.deoverlap.load_state_dict(src.state_dict())
+
     def set_amp(self, enabled: bool) -> None:
         for b in self.branches.values():
             b.amp = enabled
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.stack([self.branches[branch_key(t)](x) for t in self.targets], 1)
+
+
+def _same_spec(a: str, b: str, sample_rate: int) -> bool:
+    from tfselect.transforms import TransformSpec
+
+    return (TransformSpec.parse(a).resolved(sample_rate)
+            == TransformSpec.parse(b).resolved(sample_rate))
 
 
 def branch_key(target: str) -> str:

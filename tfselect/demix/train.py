@@ -207,6 +207,8 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
     )
     loss_fn = DemixLoss(LossConfig(**config.loss), len(model.targets), config.seed).to(dev)
     state = {"epoch": 0, "best": math.inf, "bad_epochs": 0, "history": []}
+    if resume is None and model_cfg.deoverlap:
+        model.load_deoverlap()  # frozen pre-trained weights; from now on in every checkpoint
     if resume is not None:
         load_weights(model, resume["state_dict"], ck_path)
         opt.load_state_dict(resume["optimizer"])
@@ -325,6 +327,7 @@ def make_config(specs: dict[str, str], preset: str = "small", network: str = "au
     loss = {k: kw.pop(k) for k in list(kw) if k in loss_keys}
     order = [t for t in TARGETS if t in specs] + [t for t in specs if t not in TARGETS]
     model = ModelConfig(specs={t: specs[t] for t in order}, network=network,
-                        preset=preset, mask=kw.pop("mask", "sigmoid")).to_dict()
+                        preset=preset, mask=kw.pop("mask", "sigmoid"),
+                        deoverlap=kw.pop("deoverlap", None) or {}).to_dict()
     return TrainConfig(model=model, loss=asdict(LossConfig(**loss)), baseline=baseline,
                        **{**defaults, **kw})
