@@ -515,6 +515,22 @@ def test_signals_stop_a_search_with_one_line(tmp_path, demo_root, signals):
                for t in trials if t.state == optuna.trial.TrialState.FAIL)
 
 
+def test_sigterm_stops_a_command_whose_sigint_is_ignored():
+    """A shell script's `tfselect ... &` starts with SIGINT ignored: SIGTERM must still stop
+    it (as Ctrl-C would), not be dropped with SIGINT."""
+    from tfselect.cli import _sigterm_as_ctrl_c
+
+    before_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = _sigterm_as_ctrl_c()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)  # the handler runs between bytecodes, well before this ends
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, before_int)
+
+
 @pytest.mark.slow
 def test_sigterm_stops_training_and_keeps_the_checkpoint(tmp_path):
     root = tmp_path / "root"

@@ -279,7 +279,7 @@ def _sigterm_as_ctrl_c():
         handler = signal.getsignal(signal.SIGINT)
         if callable(handler):
             handler(signal.SIGINT, frame)
-        elif handler != signal.SIG_IGN:
+        else:  # also when SIGINT is ignored, as in a job a script started with `&`
             raise KeyboardInterrupt
 
     return signal.signal(signal.SIGTERM, forward)
