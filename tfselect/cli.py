@@ -166,6 +166,7 @@ app = typer.Typer(
 DEFAULT_STORAGE = "sqlite:///studies/tfselect.db"
 
 # Shared options (same names and meaning in every subcommand).
+SubsetOpt = Annotated[str, typer.Option("--subset", help="train, valid or test.")]
 RootOpt = Annotated[
     Path | None,
     typer.Option(
@@ -395,7 +396,7 @@ def score_cmd(
         typer.Option("--transform", metavar="SPEC", help="e.g. stft:n_fft=4096,hop=1024."),
     ],
     root: RootOpt = None,
-    subset: Annotated[str, typer.Option("--subset", help="train, valid or test.")] = "valid",
+    subset: SubsetOpt = "valid",
     clips: Annotated[int, typer.Option("--clips", help="Clips per track.")] = 2,
     seconds: Annotated[
         float, typer.Option("--seconds", help="Clip length in seconds (0: whole tracks).")
@@ -684,7 +685,7 @@ def evaluate(
         Path, typer.Option("--model", metavar="DIR", help="Folder of a trained model.")
     ],
     root: RootOpt = None,
-    subset: Annotated[str, typer.Option("--subset", help="train, valid or test.")] = "test",
+    subset: SubsetOpt = "test",
     tracks: Annotated[
         int | None, typer.Option("--tracks", min=1, help="Only the first N tracks.")
     ] = None,
@@ -1130,7 +1131,7 @@ def deoverlap_eval(
         Path, typer.Option("--model", metavar="DIR", help="Folder of a trained DeOverlapNet.")
     ],
     root: RootOpt = None,
-    subset: Annotated[str, typer.Option("--subset", help="train, valid or test.")] = "test",
+    subset: SubsetOpt = "test",
     seconds: Annotated[
         float, typer.Option("--seconds", help="Seconds from the middle of each track.")
     ] = 10.0,
