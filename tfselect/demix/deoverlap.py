@@ -46,13 +46,12 @@ import torch
 from torch import Tensor, nn
 
 from tfselect import SAMPLE_RATE
+from tfselect.demix.model_files import CHECKPOINT, MODEL
 from tfselect.errors import TfselectError
 from tfselect.transforms.overlap import Overlap, snr_db
 
 log = logging.getLogger("tfselect.deoverlap")
 
-CHECKPOINT = "checkpoint.safetensors"
-MODEL = "model.safetensors"
 CURVE = "curve.csv"
 KIND = "deoverlap"
 
@@ -322,16 +321,27 @@ def measure(net: DeOverlapNet, x: Tensor) -> dict:
     x (..., channels, samples). Returns {coef_learned, coef_baseline, wave_learned,
     wave_baseline, blocks: [(coef_learned, coef_baseline) per block]}.
     """
-    T = net.transform
-    C = T(x.to(next(net.parameters()).dtype))
+    C, est, base = _learned_and_split(net, x)
+    return {**_whole_snrs(net.transform, x, C, est, base),
+            "blocks": [(snr_db(c, e), snr_db(c, b)) for c, e, b in zip(C, est, base, strict=True)]}
+
+
+def _learned_and_split(net: DeOverlapNet, x: Tensor) -> tuple[list[Tensor], ...]:
+    """(true slices, the net's slices, the window split's slices) of ``x``, block lists."""
+    C = net.transform(x.to(next(net.parameters()).dtype))
     pic = net.overlap.ola(C)
-    est, base = net(pic), net.overlap.split(pic)
+    return C, net(pic), net.overlap.split(pic)
+
+
+def _whole_snrs(T, x: Tensor, C: list[Tensor], est: list[Tensor],
+                base: list[Tensor]) -> dict[str, float]:
+    """Coefficient SNR over all blocks and waveform SNR after the exact inverse (dB), of the
+    learned slices and of the split: {coef_learned, coef_baseline, wave_learned,
+    wave_baseline}."""
     flat = [torch.cat([c.flatten() for c in Z]) for Z in (C, est, base)]
-    res = {"coef_learned": snr_db(flat[0], flat[1]), "coef_baseline": snr_db(flat[0], flat[2]),
-           "wave_learned": snr_db(x, T.inverse(est, x.shape[-1])),
-           "wave_baseline": snr_db(x, T.inverse(base, x.shape[-1])),
-           "blocks": [(snr_db(c, e), snr_db(c, b)) for c, e, b in zip(C, est, base, strict=True)]}
-    return res
+    return {"coef_learned": snr_db(flat[0], flat[1]), "coef_baseline": snr_db(flat[0], flat[2]),
+            "wave_learned": snr_db(x, T.inverse(est, x.shape[-1])),
+            "wave_baseline": snr_db(x, T.inverse(base, x.shape[-1]))}
 
 
 def patches(net: DeOverlapNet, C: list[Tensor]) -> dict[int, tuple[Tensor, Tensor]]:
@@ -589,17 +599,12 @@ def evaluate_deoverlap(net: DeOverlapNet, tracks: list, seconds: float | None = 
             if not float(x.abs().max()) > 0:
                 continue
             with torch.no_grad():
-                C = T(x)
-                pic = net.overlap.ola(C)
-                est, base = net(pic), net.overlap.split(pic)
-                flat = [torch.cat([c.flatten() for c in Z]) for Z in (C, est, base)]
+                C, est, base = _learned_and_split(net, x)
+                whole = _whole_snrs(T, x, C, est, base)
                 rows.append({"track": t.name, "source": src, "block": "all", "start_bin": 0,
                              "bins": len(freqs), "frames": math.nan, "fmin_hz": 0.0,
                              "fmax_hz": float(freqs[-1]),
-                             "coef_snr_learned": snr_db(flat[0], flat[1]),
-                             "coef_snr_baseline": snr_db(flat[0], flat[2]),
-                             "wave_snr_learned": snr_db(x, T.inverse(est, n)),
-                             "wave_snr_baseline": snr_db(x, T.inverse(base, n))})
+                             **{k.replace("_", "_snr_", 1): v for k, v in whole.items()}})
                 wave_e, wave_b = _block_wave_snr(T, x, C, est), _block_wave_snr(T, x, C, base)
                 for b, blk in enumerate(T.out_blocks):
                     rows.append({"track": t.name, "source": src, "block": str(b),
