@@ -218,15 +218,20 @@ def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
     trainer loads the pre-trained ones once (:meth:`Demixer.load_deoverlap`), and from then
     on they are part of the model's own state.
     """
-    for key, entry in config.deoverlap.items():
-        if _same_spec(key, spec, config.sample_rate):
-            from tfselect.demix.deoverlap import DeOverlapConfig, DeOverlapNet
+    entry = _deoverlap_entry(config, spec)
+    if entry is None:
+        return None
+    from tfselect.demix.deoverlap import DeOverlapConfig, DeOverlapNet
 
-            fields = {k: v for k, v in entry.items() if k != "source"}
-            net = DeOverlapNet(DeOverlapConfig(**fields))
-            net.requires_grad_(False)
-            return net
-    return None
+    net = DeOverlapNet(DeOverlapConfig(**{k: v for k, v in entry.items() if k != "source"}))
+    net.requires_grad_(False)
+    return net
+
+
+def _deoverlap_entry(config: ModelConfig, spec: str) -> dict | None:
+    """The entry of ``config.deoverlap`` whose key is the same transform as ``spec``."""
+    return next((e for k, e in config.deoverlap.items()
+                 if _same_spec(k, spec, config.sample_rate)), None)
 
 
 class Demixer(nn.Module):
@@ -253,8 +258,7 @@ class Demixer(nn.Module):
             branch = self.branches[branch_key(t)]
             if branch.deoverlap is None:
                 continue
-            entry = next(e for k, e in self.config.deoverlap.items()
-                         if _same_spec(k, branch.spec, self.config.sample_rate))
+            entry = _deoverlap_entry(self.config, branch.spec)
             src = load_net(entry["source"])
             if src.config.to_dict() != branch.deoverlap.config.to_dict():
                 raise ModelConfigError(f"the de-overlap model in {entry['source']} changed "
