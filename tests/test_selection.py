@@ -61,13 +61,25 @@ def _study_with_clips(per_trial: dict[str, tuple[list[float], str | None]], dire
                       name: str = "paired", storage: str | None = None, target: str = "vocals"):
     """A tagged study (in memory unless ``storage``) whose trials hold the given per-clip
     values; a trial's value is the mean of its clips."""
+    trials = [(spec, values, ref) for spec, (values, ref) in per_trial.items()]
+    return _add_study(name, target, "mpi", direction, trials, storage)
+
+
+def _add_study(name: str, target: str, objective: str, direction: str,
+               trials: list[tuple[str | None, list[float], str | None]],
+               storage: str | None = None):
+    """A tagged study of ``target`` and ``objective``; one trial per (spec or None for a
+    trial without one, per-clip values, reference name or None), numbered in that order.
+    A trial's value is the mean of its clips, its metric ``mpi`` their median."""
     from tfselect.search.study import TAG, StudyTags
 
     st = optuna.create_study(study_name=name, direction=direction, storage=storage)
-    st.set_user_attr(TAG, StudyTags(target, "mpi", (direction,), {}, ("mpi",)).as_dict())
-    for spec, (values, reference) in per_trial.items():
-        attrs = {"spec": spec, "mpi": float(np.median(values)),
+    st.set_user_attr(TAG, StudyTags(target, objective, (direction,), {}, ("mpi",)).as_dict())
+    for spec, values, reference in trials:
+        attrs = {"mpi": float(np.median(values)),
                  "clip_values": {str(i): v for i, v in enumerate(values)}}  # fmt: skip
+        if spec is not None:
+            attrs["spec"] = spec
         if reference:
             attrs["reference"] = reference
         st.add_trial(optuna.trial.create_trial(value=float(np.mean(values)), user_attrs=attrs))
@@ -298,3 +310,299 @@ def test_read_best_takes_one_row_per_target_of_its_primary_objective(tmp_path):
         read_best(p, targets=("bass",))
     with pytest.raises(TfselectError, match=f"{tmp_path}: cannot read it \\(Is a directory"):
         read_best(tmp_path)
+
+
+# --------------------------------------------------------------------------- the ranking
+
+
+def _trial(values, state=None, **attrs):
+    from optuna.trial import TrialState
+
+    state = state or TrialState.COMPLETE
+    done = state == TrialState.COMPLETE
+    return optuna.trial.create_trial(state=state, values=values if done else None,
+                                     user_attrs=attrs)  # fmt: skip
+
+
+def test_complete_trials_are_the_finished_originals_as_stored():
+    from optuna.trial import TrialState
+
+    from tfselect.search.ranking import complete_trials
+
+    study = optuna.create_study()
+    study.add_trial(_trial([1.0], spec="a"))
+    study.add_trial(_trial(None, TrialState.PRUNED, spec="b"))
+    study.add_trial(_trial(None, TrialState.FAIL, spec="c"))
+    study.add_trial(_trial([1.0], spec="a", reused_from=0))  # a repeat of trial 0
+    study.add_trial(_trial([2.0], spec="d"))
+    assert [t.number for t in complete_trials(study)] == [0, 4]
+    # The storage's own trials, not deep copies (a report reads thousands of them).
+    assert complete_trials(study)[0] is study.get_trials(deepcopy=False)[0]
+
+
+def test_best_trial_ties_fronts_and_repeats():
+    from optuna.trial import TrialState
+
+    from tfselect.search.ranking import best_trial
+
+    def study_of(*values, directions=("maximize",), reused=()):
+        st = optuna.create_study(directions=list(directions))
+        for i, v in enumerate(values):
+            extra = {"reused_from": 0} if i in reused else {}
+            st.add_trial(_trial(list(v), spec=f"s{i}", **extra))
+        return st
+
+    # A tie on the best value goes to the earliest trial, in both directions.
+    assert best_trial(study_of([1.0], [3.0], [2.0], [3.0])).number == 1
+    assert best_trial(study_of([2.0], [1.0], [3.0], [1.0], directions=("minimize",))).number == 1
+    # Two objectives: trial 0 has the best quality but trial 1 has it too and costs less,
+    # so only trial 1 is on the front.
+    two = ("maximize", "minimize")
+    assert best_trial(study_of([3.0, 5.0], [3.0, 2.0], [1.0, 1.0], directions=two)).number == 1
+    # A repeat is never the best, even when it scores best (a hand-edited study).
+    assert best_trial(study_of([1.0], [2.0], [9.0], reused=(2,))).number == 1
+    # ... and a front made of repeats only leaves every complete trial in.
+    assert best_trial(study_of([1.0, 1.0], [9.0, 0.0], [2.0, 5.0], directions=two,
+                               reused=(1,))).number == 2  # fmt: skip
+    # No complete trial (failed ones, repeats only): no best.
+    st = optuna.create_study()
+    st.add_trial(_trial(None, TrialState.FAIL))
+    assert best_trial(st) is None
+    assert best_trial(study_of([1.0], reused=(0,))) is None
+
+
+def test_reference_trials_are_the_first_complete_scoring_of_each_reference_spec():
+    from optuna.trial import TrialState
+
+    from tfselect.search.ranking import clip_values, reference_trials
+
+    study = optuna.create_study()
+    # A candidate drew the STFT reference spec and finished before the reference trial,
+    # which became its repeat: the candidate stands in for the reference.
+    study.add_trial(_trial([1.0], spec=STFT_REF, clip_values={"3": 1.0, "4": None}))
+    study.add_trial(_trial([1.0], spec=STFT_REF, reference="stft", reused_from=0))
+    study.add_trial(_trial(None, TrialState.FAIL, spec=BARK_REF, reference="xumx-slicq"))
+    study.add_trial(_trial([2.0], spec="stft:n_fft=2048,hop=512"))
+    study.add_trial(_trial([3.0], spec=BARK_REF, reference="xumx-slicq"))
+    study.add_trial(_trial([4.0], spec=BARK_REF))  # a later scoring of the same spec
+    study.add_trial(_trial([5.0]))  # no spec at all (added by hand)
+    refs = reference_trials(study)
+    assert {name: t.number for name, t in refs.items()} == {"stft": 0, "xumx-slicq": 4}
+    assert clip_values(refs["stft"]) == {3: 1.0} and clip_values(refs["xumx-slicq"]) == {}
+
+
+# ----------------------------------------------------------------- the paired statistics
+
+
+@pytest.mark.filterwarnings("error")
+def test_paired_small_samples_zeros_and_disagreeing_tests_follow_the_definitions():
+    from tfselect.report.paired import paired
+
+    def boot(d, n_boot, seed):
+        ci = stats.bootstrap((np.asarray(d),), np.mean, n_resamples=n_boot,
+                             method="percentile", rng=np.random.default_rng(seed))  # fmt: skip
+        return pytest.approx((ci.confidence_interval.low, ci.confidence_interval.high))
+
+    def zsplit(d):
+        return pytest.approx(stats.wilcoxon(d, zero_method="zsplit").pvalue)
+
+    ref = {i: 0.0 for i in range(40)}
+    # Two common clips are enough for statistics; the defaults are 2000 resamples, seed 0.
+    two = paired({0: 1.0, 1: 2.0}, ref)
+    assert two["n_paired"] == 2 and two["p_value"] == zsplit([1.0, 2.0])
+    assert (two["ci_low"], two["ci_high"]) == boot([1.0, 2.0], 2000, 0)
+    # A spread of exactly 1 is resampled like any other.
+    three = {0: 1.0, 1: 2.0, 2: 1.5}
+    o = paired(three, ref, n_boot=300, seed=4)
+    assert (o["ci_low"], o["ci_high"]) == boot([1.0, 2.0, 1.5], 300, 4)
+    # Zero differences count half on each side (zsplit), not dropped: with 30 clips, 13 of
+    # them ties, the two rules give different p-values.
+    d = np.round(np.random.default_rng(0).normal(0.2, 1, 30), 0)
+    out = paired(dict(enumerate(d)), ref, n_boot=300)
+    assert out["p_value"] == zsplit(d)
+    assert out["p_value"] != pytest.approx(stats.wilcoxon(d).pvalue)
+    # The verdict needs both: three clips all worse have an interval below 0 but p = 0.25.
+    worse3 = paired({0: -0.3, 1: -0.2, 2: -0.4}, ref, n_boot=300)
+    assert worse3["ci_high"] < 0 and worse3["p_value"] == zsplit([-0.3, -0.2, -0.4])
+    assert worse3["verdict"] == "not distinguishable"
+    # ... and one large outlier against 15 small differences makes the signed-rank test
+    # significant while the mean's interval straddles 0, in either direction.
+    for s in (1.0, -1.0):
+        outlier = dict(enumerate(s * np.array([0.1] * 15 + [-2.0])))
+        o = paired(outlier, ref, n_boot=500)
+        assert o["p_value"] < 0.05 and o["ci_low"] < 0 < o["ci_high"] < 1
+        assert o["verdict"] == "not distinguishable"
+    # No common clip: NaN, without a numpy warning (warnings are errors here).
+    assert np.isnan(paired({}, ref)["diff"])
+    # Constant and all-zero differences go through scipy without a warning.
+    assert paired({0: 0.5, 1: 0.5, 2: 0.5}, ref)["ci_low"] == pytest.approx(0.5)
+    assert paired({0: 0.0, 1: 0.0, 2: 0.0}, ref)["p_value"] == 1.0
+
+
+# ------------------------------------------------------------------ best.csv, row by row
+
+
+def _scenario(storage: str) -> dict[str, list[list[float]]]:
+    """Studies of five targets in ``storage``, each shaped for one rule of the selection;
+    returns {study name: per-clip values of its trials, by trial number}."""
+    rng = np.random.default_rng(30)
+    hard = rng.normal(0, 3, 12)  # clip difficulty, shared by every transform
+
+    def clips(offset: float) -> list[float]:
+        return list(10 + offset + hard + rng.normal(0, 0.05, 12))
+
+    stft, bark = clips(0), clips(-1)
+    noise = rng.normal(0, 0.2, 12)
+    tie = list(np.array(stft) + 0.01 + noise - noise.mean())  # best by a noise-level hair
+    studies = {
+        ("b-empty", "bass", "mpi", "maximize"): [],  # no trial yet: no rows
+        # Minimised, two studies: the lower best (d2's) is chosen though d1 comes first.
+        ("d1", "drums", "cost", "minimize"): [
+            (STFT_REF, clips(0), "stft"), (BARK_REF, clips(2), "xumx-slicq"),
+            ("stft:n_fft=2048,hop=512", clips(-0.5), None),
+            ("stft:n_fft=8192,hop=2048", clips(1), None)],
+        # ... and d2 raced only the Bark reference.
+        ("d2", "drums", "cost", "minimize"): [
+            (BARK_REF, clips(2), "xumx-slicq"), ("stft:n_fft=1024,hop=256", clips(-1), None)],
+        # No reference trials; the best trial has no spec (added by hand).
+        ("g1", "guitar", "mpi", "maximize"): [
+            ("stft:n_fft=2048,hop=256", clips(0), None), (None, clips(1), None)],
+        # No reference for the primary objective, references for the second one.
+        ("o1", "other", "mpi", "maximize"): [
+            ("stft:n_fft=2048,hop=256", clips(0), None),
+            ("stft:n_fft=1024,hop=512", clips(1), None)],
+        ("o-sdr", "other", "sdr", "maximize"): [
+            (STFT_REF, stft, "stft"), (BARK_REF, bark, "xumx-slicq"),
+            ("stft:n_fft=512,hop=256", clips(0.5), None)],
+        # The best trial is a reference.
+        ("p1", "piano", "mpi", "maximize"): [
+            (STFT_REF, clips(1), "stft"), (BARK_REF, clips(0), "xumx-slicq"),
+            ("stft:n_fft=2048,hop=512", clips(0.5), None)],
+        # Two mpi studies tie on their best value: v1 (more trials, earlier in report order)
+        # keeps it; its best is not distinguishable from the STFT, which is selected. The
+        # sdr study is larger, but the default objective comes first.
+        ("v1", "vocals", "mpi", "maximize"): [
+            (STFT_REF, stft, "stft"), (BARK_REF, bark, "xumx-slicq"),
+            ("stft:n_fft=4096,hop=512", tie, None), ("stft:n_fft=512,hop=128", clips(-3), None)],
+        ("v2", "vocals", "mpi", "maximize"): [
+            (STFT_REF, stft, "stft"), (BARK_REF, bark, "xumx-slicq"),
+            ("stft:n_fft=6144,hop=768,window=blackman", tie, None)],
+        ("v-sdr", "vocals", "sdr", "maximize"): [
+            (STFT_REF, stft, "stft"), (BARK_REF, bark, "xumx-slicq"),
+            ("stft:n_fft=2048,hop=1024", clips(0.2), None),
+            ("stft:n_fft=1024,hop=1024", clips(0.4), None),
+            ("stft:n_fft=256,hop=64", clips(-2), None)],
+    }  # fmt: skip
+    assert stats.wilcoxon(np.array(tie) - stft, zero_method="zsplit").pvalue > 0.05
+    for (name, target, objective, direction), trials in studies.items():
+        _add_study(name, target, objective, direction, trials, storage)
+    return {key[0]: [values for _, values, _ in trials] for key, trials in studies.items()}
+
+
+# (target, objective, candidate, spec, study, number, n_complete, versus, verdict, selected)
+EXPECTED_BEST_CSV = [
+    ("drums", "cost", "best", "stft:n_fft=1024,hop=256", "d2", 1, 2, "xumx-slicq", "better", True),
+    ("drums", "cost", "xumx-slicq", BARK_REF, "d2", 0, None, "xumx-slicq", "better", False),
+    ("guitar", "mpi", "best", "", "g1", 1, 2, None, "no reference", True),
+    ("other", "mpi", "best", "stft:n_fft=1024,hop=512", "o1", 1, 2, None, "no reference", True),
+    ("other", "sdr", "best", "stft:n_fft=512,hop=256", "o-sdr", 2, 3, "stft", "better", True),
+    ("other", "sdr", "stft", STFT_REF, "o-sdr", 0, None, "stft", "better", False),
+    ("other", "sdr", "xumx-slicq", BARK_REF, "o-sdr", 1, None, "xumx-slicq", "better", False),
+    ("piano", "mpi", "best", STFT_REF, "p1", 0, 3, None, "reference", True),
+    ("piano", "mpi", "stft", STFT_REF, "p1", 0, None, None, "is the best", False),
+    ("piano", "mpi", "xumx-slicq", BARK_REF, "p1", 1, None, "xumx-slicq", "better", False),
+    ("vocals", "mpi", "best", "stft:n_fft=4096,hop=512", "v1", 2, 4, "stft",
+     "not distinguishable", False),
+    ("vocals", "mpi", "stft", STFT_REF, "v1", 0, None, "stft", "not distinguishable", True),
+    ("vocals", "mpi", "xumx-slicq", BARK_REF, "v1", 1, None, "xumx-slicq", "better", False),
+    ("vocals", "sdr", "best", "stft:n_fft=1024,hop=1024", "v-sdr", 3, 5, "stft", "better", True),
+    ("vocals", "sdr", "stft", STFT_REF, "v-sdr", 0, None, "stft", "better", False),
+    ("vocals", "sdr", "xumx-slicq", BARK_REF, "v-sdr", 1, None, "xumx-slicq", "better", False),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    url = f"sqlite:///{tmp_path_factory.mktemp('sel')}/scenario.db"
+    return url, _scenario(url)
+
+
+def test_best_csv_rows_equal_the_rules_spelled_out(scenario):
+    """Every row and column of best.csv for the scenario's studies, against the table
+    above and the statistics recomputed with scipy from the per-clip values."""
+    from tfselect.report.selection import STAT_COLUMNS, best_frame
+    from tfselect.search.storage import open_storage
+    from tfselect.search.study import tagged_studies
+
+    url, values = scenario
+    sts = tagged_studies(open_storage(url, create=False))
+    b = best_frame(sts)
+    keys = ["target", "objective", "candidate", "spec", "study", "number", "n_complete",
+            "versus", "verdict", "selected"]  # fmt: skip
+    assert list(b.columns) == ["target", "objective", "candidate", "spec", "value", "study",
+                               "number", "n_complete", *STAT_COLUMNS, "mpi"]  # fmt: skip
+    got = b[keys].astype(object).where(b[keys].notna(), None)
+    assert got.values.tolist() == [list(row) for row in EXPECTED_BEST_CSV]
+    assert (b["selected"].dtype, b["number"].dtype) == (bool, np.int64)
+    assert b["n_complete"].dtype == b["n_paired"].dtype == "Int64"
+    again = best_frame(sts, n_boot=300, seed=7)
+    for i, row in b.iterrows():
+        own = values[row["study"]][row["number"]]
+        assert row["value"] == pytest.approx(np.mean(own))
+        assert row["mpi"] == pytest.approx(np.median(own))
+        if not isinstance(row["versus"], str):
+            assert row[["diff", "ci_low", "ci_high", "p_value", "n_paired"]].isna().all()
+            continue
+        group = b[(b.target == row["target"]) & (b.objective == row["objective"])]
+        best = values[row["study"]][group[group.candidate == "best"].iloc[0]["number"]]
+        ref = values[row["study"]][group[group.candidate == row["versus"]].iloc[0]["number"]]
+        sign = -1.0 if row["target"] == "drums" else 1.0  # drums' cost is minimised
+        d = sign * (np.array(best) - np.array(ref))
+        assert row["diff"] == pytest.approx(d.mean()) and row["n_paired"] == 12
+        assert row["p_value"] == pytest.approx(stats.wilcoxon(d, zero_method="zsplit").pvalue)
+        for n_boot, seed, frame in ((2000, 0, b), (300, 7, again)):
+            ci = stats.bootstrap((d,), np.mean, n_resamples=n_boot, method="percentile",
+                                 rng=np.random.default_rng(seed)).confidence_interval
+            assert (frame.loc[i, "ci_low"], frame.loc[i, "ci_high"]) == pytest.approx(
+                (ci.low, ci.high))  # fmt: skip
+
+
+def test_best_choice_reads_the_same_rows(scenario, tmp_path):
+    from tfselect.report.best import best_choice, best_spec
+
+    url, values = scenario
+    c = best_choice(url, "drums")
+    assert (c.spec, c.study, c.best_spec, c.reference, c.reference_spec, c.verdict,
+            c.fell_back) == ("stft:n_fft=1024,hop=256", "d2", "stft:n_fft=1024,hop=256",
+                             "xumx-slicq", BARK_REF, "better", False)  # fmt: skip
+    assert c.value == pytest.approx(np.mean(values["d2"][1]))
+    assert c.diff == pytest.approx(np.mean(np.array(values["d2"][0]) - values["d2"][1]))
+    # The primary objective's rows only, though it has a single row and no reference.
+    c = best_choice(url, "other")
+    assert (c.spec, c.study, c.reference, c.reference_spec, c.verdict) == (
+        "stft:n_fft=1024,hop=512", "o1", "", "", "no reference")
+    assert c.sentence() == "best stft:n_fft=1024,hop=512 (no reference trial to compare with)"
+    assert best_spec(url, "vocals") == (STFT_REF, "v1", pytest.approx(np.mean(values["v1"][0])))
+    assert best_spec(url, "vocals", "v2") == (STFT_REF, "v2", pytest.approx(np.mean(
+        values["v2"][0])))  # fmt: skip
+    assert best_spec(url, "vocals", "v2", "best") == (
+        "stft:n_fft=6144,hop=768,window=blackman", "v2", pytest.approx(np.mean(values["v2"][2])))
+    with pytest.raises(TfselectError, match=r"no complete trial yet for target 'bass' "
+                                            r"\(studies: b-empty\)$"):
+        best_choice(url, "bass")
+    missing = tmp_path / "missing.db"
+    with pytest.raises(TfselectError, match="no such file"):
+        best_choice(f"sqlite:///{missing}", "vocals")
+    assert not missing.exists()
+
+
+def test_choice_sentence_of_a_worse_best():
+    from tfselect.report.best import Choice
+
+    c = Choice(spec=STFT_REF, study="s", value=9.0, best_spec="stft:n_fft=512,hop=128",
+               reference="stft", reference_spec=STFT_REF, diff=-0.4, ci_low=-0.5,
+               ci_high=-0.3, p_value=0.001, verdict="worse", fell_back=True)  # fmt: skip
+    assert c.sentence() == (
+        f"best stft:n_fft=512,hop=128 is worse than the reference {STFT_REF} "
+        f"(-0.40 [-0.50, -0.30], p=0.001): taking the reference {STFT_REF}"
+    )

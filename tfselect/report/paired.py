@@ -49,7 +49,7 @@ def paired(
     from scipy import stats
 
     common = sorted(set(best) & set(reference))
-    d = np.array([sign * (best[c] - reference[c]) for c in common], dtype=np.float64)
+    d = np.array([sign * (best[c] - reference[c]) for c in common])
     d = d[np.isfinite(d)]
     out: dict[str, float | int | str] = {
         "diff": float(d.mean()) if d.size else math.nan,
@@ -61,22 +61,19 @@ def paired(
     }
     if d.size < 2:
         return out
-    if np.ptp(d) == 0:  # every clip gives the same difference: no spread to resample
-        out["ci_low"] = out["ci_high"] = float(d[0])
-    else:
-        ci = stats.bootstrap(
-            (d,), np.mean, n_resamples=n_boot, method="percentile",
-            rng=np.random.default_rng(seed),
-        ).confidence_interval  # fmt: skip
-        out["ci_low"], out["ci_high"] = float(ci.low), float(ci.high)
-    if np.all(d == 0):
-        out["p_value"] = 1.0
-        return out
+    # Every clip the same difference gives a zero-width interval there, and all-zero
+    # differences p = 1: scipy handles both without a warning.
+    ci = stats.bootstrap(
+        (d,), np.mean, n_resamples=n_boot, method="percentile", rng=np.random.default_rng(seed)
+    ).confidence_interval
+    out["ci_low"], out["ci_high"] = float(ci.low), float(ci.high)
     # zsplit: ties (zero differences) count half for each side instead of being dropped.
-    p = float(stats.wilcoxon(d, zero_method="zsplit", alternative="two-sided").pvalue)
+    # Two-sided, scipy's default.
+    p = float(stats.wilcoxon(d, zero_method="zsplit").pvalue)
     out["p_value"] = p
-    if p < ALPHA and out["ci_low"] > 0:
+    significant = p < ALPHA
+    if significant and out["ci_low"] > 0:
         out["verdict"] = "better"
-    elif p < ALPHA and out["ci_high"] < 0:
+    elif significant and out["ci_high"] < 0:
         out["verdict"] = "worse"
     return out

@@ -15,7 +15,13 @@ import pandas as pd
 
 from tfselect.report.paired import paired
 from tfselect.report.tables import ordered_metrics, report_order
-from tfselect.search.ranking import best_trial, clip_values, complete_trials, reference_trials
+from tfselect.search.ranking import (
+    best_trial,
+    clip_values,
+    complete_trials,
+    direction_sign,
+    reference_trials,
+)
 from tfselect.search.study import REFERENCES, RESERVED_ATTRS, read_tags
 
 STAT_COLUMNS = ["versus", "diff", "ci_low", "ci_high", "p_value", "n_paired", "verdict", "selected"]
@@ -41,8 +47,6 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
     Columns: target, objective, candidate, spec, value, study, number, n_complete, versus,
     diff, ci_low, ci_high, p_value, n_paired, verdict, selected, then one per metric.
     """
-    from optuna.study import StudyDirection
-
     chosen: dict[tuple[str, str], tuple] = {}
     order: list[tuple[str, str]] = []
     for st in report_order(studies):
@@ -53,7 +57,8 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
         t = best_trial(st)
         if t is None:
             continue
-        sign = 1.0 if st.directions[0] == StudyDirection.MAXIMIZE else -1.0
+        sign = direction_sign(st)
+        # Strictly better: on a tie the study earlier in report order keeps it.
         if key not in chosen or sign * t.values[0] > sign * chosen[key][1].values[0]:
             chosen[key] = (st, t)
     rows = []
@@ -63,7 +68,7 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
             continue
         st, t = chosen[key]
         target, objective = key
-        sign = 1.0 if st.directions[0] == StudyDirection.MAXIMIZE else -1.0
+        sign = direction_sign(st)
         refs = reference_trials(st)
         best_is_ref = next((n for n, r in refs.items() if r.number == t.number), None)
         better_ref = max(refs, key=lambda n: sign * refs[n].values[0]) if refs else None
@@ -95,7 +100,7 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
             if r is None:
                 continue
             rows.append({
-                **common, "candidate": candidate, "spec": r.user_attrs.get("spec", ""),
+                **common, "candidate": candidate, "spec": r.user_attrs["spec"],
                 "value": r.values[0], "number": r.number, "n_complete": math.nan,
                 "versus": candidate if candidate in stats else math.nan,
                 **stats.get(candidate, {"verdict": "is the best"}), "selected": keep == candidate,
@@ -104,5 +109,5 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
     cols = ["target", "objective", "candidate", "spec", "value", "study", "number", "n_complete"]
     df = pd.DataFrame(rows).reindex(columns=cols + STAT_COLUMNS + ordered_metrics(metric_names))
     df["selected"] = df["selected"].astype(bool)
-    return df.astype({"value": float, "number": "Int64", "n_complete": "Int64",
+    return df.astype({"value": float, "number": int, "n_complete": "Int64",
                       "n_paired": "Int64"})  # fmt: skip

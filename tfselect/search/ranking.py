@@ -15,7 +15,11 @@ from tfselect.search.study import REFERENCES
 
 
 def complete_trials(study) -> list:
-    """Complete trials, without the repeats answered from an earlier trial."""
+    """Complete trials, without the repeats answered from an earlier trial.
+
+    The trials are the storage's own objects, not copies: a report reads every trial of
+    studies with thousands of them.
+    """
     from optuna.trial import TrialState
 
     return [
@@ -25,27 +29,39 @@ def complete_trials(study) -> list:
     ]
 
 
+def direction_sign(study) -> float:
+    """+1.0 when the study's first objective is maximised, -1.0 when it is minimised: the
+    factor that turns its values into "larger is better"."""
+    from optuna.study import StudyDirection
+
+    return 1.0 if study.directions[0] == StudyDirection.MAXIMIZE else -1.0
+
+
 def best_trial(study):
     """Best complete trial (multi-objective: best first objective on the Pareto front);
     ties go to the earliest trial. None without a complete trial."""
     complete = complete_trials(study)
     if not complete:
         return None
-    sign = 1.0 if study.directions[0].name == "MAXIMIZE" else -1.0
-    if len(study.directions) > 1:
-        front = {t.number for t in study.best_trials}
-        complete = [t for t in complete if t.number in front] or complete
-    return max(complete, key=lambda t: (sign * t.values[0], -t.number))
+    # With one objective the front is the tied best, so filtering by it changes nothing.
+    # Optuna's front also holds the repeats; one made of repeats only (a hand-edited study:
+    # a search keeps each repeat's original, which scores the same) leaves every trial in.
+    front = {t.number for t in study.best_trials}
+    candidates = [t for t in complete if t.number in front] or complete
+    sign = direction_sign(study)
+    return max(candidates, key=lambda t: (sign * t.values[0], -t.number))
 
 
 def reference_trials(study) -> dict[str, Any]:
-    """{reference name: its first complete trial} (missing while not yet complete)."""
-    out: dict[str, Any] = {}
+    """{reference name: the first complete trial that scored its spec} (missing while none
+    has). That is the enqueued reference trial, or a candidate that drew the same spec and
+    finished first (parallel workers): the reference trial is then a repeat of it."""
     by_spec = {spec: name for name, spec in REFERENCES.items()}
+    out: dict[str, Any] = {}
     for t in complete_trials(study):
-        name = t.user_attrs.get("reference") or by_spec.get(t.user_attrs.get("spec", ""))
-        if name in REFERENCES and name not in out:
-            out[name] = t
+        name = by_spec.get(t.user_attrs.get("spec"))
+        if name is not None:
+            out.setdefault(name, t)
     return out
 
 
