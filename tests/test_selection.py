@@ -407,10 +407,10 @@ def test_paired_small_samples_zeros_and_disagreeing_tests_follow_the_definitions
         return pytest.approx(stats.wilcoxon(d, zero_method="zsplit").pvalue)
 
     ref = {i: 0.0 for i in range(40)}
-    # Two common clips are enough for statistics; the defaults are 2000 resamples, seed 0.
-    two = paired({0: 1.0, 1: 2.0}, ref)
+    # Two common clips are enough for statistics.
+    two = paired({0: 1.0, 1: 2.0}, ref, n_boot=300)
     assert two["n_paired"] == 2 and two["p_value"] == zsplit([1.0, 2.0])
-    assert (two["ci_low"], two["ci_high"]) == boot([1.0, 2.0], 2000, 0)
+    assert (two["ci_low"], two["ci_high"]) == boot([1.0, 2.0], 300, 0)
     # A spread of exactly 1 is resampled like any other.
     three = {0: 1.0, 1: 2.0, 2: 1.5}
     o = paired(three, ref, n_boot=300, seed=4)
@@ -418,8 +418,8 @@ def test_paired_small_samples_zeros_and_disagreeing_tests_follow_the_definitions
     # Zero differences count half on each side (zsplit), not dropped: with 30 clips, 13 of
     # them ties, the two rules give different p-values.
     d = np.round(np.random.default_rng(0).normal(0.2, 1, 30), 0)
-    out = paired(dict(enumerate(d)), ref, n_boot=300)
-    assert out["p_value"] == zsplit(d)
+    out = paired(dict(enumerate(d)), ref)
+    assert out["p_value"] == zsplit(d) and (out["ci_low"], out["ci_high"]) == boot(d, 2000, 0)
     assert out["p_value"] != pytest.approx(stats.wilcoxon(d).pvalue)
     # The verdict needs both: three clips all worse have an interval below 0 but p = 0.25.
     worse3 = paired({0: -0.3, 1: -0.2, 2: -0.4}, ref, n_boot=300)
@@ -456,6 +456,7 @@ def _scenario(storage: str) -> dict[str, list[list[float]]]:
     tie = list(np.array(stft) + 0.01 + noise - noise.mean())  # best by a noise-level hair
     studies = {
         ("b-empty", "bass", "mpi", "maximize"): [],  # no trial yet: no rows
+        ("b-empty2", "bass", "mpi", "maximize"): [],
         # Minimised, two studies: the lower best (d2's) is chosen though d1 comes first.
         ("d1", "drums", "cost", "minimize"): [
             (STFT_REF, clips(0), "stft"), (BARK_REF, clips(2), "xumx-slicq"),
@@ -464,6 +465,8 @@ def _scenario(storage: str) -> dict[str, list[list[float]]]:
         # ... and d2 raced only the Bark reference.
         ("d2", "drums", "cost", "minimize"): [
             (BARK_REF, clips(2), "xumx-slicq"), ("stft:n_fft=1024,hop=256", clips(-1), None)],
+        # ... and d3, later in report order, does not replace d2's better best.
+        ("d3", "drums", "cost", "minimize"): [("stft:n_fft=512,hop=512", clips(3), None)],
         # No reference trials; the best trial has no spec (added by hand).
         ("g1", "guitar", "mpi", "maximize"): [
             ("stft:n_fft=2048,hop=256", clips(0), None), (None, clips(1), None)],
@@ -588,7 +591,7 @@ def test_best_choice_reads_the_same_rows(scenario, tmp_path):
     assert best_spec(url, "vocals", "v2", "best") == (
         "stft:n_fft=6144,hop=768,window=blackman", "v2", pytest.approx(np.mean(values["v2"][2])))
     with pytest.raises(TfselectError, match=r"no complete trial yet for target 'bass' "
-                                            r"\(studies: b-empty\)$"):
+                                            r"\(studies: b-empty, b-empty2\)$"):
         best_choice(url, "bass")
     missing = tmp_path / "missing.db"
     with pytest.raises(TfselectError, match="no such file"):

@@ -101,7 +101,7 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
                 continue
             rows.append({
                 **common, "candidate": candidate, "spec": r.user_attrs["spec"],
-                "value": r.values[0], "number": r.number, "n_complete": math.nan,
+                "value": r.values[0], "number": r.number,
                 "versus": candidate if candidate in stats else math.nan,
                 **stats.get(candidate, {"verdict": "is the best"}), "selected": keep == candidate,
                 **metrics_of(r),
