@@ -95,6 +95,10 @@ def test_wiener_scale_factor_and_batch_axes() -> None:
     # the whole batch shares one scale (the loudest mixture)
     other = numpy_wiener(0.5 * mags, mix, 1, eps=0.05, scale_factor=3.0)
     np.testing.assert_allclose(got[1].numpy(), other, rtol=1e-6, atol=1e-8)
+    # soft-mask initialisation: each batch item's masks sum over its own sources
+    soft = wiener(torch.from_numpy(batch_m), torch.from_numpy(batch_x), 0, softmask=True)
+    np.testing.assert_allclose(soft[1].numpy(), numpy_wiener(0.5 * mags, mix, 0, True),
+                               rtol=1e-6, atol=1e-12)  # fmt: skip
     # every intermediate follows the input's device (meta: no data, refuses to mix devices)
     meta = wiener(torch.from_numpy(mags).to("meta"), torch.from_numpy(mix).to("meta"), 2)
     assert (meta.device.type, meta.dtype, meta.shape) == ("meta", torch.complex128, mags.shape)

@@ -51,13 +51,12 @@ def wiener(mags: Tensor, mix: Tensor, iterations: int = 1, softmask: bool = Fals
     # Rescale so the regularisation eps means the same for loud and quiet inputs.
     max_abs = torch.clamp(mix.abs().amax() / scale_factor, min=1.0)
     x, y = mix.squeeze(-4) / max_abs, y / max_abs
-    C = x.shape[-3]
-    eye = torch.eye(C, dtype=x.dtype, device=x.device)
     xt = x.movedim(-3, -1)  # (..., F, T, C)
     for _ in range(iterations):
         v, R = _local_gaussian_model(y, eps)
         # Cxx(f, t) = sum_j v_j(f, t) R_j(f) + eps I: (..., F, T, C, C)
-        Cxx = torch.einsum("...jft,...jfcd->...ftcd", v.to(R.dtype), R) + eps * eye
+        Cxx = torch.einsum("...jft,...jfcd->...ftcd", v.to(R.dtype), R)
+        Cxx.diagonal(dim1=-2, dim2=-1).add_(eps)  # + eps I, without building I
         inv = torch.linalg.inv(Cxx)
         # G_j = v_j R_j Cxx^-1, y_j = G_j x
         G = torch.einsum("...jft,...jfcd,...ftde->...jftce", v.to(R.dtype), R, inv)
