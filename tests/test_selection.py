@@ -446,7 +446,7 @@ def test_paired_small_samples_zeros_and_disagreeing_tests_follow_the_definitions
 
 
 def _scenario(storage: str) -> dict[str, list[list[float]]]:
-    """Studies of five targets in ``storage``, each shaped for one rule of the selection;
+    """Studies of six targets in ``storage``, each shaped for one rule of the selection;
     returns {study name: per-clip values of its trials, by trial number}."""
     rng = np.random.default_rng(30)
     hard = rng.normal(0, 3, 12)  # clip difficulty, shared by every transform
