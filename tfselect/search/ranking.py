@@ -43,13 +43,15 @@ def best_trial(study):
     complete = complete_trials(study)
     if not complete:
         return None
-    # With one objective the front is the tied best, so filtering by it changes nothing.
-    # Optuna's front also holds the repeats; one made of repeats only (a hand-edited study:
-    # a search keeps each repeat's original, which scores the same) leaves every trial in.
-    front = {t.number for t in study.best_trials}
-    candidates = [t for t in complete if t.number in front] or complete
+    if len(study.directions) > 1:
+        # Optuna's front also holds the repeats; one made of repeats only (a hand-edited
+        # study: a search keeps each repeat's original, which scores the same) leaves every
+        # trial in. One objective skips it: the front would be the tied best, and computing
+        # it costs tens of times the max below (benchmarks/ranking.py), after every trial.
+        front = {t.number for t in study.best_trials}
+        complete = [t for t in complete if t.number in front] or complete
     sign = direction_sign(study)
-    return max(candidates, key=lambda t: (sign * t.values[0], -t.number))
+    return max(complete, key=lambda t: (sign * t.values[0], -t.number))
 
 
 def reference_trials(study) -> dict[str, Any]:
