@@ -46,22 +46,38 @@ def paired(
         {diff, ci_low, ci_high, p_value, n_paired, verdict}; NaN statistics and "not
         distinguishable" with fewer than 2 common clips.
     """
+    common = sorted(set(best) & set(reference))
+    d = np.array([sign * (best[c] - reference[c]) for c in common], dtype=float)
+    out = differences(d, n_boot, seed)
+    out["n_paired"] = out.pop("n")
+    return out
+
+
+def differences(d: np.ndarray, n_boot: int = N_BOOT, seed: int = 0
+                ) -> dict[str, float | int | str]:
+    """The statistics of paired differences ``d`` (n,), positive = the first is better.
+
+    One difference per independent unit (a clip here; a track in ``compare`` and the
+    track-level verdicts): non-finite ones are dropped. Returns {diff (mean), ci_low,
+    ci_high (percentile bootstrap 95 % interval of the mean, seeded), p_value (two-sided
+    Wilcoxon signed-rank, zsplit), n, verdict}; NaN statistics and "not distinguishable"
+    with fewer than 2 units.
+    """
     from scipy import stats
 
-    common = sorted(set(best) & set(reference))
-    d = np.array([sign * (best[c] - reference[c]) for c in common])
+    d = np.asarray(d, dtype=float)
     d = d[np.isfinite(d)]
     out: dict[str, float | int | str] = {
         "diff": float(d.mean()) if d.size else math.nan,
         "ci_low": math.nan,
         "ci_high": math.nan,
         "p_value": math.nan,
-        "n_paired": int(d.size),
+        "n": int(d.size),
         "verdict": "not distinguishable",
     }
     if d.size < 2:
         return out
-    # Every clip the same difference gives a zero-width interval there, and all-zero
+    # Every unit the same difference gives a zero-width interval there, and all-zero
     # differences p = 1: scipy handles both without a warning.
     ci = stats.bootstrap(
         (d,), np.mean, n_resamples=n_boot, method="percentile", rng=np.random.default_rng(seed)
