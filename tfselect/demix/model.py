@@ -74,6 +74,9 @@ class ModelConfig:
     channels: int = 2
     sample_rate: int = SAMPLE_RATE
     sizes: dict[str, int] = field(default_factory=dict)
+    # target -> sizes that override ``sizes`` for that branch alone (``compare`` tunes each
+    # branch's width so that its parameter count matches the baseline's branch)
+    target_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     residual: bool = False
     # spec -> configuration of the frozen DeOverlapNet of that ragged sliCQT, plus "source":
     # the folder it was read from (provenance only: the weights live in the model's own
@@ -147,6 +150,36 @@ class CDAENet(nn.Module):
         return self.dec1(torch.cat([d2, e1], 1), output_size=m.shape[-2:])
 
 
+def block_bins(transform: nn.Module, channels: int, sample_rate: int) -> list[int]:
+    """Bins per block of ``transform`` (one entry for a matrix form), probed on 1 s of silence."""
+    probe = transform(torch.zeros(1, channels, sample_rate))
+    return [int(c.shape[-3]) for c in probe]
+
+
+def network_family(network: str, spec: str, bins: list[int]) -> str:
+    """The network of a branch: ``auto`` is ``blstm`` on one block and ``cdae`` on several;
+    ModelConfigError when a matrix network meets a ragged transform."""
+    family = network
+    if family == "auto":
+        family = "blstm" if len(bins) == 1 else "cdae"
+    if family in MATRIX_NETWORKS and len(bins) != 1:
+        raise ModelConfigError(
+            f"network {family} needs a matrix form (one block) but {spec} has {len(bins)} "
+            "blocks; use form=zeropad or form=rasterize, or network cdae"
+        )
+    return family
+
+
+def make_nets(family: str, channels: int, bins: list[int], sizes: dict[str, int]) -> list:
+    """The mask networks of one branch: one for a matrix network, one CDAE per block."""
+    if family == "blstm":
+        return [BLSTMNet(channels, bins[0], sizes["hidden"], sizes["layers"])]
+    if family == "convnext":
+        return [ConvNeXtNet(channels, sizes["width"], sizes["blocks"], sizes["patch_bins"],
+                            sizes["patch_frames"])]
+    return [CDAENet(channels, sizes["channels"]) for _ in bins]
+
+
 class Branch(nn.Module):
     """One target: its transform, one network per block, mask, inverse.
 
@@ -155,33 +188,17 @@ class Branch(nn.Module):
     bins_b, slices, frames_b).
     """
 
-    def __init__(self, spec: str, config: ModelConfig) -> None:
+    def __init__(self, spec: str, config: ModelConfig, sizes: dict[str, int] | None = None
+                 ) -> None:
         super().__init__()
         from tfselect.transforms import build
 
         self.spec = spec
         self.transform = build(spec, config.sample_rate)
         self.mask_kind = config.mask
-        # Probe the block layout once (bins per block) on a short silent signal.
-        probe = self.transform(torch.zeros(1, config.channels, config.sample_rate))
-        bins = [int(c.shape[-3]) for c in probe]
-        family = config.network
-        if family == "auto":
-            family = "blstm" if len(bins) == 1 else "cdae"
-        if family in MATRIX_NETWORKS and len(bins) != 1:
-            raise ModelConfigError(
-                f"network {family} needs a matrix form (one block) but {spec} has {len(bins)} "
-                "blocks; use form=zeropad or form=rasterize, or network cdae"
-            )
-        self.family = family
-        sz = config.sizes
-        if family == "blstm":
-            nets = [BLSTMNet(config.channels, bins[0], sz["hidden"], sz["layers"])]
-        elif family == "convnext":
-            nets = [ConvNeXtNet(config.channels, sz["width"], sz["blocks"], sz["patch_bins"],
-                                sz["patch_frames"])]
-        else:
-            nets = [CDAENet(config.channels, sz["channels"]) for _ in bins]
+        bins = block_bins(self.transform, config.channels, config.sample_rate)
+        self.family = network_family(config.network, spec, bins)
+        nets = make_nets(self.family, config.channels, bins, sizes or config.sizes)
         self.nets = nn.ModuleList(nets)
         self.deoverlap = _deoverlap_net(spec, config)
         self.amp = False  # set by the trainer: autocast the networks (not the transforms)
@@ -247,7 +264,9 @@ class Demixer(nn.Module):
             t for t in config.specs if t not in TARGETS
         ]
         self.branches = nn.ModuleDict(
-            {branch_key(t): Branch(config.specs[t], config) for t in self.targets}
+            {branch_key(t): Branch(config.specs[t], config,
+                                   {**config.sizes, **config.target_sizes.get(t, {})})
+             for t in self.targets}
         )
 
     def load_deoverlap(self) -> None:

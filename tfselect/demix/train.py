@@ -46,7 +46,7 @@ log = logging.getLogger("tfselect.demix")
 
 
 # Fields that may change between a run and its resumption; all others must match.
-RESUMABLE_CHANGES = ("epochs", "patience", "root")
+RESUMABLE_CHANGES = ("epochs", "patience", "root", "max_seconds")
 
 
 @dataclass
@@ -77,6 +77,9 @@ class TrainConfig:
     baseline: str | None = None
     root: str | None = None
     targets: dict | None = None  # target map {target: [stems]} applied to the corpus
+    # Wall-clock budget: training stops once its steps have taken this many seconds in all
+    # (summed over resumptions; validation and checkpoints not counted). None: epochs decide.
+    max_seconds: float | None = None
 
     def comparable(self) -> dict:
         d = asdict(self)
@@ -206,14 +209,15 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
         opt, factor=config.lr_factor, patience=config.lr_patience
     )
     loss_fn = DemixLoss(LossConfig(**config.loss), len(model.targets), config.seed).to(dev)
-    state = {"epoch": 0, "best": math.inf, "bad_epochs": 0, "history": []}
+    state = {"epoch": 0, "best": math.inf, "bad_epochs": 0, "history": [], "steps": 0,
+             "train_seconds": 0.0}
     if resume is None and model_cfg.deoverlap:
         model.load_deoverlap()  # frozen pre-trained weights; from now on in every checkpoint
     if resume is not None:
         load_weights(model, resume["state_dict"], ck_path)
         opt.load_state_dict(resume["optimizer"])
         sched.load_state_dict(resume["scheduler"])
-        state = resume["state"]
+        state = {"steps": 0, "train_seconds": 0.0, **resume["state"]}
         _set_rng_state(resume["rng"])
         log.info("resumed from %s after epoch %d", ck_path, state["epoch"])
     net = model
@@ -246,14 +250,18 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
 
     from tqdm import tqdm
 
-    while state["epoch"] < config.epochs and state["bad_epochs"] < config.patience:
+    while (state["epoch"] < config.epochs and state["bad_epochs"] < config.patience
+           and not _out_of_time(config, state)):
         epoch = state["epoch"]
         t0 = time.perf_counter()
         model.train()
         sums = np.zeros(4)  # loss, freq, time, masksum
         bar = tqdm(range(config.steps), desc=f"epoch {epoch + 1}/{config.epochs}",
                    disable=not (progress and dist_info.main), leave=False, unit="step")
+        done = 0
         for step in bar:
+            if step and _out_of_time(config, state, time.perf_counter() - t0):
+                break  # the budget ends inside this epoch: validate what was trained
             first = step * config.batch_size + dist_info.rank * local
             mix, tgt = trainset.batch(epoch, range(first, first + local))
             mix, tgt = mix.to(dev), tgt.to(dev)
@@ -262,8 +270,11 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
             loss.backward()
             opt.step()
             sums += [float(loss.detach()), parts["freq"], parts["time"], parts["masksum"]]
-            bar.set_postfix(loss=f"{sums[0] / (step + 1):.4f}")
-        sums /= config.steps
+            done += 1
+            bar.set_postfix(loss=f"{sums[0] / done:.4f}")
+        sums /= max(done, 1)
+        state["steps"] += done
+        state["train_seconds"] += time.perf_counter() - t0
         if dist_info.world > 1:  # report the global mean (each rank saw its own examples)
             t = torch.tensor(sums, dtype=torch.float64)
             torch.distributed.all_reduce(t)
@@ -309,6 +320,21 @@ def _validate(model: Demixer, loss_fn: DemixLoss, valid: list, dev: torch.device
     return total / len(valid)
 
 
+def _out_of_time(config: TrainConfig, state: dict, running: float = 0.0) -> bool:
+    """Whether the wall-clock budget is spent (``running``: seconds of the current epoch).
+
+    Under DDP every rank must stop at the same step, so rank 0's clock decides for all.
+    """
+    if config.max_seconds is None:
+        return False
+    spent = state["train_seconds"] + running >= config.max_seconds
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        flag = torch.tensor([float(spent)])
+        torch.distributed.broadcast(flag, 0)
+        spent = bool(flag.item())
+    return spent
+
+
 def _setup_log(out: Path) -> None:
     path = str((out / LOG).resolve())
     if not any(getattr(h, "baseFilename", None) == path for h in log.handlers):
@@ -328,6 +354,8 @@ def make_config(specs: dict[str, str], preset: str = "small", network: str = "au
     order = [t for t in TARGETS if t in specs] + [t for t in specs if t not in TARGETS]
     model = ModelConfig(specs={t: specs[t] for t in order}, network=network,
                         preset=preset, mask=kw.pop("mask", "sigmoid"),
-                        deoverlap=kw.pop("deoverlap", None) or {}).to_dict()
+                        deoverlap=kw.pop("deoverlap", None) or {},
+                        sizes=kw.pop("sizes", None) or {},
+                        target_sizes=kw.pop("target_sizes", None) or {}).to_dict()
     return TrainConfig(model=model, loss=asdict(LossConfig(**loss)), baseline=baseline,
                        **{**defaults, **kw})

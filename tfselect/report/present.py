@@ -1,0 +1,53 @@
+"""Terminal presentation of results (rich tables), kept apart from computing them."""
+
+from __future__ import annotations
+
+import math
+
+
+def _num(v: float, fmt: str = "+.2f") -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def print_compare(result) -> None:
+    """The answer of a comparison (a ``CompareResult``): per configuration and target, the
+    mean per-track cSDR/uSDR difference to the STFT with its interval, p, tracks won and the
+    verdict; then the transfer of oracle gains, the budget and the files."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=min(Console().width, 120))
+    s = result.summary
+    plan = result.plan
+    if s is None or not len(s):
+        console.print("no finished run yet")
+        return
+    n_tracks = int(s["n_tracks"].max())
+    table = Table(title=f"trained demixers against stft, paired per test track ({n_tracks} "
+                  f"tracks, mean over seeds; dB)")
+    for col in ("config", "target", "cSDR diff [95% CI]", "p", "won", "uSDR diff [95% CI]",
+                "verdict (cSDR)"):
+        table.add_column(col, justify="right" if col in ("p", "won") else "left")
+    wide = s.set_index(["config", "target", "score"])
+    for (config, target), _ in s.groupby(["config", "target"], sort=False):
+        c, u = wide.loc[(config, target, "csdr")], wide.loc[(config, target, "usdr")]
+        table.add_row(config, target,
+                      f"{_num(c['diff'])} [{_num(c['ci_low'])}, {_num(c['ci_high'])}]",
+                      _num(c["p_value"], ".2g"), f"{int(c['tracks_won'])}/{int(c['n_tracks'])}",
+                      f"{_num(u['diff'])} [{_num(u['ci_low'])}, {_num(u['ci_high'])}]",
+                      str(c["verdict"]))
+    console.print(table)
+    t = result.transfer
+    if t is not None and len(t):
+        tt = Table(title="oracle gain over stft (search, best.csv) vs trained cSDR gain, dB")
+        gains = [c for c in t.columns if c.endswith("_gain")]
+        for col in ("config", "target", *gains, "trained [95% CI]"):
+            tt.add_column(col)
+        for r in t.to_dict("records"):
+            tt.add_row(r["config"], r["target"], *[_num(r[g]) for g in gains],
+                       f"{_num(r['trained'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]")
+        console.print(tt)
+    params = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in plan.params.items())
+    console.print(f"budget: {plan.budget}; seeds {len(plan.seeds)}; parameters: {params}")
+    for f in result.files:
+        console.print(f"  {f}")
