@@ -15,10 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
+from tfselect.cli import app
 from tfselect.report import build
 
 MANIFEST = ".tfselect-report.json"
+runner = CliRunner()
 
 
 def _report(tmp_path: Path, out: Path, **tables: int) -> build.Report:
@@ -132,3 +135,31 @@ def test_manifest_entries_outside_the_folder_are_never_removed(tmp_path):
     assert (out / "sub" / "x.csv").read_text() == "mine"
     assert _listed(out) == ["a.csv"]
 
+
+def _models(tmp_path: Path) -> list[str]:
+    """``--model`` options naming one evaluated demixer (its medians only)."""
+    ev = tmp_path / "m" / "eval-test"
+    ev.mkdir(parents=True)
+    pd.DataFrame({"model": "m", "target": ["vocals"], "SDR": [1.0], "SIR": 1.0, "SAR": 1.0,
+                  "ISR": 1.0}).to_csv(ev / "medians.csv", index=False)  # fmt: skip
+    return ["--model", str(tmp_path / "m")]
+
+
+def test_a_users_file_named_like_a_report_file_needs_overwrite(tmp_path):
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "demix.csv").write_text("mine")
+    args = ["report", "--storage", f"sqlite:///{tmp_path}/none.db", "--out", str(out),
+            *_models(tmp_path)]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2, res.output
+    err = res.stderr.strip()
+    assert err.startswith("tfselect: error: ") and "\n" not in err, err
+    assert "demix.csv" in err and "--overwrite" in err
+    assert _tree(out) == {"demix.csv": "mine"}  # nothing written, nothing left aside
+    res = runner.invoke(app, [*args, "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert (out / "demix.csv").read_text().startswith("model,")
+    assert _listed(out) == ["demix.csv"]
+    res = runner.invoke(app, args)  # now the report's own: replaced without --overwrite
+    assert res.exit_code == 0, res.output
