@@ -8,6 +8,7 @@ table is then recomputed from trials.csv with plain pandas and compared.
 from __future__ import annotations
 
 import itertools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -71,8 +72,10 @@ def test_report_files_and_plots(demo):
         for kind in ("scatter", "pareto", "clip"):
             png = out / f"{kind}_{target}.png"
             assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", png
-    # Atomic writes leave no temporary file behind.
-    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    # Atomic writes leave no temporary file behind; the manifest lists every file written.
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [".tfselect-report.json"]
+    listed = json.loads((out / ".tfselect-report.json").read_text())["files"]
+    assert listed == sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
 
 
 def test_trials_csv(demo):

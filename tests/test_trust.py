@@ -304,7 +304,7 @@ def test_score_json_is_strict_json(tmp_path, monkeypatch):
     assert row["mpi"] is None and row["irm1"] is None
 
 
-# ------------------------------------------------- 5. a report is swapped in as one folder
+# ------------------------------------------- 5. a report replaces its own files, no others
 
 @pytest.fixture(scope="module")
 def study_url(tmp_path_factory, demo_root):
@@ -324,10 +324,11 @@ def test_report_is_old_or_new_never_a_mix(tmp_path, study_url, monkeypatch):
 
     out = tmp_path / "rep"
     out.mkdir()
-    for name in ("trials.csv", "best.csv", "scatter_vocals.png", "pareto_drums.png"):
-        (out / name).write_text("old")
     (out / "notes.txt").write_text("mine")
-    before = {p.name: p.read_text() for p in out.iterdir()}
+    (out / "pareto_notes.png").write_text("mine")  # named like a plot, still the user's
+    build.make_report(study_url, out=out, n_boot=0, with_plots=False,
+                      extra_tables={"demix.csv": pd.DataFrame({"x": [1]})})
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device", str(out / "scatter_vocals.png"))
@@ -335,13 +336,15 @@ def test_report_is_old_or_new_never_a_mix(tmp_path, study_url, monkeypatch):
     monkeypatch.setattr(plots, "scatter_plot", disk_full)
     with pytest.raises(OSError):
         build.make_report(study_url, out=out, n_boot=0)
-    assert {p.name: p.read_text() for p in out.iterdir()} == before  # the old report, whole
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # no stage left beside it
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # the old report, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]  # nothing left beside it
     monkeypatch.undo()
     rep = build.make_report(study_url, out=out, n_boot=0, with_plots=False)
-    names = sorted(p.name for p in out.iterdir())
-    assert names == ["best.csv", "correlations.csv", "notes.txt", "pareto.csv", "trials.csv"]
-    assert (out / "notes.txt").read_text() == "mine"  # the user's file is kept
+    names = sorted(p.name for p in out.iterdir())  # demix.csv, no longer written, is gone
+    assert names == [".tfselect-report.json", "best.csv", "correlations.csv", "notes.txt",
+                     "pareto.csv", "pareto_notes.png", "trials.csv"]  # fmt: skip
+    assert (out / "notes.txt").read_text() == "mine"  # the user's files are kept
+    assert (out / "pareto_notes.png").read_text() == "mine"
     assert all(f.parent == out for f in rep.files)
 
 

@@ -8,6 +8,7 @@ leaves the previous version intact.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -57,49 +58,75 @@ def check_out_dir(out: Path) -> None:
 
 
 @contextlib.contextmanager
-def staged_folder(out: str | Path, owned: Callable[[str], bool]) -> Iterator[Path]:
-    """Build a folder aside and swap it in as a whole: readers see the old or the new one.
+def staged_files(out: str | Path, manifest: str, overwrite: bool = False) -> Iterator[Path]:
+    """Build a set of files aside, then move each into ``out``, touching nothing else there.
 
-    Yields a temporary folder beside ``out``; when the block ends without error, the entries
-    of the old ``out`` that ``owned`` does not claim (files a user keeps there) are moved
-    into it, the old ``out`` is renamed away and the new one renamed onto ``out``. Between
-    those two renames ``out`` is missing for an instant; it never holds a mix of two runs.
-    On error the temporary folder is removed and ``out`` is left as it was.
+    Yields an empty folder inside ``out`` (same file system, so every move is one atomic
+    rename); when the block ends without error, each file built there is renamed onto its
+    name in ``out``, and the files the previous run listed in ``out/manifest`` that this run
+    did not write are removed. ``out`` itself is never replaced: other files in it, its mode
+    and a symlink to it stay as they were (a symlinked ``out`` is written through). An error
+    before the moves (while building, or a user's file in the way) changes nothing in
+    ``out``. The moves are a few renames, so a reader sees at most an instant's mix of two
+    runs; the manifest is first widened to both runs' files, so even a kill mid-move leaves
+    every file of either run known to the next one.
+
+    Raises:
+        TfselectError: ``out`` is a file or cannot be written; or, unless ``overwrite``, a
+            file about to be written exists and no earlier run listed it (a user's own).
     """
     from tfselect.errors import TfselectError
 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise TfselectError(f"--out {out} is a file, not a folder")
-    if out.resolve() in (Path.cwd().resolve(), Path(out.resolve().anchor)):
-        raise TfselectError(f"--out {out}: name a folder of its own, not the working directory")
+    real = Path(os.path.realpath(out))  # a (dangling) symlink: its target, created if need be
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+        real.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f"{Path(manifest).stem}.new-", dir=real))
     except OSError as exc:
         raise TfselectError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
-    moved: list[str] = []
-    old: Path | None = None
     try:
         yield stage
-        os.chmod(stage, 0o755)  # mkdtemp makes it private; reports are meant to be shared
-        if out.exists():
-            for entry in out.iterdir():
-                if not owned(entry.name) and not (stage / entry.name).exists():
-                    os.rename(entry, stage / entry.name)
-                    moved.append(entry.name)
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.rename(out, old / out.name)
-        os.rename(stage, out)
-    except BaseException:
-        if old is not None and (old / out.name).exists() and not out.exists():
-            os.rename(old / out.name, out)  # the old folder comes back whole
-        for name in moved:  # the user's own files go back where they were
-            with contextlib.suppress(OSError):
-                os.rename(stage / name, out / name)
-        raise
+        new = sorted(p.name for p in stage.iterdir())
+        for name in new:
+            if (real / name).is_dir() and not (real / name).is_symlink():
+                raise TfselectError(f"--out {out}: {name} is a folder, not replaced")
+        old = _listed(real / manifest)
+        theirs = [n for n in new if n not in old and os.path.lexists(real / n)]
+        if theirs and not overwrite:
+            more = f" and {len(theirs) - 3} more" if len(theirs) > 3 else ""
+            raise TfselectError(
+                f"--out {out}: would replace {', '.join(theirs[:3])}{more}, not written by an "
+                "earlier report (use --overwrite to replace them)"
+            )
+        _write_listing(real / manifest, sorted(old | set(new)))
+        for name in new:
+            os.replace(stage / name, real / name)
+        for name in sorted(old - set(new)):
+            if os.path.lexists(real / name) and not (real / name).is_dir():
+                (real / name).unlink()
+        _write_listing(real / manifest, new)
     finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
-        if old is not None and out.exists():  # never while it holds the only old copy
-            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _listed(path: Path) -> set[str]:
+    """File names a manifest lists; none if it is missing or unreadable.
+
+    Only plain names in the folder count: the file is the user's to edit, and an entry such
+    as ``../x`` must never make a later run remove something outside the folder.
+    """
+    try:
+        files = json.loads(path.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    if not isinstance(files, list):
+        return set()
+    return {f for f in files if isinstance(f, str) and f == Path(f).name and f not in
+            ("", "..", path.name)}  # fmt: skip
+
+
+def _write_listing(path: Path, files: list[str]) -> None:
+    """Write the manifest ``{"files": [...]}`` atomically."""
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps({"files": files}, indent=1) + "\n"))

@@ -1032,6 +1032,10 @@ def report(
         str, typer.Option("--subset", help="Evaluation subset the --model folders were scored on.")
     ] = "test",
     seed: SeedOpt = 0,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace files in --out that no earlier report "
+                           "wrote (a user's own best.csv).")
+    ] = False,
 ) -> None:
     """Write the report of studies: best.csv, tables and plots.
 
@@ -1039,6 +1043,12 @@ def report(
     PNG plots. With --model, also demix.csv: median SDR/SIR/SAR/ISR per target of each
     evaluated demixer (run `tfselect evaluate` first), e.g. the per-target model against
     both baselines.
+
+    Only the report's own files in --out change: it is built aside, then each file is
+    renamed into place; the files the previous report wrote and this one does not are
+    removed (--out/.tfselect-report.json lists them); everything else stays, and a symlinked
+    --out is written through. A file of the same name that no report wrote stops the
+    report (exit 2, nothing changed) unless --overwrite.
     """
     from tfselect.report.build import make_report
 
@@ -1051,6 +1061,7 @@ def report(
     rep = make_report(
         storage, studies=study, out=out, root=root, n_boot=bootstrap, with_plots=plots,
         seed=seed, extra_tables={"demix.csv": demix} if demix is not None else None,
+        overwrite=overwrite,
     )  # fmt: skip
     typer.echo(
         f"report of {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'} "

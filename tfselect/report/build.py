@@ -1,6 +1,7 @@
 """``tfselect report``: read studies, write the CSV tables and PNG plots of a report.
 
-Files (the whole folder is swapped in at once: a reader never sees half a report)::
+Files (built aside, then each renamed into the folder; only the files that a report
+listed in the folder's ``.tfselect-report.json`` are ever replaced or removed)::
 
     trials.csv        one row per trial (target, spec, state, every metric, duration, reason)
     best.csv          best spec per (target, objective) next to STFT and xumx-sliCQ rows
@@ -50,14 +51,9 @@ class Report:
     warnings: list[str] = field(default_factory=list)
 
 
-# Files a report owns in its folder (anything else there is the user's and is kept).
-REPORT_CSVS = ("trials.csv", "best.csv", "correlations.csv", "pareto.csv", "demix.csv")
-PLOT_PREFIXES = ("scatter_", "pareto_", "clip_")
-
-
-def owned_by_report(name: str) -> bool:
-    """Whether ``name`` in a report folder is one of the report's own files."""
-    return name in REPORT_CSVS or (name.endswith(".png") and name.startswith(PLOT_PREFIXES))
+# What a report wrote in its folder, so the next one knows exactly which files are its own:
+# a name pattern would also claim a user's pareto_notes.png.
+MANIFEST = ".tfselect-report.json"
 
 
 def make_report(
@@ -69,11 +65,13 @@ def make_report(
     with_plots: bool = True,
     seed: int = 0,
     extra_tables: dict[str, pd.DataFrame] | None = None,
+    overwrite: bool = False,
 ) -> Report:
     """Build the report of ``studies`` (default: every tfselect study in ``storage``).
 
-    The whole report is written into a folder beside ``out`` and swapped in at the end
-    (``atomic.staged_folder``): a reader sees the previous report or this one, never a mix.
+    The whole report is built in a hidden folder inside ``out`` and its files renamed into
+    place at the end (``atomic.staged_files``): a failed run changes nothing, and only the
+    files of this report and of the previous one (listed in ``MANIFEST``) are touched.
 
     Args:
         storage: Optuna storage URL (read only: a missing SQLite/journal file is an error).
@@ -87,11 +85,14 @@ def make_report(
         extra_tables: more CSVs of the same report, file name -> table (``demix.csv``).
             With them and no ``studies`` named, a storage without studies (or without a
             file) is fine: the report holds those tables alone.
+        overwrite: replace files in ``out`` that this report writes but no earlier report
+            wrote (a user's own ``best.csv``); without it they stop the report.
 
     Raises:
-        TfselectError: unreachable storage, unknown study, no tfselect study at all.
+        TfselectError: unreachable storage, unknown study, no tfselect study at all, a
+            user's file in the way (without ``overwrite``).
     """
-    from tfselect.atomic import staged_folder
+    from tfselect.atomic import staged_files
     from tfselect.search.storage import open_storage
     from tfselect.search.study import tagged_studies
 
@@ -108,7 +109,7 @@ def make_report(
         raise TfselectError("no tfselect study in the storage (run `tfselect search` first)")
     final = Path(out)
     report = Report(out=final, studies=[s.study_name for s in sts])
-    with staged_folder(final, owned_by_report) as stage:
+    with staged_files(final, MANIFEST, overwrite) as stage:
         report.out = stage
         if sts:
             trials = trials_frame(sts)
