@@ -612,3 +612,98 @@ def test_choice_sentence_of_a_worse_best():
         f"best stft:n_fft=512,hop=128 is worse than the reference {STFT_REF} "
         f"(-0.40 [-0.50, -0.30], p=0.001): taking the reference {STFT_REF}"
     )
+
+
+# ------------------------------------------------------------ statistics by track
+
+
+def test_paired_by_track_equals_numpy_and_scipy_on_unequal_tracks():
+    """Per-track means of the per-clip differences (clips both saw, finite ones), then the
+    mean, the seeded percentile bootstrap and the zsplit signed-rank test over tracks."""
+    from tfselect.report.paired import paired_by_track
+
+    # Clip ids are not contiguous; tracks hold 1 to 4 clips; clip 9 only in the best, clip
+    # 13 undefined (NaN) in the reference, so track "e" keeps one of its two clips.
+    tracks = {0: "c", 1: "c", 2: "c", 3: "c", 5: "a", 6: "b", 7: "b", 9: "b", 10: "d",
+              11: "d", 12: "d", 13: "e", 14: "e", 20: "f", 21: "f"}  # fmt: skip
+    ref = {0: 10.0, 1: 8.0, 2: 12.0, 3: 9.0, 5: 7.0, 6: 11.0, 7: 6.0, 10: 9.5, 11: 10.5,
+           12: 8.5, 13: float("nan"), 14: 12.0, 20: 5.0, 21: 6.0}  # fmt: skip
+    best = {0: 10.4, 1: 8.1, 2: 12.5, 3: 8.8, 5: 7.9, 6: 11.2, 7: 6.4, 9: 99.0, 10: 9.4,
+            11: 10.9, 12: 8.8, 13: 3.0, 14: 12.3, 20: 5.6, 21: 6.2}  # fmt: skip
+    by_track = {"a": [0.9], "b": [0.2, 0.4], "c": [0.4, 0.1, 0.5, -0.2],
+                "d": [-0.1, 0.4, 0.3], "e": [0.3], "f": [0.6, 0.2]}  # fmt: skip
+    means = np.array([np.mean(by_track[k]) for k in sorted(by_track)])
+    for sign in (1.0, -1.0):
+        out = paired_by_track(best, ref, tracks, sign=sign, n_boot=400, seed=3)
+        d = sign * means
+        ci = stats.bootstrap((d,), np.mean, n_resamples=400, method="percentile",
+                             rng=np.random.default_rng(3)).confidence_interval  # fmt: skip
+        assert out["diff"] == pytest.approx(d.mean())
+        assert (out["ci_low"], out["ci_high"]) == pytest.approx((ci.low, ci.high))
+        assert out["p_value"] == pytest.approx(stats.wilcoxon(d, zero_method="zsplit").pvalue)
+        assert (out["n_tracks"], out["n_paired"]) == (6, 13)
+    # Each track weighs the same: the mean over tracks is not the mean over clips.
+    clip_mean = np.mean([v for vs in by_track.values() for v in vs])
+    assert out["diff"] != pytest.approx(-clip_mean)
+    # Six tracks all better: p = 2/64 < 0.05, an interval above 0, so "better"...
+    assert paired_by_track(best, ref, tracks)["verdict"] == "better"
+    # ... while five tracks can never reach p < 0.05 (2/32), however clear each one is.
+    five = {c: t for c, t in tracks.items() if t != "f"}
+    few = paired_by_track({c: ref.get(c, 0.0) + 1.0 for c in five}, ref, five)
+    assert few["p_value"] == pytest.approx(0.0625) and few["verdict"] == "not distinguishable"
+    # One track: no statistics. A common clip without a track: an error, not a guess.
+    one = paired_by_track({5: 8.0}, ref, tracks)
+    assert (one["n_tracks"], one["n_paired"], one["diff"]) == (1, 1, pytest.approx(1.0))
+    assert np.isnan(one["p_value"]) and one["verdict"] == "not distinguishable"
+    with pytest.raises(ValueError, match=r"no track for clip id\(s\) \[7\]"):
+        paired_by_track(best, ref, {c: t for c, t in tracks.items() if c != 7})
+
+
+def test_clip_tracks_of_a_stored_pool():
+    from tfselect.search.study import StudyTags
+
+    tags = StudyTags("vocals", "mpi", ("maximize",), {}, ("mpi",),
+                     pool=("A@0", "A@88200", "x@y@176400", "B@0"))  # fmt: skip
+    assert tags.clip_tracks() == {0: "A", 1: "A", 2: "x@y", 3: "B"}
+    assert StudyTags.from_dict(tags.as_dict()).clip_tracks() == tags.clip_tracks()
+    assert StudyTags("vocals", "mpi", ("maximize",), {}, ("mpi",)).clip_tracks() == {}
+
+
+def _correlated(rng, n_tracks: int = 10, n_clips: int = 3, track_sd: float = 1.0,
+                offset_sd: float = 0.5, clip_sd: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Two candidates' per-clip values (n_tracks * n_clips,), clips of a track adjacent, with
+    NO true difference: a track effect shared by both (``track_sd``), a per-track offset of
+    the difference (``offset_sd``, mean 0), independent clip noise (``clip_sd`` each)."""
+    track = np.repeat(rng.normal(0, track_sd, n_tracks), n_clips)
+    offset = np.repeat(rng.normal(0, offset_sd, n_tracks), n_clips)
+    ref = track + rng.normal(0, clip_sd, track.size)
+    return track + offset + rng.normal(0, clip_sd, track.size), ref
+
+
+def test_track_level_verdicts_keep_the_false_positive_rate_where_clip_level_does_not():
+    """400 simulated studies of 10 tracks x 3 clips where the candidate is no better than the
+    reference, but its difference shares an offset within each track: the track-level rule
+    says "better" (one-sided, nominally 2.5 %) and anything but "not distinguishable"
+    (two-sided, nominally 5 %) at about the nominal rates; the clip-level rule, counting
+    30 correlated clips as independent, far more often."""
+    from tfselect.report.paired import paired, paired_by_track
+
+    rng = np.random.default_rng(0)
+    tracks = {i: f"track {i // 3:02d}" for i in range(30)}
+    verdicts: dict[str, list[str]] = {"track": [], "clip": []}
+    for _ in range(400):
+        cand, ref = _correlated(rng)
+        best, reference = dict(enumerate(cand)), dict(enumerate(ref))
+        verdicts["track"].append(paired_by_track(best, reference, tracks, n_boot=200)["verdict"])
+        verdicts["clip"].append(paired(best, reference, n_boot=200)["verdict"])
+    better = {k: float(np.mean([v == "better" for v in vs])) for k, vs in verdicts.items()}
+    called = {k: float(np.mean([v != "not distinguishable" for v in vs]))
+              for k, vs in verdicts.items()}  # fmt: skip
+    rates = (f"false 'better': track {better['track']:.3f}, clip {better['clip']:.3f}; "
+             f"better or worse: track {called['track']:.3f}, clip {called['clip']:.3f}")
+    print(rates)
+    # Monte Carlo slack: 400 studies give a standard error of about 0.011 at 5 %.
+    assert better["track"] <= 0.05 and called["track"] <= 0.08, rates
+    assert called["clip"] >= 0.10 and called["clip"] > 2 * called["track"], rates
+    assert better["clip"] > better["track"], rates
+
