@@ -70,14 +70,16 @@ def _study_with_clips(per_trial: dict[str, tuple[list[float], str | None]], dire
 
 def _add_study(name: str, target: str, objective: str, direction: str,
                trials: list[tuple[str | None, list[float], str | None]],
-               storage: str | None = None):
+               storage: str | None = None, pool: tuple[str, ...] = ()):
     """A tagged study of ``target`` and ``objective``; one trial per (spec or None for a
     trial without one, per-clip values, reference name or None), numbered in that order.
-    A trial's value is the mean of its clips, its metric ``mpi`` their median."""
+    A trial's value is the mean of its clips, its metric ``mpi`` their median. ``pool``:
+    the stored pool (``track@start`` per clip id; none by default, as in older studies)."""
     from tfselect.search.study import TAG, StudyTags
 
     st = optuna.create_study(study_name=name, direction=direction, storage=storage)
-    st.set_user_attr(TAG, StudyTags(target, objective, (direction,), {}, ("mpi",)).as_dict())
+    tags = StudyTags(target, objective, (direction,), {}, ("mpi",), pool=pool)
+    st.set_user_attr(TAG, tags.as_dict())
     for spec, values, reference in trials:
         attrs = {"mpi": float(np.median(values)),
                  "clip_values": {str(i): v for i, v in enumerate(values)}}  # fmt: skip
@@ -550,14 +552,16 @@ def test_best_csv_rows_equal_the_rules_spelled_out(scenario):
     got = b[keys].astype(object).where(b[keys].notna(), None)
     assert got.values.tolist() == [list(row) for row in EXPECTED_BEST_CSV]
     assert (b["selected"].dtype, b["number"].dtype) == (bool, np.int64)
-    assert b["n_complete"].dtype == b["n_paired"].dtype == "Int64"
+    assert b["n_complete"].dtype == b["n_paired"].dtype == b["n_tracks"].dtype == "Int64"
+    # These studies stored no pool: the clips are the units, and the rows say so.
+    assert b["n_tracks"].isna().all() and set(b["unit"].dropna()) == {"clip"}
     again = best_frame(sts, n_boot=300, seed=7)
     for i, row in b.iterrows():
         own = values[row["study"]][row["number"]]
         assert row["value"] == pytest.approx(np.mean(own))
         assert row["mpi"] == pytest.approx(np.median(own))
         if not isinstance(row["versus"], str):
-            assert row[["diff", "ci_low", "ci_high", "p_value", "n_paired"]].isna().all()
+            assert row[["diff", "ci_low", "ci_high", "p_value", "n_paired", "unit"]].isna().all()
             continue
         group = b[(b.target == row["target"]) & (b.objective == row["objective"])]
         best = values[row["study"]][group[group.candidate == "best"].iloc[0]["number"]]
@@ -707,3 +711,49 @@ def test_track_level_verdicts_keep_the_false_positive_rate_where_clip_level_does
     assert called["clip"] >= 0.10 and called["clip"] > 2 * called["track"], rates
     assert better["clip"] > better["track"], rates
 
+
+def test_best_csv_tests_tracks_when_the_study_stored_its_pool(tmp_path):
+    """A pick that 30 clips call "better" is not distinguishable over the 10 tracks they
+    come from: best.csv takes the track-level verdict and selects the reference, and so do
+    `tfselect best` and train-best (the same rows, through best_choice)."""
+    import pandas as pd
+
+    from tfselect.report.best import best_choice
+    from tfselect.report.selection import best_frame
+
+    rng = np.random.default_rng(19)  # clip-level p = 0.025, track-level p = 0.16
+    pool = tuple(f"track {i // 3}@{44100 * (i % 3)}" for i in range(30))
+    cand, stft = _correlated(rng, offset_sd=0.5)
+    cand = cand + 0.15  # a small true gain, swamped by the per-track offsets
+    bark = stft - 1.0 + rng.normal(0, 0.1, 30)
+    url = f"sqlite:///{tmp_path}/pool.db"
+    studies = {}
+    for name, p in (("tracks", pool), ("clips", ())):
+        studies[name] = _add_study(name, "vocals", "mpi", "maximize", [
+            (STFT_REF, list(stft), "stft"), (BARK_REF, list(bark), "xumx-slicq"),
+            ("stft:n_fft=4096,hop=512", list(cand), None)], url, pool=p)  # fmt: skip
+    by_clip = best_frame([studies["clips"]], n_boot=500).set_index("candidate")
+    by_track = best_frame([studies["tracks"]], n_boot=500).set_index("candidate")
+    d = cand - stft
+    means = d.reshape(10, 3).mean(axis=1)  # track i // 3: clips 3i..3i+2, names in order
+    assert by_clip.loc["best", "verdict"] == "better" and by_clip.loc["best", "selected"]
+    assert by_clip.loc["best", "unit"] == "clip" and pd.isna(by_clip.loc["best", "n_tracks"])
+    best = by_track.loc["best"]
+    assert (best["versus"], best["unit"], best["n_tracks"], best["n_paired"]) == (
+        "stft", "track", 10, 30)
+    assert best["diff"] == pytest.approx(means.mean())
+    assert best["p_value"] == pytest.approx(stats.wilcoxon(means, zero_method="zsplit").pvalue)
+    assert best["p_value"] >= 0.05 and best["verdict"] == "not distinguishable"
+    assert not best["selected"] and by_track.loc["stft", "selected"]
+    bark_means = (cand - bark).reshape(10, 3).mean(axis=1)
+    assert by_track.loc["xumx-slicq", "diff"] == pytest.approx(bark_means.mean())
+    assert by_track.loc["xumx-slicq", "verdict"] == "better"
+    c = best_choice(url, "vocals", "tracks")
+    assert (c.spec, c.verdict, c.fell_back, c.n_tracks, c.n_paired) == (
+        STFT_REF, "not distinguishable", True, 10, 30)
+    assert c.p_value == pytest.approx(best["p_value"])
+    assert f"p={c.p_value:.2g} over 10 tracks (30 clips)): taking the reference" in c.sentence()
+    c = best_choice(url, "vocals", "clips")
+    assert (c.spec, c.verdict, c.n_tracks, c.n_paired) == (
+        "stft:n_fft=4096,hop=512", "better", None, 30)
+    assert f"p={c.p_value:.2g} over 30 clips)" in c.sentence()
