@@ -673,6 +673,21 @@ def test_clip_tracks_of_a_stored_pool():
     assert StudyTags("vocals", "mpi", ("maximize",), {}, ("mpi",)).clip_tracks() == {}
 
 
+def test_paired_statistics_fall_back_to_clips_only_without_every_track():
+    from tfselect.report.paired import paired, paired_by_track
+    from tfselect.report.selection import paired_statistics
+
+    best = {i: 1.0 + 0.1 * i for i in range(8)}
+    ref = {i: 0.0 for i in range(9)}  # clip 8 only in the reference: not needed
+    tracks = {i: f"t{i // 2}" for i in range(8)}
+    got = paired_statistics(best, ref, tracks, -1.0, 300, 2)
+    assert got == {**paired_by_track(best, ref, tracks, -1.0, 300, 2), "unit": "track"}
+    for partial in ({}, {i: t for i, t in tracks.items() if i != 3}):
+        got = paired_statistics(best, ref, partial, -1.0, 300, 2)
+        want = paired(best, ref, -1.0, 300, 2)
+        assert np.isnan(got.pop("n_tracks")) and got == {**want, "unit": "clip"}
+
+
 def _correlated(rng, n_tracks: int = 10, n_clips: int = 3, track_sd: float = 1.0,
                 offset_sd: float = 0.5, clip_sd: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """Two candidates' per-clip values (n_tracks * n_clips,), clips of a track adjacent, with
