@@ -70,14 +70,16 @@ def _study_with_clips(per_trial: dict[str, tuple[list[float], str | None]], dire
 
 def _add_study(name: str, target: str, objective: str, direction: str,
                trials: list[tuple[str | None, list[float], str | None]],
-               storage: str | None = None):
+               storage: str | None = None, pool: tuple[str, ...] = ()):
     """A tagged study of ``target`` and ``objective``; one trial per (spec or None for a
     trial without one, per-clip values, reference name or None), numbered in that order.
-    A trial's value is the mean of its clips, its metric ``mpi`` their median."""
+    A trial's value is the mean of its clips, its metric ``mpi`` their median. ``pool``:
+    the stored pool (``track@start`` per clip id; none by default, as in older studies)."""
     from tfselect.search.study import TAG, StudyTags
 
     st = optuna.create_study(study_name=name, direction=direction, storage=storage)
-    st.set_user_attr(TAG, StudyTags(target, objective, (direction,), {}, ("mpi",)).as_dict())
+    tags = StudyTags(target, objective, (direction,), {}, ("mpi",), pool=pool)
+    st.set_user_attr(TAG, tags.as_dict())
     for spec, values, reference in trials:
         attrs = {"mpi": float(np.median(values)),
                  "clip_values": {str(i): v for i, v in enumerate(values)}}  # fmt: skip
@@ -550,14 +552,16 @@ def test_best_csv_rows_equal_the_rules_spelled_out(scenario):
     got = b[keys].astype(object).where(b[keys].notna(), None)
     assert got.values.tolist() == [list(row) for row in EXPECTED_BEST_CSV]
     assert (b["selected"].dtype, b["number"].dtype) == (bool, np.int64)
-    assert b["n_complete"].dtype == b["n_paired"].dtype == "Int64"
+    assert b["n_complete"].dtype == b["n_paired"].dtype == b["n_tracks"].dtype == "Int64"
+    # These studies stored no pool: the clips are the units, and the rows say so.
+    assert b["n_tracks"].isna().all() and set(b["unit"].dropna()) == {"clip"}
     again = best_frame(sts, n_boot=300, seed=7)
     for i, row in b.iterrows():
         own = values[row["study"]][row["number"]]
         assert row["value"] == pytest.approx(np.mean(own))
         assert row["mpi"] == pytest.approx(np.median(own))
         if not isinstance(row["versus"], str):
-            assert row[["diff", "ci_low", "ci_high", "p_value", "n_paired"]].isna().all()
+            assert row[["diff", "ci_low", "ci_high", "p_value", "n_paired", "unit"]].isna().all()
             continue
         group = b[(b.target == row["target"]) & (b.objective == row["objective"])]
         best = values[row["study"]][group[group.candidate == "best"].iloc[0]["number"]]
@@ -612,3 +616,159 @@ def test_choice_sentence_of_a_worse_best():
         f"best stft:n_fft=512,hop=128 is worse than the reference {STFT_REF} "
         f"(-0.40 [-0.50, -0.30], p=0.001): taking the reference {STFT_REF}"
     )
+
+
+# ------------------------------------------------------------ statistics by track
+
+
+def test_paired_by_track_equals_numpy_and_scipy_on_unequal_tracks():
+    """Per-track means of the per-clip differences (clips both saw, finite ones), then the
+    mean, the seeded percentile bootstrap and the zsplit signed-rank test over tracks."""
+    from tfselect.report.paired import paired_by_track
+
+    # Clip ids are not contiguous; tracks hold 1 to 4 clips; clip 9 only in the best, clip
+    # 13 undefined (NaN) in the reference, so track "e" keeps one of its two clips.
+    tracks = {0: "c", 1: "c", 2: "c", 3: "c", 5: "a", 6: "b", 7: "b", 9: "b", 10: "d",
+              11: "d", 12: "d", 13: "e", 14: "e", 20: "f", 21: "f"}  # fmt: skip
+    ref = {0: 10.0, 1: 8.0, 2: 12.0, 3: 9.0, 5: 7.0, 6: 11.0, 7: 6.0, 10: 9.5, 11: 10.5,
+           12: 8.5, 13: float("nan"), 14: 12.0, 20: 5.0, 21: 6.0}  # fmt: skip
+    best = {0: 10.4, 1: 8.1, 2: 12.5, 3: 8.8, 5: 7.9, 6: 11.2, 7: 6.4, 9: 99.0, 10: 9.4,
+            11: 10.9, 12: 8.8, 13: 3.0, 14: 12.3, 20: 5.6, 21: 6.2}  # fmt: skip
+    by_track = {"a": [0.9], "b": [0.2, 0.4], "c": [0.4, 0.1, 0.5, -0.2],
+                "d": [-0.1, 0.4, 0.3], "e": [0.3], "f": [0.6, 0.2]}  # fmt: skip
+    means = np.array([np.mean(by_track[k]) for k in sorted(by_track)])
+    for sign in (1.0, -1.0):
+        out = paired_by_track(best, ref, tracks, sign=sign, n_boot=400, seed=3)
+        d = sign * means
+        ci = stats.bootstrap((d,), np.mean, n_resamples=400, method="percentile",
+                             rng=np.random.default_rng(3)).confidence_interval  # fmt: skip
+        assert out["diff"] == pytest.approx(d.mean())
+        assert (out["ci_low"], out["ci_high"]) == pytest.approx((ci.low, ci.high))
+        assert out["p_value"] == pytest.approx(stats.wilcoxon(d, zero_method="zsplit").pvalue)
+        assert (out["n_tracks"], out["n_paired"]) == (6, 13)
+    # Each track weighs the same: the mean over tracks is not the mean over clips.
+    clip_mean = np.mean([v for vs in by_track.values() for v in vs])
+    assert out["diff"] != pytest.approx(-clip_mean)
+    # Six tracks all better: p = 2/64 < 0.05, an interval above 0, so "better"...
+    assert paired_by_track(best, ref, tracks)["verdict"] == "better"
+    # ... while five tracks can never reach p < 0.05 (2/32), however clear each one is.
+    five = {c: t for c, t in tracks.items() if t != "f"}
+    few = paired_by_track({c: ref.get(c, 0.0) + 1.0 for c in five}, ref, five)
+    assert few["p_value"] == pytest.approx(0.0625) and few["verdict"] == "not distinguishable"
+    # One track: no statistics. A common clip without a track: an error, not a guess.
+    one = paired_by_track({5: 8.0}, ref, tracks)
+    assert (one["n_tracks"], one["n_paired"], one["diff"]) == (1, 1, pytest.approx(1.0))
+    assert np.isnan(one["p_value"]) and one["verdict"] == "not distinguishable"
+    with pytest.raises(ValueError, match=r"no track for clip id\(s\) \[7\]"):
+        paired_by_track(best, ref, {c: t for c, t in tracks.items() if c != 7})
+
+
+def test_clip_tracks_of_a_stored_pool():
+    from tfselect.search.study import StudyTags
+
+    tags = StudyTags("vocals", "mpi", ("maximize",), {}, ("mpi",),
+                     pool=("A@0", "A@88200", "x@y@176400", "B@0"))  # fmt: skip
+    assert tags.clip_tracks() == {0: "A", 1: "A", 2: "x@y", 3: "B"}
+    assert StudyTags.from_dict(tags.as_dict()).clip_tracks() == tags.clip_tracks()
+    assert StudyTags("vocals", "mpi", ("maximize",), {}, ("mpi",)).clip_tracks() == {}
+
+
+def test_paired_statistics_fall_back_to_clips_only_without_every_track():
+    from tfselect.report.paired import paired, paired_by_track
+    from tfselect.report.selection import paired_statistics
+
+    best = {i: 1.0 + 0.1 * i for i in range(8)}
+    ref = {i: 0.0 for i in range(9)}  # clip 8 only in the reference: not needed
+    tracks = {i: f"t{i // 2}" for i in range(8)}
+    got = paired_statistics(best, ref, tracks, -1.0, 300, 2)
+    assert got == {**paired_by_track(best, ref, tracks, -1.0, 300, 2), "unit": "track"}
+    for partial in ({}, {i: t for i, t in tracks.items() if i != 3}):
+        got = paired_statistics(best, ref, partial, -1.0, 300, 2)
+        want = paired(best, ref, -1.0, 300, 2)
+        assert np.isnan(got.pop("n_tracks")) and got == {**want, "unit": "clip"}
+
+
+def _correlated(rng, n_tracks: int = 10, n_clips: int = 3, track_sd: float = 1.0,
+                offset_sd: float = 0.5, clip_sd: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
+    """Two candidates' per-clip values (n_tracks * n_clips,), clips of a track adjacent, with
+    NO true difference: a track effect shared by both (``track_sd``), a per-track offset of
+    the difference (``offset_sd``, mean 0), independent clip noise (``clip_sd`` each)."""
+    track = np.repeat(rng.normal(0, track_sd, n_tracks), n_clips)
+    offset = np.repeat(rng.normal(0, offset_sd, n_tracks), n_clips)
+    ref = track + rng.normal(0, clip_sd, track.size)
+    return track + offset + rng.normal(0, clip_sd, track.size), ref
+
+
+def test_track_level_verdicts_keep_the_false_positive_rate_where_clip_level_does_not():
+    """400 simulated studies of 10 tracks x 3 clips where the candidate is no better than the
+    reference, but its difference shares an offset within each track: the track-level rule
+    says "better" (one-sided, nominally 2.5 %) and anything but "not distinguishable"
+    (two-sided, nominally 5 %) at about the nominal rates; the clip-level rule, counting
+    30 correlated clips as independent, far more often."""
+    from tfselect.report.paired import paired, paired_by_track
+
+    rng = np.random.default_rng(0)
+    tracks = {i: f"track {i // 3:02d}" for i in range(30)}
+    verdicts: dict[str, list[str]] = {"track": [], "clip": []}
+    for _ in range(400):
+        cand, ref = _correlated(rng)
+        best, reference = dict(enumerate(cand)), dict(enumerate(ref))
+        verdicts["track"].append(paired_by_track(best, reference, tracks, n_boot=200)["verdict"])
+        verdicts["clip"].append(paired(best, reference, n_boot=200)["verdict"])
+    better = {k: float(np.mean([v == "better" for v in vs])) for k, vs in verdicts.items()}
+    called = {k: float(np.mean([v != "not distinguishable" for v in vs]))
+              for k, vs in verdicts.items()}  # fmt: skip
+    rates = (f"false 'better': track {better['track']:.3f}, clip {better['clip']:.3f}; "
+             f"better or worse: track {called['track']:.3f}, clip {called['clip']:.3f}")
+    print(rates)
+    # Monte Carlo slack: 400 studies give a standard error of about 0.011 at 5 %.
+    assert better["track"] <= 0.05 and called["track"] <= 0.08, rates
+    assert called["clip"] >= 0.10 and called["clip"] > 2 * called["track"], rates
+    assert better["clip"] > better["track"], rates
+
+
+def test_best_csv_tests_tracks_when_the_study_stored_its_pool(tmp_path):
+    """A pick that 30 clips call "better" is not distinguishable over the 10 tracks they
+    come from: best.csv takes the track-level verdict and selects the reference, and so do
+    `tfselect best` and train-best (the same rows, through best_choice)."""
+    import pandas as pd
+
+    from tfselect.report.best import best_choice
+    from tfselect.report.selection import best_frame
+
+    rng = np.random.default_rng(19)  # clip-level p = 0.025, track-level p = 0.16
+    pool = tuple(f"track {i // 3}@{44100 * (i % 3)}" for i in range(30))
+    cand, stft = _correlated(rng, offset_sd=0.5)
+    cand = cand + 0.15  # a small true gain, swamped by the per-track offsets
+    bark = stft - 1.0 + rng.normal(0, 0.1, 30)
+    url = f"sqlite:///{tmp_path}/pool.db"
+    studies = {}
+    for name, p in (("tracks", pool), ("clips", ())):
+        studies[name] = _add_study(name, "vocals", "mpi", "maximize", [
+            (STFT_REF, list(stft), "stft"), (BARK_REF, list(bark), "xumx-slicq"),
+            ("stft:n_fft=4096,hop=512", list(cand), None)], url, pool=p)  # fmt: skip
+    by_clip = best_frame([studies["clips"]], n_boot=500).set_index("candidate")
+    by_track = best_frame([studies["tracks"]], n_boot=500).set_index("candidate")
+    d = cand - stft
+    means = d.reshape(10, 3).mean(axis=1)  # track i // 3: clips 3i..3i+2, names in order
+    assert by_clip.loc["best", "verdict"] == "better" and by_clip.loc["best", "selected"]
+    assert by_clip.loc["best", "unit"] == "clip" and pd.isna(by_clip.loc["best", "n_tracks"])
+    best = by_track.loc["best"]
+    assert (best["versus"], best["unit"], best["n_tracks"], best["n_paired"]) == (
+        "stft", "track", 10, 30)
+    assert best["diff"] == pytest.approx(means.mean())
+    assert best["p_value"] == pytest.approx(stats.wilcoxon(means, zero_method="zsplit").pvalue)
+    assert best["p_value"] >= 0.05 and best["verdict"] == "not distinguishable"
+    assert not best["selected"] and by_track.loc["stft", "selected"]
+    bark_means = (cand - bark).reshape(10, 3).mean(axis=1)
+    assert by_track.loc["xumx-slicq", "diff"] == pytest.approx(bark_means.mean())
+    assert by_track.loc["xumx-slicq", "verdict"] == "better"
+    c = best_choice(url, "vocals", "tracks")
+    assert (c.spec, c.verdict, c.fell_back, c.n_tracks, c.n_paired) == (
+        STFT_REF, "not distinguishable", True, 10, 30)
+    assert c.p_value == pytest.approx(best["p_value"])
+    assert f"p={c.p_value:.2g} over 10 tracks (30 clips)): taking the reference" in c.sentence()
+    c = best_choice(url, "vocals", "clips")
+    assert (c.spec, c.verdict, c.n_tracks, c.n_paired) == (
+        "stft:n_fft=4096,hop=512", "better", None, 30)
+    assert f"p={c.p_value:.2g} over 30 clips)" in c.sentence()

@@ -1075,7 +1075,9 @@ def report(
 
 
 def _print_best(path: Path) -> None:
-    """Show best.csv as a table: each target's best spec next to the two references."""
+    """Show best.csv as a table: each target's best spec next to the two references, with
+    the statistics and the units they were computed over ("10 tracks", or "30 clips" for a
+    study that stored no pool)."""
     import pandas as pd
     from rich.console import Console
     from rich.table import Table
@@ -1084,21 +1086,33 @@ def _print_best(path: Path) -> None:
         return
     df = pd.read_csv(path)
     table = Table(title="best transform per target (best.csv; * = selected)")
-    cols = ("target", "objective", "candidate", "spec", "value", "diff [95% CI]", "p", "verdict")
+    cols = ("target", "objective", "candidate", "spec", "value", "diff [95% CI]", "p", "over",
+            "verdict")  # fmt: skip
     for col in cols:
-        table.add_column(col, justify="right" if col in ("value", "p") else "left")
+        table.add_column(col, justify="right" if col in ("value", "p", "over") else "left")
     has_stats = "diff" in df.columns
     for row in df.itertuples():
-        stats = ["", "", ""]
+        stats = ["", "", "", ""]
         if has_stats and pd.notna(row.diff):
             stats = [f"{row.diff:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]",
-                     f"{row.p_value:.2g}", str(row.verdict)]  # fmt: skip
+                     f"{row.p_value:.2g}", _units(row), str(row.verdict)]  # fmt: skip
         elif has_stats and isinstance(row.verdict, str):
-            stats[2] = row.verdict
+            stats[3] = row.verdict
         mark = "*" if has_stats and bool(row.selected) else ""
         table.add_row(row.target, row.objective, row.candidate + mark, row.spec,
                       f"{row.value:.2f}", *stats)  # fmt: skip
-    Console(width=160).print(table)
+    Console(width=172).print(table)
+
+
+def _units(row) -> str:
+    """The units behind one best.csv row's statistics: "10 tracks" (track level) or "30
+    clips" (clip level, or a best.csv written before tracks were counted)."""
+    import pandas as pd
+
+    n_tracks = getattr(row, "n_tracks", None)
+    if n_tracks is not None and pd.notna(n_tracks):
+        return f"{int(n_tracks)} tracks"
+    return f"{int(row.n_paired)} clips" if pd.notna(row.n_paired) else ""
 
 
 def best_columns(df) -> list[str]:

@@ -2,9 +2,10 @@
 
 ``best.csv`` contract (written by ``tfselect report``, read by ``train-best``): columns at
 least ``target, objective, candidate, spec, value`` plus, per row, the paired statistics
-``diff, ci_low, ci_high, p_value, n_paired, verdict`` and ``selected``, then one column per
-metric; ``candidate`` is ``best``, ``stft`` or ``xumx-slicq``; per target the primary
-objective's rows come first.
+``diff, ci_low, ci_high, p_value, n_tracks, n_paired, unit, verdict`` and ``selected``, then
+one column per metric; ``candidate`` is ``best``, ``stft`` or ``xumx-slicq``; per target the
+primary objective's rows come first. A best.csv written before ``n_tracks`` and ``unit``
+existed reads the same way (only ``selected`` or ``candidate`` decide).
 
 Selection (``select``): "significant" (default) takes the best candidate only when its
 improvement over the better reference is significant (verdict "better"), else that
@@ -94,6 +95,8 @@ class Choice:
         reference: the better reference's name ("" when there is none).
         reference_spec: its spec.
         diff, ci_low, ci_high, p_value: the best candidate against that reference.
+        n_tracks, n_paired: the tracks and clips behind them (``n_tracks`` None when the
+            study knows no tracks and the clips were the units).
         verdict: better / not distinguishable / worse / reference / no reference.
         fell_back: the choice is the reference because the best was not significantly better.
     """
@@ -108,6 +111,8 @@ class Choice:
     ci_low: float = math.nan
     ci_high: float = math.nan
     p_value: float = math.nan
+    n_tracks: int | None = None
+    n_paired: int | None = None
     verdict: str = "no reference"
     fell_back: bool = False
 
@@ -118,7 +123,7 @@ class Choice:
         if not self.reference:
             return f"best {self.best_spec} (no reference trial to compare with)"
         stats = (f"{self.diff:+.2f} [{self.ci_low:+.2f}, {self.ci_high:+.2f}], "
-                 f"p={self.p_value:.2g}")  # fmt: skip
+                 f"p={self.p_value:.2g}{self._over()}")  # fmt: skip
         words = {"better": "better than", "worse": "worse than"}.get(
             self.verdict, "not distinguishable from"
         )
@@ -126,6 +131,13 @@ class Choice:
         if self.fell_back:
             line += f": taking the reference {self.reference_spec}"
         return line
+
+    def _over(self) -> str:
+        """The units behind the statistics, e.g. ' over 10 tracks (30 clips)', ' over 30
+        clips' (no tracks known), or '' (no counts)."""
+        if self.n_tracks is not None:
+            return f" over {_n(self.n_tracks, 'track')} ({_n(self.n_paired or 0, 'clip')})"
+        return f" over {_n(self.n_paired, 'clip')}" if self.n_paired is not None else ""
 
 
 def best_choice(
@@ -180,6 +192,8 @@ def best_choice(
         ci_low=float(best["ci_low"]),
         ci_high=float(best["ci_high"]),
         p_value=float(best["p_value"]),
+        n_tracks=_count(best["n_tracks"]),
+        n_paired=_count(best["n_paired"]),
         verdict=str(best["verdict"]),
         fell_back=chosen["candidate"] != "best",
     )
@@ -191,3 +205,14 @@ def best_spec(
     """(spec, study name, value) chosen for ``target`` (see :func:`best_choice`)."""
     c = best_choice(storage_url, target, study, select)
     return c.spec, c.study, c.value
+
+
+def _count(v) -> int | None:
+    """A count column's value as an int, None where it is missing (NaN/NA)."""
+    import pandas as pd
+
+    return None if pd.isna(v) else int(v)
+
+
+def _n(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' if n != 1 else ''}"

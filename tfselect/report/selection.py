@@ -2,18 +2,20 @@
 transforms, and the one spec that is selected (what best.csv holds and train-best reads).
 
 Rule: the best candidate is selected only when it is significantly better than the better
-reference (verdict "better" of :func:`tfselect.report.paired.paired`), or when it is a
-reference itself; otherwise the better reference is.
+reference (verdict "better" of :func:`tfselect.report.paired.paired_by_track`: the tracks of
+the study's pool are the units), or when it is a reference itself; otherwise the better
+reference is. A study stored without its pool falls back to clips as the units
+(:func:`tfselect.report.paired.paired`), and its rows say so (``unit`` = "clip").
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from tfselect.report.paired import paired
+from tfselect.report.paired import paired, paired_by_track
 from tfselect.report.tables import ordered_metrics, report_order
 from tfselect.search.ranking import (
     best_trial,
@@ -24,7 +26,27 @@ from tfselect.search.ranking import (
 )
 from tfselect.search.study import REFERENCES, RESERVED_ATTRS, read_tags
 
-STAT_COLUMNS = ["versus", "diff", "ci_low", "ci_high", "p_value", "n_paired", "verdict", "selected"]
+STAT_COLUMNS = ["versus", "diff", "ci_low", "ci_high", "p_value", "n_tracks", "n_paired", "unit",
+                "verdict", "selected"]  # fmt: skip
+
+
+def paired_statistics(
+    best: Mapping[int, float],
+    reference: Mapping[int, float],
+    tracks: Mapping[int, str],
+    sign: float = 1.0,
+    n_boot: int = 2000,
+    seed: int = 0,
+) -> dict[str, float | int | str]:
+    """The paired statistics of two trials' per-clip values ({clip id: value} each), by track
+    when ``tracks`` ({clip id: track name}) names every clip both saw, else by clip.
+
+    Returns :func:`tfselect.report.paired.paired_by_track`'s dict, or ``paired``'s with
+    ``n_tracks`` NaN, plus ``unit``: "track" or "clip".
+    """
+    if tracks and set(best) & set(reference) <= set(tracks):
+        return {**paired_by_track(best, reference, tracks, sign, n_boot, seed), "unit": "track"}
+    return {**paired(best, reference, sign, n_boot, seed), "n_tracks": math.nan, "unit": "clip"}
 
 
 def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
@@ -38,14 +60,16 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
     else the objective of the study with the most trials. ``value`` is the first objective's
     value (mean over clips) for every row.
 
-    Statistics (:func:`tfselect.report.paired.paired`, first objective, clips both saw): on
-    a reference row, the best candidate against that reference; on the best row, against
-    the better reference (named in ``versus``). ``selected`` marks one row per (target,
-    objective): the best candidate when its verdict against the better reference is
-    "better" (or it is a reference itself), else the better reference.
+    Statistics (:func:`paired_statistics`, first objective, clips both saw, the pool's
+    tracks as the units when the study stored its pool): on a reference row, the best
+    candidate against that reference; on the best row, against the better reference (named
+    in ``versus``). ``selected`` marks one row per (target, objective): the best candidate
+    when its verdict against the better reference is "better" (or it is a reference
+    itself), else the better reference.
 
     Columns: target, objective, candidate, spec, value, study, number, n_complete, versus,
-    diff, ci_low, ci_high, p_value, n_paired, verdict, selected, then one per metric.
+    diff, ci_low, ci_high, p_value, n_tracks, n_paired (clips), unit (track / clip), verdict,
+    selected, then one per metric.
     """
     chosen: dict[tuple[str, str], tuple] = {}
     order: list[tuple[str, str]] = []
@@ -70,9 +94,10 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
         target, objective = key
         sign = direction_sign(st)
         refs = reference_trials(st)
+        tracks = read_tags(st).clip_tracks()
         best_is_ref = next((n for n, r in refs.items() if r.number == t.number), None)
         better_ref = max(refs, key=lambda n: sign * refs[n].values[0]) if refs else None
-        stats = {n: paired(clip_values(t), clip_values(r), sign, n_boot, seed)
+        stats = {n: paired_statistics(clip_values(t), clip_values(r), tracks, sign, n_boot, seed)
                  for n, r in refs.items() if r.number != t.number}  # fmt: skip
         if best_is_ref is not None or better_ref is None:
             keep = "best"
@@ -110,4 +135,4 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
     df = pd.DataFrame(rows).reindex(columns=cols + STAT_COLUMNS + ordered_metrics(metric_names))
     df["selected"] = df["selected"].astype(bool)
     return df.astype({"value": float, "number": int, "n_complete": "Int64",
-                      "n_paired": "Int64"})  # fmt: skip
+                      "n_tracks": "Int64", "n_paired": "Int64"})  # fmt: skip

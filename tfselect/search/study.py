@@ -53,6 +53,8 @@ class StudyTags:
         choices: the categorical choices of the search space (scales, phase, form, STFT
             sizes): Optuna cannot change them within a study, so workers must agree.
             Numeric ranges may change between runs (e.g. to widen bins).
+        pool: ``track@start`` per clip of the pool, clip id = index
+            (:func:`tfselect.search.trial.pool_ids`); empty for a study stored without it.
     """
 
     target: str
@@ -63,6 +65,10 @@ class StudyTags:
     root: str = ""
     choices: Mapping[str, Any] = field(default_factory=dict)
     pool: tuple[str, ...] = ()
+
+    def clip_tracks(self) -> dict[int, str]:
+        """{clip id: track name} of the pool (empty when the study did not store it)."""
+        return {i: s.rpartition("@")[0] for i, s in enumerate(self.pool)}
 
     def as_dict(self) -> dict[str, Any]:
         return {
