@@ -20,6 +20,7 @@ estimates (batch, targets, channels, samples).
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -27,7 +28,7 @@ from torch import Tensor, nn
 
 from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.demix.convnext import ConvNeXtNet
-from tfselect.errors import TfselectError
+from tfselect.errors import SpecError, TfselectError
 
 SHARED_SLICQT = "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"
 STFT_BASELINE = "stft:n_fft=4096,hop=1024"
@@ -45,6 +46,16 @@ PRESETS: dict[str, dict[str, int]] = {
 }
 NETWORKS = ("auto", "blstm", "cdae", "convnext")
 MATRIX_NETWORKS = ("blstm", "convnext")  # networks that need one block (a matrix form)
+MASKS = ("sigmoid", "relu")
+# A configuration may come from a model folder, which is data from someone else: its sizes
+# are bounded before anything is allocated. Each bound is far above the "large" preset and
+# the published models (Open-Unmix-L: hidden 1024, 3 layers); MAX_PARAMETERS bounds what they
+# add up to over every branch (2 GB of float32 weights; "large" on a 4096-point STFT holds
+# 9.5 M per branch).
+MAX_SIZES: dict[str, int] = {"hidden": 4096, "layers": 8, "channels": 512,
+                             "width": 1024, "blocks": 64, "patch_bins": 64, "patch_frames": 64}
+MAX_PARAMETERS = 500_000_000
+MAX_TARGETS = 64
 
 
 class ModelConfigError(TfselectError, ValueError):
@@ -81,17 +92,70 @@ class ModelConfig:
     deoverlap: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ModelConfigError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
-        if self.network not in NETWORKS:
-            raise ModelConfigError(f"network must be auto, blstm, cdae or convnext, got "
-                                   f"{self.network!r}")
-        if self.mask not in ("sigmoid", "relu"):
-            raise ModelConfigError(f"mask must be sigmoid or relu, got {self.mask!r}")
+        _check_fields(self)
         self.sizes = {**PRESETS[self.preset], **self.sizes}
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _check_fields(c: ModelConfig) -> None:
+    """ModelConfigError (one line naming the field) for a field of the wrong type or range.
+
+    A configuration comes from the command line or from a model folder, which is data from
+    someone else: target names become file names and sizes become allocations, so every
+    field is checked before anything is built (the target names by the one rule of
+    :func:`~tfselect.audio.stem_files.is_target_name`).
+    """
+    from tfselect.audio.stem_files import TARGET_NAME_RULE, is_target_name
+    from tfselect.transforms import TransformSpec
+
+    if not isinstance(c.specs, dict) or not 1 <= len(c.specs) <= MAX_TARGETS:
+        raise ModelConfigError(f"specs must map 1 to {MAX_TARGETS} target names to transform "
+                               f"specs, got {_shown(c.specs)}")
+    for target, spec in c.specs.items():
+        if not is_target_name(target):
+            raise ModelConfigError(f"specs: {target!r} cannot name a target ({TARGET_NAME_RULE})")
+        try:
+            TransformSpec.parse(spec)
+        except SpecError as exc:
+            raise ModelConfigError(f"specs.{target}: {exc}") from None
+    for name, allowed in (("preset", tuple(PRESETS)), ("network", NETWORKS), ("mask", MASKS)):
+        value = getattr(c, name)
+        if not isinstance(value, str) or value not in allowed:
+            raise ModelConfigError(f"{name} must be {' or '.join(allowed)}, got {_shown(value)}")
+    # Every mixture reaches the model as 44.1 kHz stereo (data.py, separate.py).
+    for name, want in (("channels", 2), ("sample_rate", SAMPLE_RATE)):
+        if not _is_int(getattr(c, name)) or getattr(c, name) != want:
+            raise ModelConfigError(f"{name} must be {want}, got {_shown(getattr(c, name))}")
+    if not isinstance(c.residual, bool):
+        raise ModelConfigError(f"residual must be true or false, got {_shown(c.residual)}")
+    if not isinstance(c.sizes, dict):
+        raise ModelConfigError(f"sizes must map size names to integers, got {_shown(c.sizes)}")
+    for name, value in c.sizes.items():
+        if name not in MAX_SIZES:
+            raise ModelConfigError(f"sizes: unknown size {name!r} (known: {', '.join(MAX_SIZES)})")
+        if not _is_int(value) or not 1 <= value <= MAX_SIZES[name]:
+            raise ModelConfigError(f"sizes.{name} must be an integer in [1, {MAX_SIZES[name]}], "
+                                   f"got {_shown(value)}")
+    if not isinstance(c.deoverlap, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in c.deoverlap.items()):
+        raise ModelConfigError("deoverlap must map transform specs to de-overlap "
+                               f"configurations, got {_shown(c.deoverlap)}")
+    for spec in c.deoverlap:
+        try:
+            TransformSpec.parse(spec)
+        except SpecError as exc:
+            raise ModelConfigError(f"deoverlap: {exc}") from None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` cut short: a message stays one readable line whatever a file holds."""
+    return reprlib.repr(value)
 
 
 class BLSTMNet(nn.Module):
@@ -155,7 +219,9 @@ class Branch(nn.Module):
     bins_b, slices, frames_b).
     """
 
-    def __init__(self, spec: str, config: ModelConfig) -> None:
+    def __init__(self, spec: str, config: ModelConfig, budget: int = MAX_PARAMETERS) -> None:
+        """``budget``: the most parameters this branch's networks may hold (checked before
+        they are allocated, so that a model folder cannot make us allocate what it likes)."""
         super().__init__()
         from tfselect.transforms import build
 
@@ -174,15 +240,15 @@ class Branch(nn.Module):
                 "blocks; use form=zeropad or form=rasterize, or network cdae"
             )
         self.family = family
-        sz = config.sizes
-        if family == "blstm":
-            nets = [BLSTMNet(config.channels, bins[0], sz["hidden"], sz["layers"])]
-        elif family == "convnext":
-            nets = [ConvNeXtNet(config.channels, sz["width"], sz["blocks"], sz["patch_bins"],
-                                sz["patch_frames"])]
-        else:
-            nets = [CDAENet(config.channels, sz["channels"]) for _ in bins]
-        self.nets = nn.ModuleList(nets)
+        with torch.device("meta"):  # shapes only: count before allocating
+            count = sum(p.numel() for net in _networks(family, bins, config)
+                        for p in net.parameters())
+        if count > budget:
+            raise ModelConfigError(
+                f"sizes: the {family} networks on {spec} would hold {count:,} parameters; a "
+                f"model may hold {MAX_PARAMETERS:,} in all"
+            )
+        self.nets = nn.ModuleList(_networks(family, bins, config))
         self.deoverlap = _deoverlap_net(spec, config)
         self.amp = False  # set by the trainer: autocast the networks (not the transforms)
 
@@ -209,6 +275,17 @@ class Branch(nn.Module):
         if self.deoverlap is not None:
             Y = self.deoverlap(Y)
         return self.transform.inverse(Y, x.shape[-1])
+
+
+def _networks(family: str, bins: list[int], config: ModelConfig) -> list[nn.Module]:
+    """The mask networks of a branch: one for a matrix form, one per block for ``cdae``."""
+    sz = config.sizes
+    if family == "blstm":
+        return [BLSTMNet(config.channels, bins[0], sz["hidden"], sz["layers"])]
+    if family == "convnext":
+        return [ConvNeXtNet(config.channels, sz["width"], sz["blocks"], sz["patch_bins"],
+                            sz["patch_frames"])]
+    return [CDAENet(config.channels, sz["channels"]) for _ in bins]
 
 
 def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
@@ -246,9 +323,11 @@ class Demixer(nn.Module):
         self.targets = [t for t in TARGETS if t in config.specs] + [
             t for t in config.specs if t not in TARGETS
         ]
-        self.branches = nn.ModuleDict(
-            {branch_key(t): Branch(config.specs[t], config) for t in self.targets}
-        )
+        branches, left = {}, MAX_PARAMETERS
+        for t in self.targets:
+            branches[branch_key(t)] = branch = Branch(config.specs[t], config, budget=left)
+            left -= sum(p.numel() for p in branch.nets.parameters())
+        self.branches = nn.ModuleDict(branches)
 
     def load_deoverlap(self) -> None:
         """Fill every branch's frozen DeOverlapNet from its ``source`` folder (fresh training)."""
