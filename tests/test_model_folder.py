@@ -31,6 +31,22 @@ STFT = "stft:n_fft=256,hop=64"
 ABSOLUTE = "<absolute>"  # replaced by an absolute path beside --out in the test
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_click_command():
+    """Build the click command once: typer's CliRunner rebuilds it on every call (about
+    0.2 s), which would be most of this file's time."""
+    import typer.testing
+
+    build = getattr(typer.testing, "_get_command", None)
+    if build is None:  # another typer: its runner as it is
+        yield
+        return
+    command = build(app)
+    typer.testing._get_command = lambda a: command if a is app else build(a)
+    yield
+    typer.testing._get_command = build
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
     """A model folder as `train` writes it: two branches, random weights, a target map."""
@@ -68,6 +84,11 @@ def _set(path: str, value) -> Callable[[dict], None]:
     return edit
 
 
+def _too_big(ck: dict) -> None:
+    """Sizes each within its bound whose networks add up to 800 M parameters (3.2 GB)."""
+    ck["model_config"].update(network="blstm", sizes={"hidden": 4096, "layers": 8})
+
+
 def _poison(value: float) -> Callable[[dict], None]:
     def edit(ck: dict) -> None:
         key = sorted(ck["state_dict"])[3]
@@ -103,6 +124,7 @@ CASES: dict[str, tuple[Callable[[dict], None], tuple[str, ...]]] = {
     "width-zero": (_set("model_config.sizes.width", 0), ("sizes.width",)),
     "blocks-negative": (_set("model_config.sizes.blocks", -1), ("sizes.blocks",)),
     "patch-huge": (_set("model_config.sizes.patch_bins", 10**5), ("sizes.patch_bins",)),
+    "networks-too-big": (_too_big, ("sizes", "parameters")),  # counted, never allocated
     "cdae-channels-zero": (_set("model_config.sizes.channels", 0), ("sizes.channels",)),
     "channels-zero": (_set("model_config.channels", 0), ("channels",)),
     "channels-negative": (_set("model_config.channels", -2), ("channels",)),
