@@ -72,11 +72,11 @@ def load_model(model_dir: Path, device: str = "cpu") -> Demixer:
                               f"`tfselect train-best --out {model_dir}` first)")
     ck = load_checkpoint(path)
     model = build_model(ck, path)
-    model.train_config = train_config(ck, path)
+    model.train_config = read_train_config(ck, path)
     return model.to(rank_device(device)).eval()
 
 
-def train_config(ck: dict, path: Path) -> dict:
+def read_train_config(ck: dict, path: Path) -> dict:
     """The training configuration of a model file, as far as reading a model uses it: a
     mapping whose target map (``evaluate`` regroups the corpus with it) holds valid names,
     and whose ``baseline`` (a model's name in the tables) is a string. CheckpointError (one

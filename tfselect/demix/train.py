@@ -117,16 +117,18 @@ def _check_resume(ck: dict, path: Path) -> None:
     """CheckpointError (one line naming the field) unless ``ck`` holds every part resuming
     reads, each of its type: a checkpoint truncated by hand or made elsewhere would otherwise
     stop with a KeyError traceback halfway through restoring the state."""
-    for part, want in [*RESUME_PARTS.items(), *(
-            (f"state.{k}", t) for k, t in RESUME_STATE.items())]:
-        parent, _, key = part.rpartition(".")
-        holder = ck[parent] if parent else ck
+
+    def check(holder: dict, key: str, kind: type, name: str) -> None:
         if key not in holder:
-            raise CheckpointError(f"{path} has no {part} to resume from")
-        value = holder[key]
-        if not isinstance(value, want) or isinstance(value, bool):
-            raise CheckpointError(f"{path}: {part} is a {type(value).__name__}, not a "
-                                  f"{getattr(want, '__name__', 'number')}")
+            raise CheckpointError(f"{path} has no {name} to resume from")
+        if not isinstance(holder[key], kind) or isinstance(holder[key], bool):
+            raise CheckpointError(f"{path}: {name} is a {type(holder[key]).__name__}, not a "
+                                  f"{getattr(kind, '__name__', 'number')}")
+
+    for key, kind in RESUME_PARTS.items():
+        check(ck, key, kind, key)
+    for key, kind in RESUME_STATE.items():
+        check(ck["state"], key, kind, f"state.{key}")
     if min(ck["state"]["epoch"], ck["state"]["bad_epochs"]) < 0:
         raise CheckpointError(f"{path}: state.epoch and state.bad_epochs must be >= 0")
 
