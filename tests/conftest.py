@@ -10,6 +10,8 @@ resolves the default root.
 metrics); ``small_study``: that file written to the test's tmp_path.
 ``cli_env()``: environment for ``python -m tfselect`` subprocesses (this checkout first on
 PYTHONPATH, no ``$MUSDB_PATH``).
+``one_line_error(result, *words)``: assert a CliRunner result is exit status 2 with one line
+``tfselect: error: ...`` holding ``words``.
 Every test starts from the same global random state (Python, numpy and torch seeded with
 ``$TFSELECT_TEST_SEED``, default 0, printed in the session header), so a test that draws from
 the global generators (model initialisation, ``torch.randn`` without a generator) is
@@ -70,6 +72,18 @@ def cli_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.pop("MUSDB_PATH", None)
     return env
+
+
+def one_line_error(res, *words: str) -> str:
+    """Assert the CLI result is exit 2 with one line `tfselect: error: ...`; return it."""
+    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
+    assert res.exit_code == 2, (res.exit_code, res.output)
+    err = res.stderr.strip()
+    assert err.startswith("tfselect: error: ") and "\n" not in err, err
+    assert "Traceback" not in res.output
+    for w in words:
+        assert w in err, (w, err)
+    return err
 
 
 @pytest.fixture()

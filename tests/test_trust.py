@@ -27,6 +27,7 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import SMALL_STUDY, cli_env, write_wav_track
+from conftest import one_line_error as _one_line_error
 from typer.testing import CliRunner
 
 from tfselect import TARGETS
@@ -35,18 +36,6 @@ from tfselect.errors import TfselectError
 
 runner = CliRunner()
 STFT = "stft:n_fft=512,hop=128"
-
-
-def _one_line_error(res, *words: str) -> str:
-    """Assert the CLI result is exit 2 with one line `tfselect: error: ...`; return it."""
-    assert res.exception is None or isinstance(res.exception, SystemExit), res.exception
-    assert res.exit_code == 2, (res.exit_code, res.output)
-    err = res.stderr.strip()
-    assert err.startswith("tfselect: error: ") and "\n" not in err, err
-    assert "Traceback" not in res.output
-    for w in words:
-        assert w in err, (w, err)
-    return err
 
 
 def _tiny_model(folder: Path) -> Path:

@@ -850,6 +850,7 @@ def separate(
         output_folder,
         output_names,
         separate_file,
+        stem_names,
     )
 
     check_chunking(chunk, overlap)
@@ -858,7 +859,7 @@ def separate(
     _check_out_folder(out)
     names = output_names(files)
     for name in names:  # every clash is found before any song is separated
-        output_folder(out, name, list(demixer.targets), overwrite)
+        output_folder(out, name, stem_names(demixer), overwrite)
     for f, name in zip(files, names, strict=True):
         for path in separate_file(demixer, f, out, wiener, chunk, overlap,
                                   wiener_iterations=wiener_iterations, overwrite=overwrite,

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 RESERVED = ("mixture", "residual")
+MAX_NAME_BYTES = 200  # UTF-8 bytes of a target name: the stem's temporary file name adds 18
+TARGET_NAME_RULE = (f"not {' or '.join(RESERVED)}, no '/' or '\\', no leading '.', no control "
+                    f"characters, 1 to {MAX_NAME_BYTES} bytes")
 # Residual of a shipped mixture against the sum of its stems below this (dB relative to the
 # mixture) is rounding (16-bit files, float32 sums) and is not worth a warning.
 RESIDUAL_DB = -60.0
@@ -33,12 +36,22 @@ RESIDUAL_DB = -60.0
 _residual_said: set[Path] = set()
 
 
+def is_target_name(name: object) -> bool:
+    """Whether ``name`` can name a target: it becomes the file name ``<name>.wav`` beside
+    ``mixture`` and ``residual``, and a CLI value. The one rule for names from the user, a
+    dataset and a model folder alike, so that none can climb out of its folder (no
+    separator, no leading dot, hence no ``..``), hide itself, hold a control character (a NUL
+    breaks every file call) or exceed a file system's 255 bytes once ``.wav`` and
+    :func:`~tfselect.atomic.atomic_write`'s temporary suffix are added."""
+    return (isinstance(name, str) and name.isprintable() and name not in RESERVED
+            and not name.startswith(".") and "/" not in name and "\\" not in name
+            and 0 < len(name.encode()) <= MAX_NAME_BYTES)
+
+
 def check_target_name(name: str, where: Path) -> str:
     """A stem/target name usable as a file name and a CLI value, else a DatasetError."""
-    if not name or name in RESERVED or name.startswith(".") or "/" in name or "\\" in name:
-        raise DatasetError(
-            f"{where}: '{name}' cannot name a target (reserved: {', '.join(RESERVED)})"
-        )
+    if not is_target_name(name):
+        raise DatasetError(f"{where}: {name!r} cannot name a target ({TARGET_NAME_RULE})")
     return name
 
 

@@ -20,6 +20,7 @@ estimates (batch, targets, channels, samples).
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -27,7 +28,7 @@ from torch import Tensor, nn
 
 from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.demix.convnext import ConvNeXtNet
-from tfselect.errors import TfselectError
+from tfselect.errors import SpecError, TfselectError
 
 SHARED_SLICQT = "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"
 STFT_BASELINE = "stft:n_fft=4096,hop=1024"
@@ -45,6 +46,16 @@ PRESETS: dict[str, dict[str, int]] = {
 }
 NETWORKS = ("auto", "blstm", "cdae", "convnext")
 MATRIX_NETWORKS = ("blstm", "convnext")  # networks that need one block (a matrix form)
+MASKS = ("sigmoid", "relu")
+# A configuration may come from a model folder, which is data from someone else: its sizes
+# are bounded before anything is allocated. Each bound is far above the "large" preset and
+# the published models (Open-Unmix-L: hidden 1024, 3 layers); MAX_PARAMETERS bounds what they
+# add up to over every branch (2 GB of float32 weights; "large" on a 4096-point STFT holds
+# 9.5 M per branch).
+MAX_SIZES: dict[str, int] = {"hidden": 4096, "layers": 8, "channels": 512,
+                             "width": 1024, "blocks": 64, "patch_bins": 64, "patch_frames": 64}
+MAX_PARAMETERS = 500_000_000
+MAX_TARGETS = 64
 
 
 class ModelConfigError(TfselectError, ValueError):
@@ -84,17 +95,81 @@ class ModelConfig:
     deoverlap: dict[str, dict] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.preset not in PRESETS:
-            raise ModelConfigError(f"preset must be one of {sorted(PRESETS)}, got {self.preset!r}")
-        if self.network not in NETWORKS:
-            raise ModelConfigError(f"network must be auto, blstm, cdae or convnext, got "
-                                   f"{self.network!r}")
-        if self.mask not in ("sigmoid", "relu"):
-            raise ModelConfigError(f"mask must be sigmoid or relu, got {self.mask!r}")
+        _check_fields(self)
         self.sizes = {**PRESETS[self.preset], **self.sizes}
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def _check_fields(c: ModelConfig) -> None:
+    """ModelConfigError (one line naming the field) for a field of the wrong type or range.
+
+    A configuration comes from the command line or from a model folder, which is data from
+    someone else: target names become file names and sizes become allocations, so every
+    field is checked before anything is built (the target names by the one rule of
+    :func:`~tfselect.audio.stem_files.is_target_name`).
+    """
+    from tfselect.audio.stem_files import TARGET_NAME_RULE, is_target_name
+    from tfselect.transforms import TransformSpec
+
+    if not isinstance(c.specs, dict) or not 1 <= len(c.specs) <= MAX_TARGETS:
+        raise ModelConfigError(f"specs must map 1 to {MAX_TARGETS} target names to transform "
+                               f"specs, got {_shown(c.specs)}")
+    for target, spec in c.specs.items():
+        if not is_target_name(target):
+            raise ModelConfigError(f"specs: {target!r} cannot name a target ({TARGET_NAME_RULE})")
+        try:
+            TransformSpec.parse(spec)
+        except SpecError as exc:
+            raise ModelConfigError(f"specs.{target}: {exc}") from None
+    for name, allowed in (("preset", tuple(PRESETS)), ("network", NETWORKS), ("mask", MASKS)):
+        value = getattr(c, name)
+        if not isinstance(value, str) or value not in allowed:
+            raise ModelConfigError(f"{name} must be {' or '.join(allowed)}, got {_shown(value)}")
+    # Every mixture reaches the model as 44.1 kHz stereo (data.py, separate.py).
+    for name, want in (("channels", 2), ("sample_rate", SAMPLE_RATE)):
+        if not _is_int(getattr(c, name)) or getattr(c, name) != want:
+            raise ModelConfigError(f"{name} must be {want}, got {_shown(getattr(c, name))}")
+    if not isinstance(c.residual, bool):
+        raise ModelConfigError(f"residual must be true or false, got {_shown(c.residual)}")
+    _check_sizes("sizes", c.sizes)
+    if not isinstance(c.target_sizes, dict) or any(t not in c.specs for t in c.target_sizes):
+        raise ModelConfigError("target_sizes must map targets of specs to sizes, got "
+                               f"{_shown(c.target_sizes)}")
+    for target, sizes in c.target_sizes.items():
+        _check_sizes(f"target_sizes.{target}", sizes)
+    if not isinstance(c.deoverlap, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in c.deoverlap.items()):
+        raise ModelConfigError("deoverlap must map transform specs to de-overlap "
+                               f"configurations, got {_shown(c.deoverlap)}")
+    for spec in c.deoverlap:
+        try:
+            TransformSpec.parse(spec)
+        except SpecError as exc:
+            raise ModelConfigError(f"deoverlap: {exc}") from None
+
+
+def _check_sizes(field: str, sizes: object) -> None:
+    """ModelConfigError unless ``sizes`` maps known size names to integers within bounds."""
+    if not isinstance(sizes, dict):
+        raise ModelConfigError(f"{field} must map size names to integers, got {_shown(sizes)}")
+    for name, value in sizes.items():
+        if name not in MAX_SIZES:
+            raise ModelConfigError(f"{field}: unknown size {name!r} (known: "
+                                   f"{', '.join(MAX_SIZES)})")
+        if not _is_int(value) or not 1 <= value <= MAX_SIZES[name]:
+            raise ModelConfigError(f"{field}.{name} must be an integer in "
+                                   f"[1, {MAX_SIZES[name]}], got {_shown(value)}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(value: object) -> str:
+    """``repr(value)`` cut short: a message stays one readable line whatever a file holds."""
+    return reprlib.repr(value)
 
 
 class BLSTMNet(nn.Module):
@@ -188,8 +263,11 @@ class Branch(nn.Module):
     bins_b, slices, frames_b).
     """
 
-    def __init__(self, spec: str, config: ModelConfig, sizes: dict[str, int] | None = None
-                 ) -> None:
+    def __init__(self, spec: str, config: ModelConfig, sizes: dict[str, int] | None = None,
+                 budget: int = MAX_PARAMETERS) -> None:
+        """``sizes``: this branch's network sizes (default ``config.sizes``); ``budget``: the
+        most parameters its networks may hold (checked before they are allocated, so that a
+        model folder cannot make us allocate what it likes)."""
         super().__init__()
         from tfselect.transforms import build
 
@@ -198,8 +276,16 @@ class Branch(nn.Module):
         self.mask_kind = config.mask
         bins = block_bins(self.transform, config.channels, config.sample_rate)
         self.family = network_family(config.network, spec, bins)
-        nets = make_nets(self.family, config.channels, bins, sizes or config.sizes)
-        self.nets = nn.ModuleList(nets)
+        sizes = sizes or config.sizes
+        with torch.device("meta"):  # shapes only: count before allocating
+            count = sum(p.numel() for net in make_nets(self.family, config.channels, bins, sizes)
+                        for p in net.parameters())
+        if count > budget:
+            raise ModelConfigError(
+                f"sizes: the {self.family} networks on {spec} would hold {count:,} parameters; "
+                f"a model may hold {MAX_PARAMETERS:,} in all"
+            )
+        self.nets = nn.ModuleList(make_nets(self.family, config.channels, bins, sizes))
         self.deoverlap = _deoverlap_net(spec, config)
         self.amp = False  # set by the trainer: autocast the networks (not the transforms)
 
@@ -263,11 +349,12 @@ class Demixer(nn.Module):
         self.targets = [t for t in TARGETS if t in config.specs] + [
             t for t in config.specs if t not in TARGETS
         ]
-        self.branches = nn.ModuleDict(
-            {branch_key(t): Branch(config.specs[t], config,
-                                   {**config.sizes, **config.target_sizes.get(t, {})})
-             for t in self.targets}
-        )
+        branches, left = {}, MAX_PARAMETERS
+        for t in self.targets:
+            sizes = {**config.sizes, **config.target_sizes.get(t, {})}
+            branches[branch_key(t)] = branch = Branch(config.specs[t], config, sizes, left)
+            left -= sum(p.numel() for p in branch.nets.parameters())
+        self.branches = nn.ModuleDict(branches)
 
     def load_deoverlap(self) -> None:
         """Fill every branch's frozen DeOverlapNet from its ``source`` folder (fresh training)."""

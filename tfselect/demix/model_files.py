@@ -11,7 +11,11 @@ Layout of a model folder ``DIR`` (``train`` writes it, ``evaluate`` and ``separa
   seconds); ``train.log``: the log.
 
 Both model files are safetensors files whose configuration is JSON metadata (``tensorfile``):
-loading a model folder reads data and never runs code, unlike a pickle.
+loading a model folder reads data and never runs code, unlike a pickle. A model folder is
+also data from someone else, so everything read from it is checked before it is used: its
+target names (they become file names) by the rule of user-given names, its sizes against
+bounds, its weights for NaN and infinity; each failure is one line naming the file and the
+field.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from tfselect.demix.model import Demixer, ModelConfig
+from tfselect.demix.model import Demixer, ModelConfig, ModelConfigError
 from tfselect.demix.tensorfile import load_state
 from tfselect.devices import rank_device
 from tfselect.errors import TfselectError
@@ -43,8 +47,9 @@ def load_checkpoint(path: Path) -> dict:
         ck = load_state(path)
     except TfselectError as exc:
         raise CheckpointError(str(exc)) from None
-    if not isinstance(ck, dict) or "model_config" not in ck or "state_dict" not in ck:
-        raise CheckpointError(f"{path} is not a tfselect demixer checkpoint")
+    missing = [key for key in ("model_config", "state_dict") if key not in ck]
+    if missing:
+        raise CheckpointError(f"{path} is not a tfselect demixer checkpoint (no {missing[0]})")
     return ck
 
 
@@ -67,32 +72,58 @@ def load_model(model_dir: Path, device: str = "cpu") -> Demixer:
                               f"`tfselect train-best --out {model_dir}` first)")
     ck = load_checkpoint(path)
     model = build_model(ck, path)
-    model.train_config = ck.get("train_config", {})
+    model.train_config = read_train_config(ck, path)
     return model.to(rank_device(device)).eval()
+
+
+def read_train_config(ck: dict, path: Path) -> dict:
+    """The training configuration of a model file, as far as reading a model uses it: a
+    mapping whose target map (``evaluate`` regroups the corpus with it) holds valid names,
+    and whose ``baseline`` (a model's name in the tables) is a string. CheckpointError (one
+    line) otherwise."""
+    from tfselect.audio.targets import TargetMap
+
+    config = ck.get("train_config", {})
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{path}: train_config must be a mapping, got "
+                              f"{type(config).__name__}")
+    if config.get("targets") not in (None, {}):
+        try:
+            TargetMap.from_dict(config["targets"], f"{path} train_config.targets")
+        except TfselectError as exc:
+            raise CheckpointError(str(exc)) from None
+    if not isinstance(config.get("baseline"), str | None):
+        raise CheckpointError(f"{path}: train_config.baseline must be a name or null")
+    return config
 
 
 def build_model(ck: dict, path: Path) -> Demixer:
     """The Demixer of a checkpoint dict with its weights; CheckpointError (one line) when the
     configuration or the weights do not fit (unknown keys, missing keys, wrong shapes)."""
     cfg = ck["model_config"]
-    fields = set(ModelConfig.__dataclass_fields__)
-    if not isinstance(cfg, dict) or set(cfg) - fields:
-        extra = sorted(set(cfg) - fields) if isinstance(cfg, dict) else []
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{path}: model_config must be a mapping, got {type(cfg).__name__}")
+    extra = sorted(set(cfg) - set(ModelConfig.__dataclass_fields__), key=str)
+    if extra:
         raise CheckpointError(f"{path}: unknown model configuration keys {extra}")
-    try:
+    try:  # ModelConfig checks every field (names, types, bounds) before anything is built
         model = Demixer(ModelConfig(**cfg))
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unusable model configuration ({exc})") from None
+    except (ModelConfigError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: unusable model_config ({exc})") from None
     load_weights(model, ck["state_dict"], path)
     return model
 
 
 def load_weights(module: torch.nn.Module, weights: dict, path: Path) -> None:
-    """``module.load_state_dict(weights)`` with one summary line instead of torch's list."""
+    """``module.load_state_dict(weights)`` with one summary line instead of torch's list.
+
+    Weights holding NaN or infinity are refused too (naming the first such tensor): they
+    would turn every output into NaN, and ``separate`` would write NaN stems without a word.
+    """
     own = module.state_dict()
     if not isinstance(weights, dict):
-        raise CheckpointError(f"{path}: weights are not a tensor map")
-    unknown = sorted(set(weights) - set(own))
+        raise CheckpointError(f"{path}: state_dict is not a map of weight names to tensors")
+    unknown = sorted(set(weights) - set(own), key=str)  # a crafted file's keys may be numbers
     missing = sorted(set(own) - set(weights))
     shapes = sorted(k for k in set(own) & set(weights)
                     if not isinstance(weights[k], torch.Tensor) or weights[k].shape != own[k].shape)
@@ -102,4 +133,7 @@ def load_weights(module: torch.nn.Module, weights: dict, path: Path) -> None:
             ("weight(s) of the wrong shape", shapes)) if v]
         raise CheckpointError(f"{path} does not match its model configuration: "
                               + "; ".join(parts))
+    bad = next((k for k in sorted(weights) if not torch.isfinite(weights[k]).all()), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: weight {bad} holds NaN or infinite values")
     module.load_state_dict(weights)

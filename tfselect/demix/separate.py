@@ -69,18 +69,37 @@ def output_names(paths: list[Path]) -> list[str]:
 
 
 def output_folder(out_dir: Path, name: str, targets: list[str], overwrite: bool) -> Path:
-    """``out_dir/name``, checked to lie inside ``out_dir`` and, unless ``overwrite``, to hold
-    none of the stems about to be written; TfselectError (one line) otherwise."""
+    """``out_dir/name``, checked to lie inside ``out_dir``, its stems to lie inside it
+    (:func:`stem_path`) and, unless ``overwrite``, to hold none of the stems about to be
+    written; TfselectError (one line) otherwise."""
     out_dir = Path(out_dir)
     folder = out_dir / name
     base = out_dir.resolve()
     if folder.resolve().parent != base:
         raise TfselectError(f"output name {name!r} would leave --out {out_dir}")
+    stems = [stem_path(folder, t) for t in targets]
     if not overwrite:
-        existing = [folder / f"{t}.wav" for t in targets if (folder / f"{t}.wav").exists()]
+        existing = [p for p in stems if p.exists()]
         if existing:
             raise TfselectError(f"{existing[0]} exists (use --overwrite to replace it)")
     return folder
+
+
+def stem_path(folder: Path, target: str) -> Path:
+    """``folder/<target>.wav``, checked to be a file directly in ``folder``; TfselectError
+    otherwise. Target names come from a model folder, which is data from someone else: they
+    are checked when it is loaded, and this is the last guard before a file is written."""
+    dest = folder / f"{target}.wav"
+    if dest.name != f"{target}.wav" or dest.parent.resolve() != folder.resolve():
+        raise TfselectError(f"target name {target!r} would leave {folder}")
+    return dest
+
+
+def stem_names(model: Demixer) -> list[str]:
+    """The names of the stems separation writes: the targets, and ``residual`` for a model
+    whose targets do not cover its training mixtures (so that it too is never clobbered)."""
+    residual = getattr(getattr(model, "config", None), "residual", False)
+    return [*model.targets, "residual"] if residual else list(model.targets)
 
 
 @torch.no_grad()
@@ -166,7 +185,7 @@ def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = Fals
 
     path = Path(path)
     name = name if name is not None else output_names([path])[0]
-    folder = output_folder(out_dir, name, list(model.targets), overwrite)
+    folder = output_folder(out_dir, name, stem_names(model), overwrite)
     x, rate = read_audio(path)
     channels, n = x.shape
     x44 = _resample(x, rate, SAMPLE_RATE)
@@ -182,13 +201,13 @@ def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = Fals
     for target, y in zip(model.targets, est, strict=True):
         y = y.mean(0, keepdims=True) if channels == 1 else y
         y = _resample(y, SAMPLE_RATE, rate)[:, :n]  # never shorter than n (see _resample)
-        dest = folder / f"{target}.wav"
+        dest = stem_path(folder, target)
         atomic_write(dest, lambda tmp, y=y: sf.write(str(tmp), y.T, rate, subtype="FLOAT"))
         written.append(dest)
         rest -= y  # what the stems as written leave of the input
     # Only a Demixer trained with a residual (targets not covering the mixture) has one.
-    if getattr(getattr(model, "config", None), "residual", False):
-        dest = folder / "residual.wav"
+    if "residual" in stem_names(model):
+        dest = stem_path(folder, "residual")
         atomic_write(dest, lambda tmp: sf.write(str(tmp), rest.T, rate, subtype="FLOAT"))
         written.append(dest)
     return written

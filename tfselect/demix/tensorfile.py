@@ -99,14 +99,16 @@ def load_state(path: str | Path) -> dict:
         header = json.loads(meta[META_KEY])
         state = _decode(header["state"], tensors)
     except (KeyError, TypeError, ValueError) as exc:
-        raise TensorFileError(f"{path} is not a tfselect model file ({_why(exc)})") from None
+        raise TensorFileError(f"{path} is not a tfselect model file ({first_line(exc)})") from None
     except Exception as exc:  # safetensors raises SafetensorError, OSError...
-        raise TensorFileError(f"cannot read {path}: {_why(exc)}") from None
+        raise TensorFileError(f"cannot read {path}: {first_line(exc)}") from None
     if not isinstance(state, dict):
         raise TensorFileError(f"{path} is not a tfselect model file")
     return state
 
 
-def _why(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (at most 200 characters), for one-line
+    errors about a file that a library could not use."""
     text = str(exc).strip().splitlines()
     return (text[0] if text else type(exc).__name__)[:200]

@@ -17,6 +17,7 @@ import math
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from tfselect.demix.model_files import (
     load_checkpoint,
     load_weights,
 )
-from tfselect.demix.tensorfile import save_state
+from tfselect.demix.tensorfile import first_line, save_state
 from tfselect.devices import rank_device
 from tfselect.errors import TfselectError
 
@@ -107,6 +108,40 @@ def _set_rng_state(s: dict) -> None:
         torch.cuda.set_rng_state_all(s["cuda"])
     np.random.set_state(s["numpy"])
     random.setstate(s["python"])
+
+
+# What resuming reads from a checkpoint besides its weights, and the type of each part.
+RESUME_PARTS = {"train_config": dict, "optimizer": dict, "scheduler": dict, "rng": dict,
+                "state": dict}
+RESUME_STATE = {"epoch": int, "best": float | int, "bad_epochs": int, "history": list}
+
+
+def _check_resume(ck: dict, path: Path) -> None:
+    """CheckpointError (one line naming the field) unless ``ck`` holds every part resuming
+    reads, each of its type: a checkpoint truncated by hand or made elsewhere would otherwise
+    stop with a KeyError traceback halfway through restoring the state."""
+
+    def check(holder: dict, key: str, kind: type, name: str) -> None:
+        if key not in holder:
+            raise CheckpointError(f"{path} has no {name} to resume from")
+        if not isinstance(holder[key], kind) or isinstance(holder[key], bool):
+            raise CheckpointError(f"{path}: {name} is a {type(holder[key]).__name__}, not a "
+                                  f"{getattr(kind, '__name__', 'number')}")
+
+    for key, kind in RESUME_PARTS.items():
+        check(ck, key, kind, key)
+    for key, kind in RESUME_STATE.items():
+        check(ck["state"], key, kind, f"state.{key}")
+    if min(ck["state"]["epoch"], ck["state"]["bad_epochs"]) < 0:
+        raise CheckpointError(f"{path}: state.epoch and state.bad_epochs must be >= 0")
+
+
+def _restore(part: str, path: Path, restore: Callable[[], object]) -> None:
+    """``restore()``, with torch's or numpy's error about malformed contents as one line."""
+    try:
+        restore()
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: cannot restore {part} ({first_line(exc)})") from None
 
 
 def _write_losses(path: Path, history: list[dict]) -> None:
@@ -189,6 +224,7 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
         )
     resume = load_checkpoint(ck_path) if ck_path.exists() else None
     if resume is not None:
+        _check_resume(resume, ck_path)
         try:
             old = TrainConfig(**resume["train_config"])
         except TypeError as exc:
@@ -215,10 +251,10 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
         model.load_deoverlap()  # frozen pre-trained weights; from now on in every checkpoint
     if resume is not None:
         load_weights(model, resume["state_dict"], ck_path)
-        opt.load_state_dict(resume["optimizer"])
-        sched.load_state_dict(resume["scheduler"])
+        _restore("optimizer", ck_path, lambda: opt.load_state_dict(resume["optimizer"]))
+        _restore("scheduler", ck_path, lambda: sched.load_state_dict(resume["scheduler"]))
+        _restore("rng", ck_path, lambda: _set_rng_state(resume["rng"]))
         state = {"steps": 0, "train_seconds": 0.0, **resume["state"]}
-        _set_rng_state(resume["rng"])
         log.info("resumed from %s after epoch %d", ck_path, state["epoch"])
     net = model
     if dist_info.world > 1:
