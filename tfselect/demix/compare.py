@@ -72,8 +72,9 @@ class Preset:
 
 
 PRESETS = {
-    # 2 CPU cores: Open-Unmix's BLSTM at a small width; a run learns in minutes.
-    "cpu": Preset("small", "blstm", 4, 4.0, 50, 8.0, 600, None, "cpu"),
+    # 2 CPU cores: Open-Unmix's BLSTM at a small width, batch 4 of 2-s chunks, 300 steps
+    # (the STFT run takes about 15 min on one core, a run with a rasterized sliCQT more).
+    "cpu": Preset("small", "blstm", 4, 2.0, 50, 4.0, 300, None, "cpu"),
     # One GPU, MUSDB18-HQ: Open-Unmix/X-UMX sizes (hidden 512, 3 BLSTM layers), batch 16 of
     # 6-s chunks, 256 steps per epoch, Adam 1e-3 with ReduceLROnPlateau; 2 h per run.
     "gpu": Preset("large", "blstm", 16, 6.0, 256, 10.0, None, 120.0, "cuda"),
@@ -252,8 +253,10 @@ def matched_size(family: str, bins: list[int], base: dict[str, int], target: int
     def count(v: int) -> int:
         return count_parameters(family, bins, {**base, knob: v}, channels)
 
+    from tfselect.demix.model import MAX_SIZES
+
     lo, hi = 1, 1
-    while count(hi * step) < target and hi < 2**16:
+    while count(hi * step) < target and 2 * hi * step <= MAX_SIZES[knob]:
         lo, hi = hi, hi * 2
     while hi - lo > 1:  # the smallest v with count(v·step) >= target lies in (lo, hi]
         mid = (lo + hi) // 2
