@@ -701,7 +701,7 @@ def compare_cmd(
                      "NAME=vocals:SPEC,drums:SPEC,..."),
     ] = None,
     preset: Annotated[
-        str, typer.Option("--preset", help="cpu (2 cores, small BLSTM, 300 steps per run) or "
+        str, typer.Option("--preset", help="cpu (2 cores, small BLSTM, 150 steps per run) or "
                           "gpu (Open-Unmix size, 120 min per run on CUDA).")
     ] = "cpu",
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds per configuration.")] = 3,

@@ -72,9 +72,9 @@ class Preset:
 
 
 PRESETS = {
-    # 2 CPU cores: Open-Unmix's BLSTM at a small width, batch 4 of 2-s chunks, 300 steps
-    # (the STFT run takes about 15 min on one core, a run with a rasterized sliCQT more).
-    "cpu": Preset("small", "blstm", 4, 2.0, 50, 4.0, 300, None, "cpu"),
+    # 2 CPU cores: Open-Unmix's BLSTM at a small width, batch 4 of 2-s chunks, 150 steps
+    # (an STFT run takes about 15 min on one core; a rasterized sliCQT branch adds more).
+    "cpu": Preset("small", "blstm", 4, 2.0, 50, 4.0, 150, None, "cpu"),
     # One GPU, MUSDB18-HQ: Open-Unmix/X-UMX sizes (hidden 512, 3 BLSTM layers), batch 16 of
     # 6-s chunks, 256 steps per epoch, Adam 1e-3 with ReduceLROnPlateau; 2 h per run.
     "gpu": Preset("large", "blstm", 16, 6.0, 256, 10.0, None, 120.0, "cuda"),
@@ -129,7 +129,7 @@ def parse_user_config(item: str) -> tuple[str, dict[str, str]]:
 
     name, sep, rest = item.partition("=")
     name = name.strip()
-    if not sep or not rest.strip() or not re.fullmatch(r"[A-Za-z0-9_.-]+", name or "-"):
+    if not sep or not rest.strip() or not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise TfselectError(f"--config-spec must look like NAME=SPEC or NAME=TARGET:SPEC,..., "
                             f"with NAME of letters, digits, '.', '_' or '-'; got {item!r}")
     if name in BUILT_IN:
@@ -607,14 +607,16 @@ def compare(out: Path, configs: Sequence[str] = DEFAULT_CONFIGS,
         raise TfselectError(f"--duration must be in (0, 36000] seconds, got {duration:g}")
     if preset not in PRESETS:
         raise TfselectError(f"--preset must be {' or '.join(PRESETS)}, got {preset!r}")
+    if steps is not None and minutes is not None:
+        raise TfselectError("give --steps or --minutes, not both")
     from tfselect.audio.dataset import resolve_root
     from tfselect.devices import resolve_device
 
     device = device or PRESETS[preset].device
     resolve_device(device)
-    data_root = resolve_root(root)
     net = network or PRESETS[preset].network
     specs = build_configs(list(configs), dict(user or {}), best, select, net)
+    data_root = resolve_root(root)
     oracle = report.oracle_gains(best, specs) if best is not None else {}
     plan = make_plan(specs, preset, range(seeds), steps, minutes, data_root, network, subset,
                      duration, oracle, batch_size, chunk_seconds)
