@@ -79,7 +79,8 @@ for model in "${models[@]}"; do
 done
 
 mixture=$(find "$DEMO_ROOT/test" -name mixture.wav | sort | head -n 1)
-run separate --model "$MODEL" --out "$STEMS" "$mixture"
+# --overwrite: a rerun of the demo replaces the stems its previous run wrote
+run separate --model "$MODEL" --out "$STEMS" --overwrite "$mixture"
 
 "$PYTHON" - "$OUT/best.csv" "$STEMS" "${models[@]}" <<'EOF'
 """The demo's summary, read back from the files the commands wrote."""
