@@ -737,10 +737,9 @@ def compare_cmd(
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
-    """Does the per-target choice pay? Train demixer configurations at an equal budget and
-    compare them with the STFT, paired per test track.
+    """Equal-budget demixers, paired per test track against the STFT.
 
-    Every run uses the same network family at parameter counts within 5 % of the stft
+    Does the per-target choice pay? Every run uses the same network family at parameter counts within 5 % of the stft
     configuration's (the width is tuned per configuration), the same optimiser, data order,
     seeds and step (or wall-clock) budget; ragged sliCQTs are trained in their rasterized
     matrix form. Each run is scored per test track: cSDR (museval v4, median of 1-s frames),
