@@ -171,7 +171,7 @@ RootOpt = Annotated[
     Path | None,
     typer.Option(
         "--root", metavar="DIR", show_default="$MUSDB_PATH, else the built-in demo corpus",
-        help="Dataset in MUSDB18(-HQ) layout.",
+        help="Dataset: MUSDB18(-HQ), stem folders, MoisesDB or Slakh2100.",
     ),
 ]
 StorageOpt = Annotated[
@@ -192,7 +192,8 @@ SelectOpt = Annotated[
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed.")]
 DeviceOpt = Annotated[
-    str, typer.Option("--device", metavar="DEVICE", help="torch device: cpu, cuda, cuda:1, ...")
+    str, typer.Option("--device", metavar="DEVICE",
+                      help="torch device: auto (CUDA when present), cpu, cuda, cuda:1, ...")
 ]
 VerboseOpt = Annotated[
     int,
@@ -358,7 +359,7 @@ def demo_data(
 def targets_cmd(
     root: RootOpt = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+        Path | None, typer.Option("--config", help="TOML whose \\[targets] table maps stems.")
     ] = None,
 ) -> None:
     """List the dataset's targets: where each is present and active.
@@ -419,7 +420,7 @@ def score_cmd(
     ] = None,
     device: DeviceOpt = "cpu",
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+        Path | None, typer.Option("--config", help="TOML whose \\[targets] table maps stems.")
     ] = None,
 ) -> None:
     """Score one transform for one target: metric medians over clips.
@@ -546,7 +547,7 @@ def train_best(
     device: DeviceOpt = "cpu",
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+        Path | None, typer.Option("--config", help="TOML whose \\[targets] table maps stems.")
     ] = None,
     deoverlap: Annotated[
         str, typer.Option("--deoverlap", help="none, or learned: ragged branches mask the "
@@ -733,19 +734,20 @@ def compare_cmd(
     select: SelectOpt = "significant",
     device: Annotated[
         str | None, typer.Option("--device", metavar="DEVICE", show_default="the preset's",
-                                 help="torch device: cpu, cuda, cuda:1, ...")
+                                 help="torch device: auto (CUDA when present), cpu, "
+                                 "cuda, cuda:1, ...")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Equal-budget demixers, paired per test track against the STFT.
 
-    Does the per-target choice pay? Every run uses the same network family at parameter counts within 5 % of the stft
-    configuration's (the width is tuned per configuration), the same optimiser, data order,
-    seeds and step (or wall-clock) budget; ragged sliCQTs are trained in their rasterized
-    matrix form. Each run is scored per test track: cSDR (museval v4, median of 1-s frames),
-    uSDR (whole-track SDR of the Music Demixing Challenge) and SI-SDR. Writes compare.csv (a
-    row per config x seed x track x target), summary.csv (per-track differences to stft,
-    averaged over seeds: mean, bootstrap 95 % CI over tracks, Wilcoxon p, verdict),
+    Does the per-target choice pay? Every run uses the same network family at parameter counts
+    within 5 % of the stft configuration's, branch by branch (the width is tuned), the same
+    optimiser, data order, seeds and step (or wall-clock) budget; ragged sliCQTs are trained in
+    their rasterized matrix form. Each run is scored per test track: cSDR (museval v4, median of
+    1-s frames), uSDR (whole-track SDR of the Music Demixing Challenge) and SI-SDR. Writes
+    compare.csv (a row per config x seed x track x target), summary.csv (per-track differences
+    to stft, averaged over seeds: mean, bootstrap 95 % CI over tracks, Wilcoxon p, verdict),
     transfer.csv (oracle gain vs trained gain) and compare.png. Rerunning resumes; several
     processes or machines given the same command and --out share the runs.
     """
@@ -932,7 +934,7 @@ def search(
     device: Annotated[
         str | None,
         typer.Option("--device", metavar="DEVICE", show_default="config: cpu",
-                     help="torch device: cpu, cuda, cuda:1, ..."),
+                     help="torch device: auto (CUDA when present), cpu, cuda, cuda:1, ..."),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     fail_stale: Annotated[
@@ -1067,8 +1069,14 @@ def report(
         f"report of {len(rep.studies)} stud{'y' if len(rep.studies) == 1 else 'ies'} "
         f"({rep.n_trials} trials) in {out}:"
     )
+    pngs = [f for f in rep.files if Path(f).suffix == ".png"]
     for f in rep.files:
-        typer.echo(f"  {f}")
+        if f not in pngs:
+            typer.echo(f"  {f}")
+    if pngs:  # one line for the plots: their kinds, each written per target
+        kinds = dict.fromkeys(Path(f).stem.split("_")[0] + ("_grid" if "grid" in Path(f).stem
+                                                             else "_*") for f in pngs)
+        typer.echo(f"  {len(pngs)} plots: {out}/{{{','.join(kinds)}}}.png")
     for msg in rep.warnings:
         typer.echo(f"tfselect: warning: {msg}", err=True)
     _print_best(out / "best.csv")
