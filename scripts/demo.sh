@@ -102,7 +102,12 @@ pick = best["selected"].astype(bool) if "selected" in best else best["candidate"
 rows = best[pick].drop_duplicates("target")
 # best.csv's own columns (a verdict too, where the report writes one), not the metrics.
 cols = [c for c in best_columns(best) if c != "candidate"]
-print(rows[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+# p-values keep two significant digits and counts print as integers (empty when unknown).
+formats = {"p_value": lambda v: "" if pd.isna(v) else f"{v:.2g}",
+           **{c: (lambda v: "" if pd.isna(v) else f"{int(v)}")
+              for c in ("n_tracks", "n_paired", "n_clips", "n_complete")}}
+print(rows[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}",
+                           formatters={c: f for c, f in formats.items() if c in cols}))
 print("\n== median SDR on the demo test tracks, dB (museval BSSEval v4)")
 table = {}
 for model in models:
