@@ -372,7 +372,13 @@ def _out_of_time(config: TrainConfig, state: dict, running: float = 0.0) -> bool
 
 
 def _setup_log(out: Path) -> None:
+    """Log to ``out``'s train.log, and to no other model folder's: a process that trains
+    several models in turn (``compare``) writes each one's lines to its own log only."""
     path = str((out / LOG).resolve())
+    for h in [h for h in log.handlers if isinstance(h, logging.FileHandler)]:
+        if h.baseFilename != path and Path(h.baseFilename).name == LOG:
+            log.removeHandler(h)
+            h.close()
     if not any(getattr(h, "baseFilename", None) == path for h in log.handlers):
         h = logging.FileHandler(path)
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
