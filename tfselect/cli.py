@@ -726,6 +726,10 @@ def compare_cmd(
         float | None, typer.Option("--chunk", show_default="the preset's",
                                    help="Training chunk, seconds.")
     ] = None,
+    match: Annotated[
+        str, typer.Option("--match", help="params: each branch's width tuned to the stft "
+                          "branch's parameter count; width: the preset's width everywhere.")
+    ] = "params",
     jobs: Annotated[int, typer.Option("--jobs", help="Runs in parallel (processes).")] = 1,
     subset: SubsetOpt = "test",
     duration: Annotated[
@@ -759,7 +763,7 @@ def compare_cmd(
         _check_range("--chunk", chunk, 0.1, 600)
     result = compare(out, names, user, best, select, preset, seeds, steps, minutes, root,
                      network, jobs, device, subset, duration, progress=not quiet,
-                     batch_size=batch_size, chunk_seconds=chunk,
+                     batch_size=batch_size, chunk_seconds=chunk, match=match,
                      on_done=lambda r: typer.echo(f"run {r['config']} seed {r['seed']}: "
                                                   f"{r['steps']} steps, {r['seconds']:.0f} s"))
     from tfselect.report.present import print_compare

@@ -105,6 +105,7 @@ class Plan:
     subset: str = "test"
     duration: float | None = None
     oracle: dict[str, dict] = field(default_factory=dict)  # best.csv values, for transfer
+    match: str = "params"  # what is equal between branches: "params" or "width"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -265,7 +266,7 @@ def matched_size(family: str, bins: list[int], base: dict[str, int], target: int
 
 
 def equal_sizes(configs: Mapping[str, dict[str, str]], network: str, model_preset: str,
-                channels: int = 2, sample_rate: int = 44100
+                channels: int = 2, sample_rate: int = 44100, match: str = "params"
                 ) -> tuple[dict[str, dict[str, dict[str, int]]], dict[str, int]]:
     """Per configuration and target, the network size that gives that branch the parameter
     count of the baseline's branch of the same target at the preset size.
@@ -273,7 +274,9 @@ def equal_sizes(configs: Mapping[str, dict[str, str]], network: str, model_prese
     Matching per branch (not per model) keeps a target whose transform is the baseline's
     exactly the baseline's network. One knob per family (BLSTM hidden width, CDAE channels,
     ConvNeXt width) is tuned; the other sizes stay the preset's. Returns ({config: {target:
-    sizes override}}, {config: parameter count of the networks}). A branch that cannot get
+    sizes override}}, {config: parameter count of the networks}). ``match="width"`` keeps
+    the preset's width everywhere instead (equal network cores; a BLSTM's parameters then
+    grow with its transform's bins). A branch that cannot get
     within ``PARAM_TOLERANCE`` (integer widths) is logged.
     """
     from tfselect.demix.model import PRESETS as MODEL_PRESETS
@@ -299,12 +302,12 @@ def equal_sizes(configs: Mapping[str, dict[str, str]], network: str, model_prese
             family, bins = family_bins(spec)
             goal = count_parameters(*family_bins(configs[BASELINE][t]), base, channels)
             knob = KNOBS[family]
-            value = base[knob] if spec == configs[BASELINE][t] else matched_size(
-                family, bins, base, goal, channels)
+            value = base[knob] if spec == configs[BASELINE][t] or match == "width" else (
+                matched_size(family, bins, base, goal, channels))
             sizes[name][t] = {knob: int(value)}
             n = count_parameters(family, bins, {**base, knob: value}, channels)
             params[name] += n
-            if abs(n - goal) > PARAM_TOLERANCE * goal:
+            if match == "params" and abs(n - goal) > PARAM_TOLERANCE * goal:
                 log.warning("configuration %s, %s: %d parameters, %.0f %% off the baseline's "
                             "%d (the nearest %s)", name, t, n, 100 * abs(n - goal) / goal,
                             goal, knob)
@@ -318,7 +321,7 @@ def make_plan(configs: dict[str, dict[str, str]], preset: str, seeds: Sequence[i
               steps: int | None, minutes: float | None, root: Path | None,
               network: str | None = None, subset: str = "test", duration: float | None = None,
               oracle: dict | None = None, batch_size: int | None = None,
-              chunk_seconds: float | None = None) -> Plan:
+              chunk_seconds: float | None = None, match: str = "params") -> Plan:
     """The plan of a comparison: sizes equalised, the budget turned into epochs or seconds."""
     if preset not in PRESETS:
         raise TfselectError(f"--preset must be {' or '.join(PRESETS)}, got {preset!r}")
@@ -328,7 +331,9 @@ def make_plan(configs: dict[str, dict[str, str]], preset: str, seeds: Sequence[i
         raise TfselectError("give --steps or --minutes, not both")
     if steps is None and minutes is None:
         steps, minutes = p.steps, p.minutes
-    sizes, params = equal_sizes(configs, network, p.model)
+    if match not in ("params", "width"):
+        raise TfselectError(f"--match must be params or width, got {match!r}")
+    sizes, params = equal_sizes(configs, network, p.model, match=match)
     if steps is not None:
         per_epoch = min(p.steps_per_epoch, steps)
         epochs, max_seconds = math.ceil(steps / per_epoch), None
@@ -339,7 +344,7 @@ def make_plan(configs: dict[str, dict[str, str]], preset: str, seeds: Sequence[i
                 chunk_seconds=chunk_seconds or p.chunk_seconds, steps_per_epoch=per_epoch,
                 epochs=epochs, max_seconds=max_seconds, valid_seconds=p.valid_seconds,
                 root=str(root) if root else None, subset=subset, duration=duration,
-                oracle=oracle or {})
+                oracle=oracle or {}, match=match)
 
 
 def check_plan(out: Path, plan: Plan) -> Plan:
@@ -357,7 +362,7 @@ def check_plan(out: Path, plan: Plan) -> Plan:
     except (ValueError, TypeError) as exc:
         raise TfselectError(f"{path}: not a comparison plan ({exc})") from None
     fixed = ("network", "model_preset", "batch_size", "chunk_seconds", "steps_per_epoch",
-             "epochs", "max_seconds", "valid_seconds", "subset", "duration")
+             "epochs", "max_seconds", "valid_seconds", "subset", "duration", "match")
     diff = [k for k in fixed if getattr(old, k) != getattr(plan, k)]
     diff += [f"configuration {n}" for n in old.configs
              if n in plan.configs and (old.configs[n], old.sizes[n])
@@ -587,7 +592,7 @@ def compare(out: Path, configs: Sequence[str] = DEFAULT_CONFIGS,
             network: str | None = None, jobs: int = 1, device: str | None = None,
             subset: str = "test", duration: float | None = None, n_boot: int = 2000,
             progress: bool = True, batch_size: int | None = None,
-            chunk_seconds: float | None = None,
+            chunk_seconds: float | None = None, match: str = "params",
             on_done: Callable[[dict], None] | None = None) -> CompareResult:
     """Train every configuration × seed at an equal budget, score them on ``subset`` and
     write the comparison to ``out`` (layout in the module docstring). Resumes; see
@@ -609,6 +614,8 @@ def compare(out: Path, configs: Sequence[str] = DEFAULT_CONFIGS,
         raise TfselectError(f"--preset must be {' or '.join(PRESETS)}, got {preset!r}")
     if steps is not None and minutes is not None:
         raise TfselectError("give --steps or --minutes, not both")
+    if match not in ("params", "width"):
+        raise TfselectError(f"--match must be params or width, got {match!r}")
     from tfselect.audio.dataset import resolve_root
     from tfselect.devices import resolve_device
 
@@ -619,7 +626,7 @@ def compare(out: Path, configs: Sequence[str] = DEFAULT_CONFIGS,
     data_root = resolve_root(root)
     oracle = report.oracle_gains(best, specs) if best is not None else {}
     plan = make_plan(specs, preset, range(seeds), steps, minutes, data_root, network, subset,
-                     duration, oracle, batch_size, chunk_seconds)
+                     duration, oracle, batch_size, chunk_seconds, match)
     check_out_dir(out)
     plan = check_plan(Path(out), plan)
     run_all(plan, Path(out), jobs, device, progress, on_done)
