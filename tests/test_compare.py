@@ -265,3 +265,24 @@ def test_compare_refuses_bad_options_before_writing(tmp_path):
         res = runner.invoke(app, ["compare", "--out", str(out), *extra])
         one_line_error(res, *words)
     assert not Path(out).exists()
+
+
+def test_each_model_folder_gets_only_its_own_log_lines(tmp_path):
+    """compare trains several models in one process: a later run's lines must not land in
+    an earlier run's train.log."""
+    from tfselect.demix.train import _setup_log, log
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    _setup_log(a)
+    log.info("first run")
+    _setup_log(b)
+    log.info("second run")
+    for h in list(log.handlers):
+        h.flush()
+    assert "second run" not in (a / "train.log").read_text()
+    assert "first run" in (a / "train.log").read_text()
+    assert (b / "train.log").read_text().count("second run") == 1
+    for h in [h for h in log.handlers if str(tmp_path) in getattr(h, "baseFilename", "")]:
+        log.removeHandler(h)
+        h.close()

@@ -761,11 +761,14 @@ def compare_cmd(
     names = [c.strip() for c in configs.split(",") if c.strip()]
     if chunk is not None:
         _check_range("--chunk", chunk, 0.1, 600)
-    result = compare(out, names, user, best, select, preset, seeds, steps, minutes, root,
-                     network, jobs, device, subset, duration, progress=not quiet,
-                     batch_size=batch_size, chunk_seconds=chunk, match=match,
-                     on_done=lambda r: typer.echo(f"run {r['config']} seed {r['seed']}: "
-                                                  f"{r['steps']} steps, {r['seconds']:.0f} s"))
+    try:
+        result = compare(out, names, user, best, select, preset, seeds, steps, minutes, root,
+                         network, jobs, device, subset, duration, progress=not quiet,
+                         batch_size=batch_size, chunk_seconds=chunk, match=match,
+                         on_done=lambda r: typer.echo(f"run {r['config']} seed {r['seed']}: "
+                                                      f"{r['steps']} steps, {r['seconds']:.0f} s"))
+    except KeyboardInterrupt:  # checkpoints and scores are atomic: finished runs stand
+        raise Interrupted(f"interrupted; rerun the same command to resume {out}") from None
     from tfselect.report.present import print_compare
 
     print_compare(result)
