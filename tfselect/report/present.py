@@ -13,6 +13,7 @@ def print_compare(result) -> None:
     """The answer of a comparison (a ``CompareResult``): per configuration and target, the
     mean per-track cSDR/uSDR difference to the STFT with its interval, p, tracks won and the
     verdict; then the transfer of oracle gains, the budget and the files."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -23,23 +24,23 @@ def print_compare(result) -> None:
         console.print("no finished run yet")
         return
     n_tracks = int(s["n_tracks"].max())
-    table = Table(title=f"trained demixers against stft, paired per test track ({n_tracks} "
-                  f"tracks, mean over seeds; dB)")
-    for col in ("config", "target", "cSDR diff [95% CI]", "p", "won", "uSDR diff [95% CI]",
-                "verdict (cSDR)"):
-        table.add_column(col, justify="right" if col in ("p", "won") else "left")
+    table = Table(title=f"trained demixers minus stft, dB: mean of per-track differences "
+                  f"({n_tracks} tracks, seeds averaged)", box=box.SIMPLE_HEAD)
+    for col in ("config", "target", "cSDR [95% CI]", "p", "won", "uSDR", "verdict"):
+        table.add_column(col, justify="right" if col in ("p", "won", "uSDR") else "left",
+                         no_wrap=col != "config")
     wide = s.set_index(["config", "target", "score"])
     for (config, target), _ in s.groupby(["config", "target"], sort=False):
         c, u = wide.loc[(config, target, "csdr")], wide.loc[(config, target, "usdr")]
         table.add_row(config, target,
                       f"{_num(c['diff'])} [{_num(c['ci_low'])}, {_num(c['ci_high'])}]",
                       _num(c["p_value"], ".2g"), f"{int(c['tracks_won'])}/{int(c['n_tracks'])}",
-                      f"{_num(u['diff'])} [{_num(u['ci_low'])}, {_num(u['ci_high'])}]",
-                      str(c["verdict"]))
+                      _num(u["diff"]), str(c["verdict"]))
     console.print(table)
     t = result.transfer
     if t is not None and len(t):
-        tt = Table(title="oracle gain over stft (search, best.csv) vs trained cSDR gain, dB")
+        tt = Table(title="oracle gain over stft (search, best.csv) vs trained cSDR gain, dB",
+                   box=box.SIMPLE_HEAD)
         gains = [c for c in t.columns if c.endswith("_gain")]
         for col in ("config", "target", *gains, "trained [95% CI]"):
             tt.add_column(col)
