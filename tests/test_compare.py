@@ -227,12 +227,12 @@ def test_wall_clock_budget_stops_training_and_resumes_its_account(demo_root, tmp
 
 @pytest.mark.slow
 def test_compare_end_to_end_resumes_and_refuses_other_options(demo_root, tmp_path):
-    """Two configurations x two seeds at 1 step each on the demo corpus's test track: every
-    file, one row per config x seed x track x target, a rerun that trains nothing, and a
-    rerun with another budget refused in one line."""
+    """Two configurations at 1 step each on the demo corpus's test track: every file, one
+    row per config x seed x track x target, a rerun that trains nothing, and a rerun with
+    another budget refused in one line."""
     out = tmp_path / "cmp"
     args = ["compare", "--root", str(demo_root), "--out", str(out), "--configs", "stft",
-            "--config-spec", "short=stft:n_fft=2048,hop=512", "--seeds", "2", "--steps", "1",
+            "--config-spec", "short=stft:n_fft=2048,hop=512", "--seeds", "1", "--steps", "1",
             "--chunk", "0.5", "--batch-size", "1", "--duration", "2", "--quiet"]
     runner = CliRunner()
     res = runner.invoke(app, args)
@@ -240,12 +240,17 @@ def test_compare_end_to_end_resumes_and_refuses_other_options(demo_root, tmp_pat
     for f in ("compare.csv", "summary.csv", "transfer.csv", "compare.png", "plan.json"):
         assert (out / f).is_file(), f
     rows = pd.read_csv(out / "compare.csv")
-    assert len(rows) == 2 * 2 * 1 * 4 and set(rows.steps) == {1}
-    assert rows[["csdr", "usdr"]].notna().all().all()
+    assert len(rows) == 2 * 1 * 1 * 4 and set(rows.steps) == {1}
+    # uSDR is defined everywhere; museval's cSDR is NaN where the reference is silent over
+    # the scored 2 s (the demo's vocals pause), which uSDR shows as its -95 dB floor case
+    assert rows["usdr"].notna().all() and rows["csdr"].notna().any()
+    assert (rows["csdr"].notna() | (rows["usdr"] < -60)).all()
     plan = json.loads((out / "plan.json").read_text())
     assert plan["sizes"]["short"]["vocals"]["hidden"] > 64
     summary = pd.read_csv(out / "summary.csv")
-    assert set(summary.config) == {"short"} and set(summary.n_tracks) == {1}
+    # one test track; 0 where its reference is silent for museval (cSDR of that target)
+    assert set(summary.config) == {"short"} and set(summary.n_tracks) <= {0, 1}
+    assert set(summary[summary.score == "usdr"].n_tracks) == {1}
     assert "short" in res.output and "budget: 1 steps per run" in res.output
 
     stamp = {p: p.stat().st_mtime_ns for p in out.glob("runs/*/*/scores.csv")}

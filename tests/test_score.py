@@ -194,7 +194,7 @@ def test_targets_are_the_package_targets() -> None:
 
 @pytest.mark.parametrize("device", ["mps", "meta", "xla"])
 def test_devices_other_than_cpu_and_cuda_are_refused(clips, device):
-    with pytest.raises(TfselectError, match="cpu or cuda"):
+    with pytest.raises(TfselectError, match="auto, cpu, cuda or cuda:N"):
         score("stft:n_fft=1024,hop=256", "vocals", clips(), metrics=["mpi"], device=device)
 
 
