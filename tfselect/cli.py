@@ -409,7 +409,8 @@ def score_cmd(
         typer.Option("--metrics", help="Comma-separated metrics and/or groups (default: all)."),
     ] = None,
     bss: Annotated[
-        str, typer.Option("--bss", help="SDR: fast (global SDR) or museval (BSSEval v4, slow).")
+        str, typer.Option("--bss", help="SDR: fast (global SDR), museval (BSSEval v4 median "
+                          "over 1-s frames, slow), usdr (MDX challenge) or si-sdr.")
     ] = "fast",
     float64: Annotated[bool, typer.Option("--float64", help="Compute in float64.")] = False,
     seed: SeedOpt = 0,
@@ -435,7 +436,7 @@ def score_cmd(
     from tfselect.audio.clips import sample_clips
     from tfselect.audio.dataset import resolve_root
     from tfselect.audio.targets import check_target, load_target_map
-    from tfselect.metrics import DIRECTIONS, resolve_metrics, score
+    from tfselect.metrics import BSS, DIRECTIONS, resolve_metrics, score
     from tfselect.metrics.output import render_table, write_csv_row
     from tfselect.transforms import TransformSpec, build
 
@@ -449,8 +450,8 @@ def score_cmd(
     names = resolve_metrics(metrics)
     spec = TransformSpec.parse(transform)
     build(spec, SAMPLE_RATE)  # validates and designs the filterbank (cached for score below)
-    if bss not in ("fast", "museval"):
-        raise TfselectError(f"--bss must be fast or museval, got '{bss}'")
+    if bss not in BSS:
+        raise TfselectError(f"--bss must be one of {', '.join(BSS)}, got '{bss}'")
     chosen = sample_clips(
         data_root, subset, n_clips=clips, seconds=seconds, seed=seed, target=target,
         max_tracks=tracks, target_map=target_map,
