@@ -1186,7 +1186,7 @@ def verify_cmd(
                                   "and comparison.")
     ] = None,
 ) -> None:
-    """Check each target's pick in best.csv against both references on unseen tracks.
+    """Check best.csv's picks against both references on test tracks.
 
     Every track of --subset is scored with the target's objective (best.csv's objective
     column, e.g. mpi) for the pick and the stft and xumx-slicq rows' specs. Per comparison:
