@@ -14,9 +14,12 @@ On the mixture X and the stems S_i in the transform domain (t = the target):
 
 Each estimate is inverted through the transform and scored against the true stem (``sdr``).
 ε is the smallest normal number of the dtype: it only turns 0/0 into 0, so a one-source
-mixture gives back the source to rounding error (≥ 100 dB in float64). δ is the dtype's
-machine epsilon, sigsep's diagonal loading of ``R_j`` (it keeps ``Cxx`` invertible where a
-source is panned to one direction); relative to ``Σ v_j``, so it scales with the signal.
+mixture gives back the source to rounding error (≥ 100 dB in float64). ``mwf`` is computed
+in float64 whatever the input's dtype, with ``δ = 1e-8`` (``MWF_LOADING``): sigsep loads
+``R_j`` with float64's machine epsilon, too little to keep ``Cxx`` invertible where a source
+is panned hard to one side or every stem is centred (L = R: every ``R_j`` is then the same
+singular matrix). δ is relative (``R_j`` has trace = channels), a spatial floor 80 dB below
+each source, far below any SDR an oracle reaches.
 
 Which oracle matches which demixer: a magnitude mask applied with the mixture's phase is
 bounded by ``mpi``; one followed by a Wiener post-filter (Open-Unmix, X-UMX) by ``mwf``.
@@ -32,6 +35,8 @@ import torch
 from tfselect.transforms.base import Coefs
 
 ORACLES = ("mpi", "irm1", "irm2", "ibm", "mwf")
+# Diagonal loading δ of the spatial covariances in ``mwf`` (relative: trace R_j = channels).
+MWF_LOADING = 1e-8
 # Oracles that need every source, not just the target and the mixture.
 ALL_SOURCES = frozenset({"irm1", "irm2", "mwf"})
 
@@ -97,9 +102,9 @@ def mwf_blocks(mixture: Coefs, stems: Coefs, target_index: int) -> Coefs:
         one block, so per frequency over every frame, as sigsep's oracle does).
     """
     out = []
-    for X, S in zip(mixture, stems, strict=True):
-        real = X.real.dtype
-        tiny, delta = torch.finfo(real).tiny, torch.finfo(real).eps
+    tiny = torch.finfo(torch.float64).tiny
+    for X_in, S_in in zip(mixture, stems, strict=True):
+        X, S = X_in.to(torch.complex128), S_in.to(torch.complex128)
         n_ch = X.shape[0]
         eye = torch.eye(n_ch, dtype=X.dtype, device=X.device)
         S = S.flatten(-2)  # (sources, channels, bins, T): T = slices·frames
@@ -107,10 +112,10 @@ def mwf_blocks(mixture: Coefs, stems: Coefs, target_index: int) -> Coefs:
         Y = S / (tiny + v).sqrt()[:, None]
         R = torch.einsum("jcbt,jdbt->jbcd", Y, Y.conj()) / S.shape[-1]  # (sources, bins, C, C)
         trace = R.diagonal(dim1=-2, dim2=-1).real.sum(-1)  # (sources, bins)
-        R = R * (n_ch / (tiny + trace))[..., None, None] + delta * eye
+        R = R * (n_ch / (tiny + trace))[..., None, None] + MWF_LOADING * eye
         Cxx = torch.einsum("jbt,jbcd->btcd", v.to(X.dtype), R) + tiny * eye  # (bins, T, C, C)
         x = X.flatten(-2).permute(1, 2, 0)  # (bins, T, C)
         y = torch.linalg.solve(Cxx, x)  # Cxx⁻¹ x
         est = v[target_index][..., None] * torch.einsum("bcd,btd->btc", R[target_index], y)
-        out.append(est.permute(2, 0, 1).reshape(X.shape))
+        out.append(est.permute(2, 0, 1).reshape(X.shape).to(X_in.dtype))
     return out
