@@ -27,12 +27,14 @@ bounded by ``mpi``; one followed by a Wiener post-filter (Open-Unmix, X-UMX) by 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from tfselect.transforms.base import Coefs
+from tfselect.transforms.slicqt import _block_threads
 
 ORACLES = ("mpi", "irm1", "irm2", "ibm", "mwf")
 # Diagonal loading δ of the spatial covariances in ``mwf`` (relative: trace R_j = channels).
@@ -97,25 +99,31 @@ def mwf_blocks(mixture: Coefs, stems: Coefs, target_index: int) -> Coefs:
         target_index: which source is the target.
 
     Returns:
-        Blocks (channels, bins_b, slices, frames_b): ``v_t R_t Cxx⁻¹ x`` (module docstring).
-        ``R_j`` is estimated per bin of a block, over all its slices and frames (an STFT has
-        one block, so per frequency over every frame, as sigsep's oracle does).
+        Blocks (channels, bins_b, slices, frames_b), the input's dtype: ``v_t R_t Cxx⁻¹ x``
+        (module docstring), computed in float64. ``R_j`` is estimated per bin of a block,
+        over all its slices and frames (an STFT has one block, so per frequency over every
+        frame, as sigsep's oracle does).
     """
-    out = []
+    # Many small blocks: single-threaded on the CPU, as the sliCQT's own block loops.
+    with _block_threads(mixture[0].device) if mixture else contextlib.nullcontext():
+        return [_mwf_block(X, S, target_index) for X, S in zip(mixture, stems, strict=True)]
+
+
+def _mwf_block(X_in: torch.Tensor, S_in: torch.Tensor, target_index: int) -> torch.Tensor:
+    """:func:`mwf_blocks` of one block: X_in (C, bins, slices, frames), S_in (sources, ...)."""
     tiny = torch.finfo(torch.float64).tiny
-    for X_in, S_in in zip(mixture, stems, strict=True):
-        X, S = X_in.to(torch.complex128), S_in.to(torch.complex128)
-        n_ch = X.shape[0]
-        eye = torch.eye(n_ch, dtype=X.dtype, device=X.device)
-        S = S.flatten(-2)  # (sources, channels, bins, T): T = slices·frames
-        v = S.abs().square().mean(1)  # (sources, bins, T)
-        Y = S / (tiny + v).sqrt()[:, None]
-        R = torch.einsum("jcbt,jdbt->jbcd", Y, Y.conj()) / S.shape[-1]  # (sources, bins, C, C)
-        trace = R.diagonal(dim1=-2, dim2=-1).real.sum(-1)  # (sources, bins)
-        R = R * (n_ch / (tiny + trace))[..., None, None] + MWF_LOADING * eye
-        Cxx = torch.einsum("jbt,jbcd->btcd", v.to(X.dtype), R) + tiny * eye  # (bins, T, C, C)
-        x = X.flatten(-2).permute(1, 2, 0)  # (bins, T, C)
-        y = torch.linalg.solve(Cxx, x)  # Cxx⁻¹ x
-        est = v[target_index][..., None] * torch.einsum("bcd,btd->btc", R[target_index], y)
-        out.append(est.permute(2, 0, 1).reshape(X.shape).to(X_in.dtype))
-    return out
+    n_ch = X_in.shape[0]
+    x = X_in.to(torch.complex128).flatten(-2).permute(1, 2, 0)  # (bins, T, C)
+    S = S_in.to(torch.complex128).flatten(-2).transpose(1, 2)  # (sources, bins, C, T)
+    v = torch.view_as_real(S).square().sum(-1).mean(2)  # (sources, bins, T): mean_c |S|²
+    Y = S / (tiny + v).sqrt().unsqueeze(2)
+    R = Y @ Y.mH / S.shape[-1]  # (sources, bins, C, C)
+    trace = R.diagonal(dim1=-2, dim2=-1).real.sum(-1)  # (sources, bins)
+    eye = torch.eye(n_ch, dtype=R.dtype, device=R.device)
+    R = R * (n_ch / (tiny + trace))[..., None, None] + MWF_LOADING * eye
+    # Cxx = Σ_j v_j R_j + tiny·I, (bins, T, C, C): real (bins, T, J) @ (bins, J, C²) twice.
+    vb, Rb = v.permute(1, 2, 0), torch.view_as_real(R.flatten(-2).transpose(0, 1))
+    Cxx = torch.complex(vb @ Rb[..., 0], vb @ Rb[..., 1]).unflatten(-1, (n_ch, n_ch))
+    y = torch.linalg.solve(Cxx + tiny * eye, x)  # Cxx⁻¹ x, (bins, T, C)
+    est = v[target_index].unsqueeze(-1) * (y @ R[target_index].mT)  # v_t R_t y
+    return est.permute(2, 0, 1).reshape(X_in.shape).to(X_in.dtype)
