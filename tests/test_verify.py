@@ -122,3 +122,18 @@ def test_verify_bad_input_is_one_line(root, tmp_path) -> None:
                    "--bss")
     one_line_error(run(app, ["verify", "--best", str(best), "--root", str(root), "--subset",
                              "dev"]), "dev")  # fmt: skip
+
+
+def test_compare_signs_a_minimised_objective_and_picks_the_better_reference() -> None:
+    from tfselect.report.verify import Plan, compare
+
+    plan = Plan("bass", "min:mpi", "p", "best", {"stft": "a", "xumx-slicq": "b"})
+    values = {"p": {"t1": 1.0, "t2": 2.0, "t3": 3.0}, "a": {"t1": 2.0, "t2": 2.5, "t3": 4.0},
+              "b": {"t1": 0.0, "t2": 1.0, "t3": 9.0}}  # fmt: skip
+    rows = {r["comparison"]: r for r in compare(plan, values, sign=-1.0)}
+    # lower is better: a's mean 2.83 beats b's 3.33, and the pick wins where it is lower
+    assert rows["better reference"]["reference"] == "stft"
+    d = -(np.array([1.0, 2.0, 3.0]) - np.array([2.0, 2.5, 4.0]))
+    assert rows["stft"]["diff"] == pytest.approx(d.mean()) and rows["stft"]["tracks_won"] == 3
+    assert rows["xumx-slicq"]["tracks_won"] == 1 and rows["xumx-slicq"]["n_tracks"] == 3
+    assert rows["stft"]["pick_value"] == pytest.approx(2.0)
