@@ -32,7 +32,7 @@ def _silenced(clip, target: str):
 
 def test_groups_directions_and_resolution() -> None:
     assert METRICS == tuple(m for g in GROUPS.values() for m in g)
-    assert len(set(METRICS)) == 16
+    assert len(set(METRICS)) == 17
     assert set(DIRECTIONS) == set(METRICS)
     assert set(DIRECTIONS.values()) == {"maximize", "minimize"}
     assert DIRECTIONS["mpi"] == "maximize" and DIRECTIONS["renyi3"] == "minimize"
@@ -115,6 +115,26 @@ def test_float64_matches_float32_and_timings_are_reported(clips) -> None:
     both = score(STFT, "bass", chosen, ["mpi", "irm1"], timings=stages)
     assert "forward (mixture + 4 stems)" in stages
     assert both["mpi"] == pytest.approx(low["mpi"], abs=1e-4)  # same mpi either way
+
+
+def test_usdr_and_si_sdr_options_match_numpy(clips) -> None:
+    from tfselect.metrics.oracles import oracle_estimates
+
+    clip = clips(seconds=2.0, target="vocals", skip_silent=True)[0]
+    x = torch.from_numpy(clip.mixture).double()
+    s = clip.stems["vocals"].astype(np.float64)
+    T = build(STFT)
+    C = T(torch.stack([x, torch.from_numpy(s)]))
+    est = oracle_estimates([c[0] for c in C], [c[1:] for c in C], 0, ("mpi",))
+    y = T.inverse(est, x.shape[-1])[0].numpy()
+    usdr = 10 * np.log10((np.sum(s**2) + 1e-7) / (np.sum((s - y) ** 2) + 1e-7))
+    alpha = np.sum(y * s) / np.sum(s * s)
+    si = 10 * np.log10(np.sum((alpha * s) ** 2) / np.sum((alpha * s - y) ** 2))
+    got = {b: score(STFT, "vocals", [clip], ["mpi"], dtype=torch.float64, bss=b)["mpi"]
+           for b in ("usdr", "si-sdr")}  # fmt: skip
+    assert got["usdr"] == pytest.approx(usdr, abs=1e-9)
+    assert got["si-sdr"] == pytest.approx(si, abs=1e-9)
+    assert abs(got["usdr"] - got["si-sdr"]) > 1e-3  # two conventions, two numbers
 
 
 @pytest.mark.slow

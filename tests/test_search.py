@@ -188,9 +188,9 @@ def test_metric_selection():
 
     obj = parse_objectives("mpi-0.1*redundancy")
     assert trial_metrics(["gini", "oracles"], obj) == (
-        "mpi", "redundancy", "gini", "irm1", "irm2", "ibm",
+        "mpi", "redundancy", "gini", "irm1", "irm2", "ibm", "mwf",
     )  # fmt: skip
-    assert len(trial_metrics("all", obj)) == 16
+    assert len(trial_metrics("all", obj)) == 17
     assert trial_metrics([], obj) == ("mpi", "redundancy")
     with pytest.raises(TfselectError, match="unknown metric 'sdr'"):
         trial_metrics(["sdr"], obj)

@@ -77,7 +77,7 @@ def _ignore_signals() -> None:
 
 
 # The order a user meets the commands in; `tfselect --help` lists them so.
-WORKFLOW = ("demo-data", "targets", "score", "search", "report", "best", "train-best",
+WORKFLOW = ("demo-data", "targets", "score", "search", "report", "best", "verify", "train-best",
             "evaluate", "separate", "compare", "deoverlap", "config")  # fmt: skip
 # Metavars for options that name none: a word, never a Python type name.
 _METAVARS = {"int": "INT", "float": "FLOAT", "str": "TEXT", "path": "PATH"}
@@ -410,7 +410,8 @@ def score_cmd(
         typer.Option("--metrics", help="Comma-separated metrics and/or groups (default: all)."),
     ] = None,
     bss: Annotated[
-        str, typer.Option("--bss", help="SDR: fast (global SDR) or museval (BSSEval v4, slow).")
+        str, typer.Option("--bss", help="SDR: fast (global SDR), museval (BSSEval v4 median "
+                          "over 1-s frames, slow), usdr (MDX challenge) or si-sdr.")
     ] = "fast",
     float64: Annotated[bool, typer.Option("--float64", help="Compute in float64.")] = False,
     seed: SeedOpt = 0,
@@ -436,7 +437,7 @@ def score_cmd(
     from tfselect.audio.clips import sample_clips
     from tfselect.audio.dataset import resolve_root
     from tfselect.audio.targets import check_target, load_target_map
-    from tfselect.metrics import DIRECTIONS, resolve_metrics, score
+    from tfselect.metrics import BSS, DIRECTIONS, resolve_metrics, score
     from tfselect.metrics.output import render_table, write_csv_row
     from tfselect.transforms import TransformSpec, build
 
@@ -450,8 +451,8 @@ def score_cmd(
     names = resolve_metrics(metrics)
     spec = TransformSpec.parse(transform)
     build(spec, SAMPLE_RATE)  # validates and designs the filterbank (cached for score below)
-    if bss not in ("fast", "museval"):
-        raise TfselectError(f"--bss must be fast or museval, got '{bss}'")
+    if bss not in BSS:
+        raise TfselectError(f"--bss must be one of {', '.join(BSS)}, got '{bss}'")
     chosen = sample_clips(
         data_root, subset, n_clips=clips, seconds=seconds, seed=seed, target=target,
         max_tracks=tracks, target_map=target_map,
@@ -1174,6 +1175,56 @@ def best(
     if choice.fell_back:
         typer.echo(f"tfselect: {choice.sentence()}", err=True)
     typer.echo(choice.spec)
+
+
+@app.command("verify")
+@user_errors
+def verify_cmd(
+    best: Annotated[
+        Path, typer.Option("--best", metavar="CSV", help="best.csv of `tfselect report`.")
+    ] = Path("reports/best.csv"),
+    root: RootOpt = None,
+    subset: SubsetOpt = "test",
+    seconds: Annotated[
+        float, typer.Option("--seconds", help="0: whole tracks; else consecutive clips of S "
+                            "seconds from each track's start, averaged per track.")
+    ] = 0.0,
+    bss: Annotated[str, typer.Option("--bss", help="SDR: fast, museval, usdr or si-sdr.")] = "fast",
+    select: SelectOpt = "significant",
+    device: DeviceOpt = "cpu",
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", metavar="CSV", help="Also write one row per target "
+                                  "and comparison.")
+    ] = None,
+) -> None:
+    """Check best.csv's picks against both references on test tracks.
+
+    Every track of --subset is scored with the target's objective (best.csv's objective
+    column, e.g. mpi) for the pick and the stft and xumx-slicq rows' specs. Per comparison:
+    the mean over tracks of the per-track differences pick − reference (the difference of
+    the medians is not what is tested), its bootstrap 95 % interval (resampling tracks), the
+    Wilcoxon signed-rank p over tracks, the tracks the pick wins and the verdict; first
+    against the better reference (better mean on these tracks), then each reference.
+    """
+    from tfselect.audio.dataset import resolve_root
+    from tfselect.audio.targets import load_target_map
+    from tfselect.report.present import print_verify
+    from tfselect.report.verify import verify, write_verify
+
+    _check_range("--seconds", seconds, 0, 3600)
+
+    def progress(done: int, total: int) -> None:  # only on a terminal: logs stay clean
+        if sys.stderr.isatty():
+            typer.echo(f"\rscored {done}/{total} tracks", err=True, nl=done == total)
+
+    df = verify(best, resolve_root(root), subset, seconds, bss, device, select,
+                load_target_map(config), progress)  # fmt: skip
+    if out is not None:
+        write_verify(df, out)
+    print_verify(df)
 
 
 # ---------------------------------------------------------------- de-overlap

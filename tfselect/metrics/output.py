@@ -15,6 +15,7 @@ UNITS = {
     "irm1": "dB",
     "irm2": "dB",
     "ibm": "dB",
+    "mwf": "dB",
     "ridge_sdr_time": "dB",
     "ridge_sdr_freq": "dB",
     "renyi3": "bits",

@@ -26,9 +26,9 @@ from tfselect.errors import TfselectError
 from tfselect.transforms import Transform, TransformSpec, build
 
 from .cost import forward_inverse_seconds, peak_memory_mb
-from .oracles import ORACLES, oracle_estimates
+from .oracles import ALL_SOURCES, ORACLES, oracle_estimates
 from .ridges import GridAdjoint, RidgeConfig, ridge_analysis
-from .sdr import fast_sdr, museval_sdr
+from .sdr import fast_sdr, museval_sdr, si_sdr, usdr
 from .sparsity import sparsity_scores, structural_support
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,10 @@ DIRECTIONS: dict[str, str] = {
     **{m: "minimize" for m in GROUPS["cost"]},
 }
 
-BSS = ("fast", "museval")
+# SDR conventions (docs/design.md, Metrics): fast = global SDR (searches), museval = BSSEval v4
+# median over 1-s frames (SiSEC18), usdr = the MDX challenge's SDR (1e-7 floor), si-sdr =
+# scale-invariant SDR.
+BSS = ("fast", "museval", "usdr", "si-sdr")
 RIDGE_KINDS = ("energy", "sdr", "stability")
 
 
@@ -183,9 +186,10 @@ class _ClipScorer:
                 out["redundancy"] = float(self.T.redundancy(n))
             return out
 
-        # Only the ratio masks (irm1, irm2) need the other sources: without them, analyse just
-        # the mixture and the target (2 signals instead of 5, e.g. a search racing on mpi).
-        if want & {"irm1", "irm2"}:
+        # Only the ratio masks (irm1, irm2) and the Wiener filter (mwf) need the other sources:
+        # without them, analyse just the mixture and the target (2 signals instead of 5, e.g.
+        # a search racing on mpi).
+        if want & ALL_SOURCES:
             src, ti = _sources(mix, stems, self.target, self.device, self.dtype)
         else:
             src = torch.as_tensor(np.asarray(stems[self.target]))[None]
@@ -237,12 +241,19 @@ class _ClipScorer:
             with self._stage(f"inverse ({len(names)} estimates)"), torch.no_grad():
                 y = self.T.inverse(blocks, n)  # (estimates, ch, n)
             with self._stage("sdr"):
-                if self.bss == "museval":
-                    for i, name in enumerate(names):
-                        out[name] = museval_sdr(reference, y[i], self.T.sample_rate)
-                else:
-                    out.update(zip(names, fast_sdr(reference, y).tolist(), strict=True))
+                out.update(zip(names, self._sdr(reference, y), strict=True))
         return out
+
+    def _sdr(self, reference: Tensor, y: Tensor) -> list[float]:
+        """SDR in dB of each estimate y (estimates, ch, n) against reference (ch, n), by
+        ``self.bss``."""
+        if self.bss == "fast":
+            return fast_sdr(reference, y).tolist()
+        if self.bss == "museval":
+            return [museval_sdr(reference, e, self.T.sample_rate) for e in y]
+        fn = usdr if self.bss == "usdr" else si_sdr
+        ref = reference.detach().cpu().double().numpy()
+        return [fn(ref, e) for e in y.detach().cpu().double().numpy()]
 
 
 def _sources(
@@ -348,7 +359,8 @@ def score(
         device: torch device for the transform ("cpu", "cuda", ...).
         dtype: torch.float32 or torch.float64 (signals and coefficients).
         sample_rate: of the clips, in Hz.
-        bss: "fast" (global SDR, default) or "museval" (BSSEval v4, slow) for every SDR.
+        bss: every SDR's convention: "fast" (global SDR, default), "museval" (BSSEval v4,
+            slow), "usdr" (the MDX challenge's SDR) or "si-sdr" (scale-invariant).
         ridge_config: ridge extraction parameters (default ``RidgeConfig()``).
         progress: called as ``progress(done, total)`` after each clip.
         timings: if given, filled with the wall time in seconds of every stage (forward,

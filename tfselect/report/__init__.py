@@ -5,7 +5,8 @@
     >>> read_best("reports/best.csv")            # {"vocals": "slicqt:...", ...}
 
 Modules: :mod:`.tables` (trials, best, correlations, Pareto), :mod:`.plots`,
-:mod:`.best` (``best.csv`` contract, ``tfselect best``), :mod:`.build` (``tfselect report``).
+:mod:`.best` (``best.csv`` contract, ``tfselect best``), :mod:`.build` (``tfselect report``),
+:mod:`.verify` (``tfselect verify``: a best.csv's picks on held-out tracks).
 """
 
 from .best import best_spec, read_best

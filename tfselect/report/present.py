@@ -52,3 +52,41 @@ def print_compare(result) -> None:
     console.print(f"budget: {plan.budget}; seeds {len(plan.seeds)}; parameters: {params}")
     for f in result.files:
         console.print(f"  {f}")
+
+
+def print_verify(df) -> None:
+    """The answer of ``tfselect verify`` (rows of :func:`tfselect.report.verify.verify`): per
+    target, the pick's spec, then per comparison the means over tracks, the mean of the
+    per-track differences pick − reference with its bootstrap 95 % interval, p, tracks won
+    and the verdict."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=120)
+    for target, rows in df.groupby("target", sort=False):
+        first = rows.iloc[0]
+        picked = "" if first["picked"] == "best" else f" (the reference {first['picked']})"
+        refs = dict(zip(rows["reference"], rows["reference_spec"], strict=True))
+        table = Table(
+            title=f"{target}: pick {first['pick']}{picked}", title_justify="left",
+            caption=f"{first['objective']} on {first['n_tracks']} {first['subset']} tracks; "
+            + "; ".join(f"{n} = {s}" for n, s in refs.items())
+            + ("; under 6 tracks, p cannot fall below 0.05" if first["n_tracks"] < 6 else ""),
+            caption_justify="left",
+        )  # fmt: skip
+        for col in ("versus", "pick", "reference", "pick − reference [95% CI]", "p", "won",
+                    "verdict"):
+            table.add_column(col, justify="left" if col in ("versus", "verdict") else "right")
+        for r in rows.to_dict("records"):
+            versus = r["reference"] if r["comparison"] == r["reference"] else (
+                f"better: {r['reference']}")  # fmt: skip
+            same = r["verdict"] == "is the pick"
+            stats = ["", "", "", "the pick is this reference"] if same else [
+                f"{_num(r['diff'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
+                _num(r["p_value"], ".2g"), f"{r['tracks_won']}/{r['n_tracks']}", r["verdict"]]
+            table.add_row(versus, _num(r["pick_value"], ".2f"), _num(r["reference_value"], ".2f"),
+                          *stats)
+        console.print(table)
+    silent = {t: v for t, v in df.attrs.get("silent", {}).items() if v}
+    for target, tracks in silent.items():
+        console.print(f"{target}: {len(tracks)} track(s) left out, the target is silent there")
