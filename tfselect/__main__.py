@@ -1,3 +1,25 @@
-from tfselect.cli import app
+"""``python -m tfselect`` and the ``tfselect`` script.
 
-app()
+Ctrl-C and SIGTERM are handled from the first line: the CLI's imports (typer, then numpy and
+torch in the commands) take about a second, and an interruption during them would otherwise
+print a traceback through whatever was being imported.
+"""
+
+import sys
+
+from tfselect import interrupts
+
+
+def main() -> None:
+    interrupts.install()  # before the imports; SIGTERM too becomes KeyboardInterrupt
+    try:
+        from tfselect.cli import app
+
+        app()  # each command handles Ctrl-C itself; this catches what comes before or after
+    except KeyboardInterrupt:
+        interrupts.say_interrupted()
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
