@@ -7,16 +7,18 @@ print a traceback through whatever was being imported.
 
 import sys
 
-from tfselect import interrupts
-
 
 def main() -> None:
-    interrupts.install()  # before the imports; SIGTERM too becomes KeyboardInterrupt
     try:
+        from tfselect import interrupts  # standard library only: a few milliseconds
+
+        interrupts.install()  # SIGTERM too becomes KeyboardInterrupt
         from tfselect.cli import app
 
         app()  # each command handles Ctrl-C itself; this catches what comes before or after
     except KeyboardInterrupt:
+        from tfselect import interrupts  # again: the first import may be the one cut short
+
         interrupts.say_interrupted()
         sys.exit(130)
 

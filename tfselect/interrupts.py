@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM for the command line: the few helpers that must work before anything
-heavy is imported (``tfselect.__main__`` installs them first; ``tfselect.cli`` uses them).
+heavy is imported (``tfselect.__main__`` installs them first; ``tfselect.cli`` and the
+search use them).
 
 Only the standard library here: typer, numpy and torch take about a second to import, and a
 Ctrl-C during that second must end in one line, not a traceback through an import.
@@ -9,42 +10,58 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
+
+RETRY_S = 0.02  # how often a Ctrl-C that waits for an import asks again
 
 
 def _on_main_thread() -> bool:
     # signal.signal() works only there (Python runs every handler in the main thread).
+    import threading  # not above: install() runs before it is imported
+
     return threading.current_thread() is threading.main_thread()
 
 
-def _importing(frame) -> bool:
-    """Whether ``frame`` (where a signal landed) is inside an import."""
-    while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
-            return True
+def _forward(signum, frame) -> None:
+    """Hand a signal to the SIGINT handler in force now (:func:`ctrl_c` if SIGINT is ignored,
+    as in a job a script started with `&`): SIGTERM, and a Ctrl-C put off by an import."""
+    handler = signal.getsignal(signal.SIGINT)
+    (handler if callable(handler) else ctrl_c)(signal.SIGINT, frame)
+
+
+def later_if_importing(frame) -> bool:
+    """Whether ``frame`` (where a signal landed) is inside an import. If so, the signal is
+    handed again (:func:`_forward`) every ``RETRY_S`` until the import has ended.
+
+    A KeyboardInterrupt raised in an import can abort the process (torch's C++ module setup
+    calls back into Python and ends in std::terminate), be lost (raised in a weakref callback
+    or a ``__del__`` that the import runs), or leave a module half set up that breaks what
+    follows (numpy's lazy attributes recursing forever after an interrupted scipy import).
+    """
+    if not hasattr(signal, "setitimer"):  # Windows: as Python does
+        return False
+    while frame is not None and not frame.f_code.co_filename.startswith("<frozen importlib"):
         frame = frame.f_back
-    return False
+    if frame is None:
+        return False
+    signal.signal(signal.SIGALRM, _forward)
+    signal.setitimer(signal.ITIMER_REAL, RETRY_S)
+    return True
 
 
 def ctrl_c(signum=signal.SIGINT, frame=None) -> None:
-    """SIGINT handler: KeyboardInterrupt, as Python's own, but never in the middle of an import.
-
-    An import cut halfway leaves broken modules behind, and the command may still use them
-    on its way out (seen: after an interrupted scipy import, numpy's lazy attributes recursed
-    forever). So during an import it asks again every 20 ms (SIGALRM) until the import ends.
-    """
-    if _importing(frame) and hasattr(signal, "setitimer"):
-        signal.signal(signal.SIGALRM, ctrl_c)
-        signal.setitimer(signal.ITIMER_REAL, 0.02)
-        return
-    raise KeyboardInterrupt
+    """SIGINT handler: KeyboardInterrupt, as Python's own, but never during an import."""
+    if not later_if_importing(frame):
+        raise KeyboardInterrupt
 
 
 def install() -> None:
-    """Ctrl-C (unless ignored: a job a script started with `&`) and SIGTERM as :func:`ctrl_c`."""
-    if _on_main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signal.signal(signal.SIGINT, ctrl_c)
-    sigterm_as_ctrl_c()
+    """Ctrl-C (unless ignored) and SIGTERM as :func:`ctrl_c`: the first thing the CLI does."""
+    try:
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            signal.signal(signal.SIGINT, ctrl_c)
+        signal.signal(signal.SIGTERM, _forward)
+    except ValueError:  # not in the main thread: Python runs handlers there only
+        pass
 
 
 def sigterm_as_ctrl_c():
@@ -53,17 +70,7 @@ def sigterm_as_ctrl_c():
 
     Returns the previous SIGTERM handler (None off the main thread: nothing installed).
     """
-    if not _on_main_thread():
-        return None
-
-    def forward(signum, frame):
-        handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
-        else:  # also when SIGINT is ignored, as in a job a script started with `&`
-            ctrl_c(signum, frame)
-
-    return signal.signal(signal.SIGTERM, forward)
+    return signal.signal(signal.SIGTERM, _forward) if _on_main_thread() else None
 
 
 def ignore_signals() -> None:
@@ -71,8 +78,8 @@ def ignore_signals() -> None:
     if _on_main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
-        if hasattr(signal, "SIGALRM") and signal.getsignal(signal.SIGALRM) is ctrl_c:
-            signal.setitimer(signal.ITIMER_REAL, 0)  # nor a Ctrl-C that waited for an import
+        if hasattr(signal, "SIGALRM") and signal.getsignal(signal.SIGALRM) is _forward:
+            signal.setitimer(signal.ITIMER_REAL, 0)  # nor one that waited for an import
 
 
 _said = False  # whether this command printed its "tfselect: interrupted..." line

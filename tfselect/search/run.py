@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tfselect import interrupts
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, TfselectError
 from tfselect.search import stale
@@ -120,6 +121,8 @@ class CtrlC:
     def _handler(self, signum, frame) -> None:
         self.requested = True
         if self.inside:  # the main thread is scoring: --jobs 1
+            if interrupts.later_if_importing(frame):
+                return  # handed again once the import has ended (interrupts says why)
             raise KeyboardInterrupt
         if self.study is not None:
             with contextlib.suppress(RuntimeError):  # not inside optimize(): nothing to stop
