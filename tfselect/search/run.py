@@ -92,7 +92,7 @@ class CtrlC:
     raises there: an exception in the main thread would abandon workers still inside torch
     or SQLite. (Worse, on Python <= 3.11 a ``Thread.join`` that a KeyboardInterrupt cuts
     marks the running thread dead, CPython gh-90882, so the interpreter exits under it: its
-    trial left RUNNING, sometimes a segfault.) Each worker sees ``requested`` itself at its
+    trial left RUNNING, reported as segfaults.) Each worker sees ``requested`` itself at its
     next ``with ctrl_c:`` (between two clips) or trial start and fails its trial there;
     :meth:`stop_study` (an Optuna callback) stops the study from a worker, the only place
     Optuna's ``study.stop()`` works with ``n_jobs > 1``.

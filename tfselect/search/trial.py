@@ -138,7 +138,7 @@ class TrialObjective:
         self.race = race and len(objectives) == 1
         self.seed = seed
         self.metric_ids = metric_subset(len(clips), metric_clips, seed)
-        self.interrupt = None  # a run.CtrlC while a search runs in the main thread
+        self.interrupt = None  # a run.CtrlC: the search is asked to stop (any --jobs)
 
     def __call__(self, trial) -> float | list[float]:
         import optuna
