@@ -25,8 +25,9 @@ except ImportError:  # pragma: no cover - typer on the real click
     from click import exceptions as click_errors
     from click import get_current_context
 
-from tfselect import __version__
+from tfselect import __version__, interrupts
 from tfselect.errors import Interrupted, TfselectError
+from tfselect.interrupts import sigterm_as_ctrl_c as _sigterm_as_ctrl_c
 
 _ABORTS = tuple({typer.Abort, getattr(click_errors, "Abort", typer.Abort)})
 
@@ -42,9 +43,12 @@ class _OneLineErrors(TyperGroup):
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra: Any) -> Any:
+        interrupts.reset()
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
+            if code == 130:  # typer makes a Ctrl-C outside the commands a silent 130
+                interrupts.say_interrupted()
         except click_errors.NoArgsIsHelpError as exc:
             exc.show()  # the bare command prints its help, as before
             code = 2
@@ -58,22 +62,11 @@ class _OneLineErrors(TyperGroup):
             typer.echo(f"tfselect: error: {' '.join(exc.format_message().split())}", err=True)
             code = exc.exit_code
         except (KeyboardInterrupt, *_ABORTS):
-            _ignore_signals()
-            typer.echo("tfselect: interrupted", err=True)
+            interrupts.say_interrupted()
             code = 130
         if standalone_mode:
             sys.exit(code)
         return code
-
-
-def _ignore_signals() -> None:
-    """Once the command is stopping, a second Ctrl-C (or SIGTERM) must not print a traceback."""
-    import threading
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-
 
 
 # The order a user meets the commands in; `tfselect --help` lists them so.
@@ -240,9 +233,8 @@ def user_errors(fn):
             typer.echo(f"tfselect: error: {_one_line(exc)}", err=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt as exc:
-            _ignore_signals()
-            typer.echo(f"tfselect: {exc if isinstance(exc, Interrupted) else 'interrupted'}",
-                       err=True)  # fmt: skip
+            interrupts.say_interrupted(str(exc) if isinstance(exc, Interrupted) else "interrupted")
+            previous = None  # stopping: signals stay ignored, a second one prints nothing
             raise typer.Exit(130) from None
         except MemoryError:  # a huge request that slipped past the checks
             typer.echo("tfselect: error: out of memory (try fewer bins or shorter clips)", err=True)
@@ -267,24 +259,6 @@ def _one_line(exc: BaseException) -> str:
 
         text = scrub(text)
     return text
-
-
-def _sigterm_as_ctrl_c():
-    """Hand SIGTERM to the SIGINT handler in force at that moment, so every Ctrl-C path
-    (a search's CtrlC, KeyboardInterrupt anywhere else) handles it too."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        return None
-
-    def forward(signum, frame):
-        handler = signal.getsignal(signal.SIGINT)
-        if callable(handler):
-            handler(signal.SIGINT, frame)
-        else:  # also when SIGINT is ignored, as in a job a script started with `&`
-            raise KeyboardInterrupt
-
-    return signal.signal(signal.SIGTERM, forward)
 
 
 def _check_finite(kwargs: dict) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from tfselect import interrupts
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, TfselectError
 from tfselect.search import stale
@@ -81,34 +82,56 @@ class CtrlC:
     """SIGINT (and SIGTERM, what ``timeout`` and schedulers send) handling that stops a
     search cleanly.
 
-    Inside a trial's scoring (``with ctrl_c:``) Ctrl-C raises KeyboardInterrupt at once, so
-    Optuna marks that trial FAIL ("interrupted"). Anywhere else (Optuna's bookkeeping,
-    storage writes) it only sets ``requested`` and asks the study to stop before its next
-    trial. So no storage write is cut in half and no trial is left RUNNING.
+    Python runs signal handlers in the main thread only. With ``--jobs 1`` the trials run
+    there too: inside a trial's scoring (``with ctrl_c:``) Ctrl-C raises KeyboardInterrupt at
+    once, so Optuna marks that trial FAIL ("interrupted"). Anywhere else (Optuna's
+    bookkeeping, storage writes) it only sets ``requested`` and asks the study to stop before
+    its next trial. So no storage write is cut in half and no trial is left RUNNING.
+
+    With ``--jobs N`` the main thread only waits for the worker threads, and the handler never
+    raises there: an exception in the main thread would abandon workers still inside torch
+    or SQLite. (Worse, on Python <= 3.11 a ``Thread.join`` that a KeyboardInterrupt cuts
+    marks the running thread dead, CPython gh-90882, so the interpreter exits under it: its
+    trial left RUNNING, reported as segfaults.) Each worker sees ``requested`` itself at its
+    next ``with ctrl_c:`` (between two clips) or trial start and fails its trial there;
+    :meth:`stop_study` (an Optuna callback) stops the study from a worker, the only place
+    Optuna's ``study.stop()`` works with ``n_jobs > 1``.
     """
 
     def __init__(self, study=None) -> None:
         self.study = study
         self.requested = False
-        self.inside = False
+        self._scoring = threading.local()  # per thread: inside ``with ctrl_c:`` now
         self._previous: dict = {}
 
+    @property
+    def inside(self) -> bool:
+        """Whether this thread is inside ``with ctrl_c:`` (scoring a trial)."""
+        return getattr(self._scoring, "inside", False)
+
     def __enter__(self) -> CtrlC:
-        self.inside = True
         if self.requested:
             raise KeyboardInterrupt
+        self._scoring.inside = True
         return self
 
     def __exit__(self, *exc) -> None:
-        self.inside = False
+        self._scoring.inside = False
 
     def _handler(self, signum, frame) -> None:
         self.requested = True
-        if self.inside:
+        if self.inside:  # the main thread is scoring: --jobs 1
+            if interrupts.later_if_importing(frame):
+                return  # handed again once the import has ended (interrupts says why)
             raise KeyboardInterrupt
         if self.study is not None:
             with contextlib.suppress(RuntimeError):  # not inside optimize(): nothing to stop
                 self.study.stop()  # no new trial is started
+
+    def stop_study(self, study, trial) -> None:
+        """Optuna callback: after Ctrl-C, start no new trial (``--jobs N``, see above)."""
+        if self.requested:
+            study.stop()
 
     def install(self) -> bool:
         """Install the handler (main thread only); returns whether it was installed."""
@@ -129,18 +152,31 @@ class _DropInterrupts(logging.Filter):
     the "Trial N failed with value None" line that follows it.
 
     Ctrl-C is a user's request, not an error: the trial is recorded FAIL ("interrupted") and
-    the command says how to continue, so a traceback on stderr would only alarm.
+    the command says how to continue, so a traceback on stderr would only alarm. With
+    ``--jobs N`` several trials stop at once and their lines interleave: hence a set.
+
+    Also hidden: a worker told that its trial was finished meanwhile (UpdateFinishedTrialError).
+    Two workers may pop the same queued trial (SQLite, see ``run_search``); the first to
+    finish it records the result, and the other one has nothing to report.
     """
 
-    interrupted: str | None = None  # "Trial N failed" of the trial Ctrl-C stopped
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped: set[str] = set()  # "Trial N failed" of the warnings hidden
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from optuna.exceptions import UpdateFinishedTrialError
+
         exc = record.exc_info[0] if record.exc_info else None
         message = record.getMessage()
-        if exc is not None and issubclass(exc, KeyboardInterrupt):
-            self.interrupted = " ".join(message.split()[:3])  # "Trial 7 failed"
+        head = " ".join(message.split()[:3])  # "Trial 7 failed"
+        if exc is not None and issubclass(exc, (KeyboardInterrupt, UpdateFinishedTrialError)):
+            self.dropped.add(head)
             return False
-        return not (self.interrupted and message.startswith(self.interrupted + " with value"))
+        if head in self.dropped and message.startswith(head + " with value"):
+            self.dropped.discard(head)
+            return False
+        return True
 
 
 def _quiet_interrupts(logger: logging.Logger) -> None:
@@ -299,7 +335,7 @@ def run_search(
         metric_clips=cfg.clips.metric_clips,
     )  # fmt: skip
     ctrl_c = CtrlC(st)
-    if cfg.search.jobs == 1 and ctrl_c.install():
+    if ctrl_c.install():  # whatever --jobs: the handler never raises in a waiting main thread
         objective.interrupt = ctrl_c
 
     if cfg.search.jobs > 1:
@@ -310,7 +346,7 @@ def run_search(
 
     result = SearchResult(name)
     counter = _Count(MAX_REPEATS)
-    callbacks: list = [counter]
+    callbacks: list = [counter, ctrl_c.stop_study]
     give_up = _GiveUp(GIVE_UP_AFTER)
     if until is not None:
         callbacks.append(_Until(until))
@@ -328,7 +364,7 @@ def run_search(
             # Rounds: each runs as many trials as distinct candidates are still owed, so
             # repeats (answered from the study, not counted) never eat the budget, and
             # parallel jobs never overshoot it.
-            while trials != 0:
+            while trials != 0 and not ctrl_c.requested:
                 owed = None if trials is None else trials - counter.new
                 left = None if deadline is None else deadline - time.monotonic()
                 if (owed is not None and owed <= 0) or (left is not None and left <= 0):

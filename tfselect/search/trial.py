@@ -138,14 +138,14 @@ class TrialObjective:
         self.race = race and len(objectives) == 1
         self.seed = seed
         self.metric_ids = metric_subset(len(clips), metric_clips, seed)
-        self.interrupt = None  # a run.CtrlC while a search runs in the main thread
+        self.interrupt = None  # a run.CtrlC: the search is asked to stop (any --jobs)
 
     def __call__(self, trial) -> float | list[float]:
         import optuna
 
         if self.interrupt is not None and self.interrupt.requested:
             # Ctrl-C came between two trials: end this one at once, as interrupted.
-            trial.set_user_attr("fail_reason", "interrupted")
+            _mark_interrupted(trial)
             raise KeyboardInterrupt
         stale.tag(trial)  # so a worker on this host can fail it if this process dies
         reference = trial.user_attrs.get("reference")
@@ -204,7 +204,7 @@ class TrialObjective:
         except SpecError as exc:
             return self._prune(trial, _one_line(exc))
         except KeyboardInterrupt:
-            trial.set_user_attr("fail_reason", "interrupted")
+            _mark_interrupted(trial)
             raise
         except Exception as exc:
             trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {_one_line(exc)}")
@@ -261,6 +261,20 @@ class TrialObjective:
 
         trial.set_user_attr("fail_reason", reason)
         raise optuna.TrialPruned(reason)
+
+
+def _mark_interrupted(trial) -> None:
+    """Record why ``trial`` stops, unless another worker has finished it already.
+
+    SQLite cannot lock rows, so two workers starting together may pop the same queued
+    reference trial (run.py); with ``--jobs N`` both stop at the same Ctrl-C.
+    """
+    from optuna.exceptions import UpdateFinishedTrialError
+
+    try:
+        trial.set_user_attr("fail_reason", "interrupted")
+    except UpdateFinishedTrialError:
+        pass
 
 
 class _Nothing:
