@@ -40,6 +40,7 @@ import pandas as pd
 
 from tfselect import TARGETS
 from tfselect.atomic import atomic_write
+from tfselect.demix.model import count_parameters, matrix_form
 from tfselect.errors import TfselectError
 
 log = logging.getLogger("tfselect.demix")
@@ -167,18 +168,6 @@ def oracle_best_shared(best_rows: pd.DataFrame) -> str:
     return str(per_spec["mean"].idxmax())
 
 
-def matrix_form(spec: str, network: str) -> str:
-    """``spec`` as a matrix network can take it: a ragged sliCQT becomes ``form=rasterize``
-    (the same frame, every block interpolated to one time grid); others are unchanged."""
-    from tfselect.demix.model import MATRIX_NETWORKS
-    from tfselect.transforms import TransformSpec
-
-    parsed = TransformSpec.parse(spec)
-    if network in MATRIX_NETWORKS and parsed.kind == "slicqt" and parsed.form == "ragged":
-        parsed = dataclasses.replace(parsed, form="rasterize")
-    return str(parsed)
-
-
 def build_configs(names: Sequence[str], user: Mapping[str, dict[str, str]],
                   best_csv: Path | None, select: str, network: str) -> dict[str, dict[str, str]]:
     """name -> {target: spec as trained} for the built-in ``names`` and the ``user`` ones.
@@ -229,19 +218,6 @@ def build_configs(names: Sequence[str], user: Mapping[str, dict[str, str]],
 
 
 # ------------------------------------------------------------------ equal parameters
-
-
-def count_parameters(family: str, bins: list[int], sizes: dict[str, int],
-                     channels: int = 2) -> int:
-    """Trainable parameters of one branch's networks (built on the meta device: no memory
-    is allocated, so large candidate sizes cost nothing)."""
-    import torch
-
-    from tfselect.demix.model import make_nets
-
-    with torch.device("meta"):
-        return sum(p.numel() for net in make_nets(family, channels, bins, sizes)
-                   for p in net.parameters())
 
 
 def matched_size(family: str, bins: list[int], base: dict[str, int], target: int,

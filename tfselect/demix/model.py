@@ -255,6 +255,29 @@ def make_nets(family: str, channels: int, bins: list[int], sizes: dict[str, int]
     return [CDAENet(channels, sizes["channels"]) for _ in bins]
 
 
+def count_parameters(family: str, bins: list[int], sizes: dict[str, int],
+                     channels: int = 2) -> int:
+    """Trainable parameters of one branch's networks, counted on the meta device: nothing is
+    allocated, so a size read from a file, or a large candidate size, costs nothing."""
+    with torch.device("meta"):
+        return sum(p.numel() for net in make_nets(family, channels, bins, sizes)
+                   for p in net.parameters())
+
+
+def matrix_form(spec: str, network: str) -> str:
+    """``spec`` as ``network`` can take it: for a matrix network a ragged sliCQT becomes
+    ``form=rasterize`` (the same frame, every block interpolated to one time grid); other
+    specs, and every spec of ``cdae``, are unchanged. Canonical string."""
+    import dataclasses
+
+    from tfselect.transforms import TransformSpec
+
+    parsed = TransformSpec.parse(spec)
+    if network in MATRIX_NETWORKS and parsed.kind == "slicqt" and parsed.form == "ragged":
+        parsed = dataclasses.replace(parsed, form="rasterize")
+    return str(parsed)
+
+
 class Branch(nn.Module):
     """One target: its transform, one network per block, mask, inverse.
 
@@ -277,9 +300,7 @@ class Branch(nn.Module):
         bins = block_bins(self.transform, config.channels, config.sample_rate)
         self.family = network_family(config.network, spec, bins)
         sizes = sizes or config.sizes
-        with torch.device("meta"):  # shapes only: count before allocating
-            count = sum(p.numel() for net in make_nets(self.family, config.channels, bins, sizes)
-                        for p in net.parameters())
+        count = count_parameters(self.family, bins, sizes, config.channels)
         if count > budget:
             raise ModelConfigError(
                 f"sizes: the {self.family} networks on {spec} would hold {count:,} parameters; "
@@ -401,14 +422,6 @@ def baseline_specs(baseline: str, shared_spec: str | None = None,
     if baseline == "stft":
         return {t: STFT_BASELINE for t in TARGETS}
     if baseline == "shared-slicqt":
-        import dataclasses
-
-        from tfselect.transforms import TransformSpec
-
-        parsed = TransformSpec.parse(shared_spec or SHARED_SLICQT)
-        if (network in MATRIX_NETWORKS and parsed.kind == "slicqt"
-                and parsed.form == "ragged"):
-            parsed = dataclasses.replace(parsed, form="rasterize")  # the network needs a matrix
-        spec = str(parsed)
+        spec = matrix_form(shared_spec or SHARED_SLICQT, network)
         return {t: spec for t in TARGETS}
     raise ModelConfigError(f"baseline must be shared-slicqt or stft, got {baseline!r}")
