@@ -2,33 +2,28 @@
 
 The lowest layer of tfselect: it imports nothing from transforms, metrics, search, report
 or demix.
+
+Names load from their modules when first used (no numpy or soundfile before).
 """
 
-from tfselect.audio.clips import Clip, is_silent, sample_clips
-from tfselect.audio.dataset import (
-    SOURCES,
-    Track,
-    discover,
-    load_track,
-    read_segment,
-    resolve_root,
-    track_length,
-    tracks_for,
-)
-from tfselect.audio.demo import demo_root, write_demo_corpus
+from __future__ import annotations
 
-__all__ = [
-    "SOURCES",
-    "Clip",
-    "Track",
-    "demo_root",
-    "discover",
-    "is_silent",
-    "load_track",
-    "read_segment",
-    "resolve_root",
-    "sample_clips",
-    "track_length",
-    "tracks_for",
-    "write_demo_corpus",
-]
+from tfselect.lazy import lazy_exports
+
+_WHERE = {
+    "SOURCES": "dataset",
+    "Track": "dataset",
+    "discover": "dataset",
+    "load_track": "dataset",
+    "read_segment": "dataset",
+    "resolve_root": "dataset",
+    "track_length": "dataset",
+    "tracks_for": "dataset",
+    "Clip": "clips",
+    "is_silent": "clips",
+    "sample_clips": "clips",
+    "demo_root": "demo",
+    "write_demo_corpus": "demo",
+}
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

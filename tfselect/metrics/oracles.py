@@ -33,10 +33,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from tfselect.metrics.names import ORACLES
 from tfselect.transforms.base import Coefs
 from tfselect.transforms.slicqt import _block_threads
 
-ORACLES = ("mpi", "irm1", "irm2", "ibm", "mwf")
 # Diagonal loading δ of the spatial covariances in ``mwf`` (relative: trace R_j = channels).
 MWF_LOADING = 1e-8
 # Oracles that need every source, not just the target and the mixture.

@@ -7,41 +7,33 @@ Modules: :mod:`.space` (candidate specs), :mod:`.objectives` (objective strings)
 :mod:`.config` (study TOML), :mod:`.storage` (one URL -> an Optuna storage), :mod:`.study`
 (what a study holds: tags, references, per-clip values, best trial, samplers, pruner),
 :mod:`.trial` (the clip pool and one candidate's racing evaluation), :mod:`.run` (the loop).
-Importing this package does not import torch; the runner imports it when it scores.
+
+Names load from their modules when first used: importing this package (or one of its
+modules, e.g. :mod:`.storage`) loads neither torch nor the runner.
 """
 
-from .config import StudyConfig, load_config
-from .objectives import DEFAULT_OBJECTIVE, Objectives, parse_objectives
-from .ranking import best_trial
-from .run import SearchResult, run_search
-from .space import SearchSpace
-from .storage import open_storage
-from .study import (
-    REFERENCES,
-    SAMPLERS,
-    StudyTags,
-    make_pruner,
-    make_sampler,
-    read_tags,
-    tagged_studies,
-)
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_OBJECTIVE",
-    "REFERENCES",
-    "SAMPLERS",
-    "Objectives",
-    "SearchResult",
-    "SearchSpace",
-    "StudyConfig",
-    "StudyTags",
-    "best_trial",
-    "load_config",
-    "make_pruner",
-    "make_sampler",
-    "open_storage",
-    "parse_objectives",
-    "read_tags",
-    "run_search",
-    "tagged_studies",
-]
+from tfselect.lazy import lazy_exports
+
+_WHERE = {
+    "StudyConfig": "config",
+    "load_config": "config",
+    "DEFAULT_OBJECTIVE": "objectives",
+    "Objectives": "objectives",
+    "parse_objectives": "objectives",
+    "best_trial": "ranking",
+    "SearchResult": "run",
+    "run_search": "run",
+    "SearchSpace": "space",
+    "open_storage": "storage",
+    "REFERENCES": "study",
+    "SAMPLERS": "study",
+    "StudyTags": "study",
+    "make_pruner": "study",
+    "make_sampler": "study",
+    "read_tags": "study",
+    "tagged_studies": "study",
+}
+__all__ = sorted(_WHERE)
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

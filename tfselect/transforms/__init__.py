@@ -7,16 +7,23 @@
 
 Kinds: ``slicqt`` (torch sliCQT, :mod:`.slicqt`), ``stft`` (:mod:`.stft`), ``nsgt``
 (non-sliced torch NSGT with essentia's design, :mod:`.nsgt2014`) and ``nsgcq`` (essentia's
-NSGConstantQ itself, :mod:`tfselect.reference.essentia_nsgcq`). The last two are imported
-lazily.
+NSGConstantQ itself, :mod:`tfselect.reference.essentia_nsgcq`). The spec grammar imports
+nothing heavy; ``Coefs``, ``Transform`` and every transform load torch when first used.
 """
 
 from __future__ import annotations
 
-from .base import Coefs, Transform
+from typing import TYPE_CHECKING
+
+from tfselect.lazy import lazy_exports
+
 from .spec import FORMS, KINDS, PHASES, TransformSpec
 
+if TYPE_CHECKING:
+    from .base import Transform
+
 __all__ = ["Coefs", "FORMS", "KINDS", "PHASES", "Transform", "TransformSpec", "build"]
+__getattr__, __dir__ = lazy_exports(__name__, {"Coefs": "base", "Transform": "base"})
 
 
 def build(spec: TransformSpec | str, sample_rate: int = 44100) -> Transform:
@@ -26,6 +33,7 @@ def build(spec: TransformSpec | str, sample_rate: int = 44100) -> Transform:
     bad spec raises :class:`tfselect.errors.SpecError` before anything is computed.
     Filterbanks are cached per (spec, sample rate): building the same spec twice is cheap.
     """
+    # Each kind's module loads torch (and nsgcq essentia): imported when that kind is built.
     spec = TransformSpec.parse(spec)
     spec.validate(sample_rate)
     if spec.kind == "stft":
