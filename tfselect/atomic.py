@@ -8,12 +8,15 @@ leaves the previous version intact.
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+
+from tfselect.errors import TfselectError
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
@@ -45,8 +48,6 @@ def check_out_dir(out: Path) -> None:
     Raises:
         TfselectError: ``out`` is a file, or cannot be created or written (one line).
     """
-    from tfselect.errors import TfselectError
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise TfselectError(f"--out {out} is a file, not a folder")
@@ -55,6 +56,28 @@ def check_out_dir(out: Path) -> None:
         tempfile.TemporaryFile(dir=out).close()
     except OSError as exc:
         raise TfselectError(f"--out {out}: cannot write there ({exc.strerror or exc})") from None
+
+
+def write_csv_row(path: Path, row: Mapping[str, object]) -> None:
+    """Write ``row`` as a CSV with a header line and one data line, atomically.
+
+    Missing parent folders are created; an interrupted run leaves no partial output.
+
+    Raises:
+        TfselectError: the folder cannot be created or written.
+    """
+    path = Path(path)
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(row))
+            writer.writeheader()
+            writer.writerow(dict(row))
+
+    try:
+        atomic_write(path, write)
+    except OSError as exc:
+        raise TfselectError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager
@@ -75,8 +98,6 @@ def staged_files(out: str | Path, manifest: str, overwrite: bool = False) -> Ite
         TfselectError: ``out`` is a file or cannot be written; or, unless ``overwrite``, a
             file about to be written exists and no earlier run listed it (a user's own).
     """
-    from tfselect.errors import TfselectError
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise TfselectError(f"--out {out} is a file, not a folder")

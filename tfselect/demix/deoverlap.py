@@ -48,6 +48,7 @@ from torch import Tensor, nn
 from tfselect import SAMPLE_RATE
 from tfselect.demix.model_files import CHECKPOINT, MODEL
 from tfselect.errors import TfselectError
+from tfselect.transforms import TransformSpec
 from tfselect.transforms.overlap import Overlap, snr_db
 
 log = logging.getLogger("tfselect.deoverlap")
@@ -207,6 +208,45 @@ def load_net(model_dir: Path) -> DeOverlapNet:
     except TfselectError as exc:
         raise CheckpointError(str(exc)) from None
     return net_from_state(state, str(path)).eval()
+
+
+def deoverlap_models(mode: str, dirs: list[Path], specs: dict[str, str]) -> dict[str, dict]:
+    """``ModelConfig.deoverlap`` for a demixer on ``specs`` ({target: spec}): {spec: net
+    config + its ``source`` folder}, one trained net (``dirs``) per ragged sliCQT branch.
+
+    ``mode``: ``none`` (no nets; ``dirs`` must be empty) or ``learned`` (every ragged
+    sliCQT branch needs one model, every model a branch).
+
+    Raises:
+        TfselectError: a bad mode, a model without a branch or a branch without a model.
+    """
+    if mode not in ("none", "learned"):
+        raise TfselectError(f"--deoverlap must be none or learned, got {mode!r}")
+    if mode == "none":
+        if dirs:
+            raise TfselectError("--deoverlap-model needs --deoverlap learned")
+        return {}
+    parsed = {s: TransformSpec.parse(s) for s in specs.values()}
+    ragged = {s for s, p in parsed.items() if p.kind == "slicqt" and p.form == "ragged"}
+    if not ragged:
+        raise TfselectError("--deoverlap learned needs a branch on a ragged sliCQT; these "
+                            f"are all matrix forms: {', '.join(sorted(set(specs.values())))}")
+    out: dict[str, dict] = {}
+    for d in dirs:
+        net = load_net(d)
+        rate = net.config.sample_rate
+        mine = TransformSpec.parse(net.config.spec).resolved(rate)
+        match = [s for s in ragged if parsed[s].resolved(rate) == mine]
+        if not match:
+            raise TfselectError(f"the de-overlap model in {d} is for {net.config.spec}, which "
+                                "no ragged branch uses")
+        out[match[0]] = {**net.config.to_dict(), "source": str(d)}
+    missing = sorted(ragged - set(out))
+    if missing:
+        raise TfselectError(f"--deoverlap learned: no --deoverlap-model for {missing[0]}; "
+                            f"train one with `tfselect deoverlap train --transform {missing[0]} "
+                            "--out DIR`")
+    return out
 
 
 # ----------------------------------------------------------------------------- data

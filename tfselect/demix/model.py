@@ -416,6 +416,12 @@ def branch_key(target: str) -> str:
     return target
 
 
+def baseline_network(baseline: str, network: str) -> str:
+    """The network of a baseline: the STFT baseline is Open-Unmix, so ``auto`` is a BLSTM
+    there; any other choice (and every other baseline's) is kept."""
+    return "blstm" if baseline == "stft" and network == "auto" else network
+
+
 def baseline_specs(baseline: str, shared_spec: str | None = None,
                    network: str = "auto") -> dict[str, str]:
     """Specs of a baseline: ``shared-slicqt`` (one sliCQT for all targets) or ``stft``."""

@@ -16,13 +16,22 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tfselect.errors import TfselectError
+from tfselect.metrics.names import METRICS
 
 REQUIRED_COLUMNS = ("target", "objective", "candidate", "spec", "value")
 SELECTIONS = ("significant", "best")
+
+
+def best_columns(columns: Iterable[str]) -> list[str]:
+    """The columns of a best.csv worth a table: all but the per-metric and bookkeeping ones
+    (whatever else a report writes, e.g. a verdict, is kept)."""
+    skip = {*METRICS, "study", "number", "n_complete", "n_clips", "n_skipped"}
+    return [c for c in columns if c not in skip]
 
 
 def _check_select(select: str) -> None:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from tfselect.errors import TfselectError
 
+# The storage of every command that takes --storage, when none is given.
+DEFAULT_STORAGE = "sqlite:///studies/tfselect.db"
 HEARTBEAT_S = 60
 GRACE_PERIOD_S = 180
 SQLITE_TIMEOUT_S = 600
