@@ -510,10 +510,10 @@ def test_signals_stop_a_search_with_one_line(tmp_path, demo_root, signals):
 def test_sigterm_stops_a_command_whose_sigint_is_ignored():
     """A shell script's `tfselect ... &` starts with SIGINT ignored: SIGTERM must still stop
     it (as Ctrl-C would), not be dropped with SIGINT."""
-    from tfselect.cli import _sigterm_as_ctrl_c
+    from tfselect.interrupts import sigterm_as_ctrl_c
 
     before_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    previous = _sigterm_as_ctrl_c()
+    previous = sigterm_as_ctrl_c()
     try:
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGTERM)

@@ -20,6 +20,8 @@ from tfselect.demix.deoverlap import (
 )
 from tfselect.errors import TfselectError
 
+SNR_COLUMNS = ("coef_snr_learned", "coef_snr_baseline", "wave_snr_learned", "wave_snr_baseline")
+
 
 def deoverlap_train(
     transform: str,
@@ -65,6 +67,22 @@ class DeOverlapEval:
 
     table: pd.DataFrame
     out: Path
+
+    def medians(self) -> pd.Series:
+        """Median over signals of each SNR column (block "all"), dB."""
+        return self.table[self.table.block == "all"][list(SNR_COLUMNS)].median()
+
+    @property
+    def n_signals(self) -> int:
+        """Signals measured (mixtures and stems)."""
+        return int((self.table.block == "all").sum())
+
+    def worst_blocks(self, n: int = 5) -> pd.DataFrame:
+        """The ``n`` blocks that limit the waveform most: per block (that block alone
+        de-overlapped), the median SNRs, lowest learned waveform SNR first."""
+        alone = self.table[self.table.block != "all"]
+        blocks = alone.groupby("block", sort=False)[list(SNR_COLUMNS)].median()
+        return blocks.sort_values("wave_snr_learned").head(n)
 
 
 def deoverlap_eval(

@@ -1,0 +1,78 @@
+"""Commands that use a trained demixer: ``evaluate`` and ``separate``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tfselect.cli.options import DeviceOpt, RootOpt, SubsetOpt
+
+
+def evaluate(
+    model: Annotated[
+        Path, typer.Option("--model", metavar="DIR", help="Folder of a trained model.")
+    ],
+    root: RootOpt = None,
+    subset: SubsetOpt = "test",
+    tracks: Annotated[
+        int | None, typer.Option("--tracks", min=1, help="Only the first N tracks.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes for BSSEval.")] = 1,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Score only the first seconds.")
+    ] = None,
+    wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
+    wiener_iterations: Annotated[
+        int, typer.Option("--wiener-iterations", help="Wiener-EM iterations (with --wiener).")
+    ] = 1,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default MODEL/eval-SUBSET).")
+    ] = None,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Score a trained demixer with museval (BSSEval v4) on a subset.
+
+    Writes per-track JSON, tracks.csv and medians.csv (median over tracks per target) to
+    MODEL/eval-SUBSET.
+    """
+    from tfselect.api.demixing import evaluate as score  # torch, museval: --help stays fast
+
+    medians = score(model, root, subset, tracks, jobs, duration, wiener, wiener_iterations, out,
+                    device)  # fmt: skip
+    typer.echo(medians.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+
+
+def separate(
+    files: Annotated[
+        list[Path], typer.Argument(metavar="FILE", help="Audio files (wav, flac, ...).")
+    ],
+    model: Annotated[
+        Path, typer.Option("--model", metavar="DIR", help="Folder of a trained model.")
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.")] = Path(
+        "separated"
+    ),
+    wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
+    wiener_iterations: Annotated[
+        int, typer.Option("--wiener-iterations", help="Wiener-EM iterations (with --wiener).")
+    ] = 1,
+    chunk: Annotated[float, typer.Option("--chunk", help="Chunk length, seconds.")] = 30.0,
+    overlap: Annotated[float, typer.Option("--overlap", help="Chunk overlap, seconds.")] = 2.0,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace stems already in --out.")
+    ] = False,
+    device: DeviceOpt = "cpu",
+) -> None:
+    """Separate songs into one WAV per target with a trained demixer.
+
+    Writes OUT/<song>/<target>.wav (and residual.wav when the targets do not cover the
+    mixture) at the input's length and sample rate. <song> is the file's name without
+    extension (its folder's name for a MUSDB mixture.wav), made unique with -2, -3... when
+    several inputs share it.
+    """
+    from tfselect.api.demixing import separate as run  # torch: --help stays fast
+
+    run(files, model, out, wiener, wiener_iterations, chunk, overlap, overwrite, device,
+        on_file=lambda path: typer.echo(str(path)))

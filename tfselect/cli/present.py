@@ -1,0 +1,260 @@
+"""What a person sees: rich tables and summaries of the API's results.
+
+Library code returns results; this module alone turns them into text on the terminal.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from tfselect.metrics import DIRECTIONS, UNITS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _num(v: float, fmt: str = "+.2f") -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
+
+
+def print_compare(result) -> None:
+    """The answer of a comparison (a ``CompareResult``): per configuration and target, the
+    mean per-track cSDR/uSDR difference to the STFT with its interval, p, tracks won and the
+    verdict; then the transfer of oracle gains, the budget and the files."""
+    console = Console(width=min(Console().width, 120))
+    s = result.summary
+    plan = result.plan
+    if s is None or not len(s):
+        console.print("no finished run yet")
+        return
+    n_tracks = int(s["n_tracks"].max())
+    table = Table(title=f"trained demixers minus stft, dB: mean of per-track differences "
+                  f"({n_tracks} tracks, seeds averaged)", box=box.SIMPLE_HEAD)
+    for col in ("config", "target", "cSDR [95% CI]", "p", "won", "uSDR", "verdict"):
+        table.add_column(col, justify="right" if col in ("p", "won", "uSDR") else "left",
+                         no_wrap=col != "config")
+    wide = s.set_index(["config", "target", "score"])
+    for (config, target), _ in s.groupby(["config", "target"], sort=False):
+        c, u = wide.loc[(config, target, "csdr")], wide.loc[(config, target, "usdr")]
+        table.add_row(config, target,
+                      f"{_num(c['diff'])} [{_num(c['ci_low'])}, {_num(c['ci_high'])}]",
+                      _num(c["p_value"], ".2g"), f"{int(c['tracks_won'])}/{int(c['n_tracks'])}",
+                      _num(u["diff"]), str(c["verdict"]))
+    console.print(table)
+    if result.transfer is not None and len(result.transfer):
+        console.print(_transfer_table(result.transfer))
+    params = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in plan.params.items())
+    console.print(f"budget: {plan.budget}; seeds {len(plan.seeds)}; parameters: {params}")
+    for f in result.files:
+        console.print(f"  {f}")
+
+
+def _transfer_table(t: pd.DataFrame) -> Table:
+    """A comparison's transfer.csv: oracle gains of the search next to the trained gain."""
+    tt = Table(title="oracle gain over stft (search, best.csv) vs trained cSDR gain, dB",
+               box=box.SIMPLE_HEAD)
+    gains = [c for c in t.columns if c.endswith("_gain")]
+    for col in ("config", "target", *gains, "trained [95% CI]"):
+        tt.add_column(col)
+    for r in t.to_dict("records"):
+        tt.add_row(r["config"], r["target"], *[_num(r[g]) for g in gains],
+                   f"{_num(r['trained'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]")
+    return tt
+
+
+def print_verify(df: pd.DataFrame) -> None:
+    """The answer of ``tfselect verify`` (rows of :func:`tfselect.report.verify.verify`): per
+    target, the pick's spec, then per comparison the means over tracks, the mean of the
+    per-track differences pick − reference with its bootstrap 95 % interval, p, tracks won
+    and the verdict."""
+    console = Console(width=120)
+    for target, rows in df.groupby("target", sort=False):
+        first = rows.iloc[0]
+        picked = "" if first["picked"] == "best" else f" (the reference {first['picked']})"
+        refs = dict(zip(rows["reference"], rows["reference_spec"], strict=True))
+        table = Table(
+            title=f"{target}: pick {first['pick']}{picked}", title_justify="left",
+            caption=f"{first['objective']} on {first['n_tracks']} {first['subset']} tracks; "
+            + "; ".join(f"{n} = {s}" for n, s in refs.items())
+            + ("; under 6 tracks, p cannot fall below 0.05" if first["n_tracks"] < 6 else ""),
+            caption_justify="left",
+        )  # fmt: skip
+        for col in ("versus", "pick", "reference", "pick − reference [95% CI]", "p", "won",
+                    "verdict"):
+            table.add_column(col, justify="left" if col in ("versus", "verdict") else "right")
+        for r in rows.to_dict("records"):
+            versus = r["reference"] if r["comparison"] == r["reference"] else (
+                f"better: {r['reference']}")  # fmt: skip
+            same = r["verdict"] == "is the pick"
+            stats = ["", "", "", "the pick is this reference"] if same else [
+                f"{_num(r['diff'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
+                _num(r["p_value"], ".2g"), f"{r['tracks_won']}/{r['n_tracks']}", r["verdict"]]
+            table.add_row(versus, _num(r["pick_value"], ".2f"), _num(r["reference_value"], ".2f"),
+                          *stats)
+        console.print(table)
+    silent = {t: v for t, v in df.attrs.get("silent", {}).items() if v}
+    for target, tracks in silent.items():
+        console.print(f"{target}: {len(tracks)} track(s) left out, the target is silent there")
+
+
+def progress_on_terminal(unit: str):
+    """A ``progress(done, total)`` that counts ``unit`` on stderr, only on a terminal (logs
+    stay clean)."""
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            typer.echo(f"\rscored {done}/{total} {unit}", err=True, nl=done == total)
+
+    return progress
+
+
+def print_demo_corpus(corpus) -> None:
+    """One line: what ``demo_data`` wrote (a ``DemoCorpus``)."""
+    typer.echo(f"wrote {corpus.tracks} tracks ({corpus.size_bytes / 1e6:.1f} MB) to "
+               f"{corpus.path} in {corpus.seconds:.1f} s")
+
+
+def print_targets(result) -> None:
+    """The targets of a dataset (a ``Targets``) as a table."""
+    df = result.table
+    table = Table(title=f"targets of {result.root} ({df.attrs['layout']}, {df.attrs['tracks']} "
+                        f"tracks)")  # fmt: skip
+    for col in ("target", "present", "active", "median active fraction"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for row in df.itertuples():
+        table.add_row(row.target, str(row.present), str(row.active),
+                      f"{row.median_active_fraction:.2f}")  # fmt: skip
+    Console(width=120).print(table)
+
+
+def render_table(row: Mapping[str, object], metrics: Sequence[str],
+                 directions: Mapping = DIRECTIONS) -> None:  # fmt: skip
+    """Print the medians of ``metrics`` from a score's ``row`` as a table on stdout.
+
+    Args:
+        row: the score plus "target", "transform", "n_clips" and "n_skipped".
+        metrics: metric names to show, in order.
+        directions: "maximize"/"minimize" per metric, shown as ↑/↓.
+    """
+    table = Table(title=f"{row['target']} · {row['transform']}")
+    table.add_column("metric")
+    table.add_column("median", justify="right")
+    table.add_column("unit")
+    table.add_column("better", justify="center")
+    for name in metrics:
+        value = float(row[name])  # type: ignore[arg-type]
+        text = "nan" if math.isnan(value) else f"{value:.4g}"
+        arrow = "↑" if directions.get(name) == "maximize" else "↓"
+        table.add_row(name, text, UNITS.get(name, ""), arrow)
+    console = Console()
+    console.print(table)
+    # A caption would be wrapped to the table's width; one line under it reads better.
+    console.print(f"median over {row['n_clips']} clip(s); {row['n_skipped']} skipped (silent "
+                  "target)", highlight=False, soft_wrap=True)  # fmt: skip
+
+
+def search_summary(outcome) -> str:
+    """What a search run did (a ``Search``): two lines, then the verdict in words."""
+    result = outcome.result
+    run = f"this run: {result.ran} new candidate(s)"
+    if result.raced:
+        run += f" ({result.raced} raced out early)"
+    if result.repeats:
+        run += f", {result.repeats} repeated proposal(s) answered from the study"
+    if result.exhausted:
+        run += ", stopped: the space looks exhausted (widen it in the config)"
+    if result.gave_up:
+        run += (", stopped: trials kept failing to complete (see their fail_reason in "
+                "`tfselect report`)")
+    held = (f"study {result.study} now holds {result.complete} complete, {result.pruned} "
+            f"pruned, {result.failed} failed candidate(s)")  # fmt: skip
+    if outcome.choice is None:
+        return f"{run}; {held}; no complete candidate yet"
+    choice = outcome.choice
+    return f"{run}\n{held}\n{choice.sentence()}; selected: {choice.spec}"
+
+
+def print_report(rep, out: Path) -> None:
+    """The files a report wrote (a ``Report``; plots on one line), its warnings on
+    stderr, then best.csv as a table."""
+    n = len(rep.studies)
+    typer.echo(f"report of {n} stud{'y' if n == 1 else 'ies'} ({rep.n_trials} trials) in {out}:")
+    pngs = [f for f in rep.files if Path(f).suffix == ".png"]
+    for f in rep.files:
+        if f not in pngs:
+            typer.echo(f"  {f}")
+    if pngs:  # one line for the plots: their kinds, each written per target
+        kinds = dict.fromkeys(Path(f).stem.split("_")[0] + ("_grid" if "grid" in Path(f).stem
+                                                             else "_*") for f in pngs)
+        typer.echo(f"  {len(pngs)} plots: {out}/{{{','.join(kinds)}}}.png")
+    for msg in rep.warnings:
+        typer.echo(f"tfselect: warning: {msg}", err=True)
+    print_best_csv(out / "best.csv")
+
+
+def print_best_csv(path: Path) -> None:
+    """Show best.csv as a table: each target's best spec next to the two references, with
+    the statistics and the units they were computed over ("10 tracks", or "30 clips" for a
+    study that stored no pool)."""
+    import pandas as pd  # half a second: only when there is a best.csv to show
+
+    if not path.is_file():
+        return
+    df = pd.read_csv(path)
+    table = Table(title="best transform per target (best.csv; * = selected)")
+    cols = ("target", "objective", "candidate", "spec", "value", "diff [95% CI]", "p", "over",
+            "verdict")  # fmt: skip
+    for col in cols:
+        table.add_column(col, justify="right" if col in ("value", "p", "over") else "left")
+    has_stats = "diff" in df.columns
+    for row in df.itertuples():
+        stats = ["", "", "", ""]
+        if has_stats and pd.notna(row.diff):
+            stats = [f"{row.diff:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]",
+                     f"{row.p_value:.2g}", _units(row), str(row.verdict)]  # fmt: skip
+        elif has_stats and isinstance(row.verdict, str):
+            stats[3] = row.verdict
+        mark = "*" if has_stats and bool(row.selected) else ""
+        table.add_row(row.target, row.objective, row.candidate + mark, row.spec,
+                      f"{row.value:.2f}", *stats)  # fmt: skip
+    Console(width=172).print(table)
+
+
+def _units(row) -> str:
+    """The units behind one best.csv row's statistics: "10 tracks" (track level) or "30
+    clips" (clip level, or a best.csv written before tracks were counted)."""
+    n_tracks = getattr(row, "n_tracks", None)
+    if n_tracks is not None and not _missing(n_tracks):
+        return f"{int(n_tracks)} tracks"
+    return "" if _missing(row.n_paired) else f"{int(row.n_paired)} clips"
+
+
+def _missing(v: object) -> bool:
+    """None or NaN (what pandas reads for an empty cell)."""
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def print_deoverlap_curve(curve: list[dict], out: Path) -> None:
+    """One line: the last point of a DeOverlapNet's training curve."""
+    last = curve[-1]
+    typer.echo(f"{last['minutes']:.1f} min, {int(last['clips'])} clips: held-out waveform SNR "
+               f"{last['valid_wave_learned_db']:.1f} dB (window split "
+               f"{last['valid_wave_baseline_db']:.1f} dB); model in {out}")
+
+
+def print_deoverlap_eval(result) -> None:
+    """Medians over signals of a ``DeOverlapEval``, then the blocks that limit it most."""
+    typer.echo(f"median over {result.n_signals} signals, dB (learned | window split):")
+    typer.echo(result.medians().to_string(float_format=lambda v: f"{v:.2f}"))
+    typer.echo("blocks that limit the waveform most (median dB, that block alone):")
+    typer.echo(result.worst_blocks().to_string(float_format=lambda v: f"{v:.2f}"))
+    typer.echo(f"wrote {result.out}")

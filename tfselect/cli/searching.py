@@ -1,0 +1,150 @@
+"""Commands of the search: ``search``, ``best`` and ``config``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tfselect.cli import present
+from tfselect.cli.options import (
+    RootOpt,
+    SelectOpt,
+    StorageOpt,
+    StudyOpt,
+    TargetOpt,
+    VerboseOpt,
+)
+from tfselect.search.storage import DEFAULT_STORAGE
+
+
+def search(
+    target: TargetOpt,
+    trials: Annotated[
+        int | None,
+        typer.Option("--trials", metavar="N", show_default="config: 20",
+                     help="Run N more trials in this process."),
+    ] = None,
+    until: Annotated[
+        int | None,
+        typer.Option("--until", help="Stop once the study holds N complete trials."),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Stop starting trials after S seconds.")
+    ] = None,
+    objective: Annotated[
+        str | None,
+        typer.Option(
+            "--objective", metavar="OBJ", show_default="config: mpi",
+            help='Metric, weighted sum or several: "mpi", "mpi+0.5*irm1", "mpi,redundancy".',
+        ),
+    ] = None,
+    sampler: Annotated[
+        str | None,
+        typer.Option("--sampler", show_default="config: tpe",
+                     help="tpe, gp, random, cmaes or nsga2."),
+    ] = None,
+    pruner: Annotated[
+        str | None,
+        typer.Option("--pruner", show_default="config: wilcoxon",
+                     help="wilcoxon (race candidates clip by clip) or none."),
+    ] = None,
+    metrics: Annotated[
+        str | None,
+        typer.Option("--metrics", show_default="config: all",
+                     help='Metrics per trial: "all" or a comma list.'),
+    ] = None,
+    storage: StorageOpt = DEFAULT_STORAGE,
+    study: StudyOpt = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", metavar="TOML",
+                     help="Study configuration (`tfselect config` prints the defaults)."),
+    ] = None,
+    root: RootOpt = None,
+    clips: Annotated[
+        int | None, typer.Option("--clips", show_default="config: 1", help="Clips per track.")
+    ] = None,
+    seconds: Annotated[
+        float | None,
+        typer.Option("--seconds", show_default="config: 10.0", help="Clip length, seconds."),
+    ] = None,
+    max_tracks: Annotated[
+        int | None, typer.Option("--max-tracks", help="Use only the first N tracks.")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", show_default="config: 0", help="Random seed.")
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", show_default="config: 1", help="Parallel trials (threads)."),
+    ] = None,
+    device: Annotated[
+        str | None,
+        typer.Option("--device", metavar="DEVICE", show_default="config: cpu",
+                     help="torch device: auto (CUDA when present), cpu, cuda, cuda:1, ..."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    fail_stale: Annotated[
+        bool,
+        typer.Option("--fail-stale", help="Only mark FAIL the RUNNING trials of dead workers "
+                     "on this host, then exit."),
+    ] = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Search the best transform for one target (Optuna, resumable).
+
+    The study (default name: the target) lives in --storage; re-running the same command
+    adds trials to it. Several processes or machines running the same command share the
+    study: a journal file (journal:///studies/x.log) or SQLite for processes on one machine,
+    PostgreSQL (postgresql+psycopg2://user:password@host/db) for several machines. The
+    defaults marked "config" come from --config (`tfselect config` prints them).
+    """
+    from tfselect.api import searching  # optuna and torch: --help stays fast
+
+    if fail_stale:
+        stale = searching.fail_stale(target, storage, study)
+        shown = ", ".join(map(str, stale.failed)) if stale.failed else "none"
+        typer.echo(f"study {stale.study}: marked FAIL {len(stale.failed)} trial(s) of dead "
+                   f"workers ({shown})")
+        return
+    outcome = searching.search(
+        target, trials, until, timeout, objective, sampler, pruner, metrics, storage, study,
+        config, root, clips, seconds, max_tracks, seed, jobs, device, progress=not quiet,
+        verbose=verbose,
+    )  # fmt: skip
+    typer.echo(present.search_summary(outcome))
+
+
+def best(
+    target: TargetOpt,
+    storage: StorageOpt = DEFAULT_STORAGE,
+    study: StudyOpt = None,
+    select: SelectOpt = "significant",
+) -> None:
+    """Print the spec chosen for a target (one line, for scripts).
+
+    The best complete trial of --study, or of all the target's studies in --storage
+    (on a multi-objective study, the best first objective on the Pareto front).
+
+    --select significant (default): the best candidate only when it is significantly better
+    than the better reference on the study's clips, else that reference (said on stderr).
+    --select best: the best candidate whatever the statistics say.
+    """
+    from tfselect.api.searching import best as choose  # optuna: --help stays fast
+
+    choice = choose(target, storage, study, select)
+    if choice.fell_back:
+        typer.echo(f"tfselect: {choice.sentence()}", err=True)
+    typer.echo(choice.spec)
+
+
+def config() -> None:
+    """Print the default study configuration (TOML) to copy and edit.
+
+    tfselect config > mine.toml, edit it, then: tfselect search --config mine.toml ...
+    """
+    from tfselect.api.searching import default_config
+
+    typer.echo(default_config(), nl=False)
