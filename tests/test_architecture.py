@@ -1,0 +1,142 @@
+"""The layers import downwards only, and modules import each other without cycles.
+
+Every import of every module of the package is read from its source (``ast``: imports
+inside functions and under ``TYPE_CHECKING`` count too, since they run or are read all
+the same); nothing is imported here. Layers, lowest first (docs/design.md, Layers)::
+
+    core (tfselect/*.py) -> audio -> transforms -> reference -> metrics -> search -> report
+    -> demix -> api -> cli
+
+A module may import its own layer and the layers below it, never one above.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+PACKAGE = REPO / "tfselect"
+LAYERS = ("core", "audio", "transforms", "reference", "metrics", "search", "report", "demix",
+          "api", "cli")  # fmt: skip
+# The entry point runs the command line: the top, though it sits beside the core modules.
+ENTRY = {"tfselect.__main__": "cli"}
+# Upward imports that remain, each with why; the test fails when one disappears too, so
+# this list stays true.
+KNOWN_UPWARD = {
+    # the nsgcq kind is essentia's NSGConstantQ itself, built by transforms.build
+    ("tfselect.transforms", "tfselect.reference.essentia_nsgcq"),
+}
+KNOWN_CYCLES = {
+    # dataset.py is both the track base the layouts read and the MUSDB adapter that
+    # discovers them; targets reads datasets and dataset applies target maps
+    frozenset({"tfselect.audio.dataset", "tfselect.audio.layouts", "tfselect.audio.moisesdb",
+               "tfselect.audio.slakh", "tfselect.audio.stem_files",
+               "tfselect.audio.stem_folders", "tfselect.audio.targets"}),
+    # a demixer branch holds a DeOverlapNet, whose files model_files owns
+    frozenset({"tfselect.demix.model", "tfselect.demix.deoverlap", "tfselect.demix.model_files"}),
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer(module: str) -> str:
+    """The layer of a module: its subpackage under tfselect, else the core."""
+    if module in ENTRY:
+        return ENTRY[module]
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and (PACKAGE / parts[1]).is_dir() else "core"
+
+
+def imports(module: str) -> set[str]:
+    """The package's modules that ``module`` imports (``from X import Y`` counts X.Y when
+    that is a module, else X)."""
+    path = MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package, up level - 1 packages
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(up + ([base] if base else []))
+            for alias in node.names:
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in MODULES else base)
+    return {m for m in found if m in MODULES and m != module}
+
+
+GRAPH = {m: imports(m) for m in MODULES}
+
+
+def test_the_layers_are_known():
+    assert {layer(m) for m in MODULES} == set(LAYERS)
+    assert layer("tfselect.errors") == "core" and layer("tfselect.cli") == "cli"
+    assert layer("tfselect.demix.model") == "demix" and layer("tfselect.__main__") == "cli"
+
+
+def test_no_upward_import():
+    rank = {name: i for i, name in enumerate(LAYERS)}
+    upward = set()
+    for module, targets in GRAPH.items():
+        for target in targets:
+            if rank[layer(target)] > rank[layer(module)]:
+                upward.add((module, target))
+    assert upward == KNOWN_UPWARD, sorted(upward - KNOWN_UPWARD)
+
+
+def _cycles() -> set[frozenset[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: set[frozenset[str]] = set()
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(GRAPH[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.add(frozenset(component))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycle():
+    assert _cycles() == KNOWN_CYCLES, sorted(map(sorted, _cycles() - KNOWN_CYCLES))
+
+
+@pytest.mark.parametrize(("edges", "expected"), [
+    ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, {frozenset("abc")}),
+    ({"a": {"b"}, "b": set(), "c": {"b"}}, set()),
+])  # fmt: skip
+def test_the_cycle_finder_finds_cycles(monkeypatch, edges, expected):
+    monkeypatch.setitem(globals(), "GRAPH", edges)
+    assert _cycles() == expected
