@@ -11,16 +11,13 @@ import logging
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tfselect import SAMPLE_RATE
 from tfselect.audio.dataset import read_segment, track_length, tracks_for
+from tfselect.audio.targets import TargetMap, check_target
 from tfselect.errors import DatasetError, TfselectError
-
-if TYPE_CHECKING:
-    from tfselect.audio.targets import TargetMap
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +139,6 @@ def sample_clips(
 
     tracks = tracks_for(root, subset, target_map=target_map)
     if target is not None and tracks and target not in tracks[0].targets:
-        from tfselect.audio.targets import check_target
-
         check_target(root, target, target_map)  # raises, listing the dataset's targets
     if not tracks:
         raise DatasetError(f"subset '{subset}' of dataset root {root} holds no tracks")

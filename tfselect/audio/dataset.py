@@ -21,76 +21,33 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-import soundfile as sf
 
-from tfselect import SAMPLE_RATE, TARGETS
+from tfselect import SAMPLE_RATE
+from tfselect.audio import stem_files
+from tfselect.audio.layouts import detect_layout
+from tfselect.audio.target_map import TargetMap, apply_target_map
+from tfselect.audio.track import (  # noqa: F401 - the track base, read from here too
+    SOURCES,
+    STEM_SUFFIX,
+    Track,
+    check_finite,
+    check_format,
+    read_file,
+    to_stereo,
+)
 from tfselect.errors import DatasetError, TfselectError
 
 log = logging.getLogger(__name__)
 
-if TYPE_CHECKING:
-    from tfselect.audio.targets import TargetMap
-
-SOURCES: tuple[str, ...] = ("mixture", *TARGETS)
-"""Every file of a MUSDB-layout track: the mixture and the four targets."""
-
 SUBSETS: tuple[str, ...] = ("train", "valid", "test")
-STEM_SUFFIX = ".stem.mp4"
 # Stream order inside a MUSDB18 .stem.mp4 (musdb's configs/mus.yaml, ``stem_ids``).
 STEM_IDS = {"mixture": 0, "drums": 1, "bass": 2, "other": 3, "vocals": 4}
 # Fraction of train tracks held out for validation when the names are not MUSDB18's.
 VALID_FRACTION = 1 / 7
-
-
-@dataclass(frozen=True)
-class Track:
-    """One song in MUSDB layout.
-
-    Attributes:
-        name: the track's name (folder name, or file name without ``.stem.mp4``).
-        subset: ``'train'`` or ``'test'`` (the folder it lives in; validation is a split of
-            train, see :func:`tracks_for`).
-        path: the track folder (MUSDB18-HQ WAV layout) or the ``.stem.mp4`` file.
-        stems: None for MUSDB layout; otherwise ``((target, files), ...)``: the files summed
-            into each target (none: the stem is absent from this track, i.e. silent); other
-            layouts are read through :mod:`tfselect.audio.stem_files`.
-        mixture: the files summed into the mixture (one shipped mixture file, or every stem).
-        rest: stem files that no target holds (after a target map): part of the mixture.
-        has_mixture: the dataset ships a mixture file (checked against the stems' sum).
-    """
-
-    name: str
-    subset: str
-    path: Path
-    stems: tuple[tuple[str, tuple[Path, ...]], ...] | None = None
-    mixture: tuple[Path, ...] = ()
-    rest: tuple[Path, ...] = ()
-    has_mixture: bool = False
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        """The target names of this track's dataset (MUSDB layout: the four MUSDB names)."""
-        return TARGETS if self.stems is None else tuple(name for name, _ in self.stems)
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """``('mixture', *targets)``."""
-        return ("mixture", *self.targets)
-
-    @property
-    def is_stem_file(self) -> bool:
-        """True for a MUSDB18 ``.stem.mp4`` track, False for a folder of WAVs."""
-        return self.path.name.endswith(STEM_SUFFIX)
-
-    def source_path(self, source: str) -> Path:
-        """The file holding ``source`` (for a ``.stem.mp4`` track, the stem file itself)."""
-        return self.path if self.is_stem_file else self.path / f"{source}.wav"
 
 
 # ----------------------------------------------------------------------------- roots
@@ -125,10 +82,8 @@ def resolve_root(root: Path | None) -> Path:
 
 
 def discover(root: Path) -> list[Track]:
-    """All tracks under ``root/train`` and ``root/test``, sorted by subset then name.
-
-    A track is a sub-folder (MUSDB18-HQ) or a ``*.stem.mp4`` file (MUSDB18); hidden entries
-    are ignored. Folder tracks must hold all five WAVs (mixture and the four targets).
+    """All tracks of the dataset at ``root``, as its layout finds them (:mod:`.layouts`;
+    MUSDB: :mod:`.musdb_layout`), sorted by subset then name.
 
     Raises:
         DatasetError: the root does not exist or is not a folder, it holds no track, or a
@@ -139,36 +94,7 @@ def discover(root: Path) -> list[Track]:
         raise DatasetError(f"dataset root {root} does not exist")
     if not root.is_dir():
         raise DatasetError(f"dataset root {root} is not a folder")
-    from tfselect.audio.layouts import detect_layout  # lazy: the adapters import this module
-
-    layout = detect_layout(root)
-    if layout.name != "musdb":
-        return layout.discover(root)
-    tracks: list[Track] = []
-    for subset in ("train", "test"):
-        folder = root / subset
-        if not folder.is_dir():
-            continue
-        for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-            if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
-                for source in SOURCES:
-                    if not (entry / f"{source}.wav").is_file():
-                        raise DatasetError(
-                            f"{entry / f'{source}.wav'}: missing stem '{source}' of track "
-                            f"'{entry.name}' (a track folder needs {', '.join(SOURCES)} .wav)"
-                        )
-                tracks.append(Track(entry.name, subset, entry))
-            elif entry.name.endswith(STEM_SUFFIX):
-                tracks.append(Track(entry.name[: -len(STEM_SUFFIX)], subset, entry))
-    if not tracks:
-        raise DatasetError(
-            f"dataset root {root} holds no tracks: expected "
-            f"{root}/{{train,test}}/<track>/mixture.wav (MUSDB18-HQ) or "
-            f"{root}/{{train,test}}/<track>.stem.mp4 (MUSDB18)"
-        )
-    return tracks
+    return detect_layout(root).discover(root)
 
 
 @lru_cache(maxsize=1)
@@ -217,8 +143,6 @@ def tracks_for(
         raise TfselectError(f"unknown subset '{subset}': choose one of {', '.join(SUBSETS)}")
     tracks = discover(root)
     if target_map is not None:
-        from tfselect.audio.targets import apply_target_map
-
         tracks = apply_target_map(tracks, target_map, root)
     if subset == "test":
         return [t for t in tracks if t.subset == "test"]
@@ -229,30 +153,6 @@ def tracks_for(
 
 
 # ----------------------------------------------------------------------------- loading
-
-
-def _info(path: Path):
-    """soundfile's header info, with unreadable files turned into a DatasetError."""
-    try:
-        return sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        if not path.exists():
-            raise DatasetError(f"{path}: file does not exist") from None
-        raise DatasetError(f"{path}: not a readable audio file ({exc})") from None
-
-
-def check_format(path: Path):
-    """soundfile's info of one stem file after checking what every reader needs: 44.1 kHz,
-    mono or stereo (DatasetError naming the file otherwise)."""
-    info = _info(path)
-    if info.samplerate != SAMPLE_RATE:
-        raise DatasetError(
-            f"{path}: sample rate {info.samplerate} Hz, expected {SAMPLE_RATE} Hz "
-            f"like the rest of tfselect (resample the track first)"
-        )
-    if info.channels not in (1, 2):
-        raise DatasetError(f"{path}: {info.channels} channels, expected mono or stereo")
-    return info
 
 
 def _check_wav_track(track: Track) -> int:
@@ -289,8 +189,6 @@ def track_length(track: Track) -> int:
     For a WAV folder every stem's header is checked (same length, same rate).
     """
     if track.stems is not None:
-        from tfselect.audio import stem_files
-
         return stem_files.track_length(track)
     if not track.is_stem_file:
         return _check_wav_track(track)
@@ -306,26 +204,6 @@ def _check_sources(sources: Sequence[str], track: Track) -> None:
     for s in sources:
         if s not in known:
             raise TfselectError(f"unknown source '{s}': choose among {', '.join(known)}")
-
-
-def _to_stereo(x: np.ndarray, path: Path) -> np.ndarray:
-    """(samples, channels) -> (2, samples) float32; mono is duplicated to both channels."""
-    if x.shape[1] == 1:
-        x = np.repeat(x, 2, axis=1)
-    elif x.shape[1] != 2:
-        raise DatasetError(f"{path}: {x.shape[1]} channels, expected mono or stereo")
-    check_finite(x, path)
-    return np.ascontiguousarray(x.T, dtype=np.float32)
-
-
-def check_finite(x: np.ndarray, path: Path) -> None:
-    """DatasetError naming ``path`` if ``x`` holds a NaN or an infinite sample.
-
-    Float WAVs can hold them; every later stage (transforms, losses, SDR) would turn them
-    into NaN everywhere. min and max propagate both, so two reductions without a copy.
-    """
-    if x.size and not (np.isfinite(x.min()) and np.isfinite(x.max())):
-        raise DatasetError(f"{path}: holds NaN or infinite samples")
 
 
 def read_segment(
@@ -361,27 +239,10 @@ def read_segment(
             f"'{track.name}' ({length} samples)"
         )
     if track.stems is not None:
-        from tfselect.audio import stem_files
-
         return stem_files.read_segment(track, sources, offset, frames)
     if track.is_stem_file:
         return _read_stem_file(track, sources, offset, frames)
     return {source: read_file(track.source_path(source), offset, frames) for source in sources}
-
-
-def read_file(path: Path, offset: int, frames: int) -> np.ndarray:
-    """``frames`` samples of one audio file from ``offset``: float32 (2, frames), exact.
-
-    Raises:
-        DatasetError: naming the file: unreadable, truncated, or holding NaN/inf samples.
-    """
-    try:
-        x, _ = sf.read(str(path), start=offset, frames=frames, dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise DatasetError(f"{path}: cannot read audio ({exc})") from None
-    if x.shape[0] != frames:  # a header lying about the length: truncated file
-        raise DatasetError(f"{path}: expected {frames} samples, read {x.shape[0]} (truncated)")
-    return _to_stereo(x, path)
 
 
 def _read_stem_file(
@@ -411,7 +272,7 @@ def _read_stem_file(
         x = stems[STEM_IDS[source]]
         # ffmpeg seeks to the nearest sample: fix the length so every source lines up exactly.
         x = x[:frames] if x.shape[0] >= frames else np.pad(x, ((0, frames - x.shape[0]), (0, 0)))
-        out[source] = _to_stereo(x, track.path)
+        out[source] = to_stereo(x, track.path)
     return out
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tfselect.audio import moisesdb, slakh, stem_folders
+from tfselect.audio import moisesdb, musdb_layout, slakh, stem_folders
 
 
 @dataclass(frozen=True)
@@ -39,17 +39,11 @@ class Layout:
     discover: Callable[[Path], list]
 
 
-def _musdb_discover(root: Path) -> list:  # pragma: no cover - dataset.discover reads MUSDB itself
-    from tfselect.audio.dataset import discover
-
-    return discover(root)
-
-
 LAYOUTS: tuple[Layout, ...] = (
     Layout("moisesdb", moisesdb.detect, moisesdb.discover),
     Layout("slakh", slakh.detect, slakh.discover),
     Layout("stem-folders", stem_folders.detect, stem_folders.discover),
-    Layout("musdb", lambda root: True, _musdb_discover),
+    Layout("musdb", musdb_layout.detect, musdb_layout.discover),
 )
 
 

@@ -20,15 +20,13 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tfselect.audio.stem_files import check_target_name, subfolders
+from tfselect.audio.stem_folders import order_targets
+from tfselect.audio.track import Track
 from tfselect.errors import DatasetError
-
-if TYPE_CHECKING:
-    from tfselect.audio.dataset import Track
 
 STEM_TYPES = ("vocals", "drums", "bass", "guitar", "piano", "other_keys", "bowed_strings",
               "wind", "percussion", "other_plucked", "other")  # fmt: skip
@@ -87,8 +85,6 @@ def split(names: list[str]) -> set[str]:
 
 def discover(root: Path) -> list[Track]:
     """Every MoisesDB track under ``root``, train then test, sorted by name."""
-    from tfselect.audio.dataset import Track
-    from tfselect.audio.stem_folders import order_targets
 
     folders = _track_folders(root)
     found = {f.name: (f, _stems_of(f)) for f in folders}

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tfselect.audio.stem_files import check_target_name, subfolders
+from tfselect.audio.stem_folders import order_targets
+from tfselect.audio.track import Track
 from tfselect.errors import DatasetError
-
-if TYPE_CHECKING:
-    from tfselect.audio.dataset import Track
 
 SUBSETS = {"train": "train", "validation": "valid", "test": "test"}
 META = "metadata.yaml"
@@ -80,8 +78,6 @@ def _stems_of(folder: Path) -> tuple[dict[str, list[Path]], Path]:
 
 def discover(root: Path) -> list[Track]:
     """Every Slakh track under ``root``: train, valid, test, each sorted by name."""
-    from tfselect.audio.dataset import Track
-    from tfselect.audio.stem_folders import order_targets
 
     found = [(subset, folder, *_stems_of(folder)) for subset, folder in _track_folders(root)]
     targets = order_targets({t for _, _, stems, _ in found for t in stems})

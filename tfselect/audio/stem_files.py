@@ -13,14 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tfselect.audio.track import Track, check_format, read_file
 from tfselect.errors import DatasetError
-
-if TYPE_CHECKING:
-    from tfselect.audio.dataset import Track
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +62,6 @@ def subfolders(folder: Path) -> list[Path]:
 
 
 def _check_format(path: Path):
-    from tfselect.audio.dataset import check_format  # the one owner of the format rules
 
     return check_format(path)
 
@@ -108,7 +104,6 @@ def track_length(track: Track) -> int:
 
 
 def _read(path: Path, offset: int, frames: int) -> np.ndarray:
-    from tfselect.audio.dataset import read_file  # the one reader of a file segment
 
     return read_file(path, offset, frames)
 

@@ -11,14 +11,11 @@ union of the stem names of every track.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tfselect import TARGETS
 from tfselect.audio.stem_files import AUDIO_SUFFIXES, check_target_name, subfolders
+from tfselect.audio.track import Track
 from tfselect.errors import DatasetError
-
-if TYPE_CHECKING:
-    from tfselect.audio.dataset import Track
 
 MUSDB_NAMES = frozenset(("mixture", *TARGETS))
 
@@ -63,7 +60,6 @@ def discover(root: Path) -> list[Track]:
         DatasetError: a track folder without any stem file, or a stem named like a reserved
             source (``residual``).
     """
-    from tfselect.audio.dataset import Track
 
     found: list[tuple[str, Path, dict[str, Path]]] = []
     for subset, entry in _track_folders(root):
