@@ -44,11 +44,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor, nn
+from tqdm import tqdm
 
 from tfselect import SAMPLE_RATE
-from tfselect.demix.model_files import CHECKPOINT, MODEL
+from tfselect.atomic import atomic_write, check_out_dir
+from tfselect.audio.dataset import resolve_root, tracks_for
+from tfselect.audio.synthesis import synthesize_track
+from tfselect.demix.checkpoints import CHECKPOINT, MODEL, CheckpointError, load_weights
+from tfselect.demix.data import TrackAudio
+from tfselect.demix.tensorfile import load_state, save_state
 from tfselect.errors import TfselectError
-from tfselect.transforms import TransformSpec
+from tfselect.transforms import TransformSpec, build
 from tfselect.transforms.overlap import Overlap, snr_db
 
 log = logging.getLogger("tfselect.deoverlap")
@@ -73,8 +79,6 @@ class DeOverlapConfig:
 
 def ragged_slicqt(spec: str, sample_rate: int = SAMPLE_RATE):
     """The ragged SliCQT of ``spec``; TfselectError (one line) for any other transform."""
-    from tfselect.transforms import TransformSpec, build
-
     parsed = TransformSpec.parse(spec)
     if parsed.kind != "slicqt" or parsed.form != "ragged":
         what = parsed.kind if parsed.kind != "slicqt" else f"form={parsed.form}"
@@ -170,7 +174,6 @@ class DeOverlapNet(nn.Module):
 
 def save_model(net: DeOverlapConfig | DeOverlapNet, path: Path, extra: dict | None = None) -> None:
     """Weights and configuration as one safetensors file (data only, written atomically)."""
-    from tfselect.demix.tensorfile import save_state
 
     save_state({"kind": KIND, "config": net.config.to_dict(), "state_dict": net.state_dict(),
                 **(extra or {})}, path)
@@ -178,7 +181,6 @@ def save_model(net: DeOverlapConfig | DeOverlapNet, path: Path, extra: dict | No
 
 def net_from_state(state: dict, where: str) -> DeOverlapNet:
     """A DeOverlapNet from a stored state dict ({kind, config, state_dict}); one-line errors."""
-    from tfselect.demix.model_files import CheckpointError, load_weights
 
     if not isinstance(state, dict) or state.get("kind") != KIND or "config" not in state:
         raise CheckpointError(f"{where} is not a tfselect de-overlap model")
@@ -195,8 +197,6 @@ def net_from_state(state: dict, where: str) -> DeOverlapNet:
 
 def load_net(model_dir: Path) -> DeOverlapNet:
     """The DeOverlapNet saved in ``model_dir`` (``model.safetensors``, else the checkpoint)."""
-    from tfselect.demix.model_files import CheckpointError
-    from tfselect.demix.tensorfile import load_state
 
     model_dir = Path(model_dir)
     path = model_dir / MODEL if (model_dir / MODEL).exists() else model_dir / CHECKPOINT
@@ -264,16 +264,12 @@ class ClipSource:
 
     def __init__(self, tracks: list, seconds: float, seed: int, synthetic: float = 0.25,
                  songs: int = 4) -> None:
-        from tfselect.demix.data import TrackAudio
-
         self.audio = TrackAudio(tracks, preload=len(tracks) <= 20) if tracks else None
         self.n = int(round(seconds * SAMPLE_RATE))
         self.seed, self.synthetic, self.songs = int(seed), float(synthetic), int(songs)
         self._songs: dict[int, dict[str, np.ndarray]] = {}
 
     def _song(self, k: int) -> dict[str, np.ndarray]:
-        from tfselect.audio.synthesis import synthesize_track
-
         if k not in self._songs:
             seconds = max(12.0, 2 * self.n / SAMPLE_RATE)
             self._songs[k] = synthesize_track(self.seed + 7919, k, seconds)[1]
@@ -335,8 +331,6 @@ class TrainSettings:
 
 def _valid_signals(tracks: list, clips: int, seconds: float = 6.0) -> list[Tensor]:
     """Fixed held-out clips (1, 2, samples): the middle of each track's mixture, then stems."""
-    from tfselect.demix.data import TrackAudio
-
     if not tracks:
         return []
     audio = TrackAudio(tracks, preload=False)
@@ -477,10 +471,6 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
     the learned net and of the baseline split, medians over the validation clips). Returns
     the curve rows.
     """
-    from tfselect.atomic import atomic_write, check_out_dir
-    from tfselect.demix.model_files import CheckpointError
-    from tfselect.demix.tensorfile import load_state, save_state
-
     out = Path(out)
     check_out_dir(out)
     cfg = DeOverlapConfig(**settings.config)
@@ -499,7 +489,6 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
             raise CheckpointError(f"{ck_path} was trained with other settings (differs in: "
                                   f"{', '.join(diff)}); use another --out or the same options")
     if tracks is None:
-        from tfselect.audio.dataset import resolve_root, tracks_for
 
         root = resolve_root(Path(settings.root) if settings.root else None)
         tracks = (tracks_for(root, "train", seed=settings.seed),
@@ -540,8 +529,6 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
 
         atomic_write(out / CURVE, lambda tmp: pd.DataFrame(state["curve"]).to_csv(
             tmp, index=False, float_format="%.6g"))
-
-    from tqdm import tqdm
 
     bar = tqdm(total=round(budget), initial=min(round(state["seconds"]), round(budget)),
                unit="s", desc="de-overlap", disable=not progress, leave=False)
@@ -622,8 +609,6 @@ def evaluate_deoverlap(net: DeOverlapNet, tracks: list, seconds: float | None = 
     error it causes.
     """
     import pandas as pd
-
-    from tfselect.demix.data import TrackAudio
 
     T = net.transform
     net = net.double()

@@ -27,8 +27,11 @@ import torch
 from torch import Tensor, nn
 
 from tfselect import SAMPLE_RATE, TARGETS
+from tfselect.audio.stem_files import TARGET_NAME_RULE, is_target_name
 from tfselect.demix.convnext import ConvNeXtNet
+from tfselect.demix.deoverlap import DeOverlapConfig, DeOverlapNet, load_net
 from tfselect.errors import SpecError, TfselectError
+from tfselect.transforms import TransformSpec, build
 
 SHARED_SLICQT = "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"
 STFT_BASELINE = "stft:n_fft=4096,hop=1024"
@@ -110,9 +113,6 @@ def _check_fields(c: ModelConfig) -> None:
     field is checked before anything is built (the target names by the one rule of
     :func:`~tfselect.audio.stem_files.is_target_name`).
     """
-    from tfselect.audio.stem_files import TARGET_NAME_RULE, is_target_name
-    from tfselect.transforms import TransformSpec
-
     if not isinstance(c.specs, dict) or not 1 <= len(c.specs) <= MAX_TARGETS:
         raise ModelConfigError(f"specs must map 1 to {MAX_TARGETS} target names to transform "
                                f"specs, got {_shown(c.specs)}")
@@ -270,8 +270,6 @@ def matrix_form(spec: str, network: str) -> str:
     specs, and every spec of ``cdae``, are unchanged. Canonical string."""
     import dataclasses
 
-    from tfselect.transforms import TransformSpec
-
     parsed = TransformSpec.parse(spec)
     if network in MATRIX_NETWORKS and parsed.kind == "slicqt" and parsed.form == "ragged":
         parsed = dataclasses.replace(parsed, form="rasterize")
@@ -292,8 +290,6 @@ class Branch(nn.Module):
         most parameters its networks may hold (checked before they are allocated, so that a
         model folder cannot make us allocate what it likes)."""
         super().__init__()
-        from tfselect.transforms import build
-
         self.spec = spec
         self.transform = build(spec, config.sample_rate)
         self.mask_kind = config.mask
@@ -345,7 +341,6 @@ def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
     entry = _deoverlap_entry(config, spec)
     if entry is None:
         return None
-    from tfselect.demix.deoverlap import DeOverlapConfig, DeOverlapNet
 
     net = DeOverlapNet(DeOverlapConfig(**{k: v for k, v in entry.items() if k != "source"}))
     net.requires_grad_(False)
@@ -379,8 +374,6 @@ class Demixer(nn.Module):
 
     def load_deoverlap(self) -> None:
         """Fill every branch's frozen DeOverlapNet from its ``source`` folder (fresh training)."""
-        from tfselect.demix.deoverlap import load_net
-
         for t in self.targets:
             branch = self.branches[branch_key(t)]
             if branch.deoverlap is None:
@@ -401,8 +394,6 @@ class Demixer(nn.Module):
 
 
 def _same_spec(a: str, b: str, sample_rate: int) -> bool:
-    from tfselect.transforms import TransformSpec
-
     return (TransformSpec.parse(a).resolved(sample_rate)
             == TransformSpec.parse(b).resolved(sample_rate))
 
