@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import types
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -16,17 +17,32 @@ def lazy_exports(package: str, where: Mapping[str, str]) -> tuple[Callable[[str]
                                                                      Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package`` whose names live in submodules.
 
+    A name that is also the name of its submodule (``metrics.score``, the function in
+    ``metrics/score.py``) stays the name: the import system binds the submodule on the
+    package whenever it is first imported (``from tfselect.metrics.score import ...``),
+    which would hide the function from a later ``from tfselect.metrics import score``.
+
     Args:
         package: the package's ``__name__``.
         where: exported name -> the submodule (relative, e.g. ``"score"``) that defines it.
     """
+
+    def load(name: str) -> Any:
+        return getattr(importlib.import_module(f"{package}.{where[name]}"), name)
+
+    shadowed = {name for name, module in where.items() if name == module}
+    if shadowed:
+        module = sys.modules[package]
+        # A property of the module's class wins over what the import system sets.
+        props = {n: property(lambda self, n=n: load(n), lambda self, value: None)
+                 for n in shadowed}  # fmt: skip
+        module.__class__ = type("LazyPackage", (types.ModuleType,), props)
+
     def __getattr__(name: str) -> Any:
         if name not in where:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        value = getattr(importlib.import_module(f"{package}.{where[name]}"), name)
-        # Bound on the package, also over a submodule of the same name the import bound
-        # (``metrics.score`` the function, not ``metrics/score.py``).
-        setattr(sys.modules[package], name, value)
+        value = load(name)
+        setattr(sys.modules[package], name, value)  # found directly from now on
         return value
 
     def __dir__() -> list[str]:

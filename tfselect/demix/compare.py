@@ -38,10 +38,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tfselect import TARGETS
-from tfselect.atomic import atomic_write
-from tfselect.demix.model import count_parameters, matrix_form
+from tfselect import SAMPLE_RATE, TARGETS
+from tfselect.atomic import atomic_write, check_out_dir
+from tfselect.audio.dataset import read_segment, resolve_root, track_length, tracks_for
+from tfselect.demix.evaluate import _nanmedian, bss_eval
+from tfselect.demix.model import (
+    MAX_SIZES,
+    SHARED_SLICQT,
+    STFT_BASELINE,
+    block_bins,
+    count_parameters,
+    matrix_form,
+    network_family,
+)
+from tfselect.demix.model import PRESETS as MODEL_PRESETS
+from tfselect.demix.model_files import CHECKPOINT, load_checkpoint, load_model
+from tfselect.demix.separate import separate_array
+from tfselect.demix.specs import canonical, read_best_csv
+from tfselect.demix.train import make_config, train
+from tfselect.devices import resolve_device
 from tfselect.errors import TfselectError
+from tfselect.metrics.sdr import si_sdr, usdr
+from tfselect.report import compare as report
+from tfselect.transforms import build
+from tfselect.transforms.spec import KINDS
 
 log = logging.getLogger("tfselect.demix")
 
@@ -127,7 +147,6 @@ def parse_user_config(item: str) -> tuple[str, dict[str, str]]:
     Specs hold commas themselves (``stft:n_fft=4096,hop=1024``), so a new target starts at a
     comma followed by ``word:kind:`` where kind is a transform kind (stft, slicqt, ...).
     """
-    from tfselect.transforms.spec import KINDS
 
     name, sep, rest = item.partition("=")
     name = name.strip()
@@ -175,8 +194,6 @@ def build_configs(names: Sequence[str], user: Mapping[str, dict[str, str]],
     The targets are best.csv's when it is read (else MUSDB's four); every configuration
     covers exactly those targets.
     """
-    from tfselect.demix.model import SHARED_SLICQT, STFT_BASELINE
-    from tfselect.demix.specs import canonical, read_best_csv
 
     unknown = [n for n in names if n not in BUILT_IN]
     if unknown:
@@ -230,8 +247,6 @@ def matched_size(family: str, bins: list[int], base: dict[str, int], target: int
     def count(v: int) -> int:
         return count_parameters(family, bins, {**base, knob: v}, channels)
 
-    from tfselect.demix.model import MAX_SIZES
-
     lo, hi = 1, 1
     while count(hi * step) < target and 2 * hi * step <= MAX_SIZES[knob]:
         lo, hi = hi, hi * 2
@@ -255,16 +270,12 @@ def equal_sizes(configs: Mapping[str, dict[str, str]], network: str, model_prese
     grow with its transform's bins). A branch that cannot get
     within ``PARAM_TOLERANCE`` (integer widths) is logged.
     """
-    from tfselect.demix.model import PRESETS as MODEL_PRESETS
-    from tfselect.demix.model import network_family
 
     base = dict(MODEL_PRESETS[model_preset])
     cache: dict[str, tuple[str, list[int]]] = {}
 
     def family_bins(spec: str) -> tuple[str, list[int]]:
         if spec not in cache:
-            from tfselect.demix.model import block_bins
-            from tfselect.transforms import build
 
             bins = block_bins(build(spec, sample_rate), channels, sample_rate)
             cache[spec] = (network_family(network, spec, bins), bins)
@@ -403,7 +414,6 @@ def _alive(pid: int) -> bool:
 def train_config(plan: Plan, config: str, seed: int):
     """The TrainConfig of one run: early stopping off (every run spends the whole budget;
     the weights kept are those of the best validation loss, as in train-best)."""
-    from tfselect.demix.train import make_config
 
     return make_config(plan.configs[config], plan.model_preset, plan.network, config,
                        target_sizes=plan.sizes[config], epochs=plan.epochs, patience=plan.epochs,
@@ -421,13 +431,6 @@ def score_model(model_dir: Path, root: str | None, subset: str, duration: float 
     everywhere; SI-SDR is NaN for a silent reference.
     """
     from tqdm import tqdm
-
-    from tfselect import SAMPLE_RATE
-    from tfselect.audio.dataset import read_segment, resolve_root, track_length, tracks_for
-    from tfselect.demix.evaluate import _nanmedian, bss_eval
-    from tfselect.demix.model_files import load_model
-    from tfselect.demix.separate import separate_array
-    from tfselect.metrics.sdr import si_sdr, usdr
 
     model = load_model(model_dir)
     tracks = tracks_for(resolve_root(Path(root) if root else None), subset)
@@ -456,8 +459,6 @@ def run_one(plan: Plan, out: Path, config: str, seed: int, device: str = "cpu",
 
     The run's ``scores.csv`` is written last, atomically: its presence means done.
     """
-    from tfselect.demix.model_files import CHECKPOINT, load_checkpoint
-    from tfselect.demix.train import train
 
     folder = run_dir(out, config, seed)
     history = train(train_config(plan, config, seed), folder, device=device, progress=progress)
@@ -573,8 +574,6 @@ def compare(out: Path, configs: Sequence[str] = DEFAULT_CONFIGS,
     """Train every configuration × seed at an equal budget, score them on ``subset`` and
     write the comparison to ``out`` (layout in the module docstring). Resumes; see
     :func:`run_all` for ``jobs``."""
-    from tfselect.atomic import check_out_dir
-    from tfselect.report import compare as report
 
     if not 1 <= seeds <= 100:
         raise TfselectError(f"--seeds must be 1 to 100, got {seeds}")
@@ -592,8 +591,6 @@ def compare(out: Path, configs: Sequence[str] = DEFAULT_CONFIGS,
         raise TfselectError("give --steps or --minutes, not both")
     if match not in ("params", "width"):
         raise TfselectError(f"--match must be params or width, got {match!r}")
-    from tfselect.audio.dataset import resolve_root
-    from tfselect.devices import resolve_device
 
     device = device or PRESETS[preset].device
     resolve_device(device)

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from tfselect import SAMPLE_RATE, TARGETS
+from tfselect.audio.dataset import read_segment, track_length
 
 
 def _to_stereo(a: np.ndarray) -> np.ndarray:
@@ -40,7 +41,6 @@ class TrackAudio:
 
     def __init__(self, tracks: Sequence, preload: bool = False,
                  targets: Sequence[str] = TARGETS) -> None:
-        from tfselect.audio.dataset import read_segment, track_length
 
         self.tracks, self.targets = list(tracks), tuple(targets)
         self._read, self.preload = read_segment, preload

@@ -30,6 +30,10 @@ import pandas as pd
 
 from tfselect import SAMPLE_RATE
 from tfselect.atomic import atomic_write
+from tfselect.audio.dataset import read_segment, resolve_root, track_length, tracks_for
+from tfselect.audio.targets import TargetMap
+from tfselect.demix.model_files import load_model
+from tfselect.demix.separate import separate_array
 from tfselect.errors import TfselectError
 
 log = logging.getLogger("tfselect.demix")
@@ -94,10 +98,6 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
     """
     from tqdm import tqdm
 
-    from tfselect.audio.dataset import read_segment, resolve_root, track_length, tracks_for
-    from tfselect.demix.model_files import load_model
-    from tfselect.demix.separate import separate_array
-
     if jobs < 1:
         raise TfselectError(f"--jobs must be at least 1, got {jobs}")
     if tracks is not None and tracks < 1:
@@ -105,7 +105,6 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
     model = load_model(model_dir, device)
     tmap = (model.train_config or {}).get("targets")
     if tmap:
-        from tfselect.audio.targets import TargetMap
 
         tmap = TargetMap.from_dict(tmap, f"{model_dir} (its target map)")
     all_tracks = tracks_for(resolve_root(root), subset, target_map=tmap or None)

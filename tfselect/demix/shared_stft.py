@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from tfselect import SAMPLE_RATE
+from tfselect.transforms.stft import STFT
 
 
 class SharedSTFT(torch.nn.Module):
@@ -23,7 +24,6 @@ class SharedSTFT(torch.nn.Module):
 
     def __init__(self, n_fft: int = 4096, hop: int = 1024) -> None:
         super().__init__()
-        from tfselect.transforms.stft import STFT
 
         self.n_fft, self.hop = int(n_fft), int(hop)
         self.stft = STFT(f"stft:n_fft={self.n_fft},hop={self.hop}", SAMPLE_RATE)

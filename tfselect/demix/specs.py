@@ -10,13 +10,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from tfselect.errors import SpecError, TfselectError
+from tfselect.report.best import best_spec, read_best
+from tfselect.search.storage import open_storage, redact
+from tfselect.search.study import read_tags, tagged_studies
+from tfselect.transforms import TransformSpec
 
 DEFAULT_BEST = Path("reports/best.csv")
 
 
 def canonical(spec: str) -> str:
     """The canonical string of ``spec`` (raises SpecError for an invalid one)."""
-    from tfselect.transforms import TransformSpec
 
     return str(TransformSpec.parse(spec))
 
@@ -27,7 +30,6 @@ def read_best_csv(path: Path, select: str = "significant") -> dict[str, str]:
 
     Raises TfselectError for a missing or unreadable file or one that is not a best.csv.
     """
-    from tfselect.report.best import read_best
 
     path = Path(path)
     if not path.is_file():
@@ -85,9 +87,6 @@ def study_best_specs(storage: str, study: str, select: str = "significant") -> d
         TfselectError: unreachable storage, no study of that name at all, or a matching study
             without a complete trial.
     """
-    from tfselect.report.best import best_spec
-    from tfselect.search.storage import open_storage, redact
-    from tfselect.search.study import read_tags, tagged_studies
 
     try:
         store = open_storage(storage, create=False)

@@ -26,6 +26,8 @@ import torch
 
 from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.atomic import atomic_write, check_out_dir
+from tfselect.audio.dataset import resolve_root, tracks_for
+from tfselect.audio.targets import TargetMap, covers_mixture
 from tfselect.demix.data import TrackAudio, TrainingSet, validation_examples
 from tfselect.demix.losses import DemixLoss, LossConfig
 from tfselect.demix.model import Demixer, ModelConfig
@@ -173,9 +175,6 @@ def _init_distributed(device: torch.device) -> _Dist:
 
 
 def _splits(root: str | None, seed: int, target_map: dict | None = None):
-    from tfselect.audio.dataset import resolve_root, tracks_for
-    from tfselect.audio.targets import TargetMap
-
     r = resolve_root(Path(root) if root else None)
     tmap = TargetMap.from_dict(target_map, "the target map") if target_map else None
     train = tracks_for(r, "train", seed=seed, target_map=tmap)
@@ -188,7 +187,6 @@ def _splits(root: str | None, seed: int, target_map: dict | None = None):
 def _check_targets(targets, tracks) -> bool:
     """Raise unless every model target is one of the corpus's; return whether a residual
     (mixture - targets) is needed because the targets do not cover the mixtures."""
-    from tfselect.audio.targets import covers_mixture
 
     have = tracks[0].targets
     missing = [t for t in targets if t not in have]

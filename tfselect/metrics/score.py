@@ -21,6 +21,7 @@ import torch
 from torch import Tensor
 
 from tfselect import SAMPLE_RATE
+from tfselect.audio.clips import is_silent
 from tfselect.devices import resolve_device
 from tfselect.errors import TfselectError
 from tfselect.transforms import Transform, TransformSpec, build
@@ -259,8 +260,6 @@ class ClipScorer:
         return self._scorer.timings
 
     def __call__(self, clip, metrics: Sequence[str] | None = None) -> dict[str, float] | None:
-        from tfselect.audio.clips import is_silent  # lower layer; lazy keeps import light
-
         if self.target not in clip.stems:
             raise TfselectError(
                 f"unknown target '{self.target}': the clip holds {', '.join(clip.stems)}"

@@ -22,6 +22,10 @@ from pathlib import Path
 
 from tfselect.errors import TfselectError
 from tfselect.metrics.names import METRICS
+from tfselect.report.selection import best_frame
+from tfselect.report.tables import report_order
+from tfselect.search.storage import open_storage
+from tfselect.search.study import load_study, read_tags, tagged_studies
 
 REQUIRED_COLUMNS = ("target", "objective", "candidate", "spec", "value")
 SELECTIONS = ("significant", "best")
@@ -161,10 +165,6 @@ def best_choice(
         TfselectError: unknown target or select, unreachable storage, no such study, a
             study of another target, or no complete trial yet.
     """
-    from tfselect.report.selection import best_frame
-    from tfselect.report.tables import report_order
-    from tfselect.search.storage import open_storage
-    from tfselect.search.study import load_study, read_tags, tagged_studies
 
     _check_select(select)
     store = open_storage(storage_url, create=False)

@@ -19,6 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from tfselect.atomic import staged_files
+from tfselect.audio.dataset import resolve_root
+from tfselect.audio.targets import TargetMap
 from tfselect.errors import TfselectError
 from tfselect.report import plots
 from tfselect.report.selection import best_frame
@@ -28,6 +31,10 @@ from tfselect.report.tables import (
     trials_frame,
     write_csv,
 )
+from tfselect.search.config import ClipConfig
+from tfselect.search.storage import open_storage
+from tfselect.search.study import read_tags, tagged_studies
+from tfselect.search.trial import sample_pool
 
 log = logging.getLogger(__name__)
 
@@ -92,9 +99,6 @@ def make_report(
         TfselectError: unreachable storage, unknown study, no tfselect study at all, a
             user's file in the way (without ``overwrite``).
     """
-    from tfselect.atomic import staged_files
-    from tfselect.search.storage import open_storage
-    from tfselect.search.study import tagged_studies
 
     if n_boot < 0:
         raise TfselectError(f"--bootstrap must be >= 0, got {n_boot}")
@@ -184,12 +188,6 @@ def _captions(best: pd.DataFrame, target: str, objective: str, trials) -> dict[s
 def _first_clip(study, root: Path | None):
     """Clip 0 of the study's pool (same split, seed, length, silence rule)."""
     from dataclasses import fields
-
-    from tfselect.audio.dataset import resolve_root
-    from tfselect.audio.targets import TargetMap
-    from tfselect.search.config import ClipConfig
-    from tfselect.search.study import read_tags
-    from tfselect.search.trial import sample_pool
 
     tags = read_tags(study)
     c = dict(tags.clips)

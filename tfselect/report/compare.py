@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfselect.atomic import atomic_write
 from tfselect.report.paired import N_BOOT, differences
+from tfselect.transforms import TransformSpec
 
 SCORES = ("csdr", "usdr", "si_sdr")
 LABELS = {"csdr": "cSDR", "usdr": "uSDR", "si_sdr": "SI-SDR"}
@@ -125,7 +127,6 @@ def oracle_gains(best_csv: Path, configs: dict[str, dict[str, str]], baseline: s
     objective, the per-metric columns for the others). A pair is left out unless best.csv
     scores both transforms for that target; matrix forms count as their ragged original.
     """
-    from tfselect.transforms import TransformSpec
 
     def key(spec: str) -> str:  # the transform searched, whatever form it was trained in
         p = TransformSpec.parse(spec)
@@ -183,7 +184,6 @@ def plot(summary: pd.DataFrame, path: Path, score: str = "csdr") -> None:
                  f"({n} tracks)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    from tfselect.atomic import atomic_write
 
     atomic_write(path, lambda p: fig.savefig(p, dpi=120))
     plt.close(fig)

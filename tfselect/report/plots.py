@@ -17,12 +17,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tfselect import SAMPLE_RATE
 from tfselect.atomic import atomic_write
+from tfselect.errors import SpecError
+from tfselect.metrics import GROUPS
 from tfselect.report.tables import (
     metric_columns,
     pareto_mask,
     unique_complete,
 )
+from tfselect.transforms import TransformSpec, build
 
 STFT_REFERENCE = "stft:n_fft=4096,hop=1024"
 
@@ -46,9 +50,6 @@ def _save(fig, path: Path) -> Path:
 
 
 def _parsed(spec: str):
-    from tfselect.errors import SpecError
-    from tfselect.transforms import TransformSpec
-
     try:
         return TransformSpec.parse(spec)
     except SpecError:  # a trial that failed before its spec was canonical
@@ -68,7 +69,6 @@ def _short(spec: str) -> str:
 
 def primary_oracle(df: pd.DataFrame) -> str | None:
     """The oracle the plots use: MPI when present, else the first oracle present."""
-    from tfselect.metrics import GROUPS
 
     oracles = [o for o in GROUPS.get("oracles", ()) if o in metric_columns(df)]
     return "mpi" if "mpi" in oracles else (oracles[0] if oracles else None)
@@ -184,9 +184,6 @@ def pareto_grid(
 def _db_grid(spec: str, x: np.ndarray):
     """(freqs Hz (bins,), times s (frames,), dB (bins, frames)) of a stereo clip (2, n)."""
     import torch
-
-    from tfselect import SAMPLE_RATE
-    from tfselect.transforms import build
 
     T = build(spec, sample_rate=SAMPLE_RATE)
     with torch.no_grad():

@@ -18,8 +18,11 @@ import pandas as pd
 from scipy import stats
 
 from tfselect.atomic import atomic_write
+from tfselect.errors import SpecError
+from tfselect.metrics import DIRECTIONS, GROUPS, METRICS
 from tfselect.search.objectives import DEFAULT_OBJECTIVE
 from tfselect.search.study import RESERVED_ATTRS, read_tags
+from tfselect.transforms import TransformSpec
 
 # Columns that describe a trial rather than measure it.
 ID_COLUMNS = [
@@ -40,7 +43,6 @@ BASELINE_PREDICTORS = ("bins", "redundancy")
 
 def _metric_groups() -> tuple[tuple[str, ...], dict[str, str], tuple[str, ...]]:
     """(metric order, metric -> group, oracle names) from tfselect.metrics."""
-    from tfselect.metrics import GROUPS, METRICS
 
     group_of = {m: g for g, ms in GROUPS.items() for m in ms}
     return tuple(METRICS), group_of, tuple(GROUPS.get("oracles", ()))
@@ -48,8 +50,6 @@ def _metric_groups() -> tuple[tuple[str, ...], dict[str, str], tuple[str, ...]]:
 
 def spec_kind(spec: str | None) -> str:
     """The kind of a spec (``slicqt``, ``stft``, ...); "" when there is none or it is invalid."""
-    from tfselect.errors import SpecError
-    from tfselect.transforms import TransformSpec
 
     try:
         return TransformSpec.parse(spec).kind if spec else ""
@@ -61,8 +61,6 @@ def spec_bins(spec: str | None) -> float:
     """Number of frequency bins a spec asks for (STFT: n_fft/2 + 1); NaN if unknown."""
     if not spec:
         return math.nan
-    from tfselect.errors import SpecError
-    from tfselect.transforms import TransformSpec
 
     try:
         s = TransformSpec.parse(spec)
@@ -320,7 +318,6 @@ def pareto_frame(df: pd.DataFrame) -> pd.DataFrame:
     (redundancy, seconds, peak_mb; lower is better). Columns: target, quality_metric,
     cost_metric, quality, cost, spec, study, number; sorted by cost.
     """
-    from tfselect.metrics import DIRECTIONS
 
     _, group_of, oracles = _metric_groups()
     data = unique_complete(df)

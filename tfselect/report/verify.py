@@ -35,12 +35,16 @@ import numpy as np
 import pandas as pd
 
 from tfselect import SAMPLE_RATE
+from tfselect.atomic import atomic_write
 from tfselect.audio.clips import Clip
 from tfselect.audio.dataset import Track, read_segment, track_length, tracks_for
-from tfselect.audio.targets import TargetMap
+from tfselect.audio.targets import TargetMap, check_target
 from tfselect.errors import TfselectError
+from tfselect.metrics import BSS, ClipScorer
 from tfselect.report.best import read_best
 from tfselect.report.paired import N_BOOT, differences
+from tfselect.search.objectives import parse_objectives
+from tfselect.search.study import REFERENCES
 from tfselect.transforms import TransformSpec
 
 log = logging.getLogger(__name__)
@@ -79,7 +83,6 @@ def read_plans(path: str | Path, select: str = "significant") -> list[Plan]:
     Raises:
         TfselectError: unreadable or malformed file, a spec that does not parse.
     """
-    from tfselect.search.study import REFERENCES
 
     picks = read_best(path, select=select)
     rows = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -128,8 +131,6 @@ def track_values(
         {target: {spec: {track name: value}}}; tracks whose target is silent in every clip
         are absent.
     """
-    from tfselect.metrics import ClipScorer
-    from tfselect.search.objectives import parse_objectives
 
     objectives = {p.target: parse_objectives(p.objective).primary for p in plans}
     scorers = {(p.target, s): ClipScorer(s, p.target, objectives[p.target].metrics,
@@ -210,9 +211,6 @@ def verify(
     Raises:
         TfselectError: bad best.csv, subset without tracks, unknown target, bad options.
     """
-    from tfselect.audio.targets import check_target
-    from tfselect.metrics import BSS
-    from tfselect.search.objectives import parse_objectives
 
     if bss not in BSS:
         raise TfselectError(f"--bss must be one of {', '.join(BSS)}, got '{bss}'")
@@ -239,6 +237,5 @@ def verify(
 
 def write_verify(df: pd.DataFrame, path: str | Path) -> Path:
     """Write the rows of :func:`verify` as a CSV, atomically."""
-    from tfselect.atomic import atomic_write
 
     return atomic_write(path, lambda tmp: df.to_csv(tmp, index=False))

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tfselect.errors import TfselectError
+from tfselect.metrics import DIRECTIONS, METRICS
 
 DEFAULT_OBJECTIVE = "mpi"
 
@@ -33,8 +34,6 @@ _TERM = re.compile(
 
 
 def _metric_tables() -> tuple[tuple[str, ...], Mapping[str, str]]:
-    from tfselect.metrics import DIRECTIONS, METRICS
-
     return tuple(METRICS), DIRECTIONS
 
 

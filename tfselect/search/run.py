@@ -32,8 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from tfselect import interrupts
+from tfselect.audio.dataset import resolve_root
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, TfselectError
+from tfselect.metrics import resolve_metrics
 from tfselect.search import stale
 from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives
@@ -42,10 +44,13 @@ from tfselect.search.storage import open_storage
 from tfselect.search.study import (
     REFERENCES,
     RESERVED_ATTRS,
+    TAG,
     StudyTags,
+    check_tags,
     find_study,
     make_pruner,
     make_sampler,
+    n_trials,
     open_study,
 )
 from tfselect.search.trial import ScorerFactory, TrialObjective, pool_ids, sample_pool
@@ -72,7 +77,6 @@ def trial_metrics(requested: Sequence[str] | str, objectives: Objectives) -> tup
     """Metric names each trial computes: the objectives' ones, then the requested ones
     (``"all"`` or metric and group names, expanded by :func:`tfselect.metrics.resolve_metrics`,
     the one owner of those names), without repeats."""
-    from tfselect.metrics import resolve_metrics
 
     names = resolve_metrics(None if requested == "all" else list(requested)) if requested else ()
     return tuple(dict.fromkeys((*objectives.metrics, *names)))
@@ -296,8 +300,6 @@ def run_search(
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
     _quiet_interrupts(optuna.logging.get_logger("optuna"))
 
-    from tfselect.audio.dataset import resolve_root
-
     store = open_storage(storage)
     data_root = resolve_root(root)
     check_target(data_root, target, cfg.targets)  # the dataset's names, before any audio
@@ -410,8 +412,6 @@ def run_search(
 
 
 def _n_trials(store, name: str) -> int:
-    from tfselect.search.study import n_trials
-
     return n_trials(store, name)
 
 
@@ -426,7 +426,6 @@ def _n_complete(store, name: str) -> int:
 
 def _precheck(store, name: str, tags: StudyTags) -> None:
     """Check an existing study's tags without writing anything (fail before reading audio)."""
-    from tfselect.search.study import TAG, check_tags
 
     s = find_study(store, name)
     if s is not None and isinstance(s.user_attrs.get(TAG), Mapping):

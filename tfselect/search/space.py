@@ -26,6 +26,7 @@ from typing import Any
 
 from tfselect import SAMPLE_RATE
 from tfselect.errors import SpecError, TfselectError
+from tfselect.transforms import TransformSpec
 from tfselect.transforms.scales import SCALES
 from tfselect.transforms.spec import FORMS as SPEC_FORMS
 from tfselect.transforms.spec import MAX_BINS, MAX_N_FFT, MAX_SLLEN, PHASES, WINDOWS
@@ -225,7 +226,6 @@ class SearchSpace:
         The needed slice length grows with the bin count (narrower bands, longer windows),
         so a bisection over the integer range finds the limit.
         """
-        from tfselect import SAMPLE_RATE
 
         def fits(bins: int) -> bool:
             try:
@@ -248,7 +248,6 @@ class SearchSpace:
 
     def propose(self, trial):
         """Sample one feasible candidate from ``trial``: a canonical ``TransformSpec``."""
-        from tfselect.transforms import TransformSpec
 
         # The STFT is one more choice of "scale": it gets the prior weight of one scale,
         # not half of all trials as a separate kind/sliCQT coin flip would give it.
@@ -297,7 +296,6 @@ class SearchSpace:
         Samplers that model only the parameters every trial has (GP) need the references'
         parameters too, or they would model nothing.
         """
-        from tfselect.transforms import TransformSpec
 
         spec = TransformSpec.parse(spec)
         choices = self.scales + (("stft",) if self.stft else ())
@@ -363,8 +361,6 @@ def _varying(fixed: dict[str, Any], n_fft_fixed: bool, overlaps: tuple, windows:
 
 
 def _slicqt_spec(scale: str, bins: int, fmin: float, fmax: float, gamma: float):
-    from tfselect.transforms import TransformSpec
-
     return TransformSpec(
         kind="slicqt", scale=scale, bins=bins, fmin=fmin, fmax=fmax,
         gamma=gamma if scale == "vqlog" else None, phase="local", form="ragged",

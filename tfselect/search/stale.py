@@ -17,6 +17,9 @@ from __future__ import annotations
 import os
 import socket
 
+from tfselect.errors import TfselectError
+from tfselect.search.storage import open_storage
+
 HOST = "host"
 PID = "pid"
 ATTRS = (HOST, PID)
@@ -73,9 +76,6 @@ def fail_stale_in(storage_url: str, study_name: str) -> list[int]:
         TfselectError: the storage cannot be opened or holds no such study.
     """
     import optuna
-
-    from tfselect.errors import TfselectError
-    from tfselect.search.storage import open_storage
 
     store = open_storage(storage_url, create=False)
     try:

@@ -24,13 +24,18 @@ from typing import Any
 
 import numpy as np
 
+from tfselect import SAMPLE_RATE
+from tfselect.audio.clips import sample_clips
+from tfselect.audio.dataset import tracks_for
 from tfselect.audio.targets import TargetMap
 from tfselect.errors import DatasetError, SpecError, TfselectError
+from tfselect.metrics import ClipScorer
 from tfselect.search import stale
 from tfselect.search.config import ClipConfig
 from tfselect.search.objectives import Objectives
 from tfselect.search.space import SearchSpace, check_slice_length
 from tfselect.search.study import REFERENCES, earlier_result
+from tfselect.transforms import TransformSpec
 
 # A clip scorer: ``scorer(clip, metrics) -> {metric: value}`` or None (silent target).
 ClipScoreFn = Callable[[Any, Sequence[str]], Mapping[str, float] | None]
@@ -47,8 +52,6 @@ def sample_pool(
     Raises:
         TfselectError: no track in the split, or no clip with an audible ``target``.
     """
-    from tfselect.audio.clips import sample_clips
-    from tfselect.audio.dataset import tracks_for
 
     subsets = ("train", "valid") if clips.split == "train+valid" else (clips.split,)
     pool: list = []
@@ -92,8 +95,6 @@ def trial_order(n_pool: int, seed: int, number: int) -> list[int]:
 
 
 def _default_factory(spec, target: str, metrics: Sequence[str], device: str) -> ClipScoreFn:
-    from tfselect.metrics import ClipScorer
-
     return ClipScorer(spec, target, list(metrics), device=device)
 
 
@@ -151,7 +152,6 @@ class TrialObjective:
         reference = trial.user_attrs.get("reference")
         try:
             if reference in REFERENCES:
-                from tfselect.transforms import TransformSpec
 
                 if trial.user_attrs.get("reference_params"):
                     # Suggest the enqueued parameters, so samplers see them as params.
@@ -159,7 +159,6 @@ class TrialObjective:
                 spec = TransformSpec.parse(REFERENCES[reference])
             else:
                 spec = self.space.propose(trial)
-                from tfselect import SAMPLE_RATE
 
                 check_slice_length(spec, SAMPLE_RATE, self.space.sllen_max)
         except SpecError as exc:
