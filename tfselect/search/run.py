@@ -339,12 +339,10 @@ def run_search(
         pool, cfg.clips.confirm, cfg.clips.confirm_min, cfg.search.seed
     )
     tags = replace(tags, pool=pool_ids(pool), confirm=pool_ids(held_out))
-    # Sampler seed: --seed, the trials already there (a resumed run does not replay its first
-    # proposals) and the process id. Workers started together see the same study, so only the
-    # pid tells them apart: without it K workers would propose the same candidates. The
-    # clips, which decide every score, stay fixed by --seed alone.
-    sampler_seed = (cfg.search.seed + _n_trials(store, name)) * 1_000_003 + os.getpid()
-    sampler_seed %= 2**31
+    # The sampler is reseeded before every trial from (--seed, trial number): see
+    # study.reseed_sampler. One process with one seed replays its proposals on a fresh study;
+    # workers sharing a study get different trial numbers, hence different proposals.
+    sampler_seed = cfg.search.seed
     sampler = make_sampler(cfg.search.sampler, sampler_seed, len(objectives))
     st = open_study(store, name, tags, sampler, pruner, cfg.space)
     stale.fail_stale(st)  # trials of dead workers on this host (journal files: no heartbeat)

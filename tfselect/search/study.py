@@ -144,6 +144,36 @@ def make_sampler(name: str, seed: int | None, n_objectives: int):
     raise TfselectError(f"unknown sampler {name!r} (choose from {', '.join(SAMPLERS)})")
 
 
+def reseed_sampler(sampler, seed: int, number: int) -> None:
+    """Seed every random state of ``sampler`` (and of the samplers inside it) from
+    (``seed``, trial ``number``), before the trial draws its parameters.
+
+    Trial numbers are unique within a study, so workers sharing it draw different streams
+    while one process with one seed replays the same proposals on a fresh study. Optuna has
+    no public per-trial seed (``reseed_rng`` draws OS entropy), so this sets the
+    ``LazyRandomState`` objects its samplers keep.
+    """
+    import numpy as np
+    from optuna.samplers import BaseSampler
+    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    state = int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 4, int(number)])
+                .generate_state(1)[0])  # fmt: skip
+    seen: set[int] = set()
+
+    def visit(obj) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        for value in vars(obj).values():
+            if isinstance(value, LazyRandomState):
+                value.rng.seed(state)
+            elif isinstance(value, BaseSampler):
+                visit(value)
+
+    visit(sampler)
+
+
 def make_pruner(name: str, p_threshold: float = 0.05, min_clips: int = 6):
     """The racing pruner: Optuna's WilcoxonPruner, or NopPruner for "none".
 

@@ -30,7 +30,12 @@ from tfselect.search import stale
 from tfselect.search.config import ClipConfig
 from tfselect.search.objectives import Objectives
 from tfselect.search.space import SearchSpace, check_slice_length
-from tfselect.search.study import REFERENCES, duplicate_reference, earlier_result
+from tfselect.search.study import (
+    REFERENCES,
+    duplicate_reference,
+    earlier_result,
+    reseed_sampler,
+)
 
 # A clip scorer: ``scorer(clip, metrics) -> {metric: value}`` or None (silent target).
 ClipScoreFn = Callable[[Any, Sequence[str]], Mapping[str, float] | None]
@@ -166,6 +171,7 @@ class TrialObjective:
             _mark_interrupted(trial)
             raise KeyboardInterrupt
         stale.tag(trial)  # so a worker on this host can fail it if this process dies
+        reseed_sampler(trial.study.sampler, self.seed, trial.number)  # reproducible proposals
         reference = trial.user_attrs.get("reference")
         try:
             if reference in REFERENCES:
