@@ -54,7 +54,7 @@ from tfselect.search.config import load_config  # noqa: E402
 from tfselect.search.ranking import complete_trials  # noqa: E402
 from tfselect.search.run import run_search  # noqa: E402
 from tfselect.search.storage import open_storage  # noqa: E402
-from tfselect.search.study import load_study  # noqa: E402
+from tfselect.search.study import load_study, n_trials  # noqa: E402
 
 
 def main() -> None:
@@ -101,8 +101,8 @@ def main() -> None:
               f"{_nanmedian([r['best_test_diff'] for r in mine]):+.2f}; regret "
               f"{statistics.median(r['regret'] for r in mine):.2f} dB (goal <= 0.1); "
               f"spearman {_nanmedian([r['spearman'] for r in mine]):.2f}; "
-              f"{statistics.median(r['per_hour'] for r in mine):.0f} candidates/hour wall "
-              f"({statistics.median(r['per_cpu_hour'] for r in mine):.0f} per CPU-hour; goal "
+              f"{_nanmedian([r['per_hour'] for r in mine]):.0f} candidates/hour wall "
+              f"({_nanmedian([r['per_cpu_hour'] for r in mine]):.0f} per CPU-hour; goal "
               ">= 600 per hour on 2 cores)")  # fmt: skip
     tmp.cleanup()
 
@@ -110,9 +110,11 @@ def main() -> None:
 def _one(url, root, cfg, target, setting, test_tracks, args) -> dict:
     """Search ``target`` with ``cfg``, then verify its pick on the test tracks."""
     study = f"sel-{target}-{setting}"
+    # A rerun with --keep resumes: only the trials a study still lacks are run.
+    owed = max(0, args.trials - n_trials(open_storage(url), study))
     t0, c0 = time.perf_counter(), time.process_time()
-    res = run_search(target, storage=url, study=study, config=cfg, root=root,
-                     trials=args.trials, progress=False)  # fmt: skip
+    res = run_search(target, storage=url, study=study, config=cfg, root=root, trials=owed,
+                     progress=False)  # fmt: skip
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     st = load_study(open_storage(url), study)
     choice = best_choice(url, target, study, args.select)
@@ -145,8 +147,8 @@ def _one(url, root, cfg, target, setting, test_tracks, args) -> dict:
         "n_test": pick_row["n_tracks"], "test_verdict": pick_row["verdict"],
         "best_test_diff": best_row.get("diff", 0.0),
         "regret": max(test[s] for s in done) - test[choice.spec],
-        "spearman": rho, "per_hour": 3600.0 * res.ran / wall,
-        "per_cpu_hour": 3600.0 * res.ran / cpu,
+        "spearman": rho, "per_hour": 3600.0 * res.ran / wall if res.ran else math_nan(),
+        "per_cpu_hour": 3600.0 * res.ran / cpu if res.ran else math_nan(),
     }  # fmt: skip
     won = "" if row["won"] is None else f", {row['won']}/{row['n_test']} tracks won"
     print(f"{target} (confirmation {setting}): pick {row['pick']} ({row['verdict']} vs the "
