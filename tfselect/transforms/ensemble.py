@@ -76,8 +76,8 @@ class Ensemble(Transform):
     def grid(self, C: Coefs) -> Tensor:
         """Not defined: the members' time grids differ (so are the ridge metrics)."""
         raise TfselectError(
-            f"{self.spec}: ridge metrics and grids are not defined for ensembles; "
-            "score each member for those"
+            f"{self.spec}: ridge metrics are not defined for ensembles (the members' time "
+            "grids differ): leave them out, e.g. --metrics oracles,sparsity,cost"
         )
 
     def frame_rate(self) -> float:
