@@ -91,7 +91,8 @@ CROSSOVER_OCTAVES = 0.5
 ENSEMBLE_SIZES = (2, 3)
 # An ensemble's members are split at a "+" that starts another spec (a "+" may also be a
 # number's sign: fmin=+30 or 1e+3).
-_MEMBER_SPLIT = re.compile(r"\+(?=\s*(?:slicqt|stft|nsgt|nsgcq|mrstft):)")
+_MEMBERS = "|".join(k for k in KINDS if k != "ens")
+_MEMBER_SPLIT = re.compile(rf"\+(?=\s*(?:{_MEMBERS}):)")
 _LIST_FIELDS = {"edges", "n_fft", "hop"}  # mrstft: one value per edge / band, "|"-separated
 # Numbers as the grammar writes them: ASCII decimal, optional sign, fraction and exponent
 # (Python's float() would also take "1_000", "inf", "nan" and non-ASCII digits).
