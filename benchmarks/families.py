@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/families.py --root DIR [--select train] [--subset test]
                                             [--seconds 0] [--metric mpi] [--out CSV]
+                                            [--grid wide --prior CSV]
 
 Per target, every candidate below is scored (``--metric``, an oracle; SDR in dB, fast
 convention) on every track of ``--select``; the best of each family there is then scored
@@ -10,6 +11,11 @@ on every track of ``--subset`` (held out) and compared, track by track, with the
 interval (resampling tracks), the Wilcoxon p and the tracks won
 (:func:`tfselect.report.paired.differences`, as ``tfselect verify``). Choosing on one split and
 testing on another keeps the winner's curse out of the held-out numbers.
+
+``--grid wide`` scores the candidates of ``WIDE`` (longer windows, three-band layouts with a
+32 768-sample low band, ensembles holding an mrstft) together with each family's best of
+an earlier run (``--prior``, its ``--out`` CSV): since a candidate's score on the selection
+split does not depend on what else is scored, this is the best over both grids.
 
 Candidates: Blackman windows and hop n_fft/8 everywhere, the shape of every STFT pick on
 held-out tracks so far; the band layouts echo per-source cut-offs of hand-built systems.
@@ -61,6 +67,23 @@ FAMILIES = {
 }
 
 
+WIDE = {
+    "stft": [_stft(24576), _stft(32768)],
+    "mrstft": [
+        _mr("200", (32768, 8192)),
+        _mr("150|1500", (32768, 16384, 4096)),
+        _mr("300|4000", (32768, 8192, 2048)),
+        _mr("1000|6000", (16384, 4096, 1024)),
+        _mr("300|4000", (16384, 4096, 2048)),
+    ],
+    "ens": [
+        _ens(16384, 32768), _ens(8192, 32768),
+        "ens:" + _mr("300|4000", (16384, 4096, 1024)) + "+" + _stft(8192),
+        "ens:" + _mr("300|4000", (16384, 4096, 1024)) + "+" + _stft(4096) + "+" + _stft(16384),
+    ],
+}
+
+
 def _values(specs, target, tracks, seconds, metric) -> dict[str, dict[str, float]]:
     """{spec: {track: mean of ``metric`` over the track's audible clips}}."""
     from tfselect.metrics import ClipScorer
@@ -89,15 +112,24 @@ def main() -> None:
     ap.add_argument("--metric", default="mpi")
     ap.add_argument("--targets", default="vocals,drums,bass,other")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--grid", choices=("default", "wide"), default="default")
+    ap.add_argument("--prior", type=Path, help="--out CSV of a default run (with --grid wide)")
     args = ap.parse_args()
+    prior = pd.read_csv(args.prior) if args.prior else None
     torch.set_num_threads(1)
     sel_tracks, test_tracks = tracks_for(args.root, args.select), tracks_for(args.root, args.subset)
     rows = []
     for target in args.targets.split(","):
-        every = [s for specs in FAMILIES.values() for s in specs]
+        families = FAMILIES
+        if args.grid == "wide":
+            families = {f: list(v) for f, v in WIDE.items()}
+            if prior is not None:
+                for r in prior[prior.target == target].itertuples():
+                    families[r.family].insert(0, r.spec)
+        every = [s for specs in families.values() for s in specs]
         sel = _values(every, target, sel_tracks, args.seconds, args.metric)
         best = {fam: max(specs, key=lambda s: np.mean(list(sel[s].values())))
-                for fam, specs in FAMILIES.items()}  # fmt: skip
+                for fam, specs in families.items()}  # fmt: skip
         test = _values(list(best.values()), target, test_tracks, args.seconds, args.metric)
         ref = test[best["stft"]]
         for fam, spec in best.items():
