@@ -142,6 +142,10 @@ def test_ensemble_round_trip_and_blocks() -> None:
     C = T(x)
     assert len(C) == 4 and C[0].shape == (2, 513, 1, 1 + 20000 // 256)
     assert _snr(x, T.inverse(C, 20000)) > 100
+    fresh = build(str(T.spec), SR)  # never ran forward: counts its members' blocks itself
+    torch.testing.assert_close(fresh.inverse(C, 20000), T.inverse(C, 20000))
+    with pytest.raises(TfselectError, match="expected 4 blocks"):
+        fresh.inverse(C[:3], 20000)
     with pytest.raises(TfselectError, match="ensembles"):
         T.grid(C)
 

@@ -42,7 +42,8 @@ class Ensemble(Transform):
             raise ValueError(f"Ensemble needs an ens: spec, got {spec}")
         super().__init__(spec, sample_rate)
         self.members = torch.nn.ModuleList(build(m, sample_rate) for m in spec.members)
-        self._counts: list[int] | None = None  # blocks per member, known after a forward
+        # blocks per member, per signal length (an nsgt's block count depends on the length)
+        self._counts: dict[int, list[int]] = {}
 
     def forward(self, x: Tensor) -> Coefs:
         """x (..., channels, samples) -> every member's blocks, member by member."""
@@ -52,21 +53,26 @@ class Ensemble(Transform):
             blocks = m(x)
             counts.append(len(blocks))
             out.extend(blocks)
-        self._counts = counts
+        self._counts[int(x.shape[-1])] = counts
         return out
 
-    def split(self, C: Coefs) -> list[Coefs]:
-        """The blocks of ``C`` per member (needs one ``forward`` first for the counts)."""
-        if self._counts is None:
-            raise TfselectError("ens: run forward once before inverting (block counts unknown)")
-        if len(C) != sum(self._counts):
-            raise TfselectError(f"ens: expected {sum(self._counts)} blocks, got {len(C)}")
-        edges = np.cumsum([0, *self._counts])
+    def split(self, C: Coefs, length: int) -> list[Coefs]:
+        """The blocks of ``C`` (coefficients of a ``length``-sample signal) per member."""
+        counts = self._counts.get(int(length))
+        if counts is None:  # not analysed at this length yet: count on a silent signal
+            with torch.no_grad():
+                counts = [len(m(torch.zeros(1, int(length), dtype=torch.float64)))
+                          for m in self.members]  # fmt: skip
+            self._counts[int(length)] = counts
+        if len(C) != sum(counts):
+            raise TfselectError(f"ens: expected {sum(counts)} blocks, got {len(C)}")
+        edges = np.cumsum([0, *counts])
         return [list(C[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
     def inverse(self, C: Coefs, length: int) -> Tensor:
         """Blocks from ``forward`` -> (..., channels, length): the members' mean waveform."""
-        ys = [m.inverse(c, length) for m, c in zip(self.members, self.split(C), strict=True)]
+        parts = self.split(C, length)
+        ys = [m.inverse(c, length) for m, c in zip(self.members, parts, strict=True)]
         return torch.stack(ys).mean(0)
 
     def frequencies(self) -> np.ndarray:
