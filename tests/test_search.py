@@ -120,6 +120,42 @@ def test_params_for_reproduce_a_spec_through_propose(spec):
     assert SearchSpace(scales=("log",)).params_for(REFERENCES["xumx-slicq"]) is None
 
 
+def test_mrstft_is_off_by_default_and_its_switch_proposes_valid_band_layouts():
+    assert "mrstft" not in SearchSpace().choices()  # old studies' stored choices still match
+    space = SearchSpace.from_dict({"mrstft": True, "scales": [], "stft": False,
+                                   "mrstft_bands": [2, 3, 4], "mrstft_edges": [100.0, 400.0]})
+    assert space.choices()["mrstft_bands"] == [2, 3, 4]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    counts = set()
+    for _ in range(200):
+        trial = study.ask()
+        spec = space.propose(trial)
+        spec.validate(44100)  # edges half an octave apart, top crossover below Nyquist
+        assert TransformSpec.parse(str(spec)) == spec and spec.kind == "mrstft"
+        e = spec.edges
+        assert 100.0 <= e[0] and e[-1] <= 400.1
+        assert all(b / a >= 2**0.5 * (1 - 1e-9) for a, b in zip(e, e[1:], strict=False))
+        assert all(1024 <= n <= 16384 and n % 512 == 0 for n in spec.n_fft)
+        assert len({n // h for n, h in zip(spec.n_fft, spec.hop, strict=True)}) == 1
+        counts.add(len(spec.n_fft))
+        study.tell(trial, 0.0)
+    assert counts == {2, 3, 4}  # two octaves hold four bands' edges
+
+
+@pytest.mark.parametrize(
+    "table, words",
+    [
+        ({"mrstft": True, "mrstft_bands": [4], "mrstft_edges": [100, 150]}, "too narrow"),
+        ({"mrstft": True, "mrstft_edges": [100, 20000]}, "Nyquist"),
+        ({"mrstft": True, "mrstft_bands": [1]}, "mrstft_bands"),
+        ({"mrstft": "yes"}, "true or false"),
+    ],
+)
+def test_mrstft_space_errors(table, words):
+    with pytest.raises(TfselectError, match=words):
+        SearchSpace.from_dict(table)
+
+
 def test_a_space_whose_fewest_bins_exceed_the_cap_is_refused():
     with pytest.raises(TfselectError, match="already need slices above sllen_max=64"):
         SearchSpace(sllen_max=64, stft=False).validate()
