@@ -26,14 +26,16 @@ def _settings(examples: int) -> settings:
                     suppress_health_check=list(HealthCheck))
 
 # Pieces of the spec grammar, recombined with junk: most examples are near-misses.
-KINDS = st.sampled_from(["stft", "slicqt", "nsgt", "nsgcq", "STFT", "", "foo"])
+KINDS = st.sampled_from(["stft", "slicqt", "nsgt", "nsgcq", "mrstft", "ens", "ens:stft",
+                         "STFT", "", "foo"])
 FIELDS = st.sampled_from(["n_fft", "hop", "scale", "bins", "fmin", "fmax", "gamma", "sllen",
-                          "trlen", "phase", "form", "bpo", "rasterize", "", "x"])
+                          "trlen", "phase", "form", "bpo", "rasterize", "edges", "", "x"])
 NUMBERS = st.one_of(
     st.integers(-10, 5000).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
     st.sampled_from(["nan", "inf", "1e400", "1_0", "٣", "１６", "0x10", "", " ", "true",
-                     "bark", "mel", "global", "zeropad", "1e3", "-0", ".5"]),
+                     "bark", "mel", "global", "zeropad", "1e3", "-0", ".5", "300|4000",
+                     "4096|1024", "|", "1||2", "512+stft:n_fft=1024"]),
 )
 SPECS = st.builds(
     lambda kind, items, tail: f"{kind}:" + ",".join(f"{k}={v}" for k, v in items) + tail,

@@ -120,6 +120,42 @@ def test_params_for_reproduce_a_spec_through_propose(spec):
     assert SearchSpace(scales=("log",)).params_for(REFERENCES["xumx-slicq"]) is None
 
 
+def test_mrstft_is_off_by_default_and_its_switch_proposes_valid_band_layouts():
+    assert "mrstft" not in SearchSpace().choices()  # old studies' stored choices still match
+    space = SearchSpace.from_dict({"mrstft": True, "scales": [], "stft": False,
+                                   "mrstft_bands": [2, 3, 4], "mrstft_edges": [100.0, 400.0]})
+    assert space.choices()["mrstft_bands"] == [2, 3, 4]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=3))
+    counts = set()
+    for _ in range(200):
+        trial = study.ask()
+        spec = space.propose(trial)
+        spec.validate(44100)  # edges half an octave apart, top crossover below Nyquist
+        assert TransformSpec.parse(str(spec)) == spec and spec.kind == "mrstft"
+        e = spec.edges
+        assert 100.0 <= e[0] and e[-1] <= 400.1
+        assert all(b / a >= 2**0.5 * (1 - 1e-9) for a, b in zip(e, e[1:], strict=False))
+        assert all(1024 <= n <= 16384 and n % 512 == 0 for n in spec.n_fft)
+        assert len({n // h for n, h in zip(spec.n_fft, spec.hop, strict=True)}) == 1
+        counts.add(len(spec.n_fft))
+        study.tell(trial, 0.0)
+    assert counts == {2, 3, 4}  # two octaves hold four bands' edges
+
+
+@pytest.mark.parametrize(
+    "table, words",
+    [
+        ({"mrstft": True, "mrstft_bands": [4], "mrstft_edges": [100, 150]}, "too narrow"),
+        ({"mrstft": True, "mrstft_edges": [100, 20000]}, "Nyquist"),
+        ({"mrstft": True, "mrstft_bands": [1]}, "mrstft_bands"),
+        ({"mrstft": "yes"}, "true or false"),
+    ],
+)
+def test_mrstft_space_errors(table, words):
+    with pytest.raises(TfselectError, match=words):
+        SearchSpace.from_dict(table)
+
+
 def test_a_space_whose_fewest_bins_exceed_the_cap_is_refused():
     with pytest.raises(TfselectError, match="already need slices above sllen_max=64"):
         SearchSpace(sllen_max=64, stft=False).validate()
@@ -446,3 +482,28 @@ def test_bare_postgresql_url_uses_the_installed_driver():
     with pytest.raises(TfselectError) as err:
         open_storage("postgresql://u:secret@127.0.0.1:1/db")
     assert "install" not in str(err.value).lower() and "secret" not in str(err.value)
+
+
+@pytest.mark.parametrize("oracle", ["mwf", "irm2"])
+def test_the_objective_can_follow_a_wiener_demixer(tmp_path, demo_root, small_config, oracle):
+    """--objective mwf / irm2 race on that oracle like mpi: the scorer is asked for it on
+    every clip and the trial's value is its mean."""
+    from dataclasses import replace
+
+    asked: list[tuple[str, ...]] = []
+
+    def scorer(spec, target, metrics, device):
+        def score_clip(clip, wanted):
+            asked.append(tuple(wanted))
+            return {m: (7.0 if m == oracle else 1.0) for m in wanted}
+
+        return score_clip
+
+    cfg = replace(small_config, search=replace(small_config.search, objective=oracle,
+                                               metrics=(oracle,)))  # fmt: skip
+    url = f"sqlite:///{tmp_path}/o.db"
+    r = run_search("vocals", storage=url, config=cfg, root=demo_root, trials=2,
+                   progress=False, scorer=scorer)  # fmt: skip
+    st, _ = _trials(url, "vocals")
+    assert r.complete == 2 and asked and all(w == (oracle,) for w in asked)
+    assert best_trial(st).values == [7.0] and read_tags(st).objective == oracle

@@ -203,8 +203,8 @@ def print_report(rep, out: Path) -> None:
 
 def print_best_csv(path: Path) -> None:
     """Show best.csv as a table: each target's best spec next to the two references, with
-    the statistics and the units they were computed over ("10 tracks", or "30 clips" for a
-    study that stored no pool)."""
+    the statistics and the units they were computed over ("10 tracks", "12 held-out tracks"
+    for a confirmation split, or "30 clips" for a study that stored no pool)."""
     import pandas as pd  # half a second: only when there is a best.csv to show
 
     if not path.is_file():
@@ -234,7 +234,8 @@ def _units(row) -> str:
     clips" (clip level, or a best.csv written before tracks were counted)."""
     n_tracks = getattr(row, "n_tracks", None)
     if n_tracks is not None and not _missing(n_tracks):
-        return f"{int(n_tracks)} tracks"
+        held = "held-out " if getattr(row, "stage", "") == "confirmation" else ""
+        return f"{int(n_tracks)} {held}tracks"
     return "" if _missing(row.n_paired) else f"{int(row.n_paired)} clips"
 
 

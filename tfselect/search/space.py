@@ -12,6 +12,13 @@ the bins are drawn last, as a fraction ``bins_q`` of the range that fits under t
 ``sllen_max`` for the scale, fmin, fmax and gamma already drawn. The search never spends a
 trial on a candidate it would have to reject.
 
+The band-wise multi-resolution STFT (``mrstft``) is off by default (``mrstft = true`` turns
+it on): 2 or 3 bands (``mrstft_bands``), edges drawn log-uniformly in ``mrstft_edges`` Hz,
+each at least :data:`~tfselect.transforms.spec.CROSSOVER_OCTAVES` octave above the one
+below (drawn in order, as fractions of the range still feasible, so every proposal is valid),
+one n_fft per band on the STFT's grid (``mrstft_n_fft``), one overlap and one window shared
+by the bands (``stft_overlap``, ``stft_window``).
+
 Parameters are conditional: ``scale`` is one of the sliCQT scales or ``stft``, ``gamma``
 exists only for the ``vqlog`` scale, the ``stft_*`` parameters only for the STFT, ``phase``
 and ``form`` only when several values are allowed. Optuna's TPE (multivariate, grouped)
@@ -28,8 +35,16 @@ from tfselect import SAMPLE_RATE
 from tfselect.errors import SpecError, TfselectError
 from tfselect.transforms import TransformSpec
 from tfselect.transforms.scales import SCALES
+from tfselect.transforms.spec import (
+    CROSSOVER_OCTAVES,
+    MAX_BANDS,
+    MAX_BINS,
+    MAX_N_FFT,
+    MAX_SLLEN,
+    PHASES,
+    WINDOWS,
+)
 from tfselect.transforms.spec import FORMS as SPEC_FORMS
-from tfselect.transforms.spec import MAX_BINS, MAX_N_FFT, MAX_SLLEN, PHASES, WINDOWS
 
 # The choices come from the transforms layer, which owns them; a study may choose every
 # sliCQT form but piecewise (an intermediate between ragged and rasterize).
@@ -97,6 +112,11 @@ class SearchSpace:
         stft_n_fft_step: grid of n_fft in samples (low and high must be multiples of it).
         stft_overlap: hop = n_fft / overlap, values tried (each must divide n_fft).
         stft_window: STFT windows tried.
+        mrstft: whether the band-wise multi-resolution STFT is a candidate (off by default).
+        mrstft_bands: numbers of bands tried (each in [2, MAX_BANDS]).
+        mrstft_edges: [low, high] range of the crossover edges in Hz.
+        mrstft_n_fft: inclusive [low, high] n_fft of each band, on the ``stft_n_fft_step``
+            grid; overlap and window as the STFT's.
     """
 
     scales: tuple[str, ...] = ("log", "mel", "bark", "vqlog")
@@ -113,14 +133,21 @@ class SearchSpace:
     stft_n_fft_step: int = 512
     stft_overlap: tuple[int, ...] = (2, 4, 8)
     stft_window: tuple[str, ...] = ("hann", "hamming", "blackman")
+    mrstft: bool = False
+    mrstft_bands: tuple[int, ...] = (2, 3)
+    mrstft_edges: tuple[float, float] = (100.0, 8000.0)
+    mrstft_n_fft: tuple[int, int] = (1024, 16384)
 
     def choices(self) -> dict[str, list]:
         """The categorical choices (JSON-able), which a study cannot change once created."""
-        return {
+        out = {
             "scales": list(self.scales), "phase": list(self.phase), "form": list(self.form),
             "stft": self.stft, "stft_overlap": list(self.stft_overlap),
             "stft_window": list(self.stft_window),
         }  # fmt: skip
+        if self.mrstft:  # only then: studies stored before the family existed still match
+            out |= {"mrstft": True, "mrstft_bands": list(self.mrstft_bands)}
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SearchSpace:
@@ -143,13 +170,17 @@ class SearchSpace:
                 kw[key] = _choices(key, value, PHASES)
             elif key == "form":
                 kw[key] = _choices(key, value, FORMS)
-            elif key == "stft_n_fft":
+            elif key in ("stft_n_fft", "mrstft_n_fft"):
                 kw[key] = _pair(key, value, int)
+            elif key == "mrstft_edges":
+                kw[key] = _pair(key, value, float)
+            elif key == "mrstft_bands":
+                kw[key] = _choices(key, value, None, int)
             elif key == "stft_overlap":
                 kw[key] = _choices(key, value, None, int)
             elif key == "stft_window":
                 kw[key] = _choices(key, value, WINDOWS)
-            elif key in ("stft", "bins_log"):
+            elif key in ("stft", "bins_log", "mrstft"):
                 if not isinstance(value, bool):
                     raise TfselectError(f"space.{key}: expected true or false, got {value!r}")
                 kw[key] = value
@@ -163,10 +194,12 @@ class SearchSpace:
 
     def validate(self) -> None:
         """Raise TfselectError (one line) if the space is empty or inconsistent."""
-        if not self.scales and not self.stft:
-            raise TfselectError("search space is empty: no sliCQT scales and the STFT is off")
-        if self.stft and (not self.stft_overlap or not self.stft_window):
-            raise TfselectError("search space: stft is on but stft_overlap/stft_window is empty")
+        if not self.scales and not self.stft and not self.mrstft:
+            raise TfselectError("search space is empty: no sliCQT scales, the STFT and the "
+                                "mrstft are off")
+        if (self.stft or self.mrstft) and (not self.stft_overlap or not self.stft_window):
+            raise TfselectError("search space: stft or mrstft is on but stft_overlap/"
+                                "stft_window is empty")
         if self.scales:
             if not self.phase or not self.form:
                 raise TfselectError("search space is empty: no phase or no form choice")
@@ -192,17 +225,22 @@ class SearchSpace:
         if not 1 <= self.sllen_max <= MAX_SLLEN:
             raise TfselectError(f"space.sllen_max: must be in [1, {MAX_SLLEN}], "
                                 f"got {self.sllen_max}")
-        if self.stft:
-            lo, hi = self.stft_n_fft
+        grids = (["stft_n_fft"] if self.stft else []) + (["mrstft_n_fft"] if self.mrstft else [])
+        for name in grids:
+            lo, hi = getattr(self, name)
             step = self.stft_n_fft_step
             if not 16 <= lo <= hi <= MAX_N_FFT:
                 raise TfselectError(
-                    f"space.stft_n_fft: [{lo}, {hi}] must be a range within [16, {MAX_N_FFT}]"
+                    f"space.{name}: [{lo}, {hi}] must be a range within [16, {MAX_N_FFT}]"
                 )
             if lo % step or hi % step:
                 raise TfselectError(
-                    f"space.stft_n_fft: [{lo}, {hi}] must be multiples of stft_n_fft_step={step}"
+                    f"space.{name}: [{lo}, {hi}] must be multiples of stft_n_fft_step={step}"
                 )
+        if self.mrstft:
+            self._validate_mrstft()
+        if self.stft or self.mrstft:
+            step = self.stft_n_fft_step
             for o in self.stft_overlap:
                 # hop <= n_fft/2 keeps the STFT exactly invertible; n_fft/overlap must be whole.
                 if o < 2 or step % o:
@@ -218,6 +256,23 @@ class SearchSpace:
                     f"search space: {self.bins[0]} bins already need slices above "
                     f"sllen_max={self.sllen_max} for some scale (raise sllen_max or lower bins)"
                 )
+
+    def _validate_mrstft(self) -> None:
+        """The mrstft rules: band counts, and edge ranges that hold every count's edges."""
+        if not self.mrstft_bands or not all(2 <= b <= MAX_BANDS for b in self.mrstft_bands):
+            raise TfselectError(f"space.mrstft_bands: each must be in [2, {MAX_BANDS}], got "
+                                f"{list(self.mrstft_bands)}")
+        lo, hi = self.mrstft_edges
+        top = hi * 2.0 ** (CROSSOVER_OCTAVES / 2)
+        if lo <= 0 or top >= SAMPLE_RATE / 2:
+            raise TfselectError(f"space.mrstft_edges: [{lo:g}, {hi:g}] Hz must be > 0 and its "
+                                f"top crossover below Nyquist (high <= "
+                                f"{SAMPLE_RATE / 2 / 2 ** (CROSSOVER_OCTAVES / 2):.0f} Hz)")
+        need = CROSSOVER_OCTAVES * (max(self.mrstft_bands) - 2)
+        if math.log2(hi / lo) < need - 1e-9:
+            raise TfselectError(f"space.mrstft_edges: [{lo:g}, {hi:g}] Hz is too narrow for "
+                                f"{max(self.mrstft_bands)} bands (edges {CROSSOVER_OCTAVES:g} "
+                                f"octave apart need {need:g} octaves)")
 
     def max_bins(self, scale: str, fmin: float, fmax: float, gamma: float = 0.0) -> int:
         """Most bins (within ``bins``) whose slices fit under ``sllen_max``; ``bins[0] - 1``
@@ -252,7 +307,10 @@ class SearchSpace:
         # The STFT is one more choice of "scale": it gets the prior weight of one scale,
         # not half of all trials as a separate kind/sliCQT coin flip would give it.
         choices = self.scales + (("stft",) if self.stft else ())
+        choices += ("mrstft",) if self.mrstft else ()
         scale = _cat(trial, "scale", choices)
+        if scale == "mrstft":
+            return self._propose_mrstft(trial)
         if scale == "stft":
             lo, hi = self.stft_n_fft
             step = self.stft_n_fft_step
@@ -284,6 +342,29 @@ class SearchSpace:
             kind="slicqt", scale=scale, bins=bins, fmin=fmin, fmax=fmax, gamma=gamma,
             phase=phase, form=form,
         )  # fmt: skip
+
+    def _propose_mrstft(self, trial):
+        """An always-valid mrstft: edges in order, each a fraction of what still fits."""
+
+        bands = _cat(trial, "mrstft_bands", self.mrstft_bands)
+        lo, hi = (math.log2(v) for v in self.mrstft_edges)
+        edges: list[float] = []
+        for i in range(bands - 1):
+            # room left for the edges above this one, CROSSOVER_OCTAVES apart
+            a = lo if not edges else math.log2(edges[-1]) + CROSSOVER_OCTAVES
+            b = hi - CROSSOVER_OCTAVES * (bands - 2 - i)
+            q = trial.suggest_float(f"mrstft_edge{i}_q", 0.0, 1.0)
+            # rounded up to 0.1 Hz: never below the spacing the spec requires
+            edges.append(math.ceil(2.0 ** (a + q * max(b - a, 0.0)) * 10) / 10)
+        n_lo, n_hi = self.mrstft_n_fft
+        step = self.stft_n_fft_step
+        n_fft = tuple(n_lo if n_lo == n_hi else trial.suggest_int(f"mrstft_n_fft{i}", n_lo,
+                                                                  n_hi, step=step)
+                      for i in range(bands))  # fmt: skip
+        overlap = _cat(trial, "stft_overlap", self.stft_overlap)
+        window = _cat(trial, "stft_window", self.stft_window)
+        return TransformSpec(kind="mrstft", edges=tuple(edges), n_fft=n_fft,
+                             hop=tuple(n // overlap for n in n_fft), window=window)  # fmt: skip
 
     def suggest(self, trial) -> str:
         """``propose`` as a canonical spec string."""

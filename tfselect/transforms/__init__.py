@@ -7,8 +7,10 @@
 
 Kinds: ``slicqt`` (torch sliCQT, :mod:`.slicqt`), ``stft`` (:mod:`.stft`), ``nsgt``
 (non-sliced torch NSGT with essentia's design, :mod:`.nsgt2014`) and ``nsgcq`` (essentia's
-NSGConstantQ itself, :mod:`tfselect.reference.essentia_nsgcq`). The spec grammar imports
-nothing heavy; ``Coefs``, ``Transform`` and every transform load torch when first used.
+NSGConstantQ itself, :mod:`tfselect.reference.essentia_nsgcq`), ``mrstft`` (band-wise
+multi-resolution STFT, :mod:`.mrstft`) and ``ens`` (ensembles whose waveforms are averaged,
+:mod:`.ensemble`). The spec grammar imports nothing heavy; ``Coefs``, ``Transform`` and
+every transform load torch when first used.
 """
 
 from __future__ import annotations
@@ -52,4 +54,12 @@ def build(spec: TransformSpec | str, sample_rate: int = 44100) -> Transform:
         from tfselect.reference.essentia_nsgcq import EssentiaNSGCQ
 
         return EssentiaNSGCQ(spec, sample_rate)
+    if spec.kind == "mrstft":
+        from .mrstft import MRSTFT
+
+        return MRSTFT(spec, sample_rate)
+    if spec.kind == "ens":
+        from .ensemble import Ensemble
+
+        return Ensemble(spec, sample_rate)
     raise AssertionError(f"unhandled kind {spec.kind}")  # parse() rejects unknown kinds

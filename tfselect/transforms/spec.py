@@ -6,6 +6,8 @@ Grammar: ``KIND:field=value,field=value,...`` with these kinds and fields (canon
     stft:n_fft=N,hop=N[,window=W]
     nsgt:fmin=F,fmax=F,bpo=N[,gamma=G][,rasterize=R][,phase=P]
     nsgcq:fmin=F,fmax=F,bpo=N[,gamma=G][,rasterize=R][,phase=P]
+    mrstft:edges=F|F…,n_fft=N|N|N…,hop=N|N|N…[,window=W]
+    ens:SPEC+SPEC[+SPEC]
 
 - ``slicqt`` the sliced constant-Q-like transform (torch; :mod:`.slicqt`). ``scale`` is one of
   log, mel, bark, vqlog, lin; ``gamma`` (Hz, >= 0) only with vqlog; ``sllen``/``trlen`` slice
@@ -18,6 +20,12 @@ Grammar: ``KIND:field=value,field=value,...`` with these kinds and fields (canon
 - ``nsgt`` non-sliced torch NSGT with essentia's constant-Q design; ``nsgcq`` essentia's
   ``NSGConstantQ`` itself. ``bpo`` = bins per octave, ``rasterize`` none|full|piecewise
   (default full), ``phase`` local|global (default global), as essentia's defaults.
+- ``mrstft`` the band-wise multi-resolution STFT (torch; :mod:`.mrstft`): ``edges`` are the
+  crossover frequencies in Hz (increasing, at least half an octave apart), ``n_fft`` and
+  ``hop`` one value per band (one more than edges, lowest band first), ``window`` as stft.
+  Lists are separated by ``|``.
+- ``ens`` an ensemble of 2 or 3 transforms of the other kinds (:mod:`.ensemble`) whose
+  waveforms are averaged; members are canonical specs joined by ``+``.
 
 Printing rule: the core fields (slicqt: scale, bins, fmin, fmax; stft: n_fft, hop;
 nsgt/nsgcq: fmin, fmax, bpo) are required and always printed; every other field is printed
@@ -40,7 +48,7 @@ from tfselect.errors import SpecError
 
 from .scales import SCALES, centres_and_q, min_slice_length
 
-KINDS = ("slicqt", "stft", "nsgt", "nsgcq")
+KINDS = ("slicqt", "stft", "nsgt", "nsgcq", "mrstft", "ens")
 PHASES = ("local", "global")
 FORMS = ("ragged", "zeropad", "rasterize", "piecewise")
 RASTERIZE = ("none", "full", "piecewise")
@@ -53,23 +61,39 @@ _FIELDS = {
     "stft": ("n_fft", "hop", "window"),
     "nsgt": ("fmin", "fmax", "bpo", "gamma", "rasterize", "phase"),
     "nsgcq": ("fmin", "fmax", "bpo", "gamma", "rasterize", "phase"),
+    "mrstft": ("edges", "n_fft", "hop", "window"),
+    "ens": ("members",),
 }
 _CORE = {
     "slicqt": ("scale", "bins", "fmin", "fmax"),
     "stft": ("n_fft", "hop"),
     "nsgt": ("fmin", "fmax", "bpo"),
     "nsgcq": ("fmin", "fmax", "bpo"),
+    "mrstft": ("edges", "n_fft", "hop"),
+    "ens": ("members",),
 }
 _DEFAULTS = {
     "slicqt": {"gamma": None, "sllen": None, "trlen": None, "phase": "local", "form": "ragged"},
     "stft": {"window": "hann"},
     "nsgt": {"gamma": 0.0, "rasterize": "full", "phase": "global"},
     "nsgcq": {"gamma": 0.0, "rasterize": "full", "phase": "global"},
+    "mrstft": {"window": "hann"},
+    "ens": {},
 }
 # Upper bounds that keep a typo (bins=1e9) from exhausting memory before any other check.
 MAX_BINS = 10_000
 MAX_N_FFT = 2**20
 MAX_SLLEN = 2**22  # samples: 95 s at 44.1 kHz, far beyond any useful slice
+MAX_BANDS = 8  # mrstft: more bands than this is a typo, not a design
+# mrstft crossovers are raised-cosine transitions this many octaves wide, centred (in log
+# frequency) on each edge; consecutive edges at least this far apart never overlap.
+CROSSOVER_OCTAVES = 0.5
+ENSEMBLE_SIZES = (2, 3)
+# An ensemble's members are split at a "+" that starts another spec (a "+" may also be a
+# number's sign: fmin=+30 or 1e+3).
+_MEMBERS = "|".join(k for k in KINDS if k != "ens")
+_MEMBER_SPLIT = re.compile(rf"\+(?=\s*(?:{_MEMBERS}):)")
+_LIST_FIELDS = {"edges", "n_fft", "hop"}  # mrstft: one value per edge / band, "|"-separated
 # Numbers as the grammar writes them: ASCII decimal, optional sign, fraction and exponent
 # (Python's float() would also take "1_000", "inf", "nan" and non-ASCII digits).
 _NUMBER = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?\Z")
@@ -78,7 +102,7 @@ _INT_FIELDS = {"bins", "sllen", "trlen", "n_fft", "hop", "bpo"}
 _FLOAT_FIELDS = {"fmin", "fmax", "gamma"}
 _ALL_FIELDS = (
     "scale", "bins", "fmin", "fmax", "gamma", "sllen", "trlen", "phase", "form",
-    "n_fft", "hop", "bpo", "rasterize", "window",
+    "n_fft", "hop", "bpo", "rasterize", "window", "edges", "members",
 )  # fmt: skip
 
 
@@ -96,7 +120,8 @@ class TransformSpec:
     """A validated transform description; see the module docstring for the grammar.
 
     Construct with :meth:`parse` (or directly with keyword fields, validated the same way).
-    Fields not used by ``kind`` are None.
+    Fields not used by ``kind`` are None. For ``mrstft`` ``n_fft`` and ``hop`` are tuples
+    (one per band) and ``edges`` a tuple of Hz; for ``ens`` ``members`` is a tuple of specs.
     """
 
     kind: str
@@ -109,11 +134,13 @@ class TransformSpec:
     trlen: int | None = None
     phase: str | None = None
     form: str | None = None
-    n_fft: int | None = None
-    hop: int | None = None
+    n_fft: int | tuple[int, ...] | None = None
+    hop: int | tuple[int, ...] | None = None
     bpo: int | None = None
     rasterize: str | None = None
     window: str | None = None
+    edges: tuple[float, ...] | None = None
+    members: tuple[TransformSpec, ...] | None = None
 
     # ------------------------------------------------------------------ parsing / printing
     @classmethod
@@ -131,6 +158,11 @@ class TransformSpec:
                 f"transform spec {s!r}: unknown kind {kind!r} (allowed: {', '.join(KINDS)})"
             )
         values: dict[str, object] = {}
+        if kind == "ens":
+            parts = [p.strip() for p in _MEMBER_SPLIT.split(body)] if body.strip() else []
+            if any(p.startswith("ens:") for p in parts):
+                raise SpecError(f"transform spec {s!r}: an ensemble cannot hold an ensemble")
+            return cls(kind="ens", members=tuple(cls.parse(p) for p in parts))
         items = [p.strip() for p in body.split(",")] if sep and body.strip() else []
         if "" in items:
             raise SpecError(f"transform spec {s!r}: empty field (a stray comma?)")
@@ -146,7 +178,10 @@ class TransformSpec:
                 raise SpecError(f"transform spec {s!r}: field {name!r} has no value (use {name}=…)")
             if name in values:
                 raise SpecError(f"transform spec {s!r}: field {name!r} given twice")
-            values[name] = _convert(s, name, raw)
+            if kind == "mrstft" and name in _LIST_FIELDS:
+                values[name] = tuple(_convert(s, name, r.strip()) for r in raw.split("|"))
+            else:
+                values[name] = _convert(s, name, raw)
         return cls._make(kind, values, s)
 
     @classmethod
@@ -168,10 +203,19 @@ class TransformSpec:
         if self.kind == "stft":
             window = "" if self.window in (None, "hann") else f" {self.window}"
             return f"stft {self.n_fft}/{self.hop}{window}"
+        if self.kind == "ens":
+            return " + ".join(m.label() for m in self.members)
+        if self.kind == "mrstft":
+            window = "" if self.window in (None, "hann") else f" {self.window}"
+            bands = " ".join(f"{n}/{h}" for n, h in zip(self.n_fft, self.hop, strict=True))
+            edges = "|".join(_fmt_number(e) for e in self.edges)
+            return f"mrstft {bands} @{edges}{window}"
         body = str(self).split(":", 1)[1].replace("scale=", "")
         return body.replace(",fmax=22050", "")  # Nyquist at 44.1 kHz: the usual top
 
     def __str__(self) -> str:
+        if self.kind == "ens":
+            return "ens:" + "+".join(str(m) for m in self.members)
         parts = []
         defaults = dict(_DEFAULTS[self.kind])
         if self.kind == "slicqt" and self.scale == "vqlog":
@@ -180,7 +224,10 @@ class TransformSpec:
             v = getattr(self, name)
             if name not in _CORE[self.kind] and (v is None or v == defaults.get(name)):
                 continue
-            parts.append(f"{name}={v if isinstance(v, str) else _fmt_number(v)}")
+            if isinstance(v, tuple):
+                parts.append(f"{name}={'|'.join(_fmt_number(e) for e in v)}")
+            else:
+                parts.append(f"{name}={v if isinstance(v, str) else _fmt_number(v)}")
         return f"{self.kind}:{','.join(parts)}"
 
     def __repr__(self) -> str:
@@ -199,6 +246,9 @@ class TransformSpec:
         for name in _CORE[kind]:
             if getattr(self, name) is None:
                 raise SpecError(self._msg(name, None, "required"))
+        if kind in ("mrstft", "ens"):  # list fields: their own checks normalise them
+            getattr(self, f"_check_{kind}")()
+            return
         # normalise numeric types so equality and printing are exact
         for name in _INT_FIELDS & allowed:
             v = getattr(self, name)
@@ -216,7 +266,15 @@ class TransformSpec:
         getattr(self, f"_check_{kind}")()
 
     def _msg(self, field: str, value: object, rule: str) -> str:
-        shown = value if isinstance(value, str) or value is None else _fmt_number(value)
+        if isinstance(value, tuple):
+            specs = all(isinstance(v, TransformSpec) for v in value)
+            shown = ("+" if specs else "|").join(
+                str(v) if specs else _fmt_number(v) for v in value
+            )
+        elif isinstance(value, str) or value is None:
+            shown = value
+        else:
+            shown = _fmt_number(value)
         return f"transform spec {self.kind}: field {field}={shown}: {rule}"
 
     def _check_freqs(self) -> None:
@@ -281,6 +339,61 @@ class TransformSpec:
 
     _check_nsgcq = _check_nsgt
 
+    def _numbers(self, field: str, kind: type, count: int | None) -> tuple:
+        """Normalise a list field to a tuple of ``kind``; SpecError unless ``count`` long."""
+        v = getattr(self, field)
+        if not isinstance(v, (tuple, list)):
+            v = (v,)
+        out = []
+        for e in v:
+            ok = not isinstance(e, bool) and isinstance(e, (int, float)) and math.isfinite(e)
+            if not ok or (kind is int and not float(e).is_integer()):
+                what = "integers" if kind is int else "finite numbers"
+                raise SpecError(self._msg(field, None, f"must be {what} separated by |"))
+            out.append(kind(e))
+        if count is not None and len(out) != count:
+            raise SpecError(self._msg(field, tuple(out), f"needs {count} values (one per band: "
+                                      f"one more than edges)"))
+        object.__setattr__(self, field, tuple(out))
+        return tuple(out)
+
+    def _check_mrstft(self) -> None:
+        edges = self._numbers("edges", float, None)
+        if not 1 <= len(edges) < MAX_BANDS:
+            raise SpecError(self._msg("edges", edges, f"needs 1 to {MAX_BANDS - 1} edges"))
+        if edges[0] <= 0:
+            raise SpecError(self._msg("edges", edges, "must be > 0 Hz"))
+        ratio = 2.0**CROSSOVER_OCTAVES
+        if any(b < a * ratio * (1 - 1e-12) for a, b in zip(edges, edges[1:], strict=False)):
+            raise SpecError(self._msg("edges", edges, f"must increase, each at least "
+                                      f"{CROSSOVER_OCTAVES:g} octave above the one below"))
+        n_fft = self._numbers("n_fft", int, len(edges) + 1)
+        hop = self._numbers("hop", int, len(edges) + 1)
+        for n, h in zip(n_fft, hop, strict=True):
+            if not 16 <= n <= MAX_N_FFT:
+                raise SpecError(self._msg("n_fft", n_fft, f"each must be in [16, {MAX_N_FFT}]"))
+            if not 1 <= h <= n // 2:
+                raise SpecError(self._msg("hop", hop, "each must be in [1, its n_fft/2]"))
+        if self.window is None:
+            object.__setattr__(self, "window", "hann")
+        self._check_choice("window", WINDOWS)
+
+    def _check_ens(self) -> None:
+        members = self.members
+        if not isinstance(members, (tuple, list)) or not all(
+            isinstance(m, TransformSpec) for m in members
+        ):
+            raise SpecError("transform spec ens: members must be transform specs")
+        members = tuple(members)
+        object.__setattr__(self, "members", members)
+        if len(members) not in ENSEMBLE_SIZES:
+            raise SpecError(self._msg("members", members, "an ensemble has 2 or 3 members "
+                                      "(specs joined by +)"))
+        if any(m.kind == "ens" for m in members):
+            raise SpecError("transform spec ens: an ensemble cannot hold an ensemble")
+        if len(set(members)) < len(members):
+            raise SpecError(self._msg("members", members, "the same spec twice"))
+
     # ------------------------------------------------------------------ sample-rate checks
     def validate(self, sample_rate: float) -> TransformSpec:
         """Check the parts that need the sample rate; returns ``self`` (raises SpecError)."""
@@ -309,6 +422,19 @@ class TransformSpec:
             raise SpecError(f"sample rate {sample_rate}: must be > 0 Hz")
         nyq = sr / 2.0
         if self.kind == "stft":
+            return self
+        if self.kind == "ens":
+            return dataclasses.replace(
+                self, members=tuple(m.resolved(sr) for m in self.members)
+            )
+        if self.kind == "mrstft":
+            top = self.edges[-1] * 2.0 ** (CROSSOVER_OCTAVES / 2)
+            if top >= nyq:
+                limit = _fmt_number(round(nyq / top * self.edges[-1], 1))
+                raise SpecError(self._msg(
+                    "edges", self.edges, f"the top crossover must end below Nyquist = "
+                    f"{_fmt_number(nyq)} Hz (edge <= {limit})"
+                ))  # fmt: skip
             return self
         if self.fmax > nyq:
             raise SpecError(
@@ -348,7 +474,7 @@ def _convert(text: str, name: str, raw: str) -> object:
         if not (math.isfinite(f) and f.is_integer()):
             raise SpecError(f"transform spec {text!r}: field {name}={raw}: must be an integer")
         return int(f)
-    if name in _FLOAT_FIELDS:
+    if name in _FLOAT_FIELDS or name == "edges":
         f = float(raw) if _NUMBER.match(raw) else math.nan
         if not math.isfinite(f):
             raise SpecError(
