@@ -9,57 +9,16 @@ Kinds: ``slicqt`` (torch sliCQT, :mod:`.slicqt`), ``stft`` (:mod:`.stft`), ``nsg
 (non-sliced torch NSGT with essentia's design, :mod:`.nsgt2014`) and ``nsgcq`` (essentia's
 NSGConstantQ itself, :mod:`tfselect.reference.essentia_nsgcq`), ``mrstft`` (band-wise
 multi-resolution STFT, :mod:`.mrstft`) and ``ens`` (ensembles whose waveforms are averaged,
-:mod:`.ensemble`). The spec grammar imports nothing heavy; ``Coefs``, ``Transform`` and
-every transform load torch when first used.
+:mod:`.ensemble`). The spec grammar and :func:`build` (:mod:`.registry`) import nothing
+heavy; ``Coefs``, ``Transform`` and each kind's module load torch when first used.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tfselect.lazy import lazy_exports
 
+from .registry import build
 from .spec import FORMS, KINDS, PHASES, TransformSpec
-
-if TYPE_CHECKING:
-    from .base import Transform
 
 __all__ = ["Coefs", "FORMS", "KINDS", "PHASES", "Transform", "TransformSpec", "build"]
 __getattr__, __dir__ = lazy_exports(__name__, {"Coefs": "base", "Transform": "base"})
-
-
-def build(spec: TransformSpec | str, sample_rate: int = 44100) -> Transform:
-    """Build the transform described by ``spec`` for signals sampled at ``sample_rate`` Hz.
-
-    Validates the sample-rate dependent parts first (fmax <= Nyquist, slice length), so a
-    bad spec raises :class:`tfselect.errors.SpecError` before anything is computed.
-    Filterbanks are cached per (spec, sample rate): building the same spec twice is cheap.
-    """
-    # Each kind's module loads torch (and nsgcq essentia): imported when that kind is built.
-    spec = TransformSpec.parse(spec)
-    spec.validate(sample_rate)
-    if spec.kind == "stft":
-        from .stft import STFT
-
-        return STFT(spec, sample_rate)
-    if spec.kind == "slicqt":
-        from .slicqt import SliCQT
-
-        return SliCQT(spec, sample_rate)
-    if spec.kind == "nsgt":
-        from .nsgt2014 import NSGT2014
-
-        return NSGT2014(spec, sample_rate)
-    if spec.kind == "nsgcq":
-        from tfselect.reference.essentia_nsgcq import EssentiaNSGCQ
-
-        return EssentiaNSGCQ(spec, sample_rate)
-    if spec.kind == "mrstft":
-        from .mrstft import MRSTFT
-
-        return MRSTFT(spec, sample_rate)
-    if spec.kind == "ens":
-        from .ensemble import Ensemble
-
-        return Ensemble(spec, sample_rate)
-    raise AssertionError(f"unhandled kind {spec.kind}")  # parse() rejects unknown kinds

@@ -23,6 +23,7 @@ from torch import Tensor
 from tfselect.errors import TfselectError
 
 from .base import Coefs, Transform
+from .registry import build  # members are any other kind
 from .spec import TransformSpec
 
 
@@ -35,8 +36,6 @@ class Ensemble(Transform):
     """
 
     def __init__(self, spec: TransformSpec | str, sample_rate: int) -> None:
-        from . import build  # the package's builder: members are any other kind
-
         spec = TransformSpec.parse(spec)
         if spec.kind != "ens":
             raise ValueError(f"Ensemble needs an ens: spec, got {spec}")
