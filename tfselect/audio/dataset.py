@@ -41,6 +41,9 @@ from tfselect.audio.track import (  # noqa: F401 - the track base, read from her
 )
 from tfselect.errors import DatasetError, TfselectError
 
+# Imported inside the functions that need them, so that importing this module stays light:
+# musdb, stempeg and yaml (MUSDB18 .stem.mp4 files only) and the demo corpus's synthesis.
+
 log = logging.getLogger(__name__)
 
 SUBSETS: tuple[str, ...] = ("train", "valid", "test")

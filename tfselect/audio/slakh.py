@@ -22,6 +22,8 @@ from tfselect.audio.stem_folders import order_targets
 from tfselect.audio.track import Track
 from tfselect.errors import DatasetError
 
+# Imported inside the functions that need them, so that importing this module stays light: yaml.
+
 SUBSETS = {"train": "train", "validation": "valid", "test": "test"}
 META = "metadata.yaml"
 

@@ -27,16 +27,20 @@ import dataclasses
 import json
 import logging
 import math
+import multiprocessing as mp
 import os
 import re
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
+from tqdm import tqdm
 
 from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.atomic import atomic_write, check_out_dir
@@ -430,8 +434,6 @@ def score_model(model_dir: Path, root: str | None, subset: str, duration: float 
     cSDR is NaN where museval cannot score (a silent reference or estimate); uSDR is defined
     everywhere; SI-SDR is NaN for a silent reference.
     """
-    from tqdm import tqdm
-
     model = load_model(model_dir)
     tracks = tracks_for(resolve_root(Path(root) if root else None), subset)
     if not tracks:
@@ -483,8 +485,6 @@ def pending_runs(plan: Plan, out: Path) -> list[tuple[str, int]]:
 
 def _worker(plan_json: str, out: str, device: str, threads: int) -> list[dict]:
     """One process of ``--jobs``: claim and run pending runs until none is left."""
-    import torch
-
     torch.set_num_threads(threads)
     plan = Plan(**json.loads(plan_json))
     return run_pending(plan, Path(out), device, progress=False)
@@ -518,8 +518,6 @@ def run_all(plan: Plan, out: Path, jobs: int = 1, device: str = "cpu", progress:
     the cores (torch threads per process = cores // jobs)."""
     if jobs <= 1:
         return run_pending(plan, out, device, progress, on_done)
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
 
     threads = max(1, (os.cpu_count() or 1) // jobs)
     records: list[dict] = []

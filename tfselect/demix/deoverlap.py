@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
@@ -525,7 +526,6 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
         log.info("after %.1f min: %s", row["minutes"], row)
         save()
         save_model(net, out / MODEL, {"curve": state["curve"]})
-        import pandas as pd
 
         atomic_write(out / CURVE, lambda tmp: pd.DataFrame(state["curve"]).to_csv(
             tmp, index=False, float_format="%.6g"))
@@ -608,8 +608,6 @@ def evaluate_deoverlap(net: DeOverlapNet, tracks: list, seconds: float | None = 
     de-overlaps only that one (the others exact), so its waveform SNR says how much of the
     error it causes.
     """
-    import pandas as pd
-
     T = net.transform
     net = net.double()
     freqs = T.frequencies()

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing as mp
 import warnings
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from tfselect import SAMPLE_RATE
 from tfselect.atomic import atomic_write
@@ -35,6 +37,9 @@ from tfselect.audio.targets import TargetMap
 from tfselect.demix.model_files import load_model
 from tfselect.demix.separate import separate_array
 from tfselect.errors import TfselectError
+
+# Imported inside the functions that need them, so that importing this module stays light:
+# museval.
 
 log = logging.getLogger("tfselect.demix")
 BSS_METRICS = ("SDR", "SIR", "SAR", "ISR")
@@ -96,8 +101,6 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
     ``wiener_iterations`` Wiener-EM iterations when ``wiener``. How the model was evaluated
     is recorded in ``info.json`` (and carried into ``demix.csv`` by :func:`demix_table`).
     """
-    from tqdm import tqdm
-
     if jobs < 1:
         raise TfselectError(f"--jobs must be at least 1, got {jobs}")
     if tracks is not None and tracks < 1:
@@ -168,8 +171,6 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
 
 
 def _spawn():
-    import multiprocessing as mp
-
     return mp.get_context("spawn")  # no fork of a process holding torch's thread pools
 
 

@@ -20,6 +20,7 @@ estimates (batch, targets, channels, samples).
 
 from __future__ import annotations
 
+import dataclasses
 import reprlib
 from dataclasses import asdict, dataclass, field
 
@@ -268,8 +269,6 @@ def matrix_form(spec: str, network: str) -> str:
     """``spec`` as ``network`` can take it: for a matrix network a ragged sliCQT becomes
     ``form=rasterize`` (the same frame, every block interpolated to one time grid); other
     specs, and every spec of ``cdae``, are unchanged. Canonical string."""
-    import dataclasses
-
     parsed = TransformSpec.parse(spec)
     if network in MATRIX_NETWORKS and parsed.kind == "slicqt" and parsed.form == "ragged":
         parsed = dataclasses.replace(parsed, form="rasterize")

@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from tfselect import SAMPLE_RATE
@@ -23,6 +24,9 @@ from tfselect.demix.model import Demixer
 from tfselect.demix.shared_stft import SharedSTFT
 from tfselect.demix.wiener import wiener_waveforms
 from tfselect.errors import DatasetError, TfselectError
+
+# Imported inside the functions that need them, so that importing this module stays light:
+# scipy.signal (resampling).
 
 # Wiener-EM converges in a few iterations (Open-Unmix uses 1); more only costs time.
 MAX_WIENER_ITERATIONS = 20
@@ -145,8 +149,6 @@ def separate_array(model: Demixer, mixture: np.ndarray, chunk_seconds: float = 3
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """(channels, n) float32 and the rate of an audio file; DatasetError if unusable."""
-    import soundfile as sf
-
     try:
         x, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, OSError...
@@ -181,8 +183,6 @@ def separate_file(model: Demixer, path: Path, out_dir: Path, wiener: bool = Fals
     ``name`` defaults to :func:`output_names` of this one file. Existing stems are replaced
     only with ``overwrite``.
     """
-    import soundfile as sf
-
     path = Path(path)
     name = name if name is not None else output_names([path])[0]
     folder = output_folder(out_dir, name, stem_names(model), overwrite)

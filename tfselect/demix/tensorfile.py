@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from tfselect.atomic import atomic_write
 from tfselect.errors import TfselectError
@@ -75,8 +77,6 @@ def _decode(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save_state(state: dict, path: str | Path) -> Path:
     """Write ``state`` (a tree of containers, scalars, tensors, arrays) atomically to ``path``."""
-    from safetensors.torch import save_file
-
     tensors: dict[str, torch.Tensor] = {}
     tree = _encode(state, tensors)
     meta = {META_KEY: json.dumps({"format": FORMAT, "state": tree})}
@@ -89,8 +89,6 @@ def load_state(path: str | Path) -> dict:
     Raises:
         TensorFileError: unreadable, not safetensors, or not written by tfselect.
     """
-    from safetensors import safe_open
-
     path = Path(path)
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:

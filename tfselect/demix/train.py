@@ -22,7 +22,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+import torch.distributed as dist
+from tqdm import tqdm
 
 from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.atomic import atomic_write, check_out_dir
@@ -147,8 +150,6 @@ def _restore(part: str, path: Path, restore: Callable[[], object]) -> None:
 
 
 def _write_losses(path: Path, history: list[dict]) -> None:
-    import pandas as pd
-
     atomic_write(path, lambda tmp: pd.DataFrame(history).to_csv(tmp, index=False,
                                                                 float_format="%.10g"))
 
@@ -167,7 +168,6 @@ def _init_distributed(device: torch.device) -> _Dist:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return _Dist()
-    import torch.distributed as dist
 
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -281,8 +281,6 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
         log.info("model: %s", model_cfg.specs)
         log.info("parameters: %d; device %s; processes %d",
                  sum(p.numel() for p in model.parameters()), dev, dist_info.world)
-
-    from tqdm import tqdm
 
     while (state["epoch"] < config.epochs and state["bad_epochs"] < config.patience
            and not _out_of_time(config, state)):

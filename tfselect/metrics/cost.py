@@ -22,6 +22,9 @@ from torch import Tensor
 
 from tfselect.transforms.base import Transform
 
+# Imported inside the functions that need them, so that importing this module stays light:
+# torch.profiler.
+
 
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":

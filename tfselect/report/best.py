@@ -29,6 +29,9 @@ from tfselect.report.tables import report_order
 from tfselect.search.storage import open_storage
 from tfselect.search.study import load_study, read_tags, tagged_studies
 
+# Imported inside the functions that need them, so that importing this module stays light:
+# pandas.
+
 REQUIRED_COLUMNS = ("target", "objective", "candidate", "spec", "value")
 SELECTIONS = ("significant", "best")
 

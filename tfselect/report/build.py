@@ -14,7 +14,7 @@ listed in the folder's ``.tfselect-report.json`` are ever replaced or removed)::
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -187,8 +187,6 @@ def _captions(best: pd.DataFrame, target: str, objective: str, trials) -> dict[s
 
 def _first_clip(study, root: Path | None):
     """Clip 0 of the study's pool (same split, seed, length, silence rule)."""
-    from dataclasses import fields
-
     tags = read_tags(study)
     c = dict(tags.clips)
     if root is None and tags.root and Path(tags.root).exists():

@@ -25,6 +25,9 @@ from tfselect.atomic import atomic_write
 from tfselect.report.paired import N_BOOT, differences
 from tfselect.transforms import TransformSpec
 
+# Imported inside the functions that need them, so that importing this module stays light:
+# matplotlib.
+
 SCORES = ("csdr", "usdr", "si_sdr")
 LABELS = {"csdr": "cSDR", "usdr": "uSDR", "si_sdr": "SI-SDR"}
 ALL = "all"

@@ -34,6 +34,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+from scipy import stats
 
 ALPHA = 0.05
 N_BOOT = 2000
@@ -124,8 +125,6 @@ def differences(d: np.ndarray, n_boot: int = N_BOOT, seed: int = 0
     Wilcoxon signed-rank, zsplit), n, verdict}; NaN statistics and "not distinguishable"
     with fewer than 2 units.
     """
-    from scipy import stats
-
     d = np.asarray(d, dtype=float)
     d = d[np.isfinite(d)]
     out: dict[str, float | int | str] = {

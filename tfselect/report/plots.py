@@ -28,6 +28,9 @@ from tfselect.report.tables import (
 )
 from tfselect.transforms import TransformSpec, build
 
+# Imported inside the functions that need them, so that importing this module stays light:
+# matplotlib and torch.
+
 STFT_REFERENCE = "stft:n_fft=4096,hop=1024"
 
 

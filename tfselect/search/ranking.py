@@ -14,6 +14,9 @@ from typing import Any
 
 from tfselect.search.study import REFERENCES, confirm_key
 
+# Imported inside the functions that need them, so that importing this module stays light:
+# optuna.
+
 
 def complete_trials(study) -> list:
     """Complete trials, without the repeats answered from an earlier trial.

@@ -31,6 +31,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import torch
+from tqdm import tqdm
+
 from tfselect import interrupts
 from tfselect.audio.dataset import resolve_root
 from tfselect.audio.targets import check_target
@@ -61,6 +64,9 @@ from tfselect.search.trial import (
     sample_pool,
     split_confirmation,
 )
+
+# Imported inside the functions that need them, so that importing this module stays light:
+# optuna.
 
 log = logging.getLogger(__name__)
 
@@ -359,8 +365,6 @@ def run_search(
         objective.interrupt = ctrl_c
 
     if cfg.search.jobs > 1:
-        import torch
-
         # Threads share the cores: one intra-op thread pool per job, no oversubscription.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // cfg.search.jobs))
 
@@ -549,8 +553,6 @@ class _Progress:
     """Optuna callback driving a tqdm bar (distinct candidates) with the best value so far."""
 
     def __init__(self, total: int | None, objectives: Objectives, study, enabled: bool) -> None:
-        from tqdm import tqdm
-
         self.objectives = objectives
         self.bar = tqdm(
             total=total,

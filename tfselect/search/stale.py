@@ -20,6 +20,9 @@ import socket
 from tfselect.errors import TfselectError
 from tfselect.search.storage import open_storage
 
+# Imported inside the functions that need them, so that importing this module stays light:
+# optuna.
+
 HOST = "host"
 PID = "pid"
 ATTRS = (HOST, PID)

@@ -19,8 +19,12 @@ import re
 import time
 import warnings
 from pathlib import Path
+from urllib.parse import quote, quote_plus, unquote
 
 from tfselect.errors import TfselectError
+
+# Imported inside the functions that need them, so that importing this module stays light:
+# optuna.
 
 # The storage of every command that takes --storage, when none is given.
 DEFAULT_STORAGE = "sqlite:///studies/tfselect.db"
@@ -65,8 +69,6 @@ def redact(url: str) -> str:
 def _encode_password(url: str) -> str:
     """The URL with its password percent-encoded, so that a password holding ``@``, ``:`` or
     ``/`` reaches the driver whole (SQLAlchemy would split it at its first ``@``)."""
-    from urllib.parse import quote, unquote
-
     pw = _password(url)
     if pw is None:
         return url
@@ -77,8 +79,6 @@ def _encode_password(url: str) -> str:
 
 
 def _spellings(pw: str) -> set[str]:
-    from urllib.parse import quote, quote_plus, unquote
-
     plain = unquote(pw)
     return {s for s in (pw, plain, quote(plain, safe=""), quote_plus(plain), quote(plain))
             if s}

@@ -27,6 +27,9 @@ from typing import Any
 from tfselect.errors import TfselectError
 from tfselect.search import stale
 
+# Imported inside the functions that need them, so that importing this module stays light:
+# optuna (and numpy for the sampler's seed).
+
 SAMPLERS = ("tpe", "gp", "random", "cmaes", "nsga2")
 TAG = "tfselect"  # user attr holding the tag dict
 # Reference transforms: trials of every study, raced on the same clips as the candidates.

@@ -43,6 +43,9 @@ from tfselect.search.study import (
 )
 from tfselect.transforms import TransformSpec
 
+# Imported inside the functions that need them, so that importing this module stays light:
+# optuna.
+
 # A clip scorer: ``scorer(clip, metrics) -> {metric: value}`` or None (silent target).
 ClipScoreFn = Callable[[Any, Sequence[str]], Mapping[str, float] | None]
 # Builds a clip scorer: ``factory(spec, target, metrics, device)`` (default: ClipScorer).
