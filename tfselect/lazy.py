@@ -32,11 +32,19 @@ def lazy_exports(package: str, where: Mapping[str, str]) -> tuple[Callable[[str]
 
     shadowed = {name for name, module in where.items() if name == module}
     if shadowed:
-        module = sys.modules[package]
+        replaced: dict[str, Any] = {}  # what a caller set (a test's stand-in), not a module
+
+        def setter(name: str) -> Callable[[Any, Any], None]:
+            def set_(self: Any, value: Any) -> None:
+                if not isinstance(value, types.ModuleType):  # the import system's binding
+                    replaced[name] = value
+
+            return set_
+
         # A property of the module's class wins over what the import system sets.
-        props = {n: property(lambda self, n=n: load(n), lambda self, value: None)
-                 for n in shadowed}  # fmt: skip
-        module.__class__ = type("LazyPackage", (types.ModuleType,), props)
+        props = {n: property(lambda self, n=n: replaced[n] if n in replaced else load(n),
+                             setter(n)) for n in shadowed}  # fmt: skip
+        sys.modules[package].__class__ = type("LazyPackage", (types.ModuleType,), props)
 
     def __getattr__(name: str) -> Any:
         if name not in where:
