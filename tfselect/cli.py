@@ -252,13 +252,10 @@ def user_errors(fn):
 
 
 def _one_line(exc: BaseException) -> str:
-    """The message on one line, with any storage password scrubbed."""
-    text = " ".join(str(exc).split())
-    if "tfselect.search.storage" in sys.modules:
-        from tfselect.search.storage import scrub
+    """The message on one line, with any credential masked."""
+    from tfselect.redact import redact
 
-        text = scrub(text)
-    return text
+    return redact(" ".join(str(exc).split()))
 
 
 def _check_finite(kwargs: dict) -> None:

@@ -15,23 +15,19 @@ marked FAIL by the next worker once it has been silent for ``grace_period`` seco
 from __future__ import annotations
 
 import random
-import re
 import time
 import warnings
 from pathlib import Path
 
 from tfselect.errors import TfselectError
+from tfselect.redact import redact as _redact
+from tfselect.redact import remember
 
 HEARTBEAT_S = 60
 GRACE_PERIOD_S = 180
 SQLITE_TIMEOUT_S = 600
 CONNECT_TIMEOUT_S = 10
 SCHEMA_RETRIES = 8
-
-
-# Passwords of the storage URLs opened by this process: any message printed later (the
-# driver's own text included) is scrubbed of them, in every spelling a driver might use.
-_SECRETS: set[str] = set()
 
 
 def _password(url: str) -> str | None:
@@ -51,13 +47,8 @@ def _password(url: str) -> str | None:
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe to print)."""
-    pw = _password(url)
-    if pw is None:
-        return url
-    scheme, rest = url.split("://", 1)
-    user = rest[: rest.rindex("@")].split(":", 1)[0]
-    return f"{scheme}://{user}:***@{rest[rest.rindex('@') + 1:]}"
+    """The URL (or any text) with every credential replaced by ``***`` (safe to print)."""
+    return _redact(url, url)
 
 
 def _encode_password(url: str) -> str:
@@ -74,28 +65,17 @@ def _encode_password(url: str) -> str:
     return f"{scheme}://{user}:{quote(unquote(pw), safe='')}@{rest[at + 1:]}"
 
 
-def _spellings(pw: str) -> set[str]:
-    from urllib.parse import quote, quote_plus, unquote
-
-    plain = unquote(pw)
-    return {s for s in (pw, plain, quote(plain, safe=""), quote_plus(plain), quote(plain))
-            if s}
-
-
 def scrub(text: str, url: str | None = None) -> str:
-    """``text`` with every known storage password (and that of ``url``) replaced by ``***``."""
-    secrets = set(_SECRETS)
-    if url is not None and (pw := _password(url)):
-        secrets |= _spellings(pw)
-    for s in sorted(secrets, key=len, reverse=True):  # longest first: no partial leftovers
-        text = text.replace(s, "***")
-    return text
+    """``text`` with every credential (and any password of ``url``) replaced by ``***``."""
+    return _redact(text, url)
 
 
 def _local_path(url: str, scheme: str) -> Path:
     rest = url[len(scheme) + 3 :]  # after "scheme://"
     if not rest.startswith("/") or rest == "/":
-        raise TfselectError(f"storage {url!r}: expected {scheme}:///relative/path or ////abs/path")
+        raise TfselectError(
+            f"storage {redact(url)!r}: expected {scheme}:///relative/path or ////abs/path"
+        )
     return Path(rest[1:])
 
 
@@ -113,15 +93,15 @@ def open_storage(url: str, create: bool = True):
     from optuna.storages import RDBStorage
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+    if isinstance(url, str):
+        remember(url)  # before any message: every later one masks its passwords too
     if not isinstance(url, str) or "://" not in url:
         raise TfselectError(
-            f"storage {url!r}: not a URL (use sqlite:///path.db, journal:///path.log or "
-            "postgresql://user@host/db)"
+            f"storage {redact(str(url))!r}: not a URL (use sqlite:///path.db, "
+            "journal:///path.log or postgresql://user@host/db)"
         )
     scheme = url.split("://", 1)[0].lower()
     shown = redact(url)
-    if (pw := _password(url)) is not None:
-        _SECRETS.update(_spellings(pw))
     try:
         if scheme == "journal":
             path = _local_path(url, "journal")
@@ -205,6 +185,4 @@ def _schema_race(exc: BaseException) -> bool:
 
 def _first_line(exc: BaseException, url: str | None = None) -> str:
     text = scrub(str(getattr(exc, "orig", None) or exc).strip(), url)
-    line = text.splitlines()[0] if text else type(exc).__name__
-    # any other URL with a password inside the driver's text (greedy: up to its last '@')
-    return re.sub(r"(\w[\w+.-]*://[^\s:/@]*:)\S*@", r"\1***@", line)[:300]
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
