@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -371,6 +372,19 @@ def _out_of_time(config: TrainConfig, state: dict, running: float = 0.0) -> bool
     return spent
 
 
+class _LogFile(logging.FileHandler):
+    """train.log, where a full disk stops training with one line (logging's own handler
+    prints a traceback for every line it cannot write, and carries on)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        from tfselect.diskerrors import disk_words
+
+        exc = sys.exc_info()[1]
+        if exc is not None and (found := disk_words(exc)) is not None:
+            raise TfselectError(f"cannot write {self.baseFilename}: {found[0]}") from None
+        super().handleError(record)
+
+
 def _setup_log(out: Path) -> None:
     """Log to ``out``'s train.log, and to no other model folder's: a process that trains
     several models in turn (``compare``) writes each one's lines to its own log only."""
@@ -380,7 +394,7 @@ def _setup_log(out: Path) -> None:
             log.removeHandler(h)
             h.close()
     if not any(getattr(h, "baseFilename", None) == path for h in log.handlers):
-        h = logging.FileHandler(path)
+        h = _LogFile(path)
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(h)
     log.setLevel(logging.INFO)

@@ -102,11 +102,13 @@ def open_storage(url: str, create: bool = True):
         )
     scheme = url.split("://", 1)[0].lower()
     shown = redact(url)
+    new_file: Path | None = None  # a SQLite file this call creates: removed if it fails
     try:
         if scheme == "journal":
             path = _local_path(url, "journal")
             _must_exist(path, shown, create)
             _make_parent(path, shown)
+            _check_journal(path, shown)
             return JournalStorage(JournalFileBackend(str(path)))
         engine_kwargs: dict = {}
         if scheme == "sqlite":
@@ -120,6 +122,7 @@ def open_storage(url: str, create: bool = True):
                 )
             _must_exist(path, shown, create)
             _make_parent(path, shown)
+            new_file = None if path.exists() else path
             # sqlite3 waits this long for a lock instead of failing at once.
             engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
         if not scheme.startswith(("sqlite", "journal")):
@@ -155,10 +158,64 @@ def open_storage(url: str, create: bool = True):
                     time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
                     continue
                 raise
-    except TfselectError:
-        raise
     except Exception as exc:  # driver errors vary: OperationalError, ImportError, OSError ...
+        if new_file is not None and _disk_trouble(exc):  # no half database left behind
+            for leftover in (new_file, Path(f"{new_file}-journal"), Path(f"{new_file}-wal")):
+                leftover.unlink(missing_ok=True)
+        if isinstance(exc, TfselectError):
+            raise
         raise TfselectError(f"cannot open storage {shown}: {_first_line(exc, url)}") from None
+
+
+def _check_journal(path: Path, shown: str) -> None:
+    """Check every record is JSON, and drop a last record whose write was cut short.
+
+    A full disk or a kill mid-write leaves the file without its final newline; the next
+    append would glue a new record onto that half and spoil both, so the half is cut off,
+    under the journal's own lock (appends take it too: none is in progress). A record that
+    is not JSON anywhere else is a foreign or damaged file: one line naming the line.
+
+    Raises:
+        TfselectError: the file is not a journal (not UTF-8 JSON lines), or cannot be read.
+    """
+    import json
+
+    from optuna.storages.journal import JournalFileSymlinkLock
+    from optuna.storages.journal._file import get_lock_file
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with open(path, "rb") as fh:
+            number = 0
+            for number, line in enumerate(fh, start=1):
+                if not line.endswith(b"\n") and line.startswith(b'{"op_code":'):
+                    break  # the last record, cut short: dropped below
+                try:
+                    record = json.loads(line)
+                except ValueError:  # JSONDecodeError, UnicodeDecodeError
+                    record = None
+                if not isinstance(record, dict) or "op_code" not in record:
+                    raise TfselectError(
+                        f"storage {shown}: line {number} of {path} is not a journal record "
+                        "(a foreign or damaged file)"
+                    )
+            else:
+                return
+        with get_lock_file(JournalFileSymlinkLock(str(path))), open(path, "rb+") as fh:
+            data = fh.read()  # again, under the lock: what a writer may have added since
+            if not data.endswith(b"\n"):
+                fh.truncate(data.rfind(b"\n") + 1)
+    except OSError as exc:
+        raise TfselectError(f"storage {shown}: cannot read {path}: {exc.strerror}") from None
+
+
+def _disk_trouble(exc: BaseException) -> bool:
+    """A full disk, size limit or I/O error: what leaves a half-made SQLite file (and no
+    other worker's: a schema race or a bad URL never removes a file)."""
+    from tfselect.diskerrors import disk_words
+
+    return disk_words(exc) is not None or "disk i/o error" in str(exc).lower()
 
 
 def _must_exist(path: Path, shown: str, create: bool) -> None:
