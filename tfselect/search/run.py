@@ -298,9 +298,9 @@ def run_search(
 
     from tfselect.audio.dataset import resolve_root
 
-    store = open_storage(storage)
     data_root = resolve_root(root)
     check_target(data_root, target, cfg.targets)  # the dataset's names, before any audio
+    store = open_storage(storage)  # after every check: a refusal creates no database
     tags = StudyTags(
         target=target,
         objective=objectives.text,
