@@ -14,6 +14,9 @@ def main() -> None:
         from tfselect import interrupts  # standard library only: a few milliseconds
 
         interrupts.install()  # SIGTERM too becomes KeyboardInterrupt
+        for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 prints as \xff
+            if hasattr(stream, "reconfigure"):
+                stream.reconfigure(errors="backslashreplace")
         from tfselect.cli import app
 
         try:
