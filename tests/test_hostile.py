@@ -214,3 +214,187 @@ def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path, monkeypatch, conte
         one_line_error(runner.invoke(app, [*args, "--storage", "sqlite:///x.db"]))
         assert db.read_bytes() == content
         assert sorted(p.name for p in tmp_path.iterdir()) == ["x.db"]
+
+
+# ------------------------------------------------------- tensors that come out empty
+
+def test_an_all_silent_batch_gives_no_de_overlap_rows():
+    """A batch of silent clips has nothing to learn: zero rows of the same widths as a loud
+    batch's, which add nothing to the fit's statistics (instead of an IndexError)."""
+    import torch
+
+    from tfselect.demix.deoverlap import DeOverlapConfig, DeOverlapNet, patches
+
+    net = DeOverlapNet(DeOverlapConfig("slicqt:scale=bark,bins=24,fmin=60,fmax=22050"))
+    loud = patches(net, net.transform(torch.randn(1, 2, 44100)))
+    silent = patches(net, net.transform(torch.zeros(1, 2, 44100)))
+    assert silent.keys() == loud.keys() and loud
+    for i, (X, Y) in silent.items():
+        assert X.shape == (0, loud[i][0].shape[1]) and Y.shape == (0, loud[i][1].shape[1])
+        assert not (X.T @ X).any() and not (X.T @ Y).any()
+
+
+# ------------------------------------------ the table: values and files that must be refused
+
+def _tree(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+BEST_HEADER = "target,objective,candidate,spec,value,selected\n"
+BEST_ROW = 'vocals,mpi,best,"stft:n_fft=1024,hop=256",1.0,true\n'
+# best.csv contents a user may hand to train-best / verify: each refused in one line
+BAD_BEST = {
+    "latin-1": (BEST_HEADER + BEST_ROW.replace("best", "b\xe9st")).encode("latin-1"),
+    "utf-16": (BEST_HEADER + BEST_ROW).encode("utf-16"),
+    "binary": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+    "short-row": (BEST_HEADER + "vocals,mpi,best\n").encode(),
+    "long-row": (BEST_HEADER + BEST_ROW.replace("true", "true,extra")).encode(),
+    "huge-field": (BEST_HEADER + f'vocals,mpi,best,"{"x" * 200_000}",1.0,true\n').encode(),
+    "no-column": b"target,spec\nvocals,stft\n",
+    "empty": b"",
+    "unclosed-quote": (BEST_HEADER + 'vocals,mpi,best,"stft:n_fft=1024\n').encode(),
+    "huge-file": BEST_HEADER.encode() + b"#" * (17 * 2**20),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_BEST))
+def test_malformed_best_csv_is_one_line_naming_it(tmp_path, case):
+    best = tmp_path / "best.csv"
+    best.write_bytes(BAD_BEST[case])
+    for args in (["train-best", "--best", str(best), "--out", str(tmp_path / "m")],
+                 ["verify", "--best", str(best), "--out", str(tmp_path / "v.csv")]):
+        err = one_line_error(runner.invoke(app, args), str(best))
+        assert len(err) < 400, err  # a huge field is not echoed back
+        assert _tree(tmp_path) == {"best.csv"}
+
+
+def test_a_well_formed_best_csv_still_reads(tmp_path):
+    from tfselect.report.best import read_best
+
+    best = tmp_path / "best.csv"
+    best.write_bytes(("\ufeff" + BEST_HEADER + BEST_ROW).encode())  # a BOM is fine
+    assert read_best(best) == {"vocals": "stft:n_fft=1024,hop=256"}
+
+
+def _deep(kind: str, depth: int) -> str:
+    if kind == "json":
+        return '{"stems": ' + "[" * depth + "]" * depth + "}"
+    if kind == "yaml":
+        return "stems: " + "[" * depth + "]" * depth + "\n"
+    return "[space]\nx = " + "[" * depth + "]" * depth + "\n"
+
+
+# Study TOMLs: (content, words of the one line). Every one is refused before a database,
+# a clip or a folder exists.
+BAD_TOML = {
+    "device-bogus": ('[search]\ndevice = "bogus"\n', "bogus"),
+    "jobs-huge": ("[search]\njobs = 100000\n", "search.jobs"),
+    "n_clips-huge": ("[clips]\nn_clips = 100000000\n", "clips.n_clips"),
+    "metric_clips-huge": ("[clips]\nmetric_clips = 100000000\n", "clips.metric_clips"),
+    "max_tracks-bool": ("[clips]\nmax_tracks = true\n", "clips.max_tracks"),
+    "trials-huge": ("[search]\ntrials = 10000000000\n", "search.trials"),
+    "race-huge": ("[search]\nrace_min_clips = 100000000\n", "search.race_min_clips"),
+    "objective-inf": ('[search]\nobjective = "1e999*mpi"\n', "not finite"),
+    "objective-unknown": ('[search]\nobjective = "inf"\n', "unknown metric"),
+    "sampler": ('[search]\nsampler = "grid"\n', "sampler"),
+    "metrics-unknown": ('[search]\nmetrics = ["nope"]\n', "nope"),
+    "metrics-empty": ("[search]\nmetrics = []\n", "metrics"),
+    "nested-deep": (_deep("toml", 100_000), "nested"),
+    "nested-33": (_deep("toml", 33), "nested more than 32"),
+    "utf-16": ("[search]\njobs = 1\n".encode("utf-16"), "UTF-16"),
+    "binary": (b"\x00\x01\x02[search]", "binary"),
+    "latin-1": ('[search]\nobjective = "caf\xe9"\n'.encode("latin-1"), "not UTF-8"),
+}
+if not __import__("torch").cuda.is_available():
+    BAD_TOML["device-cuda"] = ('[search]\ndevice = "cuda"\n', "CUDA is not available")
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TOML))
+def test_bad_study_toml_creates_nothing(tmp_path, monkeypatch, demo_root, case):
+    content, words = BAD_TOML[case]
+    monkeypatch.chdir(tmp_path)
+    toml = tmp_path / "c.toml"
+    toml.write_bytes(content if isinstance(content, bytes) else content.encode())
+    res = runner.invoke(app, ["search", "--target", "vocals", "--config", str(toml),
+                              "--root", str(demo_root), "--storage", "sqlite:///s.db",
+                              "--trials", "1", "--quiet"])
+    one_line_error(res, words)
+    assert _tree(tmp_path) == {"c.toml"}
+
+
+# Command lines whose values are out of range: one line, and nothing created.
+BAD_OPTIONS = {
+    "search-unknown-target": (["search", "--target", "nosuch", "--trials", "1"],
+                              "unknown target"),
+    "search-sampler": (["search", "--target", "vocals", "--sampler", "grid"], "sampler"),
+    "search-objective": (["search", "--target", "vocals", "--objective", "1e999*mpi"],
+                         "not finite"),
+    "search-metrics": (["search", "--target", "vocals", "--metrics", ","], "metrics"),
+    "search-jobs": (["search", "--target", "vocals", "--jobs", "100000"], "--jobs"),
+    "report-bootstrap-negative": (["report", "--bootstrap", "-1", "--out", "r"], "--bootstrap"),
+    "report-bootstrap-huge": (["report", "--bootstrap", "1000000000", "--out", "r"],
+                              "--bootstrap"),
+    "train-chunk-tiny": (["train-best", "--baseline", "stft", "--chunk", "0.01", "--out", "m"],
+                         "chunk_seconds"),
+    "train-valid-tiny": (["train-best", "--baseline", "stft", "--valid-seconds", "0.001",
+                          "--out", "m"], "valid_seconds"),
+    "score-memory": (["score", "--target", "vocals", "--transform",
+                      "slicqt:scale=log,bins=2000,fmin=20,fmax=22050,sllen=4194304,"
+                      "form=rasterize", "--clips", "1", "--seconds", "1"], "GB of memory"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OPTIONS))
+def test_bad_option_creates_nothing(tmp_path, monkeypatch, demo_root, case):
+    args, words = BAD_OPTIONS[case]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TFSELECT_MAX_MEMORY_GB", "1")
+    storage = ["--storage", "sqlite:///s.db"] if args[0] in ("search", "report") else []
+    res = runner.invoke(app, [*args, *storage, "--root", str(demo_root)])
+    one_line_error(res, words)
+    assert _tree(tmp_path) == set()
+
+
+def test_memory_estimate_tracks_the_tables_it_sizes(monkeypatch):
+    """The estimate covers the tables it sizes (their entries counted here on a built
+    design) and the limit refuses above it, in one line with the size."""
+    from tfselect.errors import TfselectError
+    from tfselect.memlimit import check_bytes
+    from tfselect.transforms import TransformSpec
+    from tfselect.transforms.filterbank import design, estimated_bytes
+
+    spec = TransformSpec.parse("slicqt:scale=bark,bins=60,fmin=40,fmax=22050,form=rasterize")
+    spec = spec.resolved(44100)
+    d = design(spec, 44100)
+    entries = d.layout.index.size  # the index, window and dual tables: one entry each
+    windows = sum(len(g) for g in d.windows.g)
+    est = estimated_bytes(spec, 44100)
+    assert 8 * (3 * entries + windows) <= est <= 8 * 16 * (entries + windows)
+    monkeypatch.setenv("TFSELECT_MAX_MEMORY_GB", "1")
+    check_bytes("x", 999_000_000)
+    with pytest.raises(TfselectError, match=r"^x needs about 1\.5 GB of memory, over the "
+                                            r"limit of 1\.0 GB \(TFSELECT_MAX_MEMORY_GB\)$"):
+        check_bytes("x", 1_500_000_000)
+    monkeypatch.setenv("TFSELECT_MAX_MEMORY_GB", "lots")
+    with pytest.raises(TfselectError, match="positive number"):
+        check_bytes("x", 1)
+
+
+@pytest.mark.parametrize("layout", ["moisesdb", "slakh"])
+@pytest.mark.parametrize("damage", ["deep", "binary", "utf-16", "not-a-mapping"])
+def test_dataset_metadata_is_one_line_naming_the_file(tmp_path, layout, damage):
+    from test_layouts import moisesdb_tree, slakh_tree
+
+    if layout == "moisesdb":
+        moisesdb_tree(tmp_path, names=("t0", "t1"))
+        meta = tmp_path / "t1" / "data.json"
+    else:
+        slakh_tree(tmp_path)
+        meta = tmp_path / "validation" / "Track00002" / "metadata.yaml"
+    kind = "json" if layout == "moisesdb" else "yaml"
+    meta.write_bytes({"deep": _deep(kind, 3000).encode(), "binary": b"\x00\x9f\x92",
+                      "utf-16": meta.read_text().encode("utf-16"),
+                      "not-a-mapping": b"[1, 2, 3]\n"}[damage])
+    before = _tree(tmp_path)
+    one_line_error(runner.invoke(app, ["targets", "--root", str(tmp_path)]), str(meta))
+    assert _tree(tmp_path) == before

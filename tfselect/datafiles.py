@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import sys
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +76,18 @@ def check_depth(value: Any, path: str | Path, error: type[TfselectError] = Tfsel
     return value
 
 
+def _bracket_depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` in ``text`` (strings not told apart): a quick
+    upper bound, so that a file nested 100 000 deep is refused before a parser recurses
+    through it for seconds."""
+    only = re.sub(r"[^\[\]{}]+", "", text)
+    return max(accumulate(1 if c in "[{" else -1 for c in only), default=0)
+
+
 def _parsed(parse, text: str, path: Path, kind: str, error: type[TfselectError]) -> Any:
     """``parse(text)``, its errors and a RecursionError as one line; depth checked."""
+    if _bracket_depth(text) > 10 * MAX_DEPTH:  # far beyond: no need to parse to be sure
+        raise error(f"{path}: nested more than {MAX_DEPTH} levels deep")
     try:
         value = parse(text)
     except RecursionError:
