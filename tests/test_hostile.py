@@ -338,6 +338,10 @@ BAD_OPTIONS = {
                          "chunk_seconds"),
     "train-valid-tiny": (["train-best", "--baseline", "stft", "--valid-seconds", "0.001",
                           "--out", "m"], "valid_seconds"),
+    "evaluate-duration-tiny": (["evaluate", "--model", "m", "--duration", "0.01"],
+                               "museval scores 1-s frames"),
+    "compare-duration-tiny": (["compare", "--out", "c", "--duration", "0.01"],
+                              "museval scores 1-s frames"),
     "score-memory": (["score", "--target", "vocals", "--transform",
                       "slicqt:scale=log,bins=2000,fmin=20,fmax=22050,sllen=4194304,"
                       "form=rasterize", "--clips", "1", "--seconds", "1"], "GB of memory"),
