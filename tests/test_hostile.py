@@ -402,3 +402,17 @@ def test_dataset_metadata_is_one_line_naming_the_file(tmp_path, layout, damage):
     before = _tree(tmp_path)
     one_line_error(runner.invoke(app, ["targets", "--root", str(tmp_path)]), str(meta))
     assert _tree(tmp_path) == before
+
+
+@pytest.mark.slow  # a fresh process reading a whole (small) corpus: about 10 s
+@pytest.mark.skipif(sys.platform == "darwin", reason="macOS file names must be UTF-8")
+def test_track_names_that_are_not_utf8_are_read_and_printed(tmp_path, demo_root):
+    import shutil
+
+    root = tmp_path / "corpus"
+    shutil.copytree(demo_root, root)
+    first = sorted((root / "train").iterdir())[0]
+    os.rename(first, os.fsencode(root / "train") + b"/tr\xffck")
+    proc = _tfselect(["targets", "--root", str(root)], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
