@@ -5,10 +5,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup demo test test-fast lint bench mutate clean
 
+## TORCH / TORCH_INDEX_URL choose the torch build (default: the pinned CPU wheel); a CUDA
+## build: `make clean setup TORCH_INDEX_URL=<PyTorch's CUDA wheel index for your driver>`.
+TORCH ?= torch==2.13.0
+TORCH_INDEX_URL ?=
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml scripts/setup.sh
-	VENV=$(VENV) bash scripts/setup.sh
+	VENV=$(VENV) TORCH="$(TORCH)" TORCH_INDEX_URL="$(TORCH_INDEX_URL)" bash scripts/setup.sh
 
 ## The whole job on the built-in demo corpus (scripts/demo.sh says each step): demo-data,
 ## a short search per target (studies demo-vocals ... demo-other), the report of those four

@@ -2,23 +2,30 @@
 
 Run: .venv/bin/python benchmarks/selection.py [--tracks 16] [--test-tracks 8] [--seconds 12]
      [--targets vocals,drums,bass,other] [--trials 30] [--seed 7] [--select significant]
+     [--confirm on,off]
 
 Writes a demo corpus with a real train/test split (``write_demo_corpus``: ``--tracks`` train
-tracks, ``--test-tracks`` test tracks), then per target:
+tracks, ``--test-tracks`` test tracks), then per target and per confirmation setting
+(``on``: the default, 30 % of the pool's tracks kept out of the race, at least 6 on each
+side; ``off``: every track races):
 
 1. the default search (``studies/default.toml``: clip pool over every non-test track, Wilcoxon
    racing, both references as trials) for ``--trials`` candidates, timed;
-2. the pick (``best_choice``, ``--select``) and the raw best candidate;
-3. whole-track test scores (the objective, mpi: median over the test tracks, as
-   ``tfselect score --subset test --seconds 0``) of the pick, both references and every
-   candidate that completed the race.
+2. the pick (``best_choice``, ``--select``), with its verdict and the lead it reports (from
+   the confirmation tracks when on, from the race when off);
+3. ``tfselect verify``'s code on the test split (whole tracks, the objective mpi): the pick
+   against the better reference, per track (mean difference, bootstrap interval over tracks,
+   tracks won, verdict), and every complete candidate's test score.
 
-Prints per target and overall (median over targets):
+Prints per target and setting, then overall (median over targets):
 
-- gain: the pick's test score minus the better reference's test score (goal: >= -0.05 dB);
-- regret: the best test score among completed candidates minus the pick's (goal: <= 0.1 dB);
+- test diff: the pick minus the better reference on the test tracks, with its interval
+  (goal: >= -0.05 dB);
+- reported lead: what best.csv claimed for the raw best against the better reference, next
+  to that candidate's test diff (the race's lead is biased upwards: it chose the winner);
+- regret: the best test score among complete candidates minus the pick's (goal: <= 0.1 dB);
 - Spearman correlation of search score (mean over the pool's clips) and test score over the
-  completed candidates;
+  complete candidates;
 - candidates evaluated per hour (distinct candidates over the search wall time; goal: >= 600
   on 2 cores) and per CPU-hour (over the process's CPU time, all threads): on a shared
   machine the wall rate measures the neighbours too, the CPU rate does not; two dedicated
@@ -38,15 +45,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tfselect.audio.clips import sample_clips  # noqa: E402
+from tfselect.audio.dataset import tracks_for  # noqa: E402
 from tfselect.audio.demo import write_demo_corpus  # noqa: E402
-from tfselect.metrics import score  # noqa: E402
 from tfselect.report.best import best_choice  # noqa: E402
+from tfselect.report.selection import best_frame  # noqa: E402
+from tfselect.report.verify import BETTER, Plan, compare, read_plans, track_values  # noqa: E402
 from tfselect.search.config import load_config  # noqa: E402
-from tfselect.search.ranking import complete_trials, reference_trials  # noqa: E402
+from tfselect.search.ranking import complete_trials  # noqa: E402
 from tfselect.search.run import run_search  # noqa: E402
 from tfselect.search.storage import open_storage  # noqa: E402
-from tfselect.search.study import load_study  # noqa: E402
+from tfselect.search.study import load_study, n_trials  # noqa: E402
 
 
 def main() -> None:
@@ -59,6 +67,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--select", default="significant", choices=("significant", "best"))
     parser.add_argument("--keep", type=Path, default=None, help="keep corpus and studies here")
+    parser.add_argument("--confirm", default="on,off", help="confirmation split settings")
     args = parser.parse_args()
 
     import torch
@@ -76,63 +85,84 @@ def main() -> None:
           f"tracks of {args.seconds:g} s, {args.trials} candidates per target, seed "
           f"{args.seed}, select {args.select}, torch threads {torch.get_num_threads()}, "
           f"cpus {os.cpu_count()}")  # fmt: skip
+    test_tracks = tracks_for(root, "test")
     rows = []
-    for target in args.targets.split(","):
-        t0, c0 = time.perf_counter(), time.process_time()
-        res = run_search(target, storage=url, study=f"sel-{target}", config=cfg, root=root,
-                         trials=args.trials, progress=False)  # fmt: skip
-        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-        st = load_study(open_storage(url), f"sel-{target}")
-        choice = best_choice(url, target, f"sel-{target}", args.select)
-        refs = {name: t.user_attrs["spec"] for name, t in reference_trials(st).items()}
-        done = {t.user_attrs["spec"]: t.values[0] for t in complete_trials(st)}
-        test_clips = sample_clips(root, subset="test", seconds=0, target=target,
-                                  skip_silent=True)  # fmt: skip
-        test = {spec: score(spec, target, test_clips, metrics=["mpi"])["mpi"]
-                for spec in sorted(set(done) | set(refs.values()) | {choice.spec})}  # fmt: skip
-        better_ref = max(test[s] for s in refs.values())
-        rho = math_nan()
-        if len(done) >= 3:
-            from scipy import stats
-
-            specs = sorted(done)
-            rho = float(stats.spearmanr([done[s] for s in specs], [test[s] for s in specs])[0])
-        row = {
-            "target": target,
-            "pick": choice.spec,
-            "verdict": choice.verdict,
-            "best": choice.best_spec,
-            "test_pick": test[choice.spec],
-            "test_best": test.get(choice.best_spec, math_nan()),
-            **{f"test_{n}": test[s] for n, s in refs.items()},
-            "gain": test[choice.spec] - better_ref,
-            "regret": max(test[s] for s in done) - test[choice.spec],
-            "spearman": rho,
-            "n_complete": len(done),
-            "per_hour": 3600.0 * res.ran / wall,
-            "per_cpu_hour": 3600.0 * res.ran / cpu,
-            "raced": res.raced,
-            "ran": res.ran,
-        }
-        rows.append(row)
-        print(f"{target}: pick {row['pick']} ({row['verdict']} vs better reference; raw best "
-              f"{row['best']})")  # fmt: skip
-        print(f"  test mpi dB: pick {row['test_pick']:.2f}, raw best {row['test_best']:.2f}, "
-              f"stft {row.get('test_stft', math_nan()):.2f}, "
-              f"xumx-slicq {row.get('test_xumx-slicq', math_nan()):.2f}")  # fmt: skip
-        print(f"  gain over better reference {row['gain']:+.2f} dB, regret {row['regret']:.2f} "
-              f"dB, spearman(search, test) {rho:.2f} over {len(done)} complete candidates")
-        print(f"  {res.ran} candidates ({res.raced} raced out) in {wall:.0f} s wall, {cpu:.0f} s "
-              f"CPU: {row['per_hour']:.0f} candidates/hour wall, "
-              f"{row['per_cpu_hour']:.0f} per CPU-hour")  # fmt: skip
-    print("overall (median over targets): "
-          f"regret {statistics.median(r['regret'] for r in rows):.2f} dB (goal <= 0.1), "
-          f"worst gain {min(r['gain'] for r in rows):+.2f} dB (goal >= -0.05), "
-          f"spearman {_nanmedian([r['spearman'] for r in rows]):.2f}, "
-          f"{statistics.median(r['per_hour'] for r in rows):.0f} candidates/hour wall "
-          f"({statistics.median(r['per_cpu_hour'] for r in rows):.0f} per CPU-hour; goal >= 600 "
-          "per hour on 2 cores)")  # fmt: skip
+    for setting in args.confirm.split(","):
+        confirm = {"on": cfg.clips.confirm, "off": 0.0}[setting]
+        run_cfg = cfg.override(confirm=confirm)
+        for target in args.targets.split(","):
+            rows.append(_one(url, root, run_cfg, target, setting, test_tracks, args))
+    for setting in args.confirm.split(","):
+        mine = [r for r in rows if r["confirm"] == setting]
+        print(f"overall, confirmation {setting} (median over targets): "
+              f"test diff {statistics.median(r['test_diff'] for r in mine):+.2f} dB, worst "
+              f"{min(r['test_diff'] for r in mine):+.2f} (goal >= -0.05); reported lead "
+              f"{_nanmedian([r['lead'] for r in mine]):+.2f} vs its test diff "
+              f"{_nanmedian([r['best_test_diff'] for r in mine]):+.2f}; regret "
+              f"{statistics.median(r['regret'] for r in mine):.2f} dB (goal <= 0.1); "
+              f"spearman {_nanmedian([r['spearman'] for r in mine]):.2f}; "
+              f"{_nanmedian([r['per_hour'] for r in mine]):.0f} candidates/hour wall "
+              f"({_nanmedian([r['per_cpu_hour'] for r in mine]):.0f} per CPU-hour; goal "
+              ">= 600 per hour on 2 cores)")  # fmt: skip
     tmp.cleanup()
+
+
+def _one(url, root, cfg, target, setting, test_tracks, args) -> dict:
+    """Search ``target`` with ``cfg``, then verify its pick on the test tracks."""
+    study = f"sel-{target}-{setting}"
+    # A rerun with --keep resumes: only the trials a study still lacks are run.
+    owed = max(0, args.trials - n_trials(open_storage(url), study))
+    t0, c0 = time.perf_counter(), time.process_time()
+    res = run_search(target, storage=url, study=study, config=cfg, root=root, trials=owed,
+                     progress=False)  # fmt: skip
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    st = load_study(open_storage(url), study)
+    choice = best_choice(url, target, study, args.select)
+    frame = best_frame([st])
+    with tempfile.TemporaryDirectory() as tmp:
+        best_csv = Path(tmp) / "best.csv"
+        frame.to_csv(best_csv, index=False)
+        (plan,) = read_plans(best_csv, args.select)
+    done = {t.user_attrs["spec"]: t.values[0] for t in complete_trials(st)}
+    # verify's code scores every complete candidate too (as extra "references"), for regret.
+    everyone = Plan(target, plan.objective, plan.pick, plan.picked,
+                    {**{s: s for s in done}, **plan.references})  # fmt: skip
+    values = track_values([everyone], test_tracks)[target]
+    test = {s: statistics.mean(v.values()) for s, v in values.items()}
+    pick_row = next(r for r in compare(plan, values) if r["comparison"] == BETTER)
+    best_plan = Plan(target, plan.objective, choice.best_spec, "best", plan.references)
+    best_row = next(r for r in compare(best_plan, values) if r["comparison"] == BETTER)
+    rho = math_nan()
+    if len(done) >= 3:
+        from scipy import stats
+
+        specs = sorted(done)
+        rho = float(stats.spearmanr([done[s] for s in specs], [test[s] for s in specs])[0])
+    row = {
+        "target": target, "confirm": setting, "pick": choice.spec, "verdict": choice.verdict,
+        "stage": choice.stage, "lead": choice.diff, "race_lead": choice.race_diff,
+        "best": choice.best_spec,
+        "test_diff": pick_row.get("diff", 0.0), "test_low": pick_row.get("ci_low", 0.0),
+        "test_high": pick_row.get("ci_high", 0.0), "won": pick_row.get("tracks_won"),
+        "n_test": pick_row["n_tracks"], "test_verdict": pick_row["verdict"],
+        "best_test_diff": best_row.get("diff", 0.0),
+        "regret": max(test[s] for s in done) - test[choice.spec],
+        "spearman": rho, "per_hour": 3600.0 * res.ran / wall if res.ran else math_nan(),
+        "per_cpu_hour": 3600.0 * res.ran / cpu if res.ran else math_nan(),
+    }  # fmt: skip
+    won = "" if row["won"] is None else f", {row['won']}/{row['n_test']} tracks won"
+    print(f"{target} (confirmation {setting}): pick {row['pick']} ({row['verdict']} vs the "
+          f"better reference, from the {row['stage']}); raw best {row['best']}")
+    print(f"  reported lead of the raw best {row['lead']:+.2f} dB (race {row['race_lead']:+.2f})"
+          f"; its test diff {row['best_test_diff']:+.2f}")  # fmt: skip
+    print(f"  test: pick - better reference {row['test_diff']:+.2f} dB "
+          f"[{row['test_low']:+.2f}, {row['test_high']:+.2f}]{won} ({row['test_verdict']}); "
+          f"regret {row['regret']:.2f} dB; spearman(search, test) {rho:.2f} over "
+          f"{len(done)} complete candidates")  # fmt: skip
+    print(f"  {res.ran} candidates ({res.raced} raced out) in {wall:.0f} s wall, {cpu:.0f} s "
+          f"CPU: {row['per_hour']:.0f} candidates/hour wall, "
+          f"{row['per_cpu_hour']:.0f} per CPU-hour")  # fmt: skip
+    return row
 
 
 def _nanmedian(values: list[float]) -> float:

@@ -116,3 +116,41 @@ def test_a_missing_prerequisite_names_the_command_that_makes_it(tmp_path, args, 
     assert res.exit_code == 2
     assert res.output.startswith("tfselect: error:") and len(res.output.splitlines()) == 1
     assert f"`{producer.format(tmp=tmp_path)}" in res.output, res.output
+
+
+def test_the_torch_build_chosen_for_setup_reaches_pip(tmp_path):
+    """`make setup TORCH_INDEX_URL=...` (a CUDA build) reaches scripts/setup.sh and its pip
+    call; without it, pip gets the pinned CPU wheel and no index. Run with stub programs:
+    a fake interpreter that records its pip arguments, and a fake ffmpeg."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "pip.log"
+    fake_python = bin_dir / "python"
+    # Plays `python -m venv DIR` (makes DIR/bin/python, this script) and `python -m pip ...`
+    # (records the arguments).
+    fake_python.write_text(
+        "#!/usr/bin/env bash\n"
+        'if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin"; cp "$0" "$3/bin/python"; exit 0; fi\n'
+        f'echo "$*" >> {log}\n'
+    )
+    fake_python.chmod(0o755)
+    (bin_dir / "ffmpeg").write_text("#!/bin/sh\n")
+    (bin_dir / "ffmpeg").chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    venv = tmp_path / "venv"
+
+    def setup(*make_vars: str) -> list[str]:
+        log.unlink(missing_ok=True)
+        if venv.exists():
+            import shutil
+
+            shutil.rmtree(venv)
+        subprocess.run(["make", "setup", f"VENV={venv}", f"PYTHON={fake_python}", *make_vars],
+                       cwd=REPO, env=env, capture_output=True, text=True, check=True)  # fmt: skip
+        return [line for line in log.read_text().splitlines() if "torch" in line]
+
+    cuda = setup("TORCH_INDEX_URL=file:///wheels/cu126")
+    assert cuda == ["-m pip --disable-pip-version-check -q install torch==2.13.0 "
+                    "--index-url file:///wheels/cu126"]  # fmt: skip
+    cpu = setup()
+    assert cpu == ["-m pip --disable-pip-version-check -q install torch==2.13.0"]

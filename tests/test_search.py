@@ -446,3 +446,28 @@ def test_bare_postgresql_url_uses_the_installed_driver():
     with pytest.raises(TfselectError) as err:
         open_storage("postgresql://u:secret@127.0.0.1:1/db")
     assert "install" not in str(err.value).lower() and "secret" not in str(err.value)
+
+
+@pytest.mark.parametrize("oracle", ["mwf", "irm2"])
+def test_the_objective_can_follow_a_wiener_demixer(tmp_path, demo_root, small_config, oracle):
+    """--objective mwf / irm2 race on that oracle like mpi: the scorer is asked for it on
+    every clip and the trial's value is its mean."""
+    from dataclasses import replace
+
+    asked: list[tuple[str, ...]] = []
+
+    def scorer(spec, target, metrics, device):
+        def score_clip(clip, wanted):
+            asked.append(tuple(wanted))
+            return {m: (7.0 if m == oracle else 1.0) for m in wanted}
+
+        return score_clip
+
+    cfg = replace(small_config, search=replace(small_config.search, objective=oracle,
+                                               metrics=(oracle,)))  # fmt: skip
+    url = f"sqlite:///{tmp_path}/o.db"
+    r = run_search("vocals", storage=url, config=cfg, root=demo_root, trials=2,
+                   progress=False, scorer=scorer)  # fmt: skip
+    st, _ = _trials(url, "vocals")
+    assert r.complete == 2 and asked and all(w == (oracle,) for w in asked)
+    assert best_trial(st).values == [7.0] and read_tags(st).objective == oracle

@@ -1068,8 +1068,8 @@ def report(
 
 def _print_best(path: Path) -> None:
     """Show best.csv as a table: each target's best spec next to the two references, with
-    the statistics and the units they were computed over ("10 tracks", or "30 clips" for a
-    study that stored no pool)."""
+    the statistics and the units they were computed over ("10 tracks", "12 held-out tracks"
+    for a confirmation split, or "30 clips" for a study that stored no pool)."""
     import pandas as pd
     from rich.console import Console
     from rich.table import Table
@@ -1103,7 +1103,8 @@ def _units(row) -> str:
 
     n_tracks = getattr(row, "n_tracks", None)
     if n_tracks is not None and pd.notna(n_tracks):
-        return f"{int(n_tracks)} tracks"
+        held = "held-out " if getattr(row, "stage", "") == "confirmation" else ""
+        return f"{int(n_tracks)} {held}tracks"
     return f"{int(row.n_paired)} clips" if pd.notna(row.n_paired) else ""
 
 

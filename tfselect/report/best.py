@@ -2,10 +2,12 @@
 
 ``best.csv`` contract (written by ``tfselect report``, read by ``train-best``): columns at
 least ``target, objective, candidate, spec, value`` plus, per row, the paired statistics
-``diff, ci_low, ci_high, p_value, n_tracks, n_paired, unit, verdict`` and ``selected``, then
-one column per metric; ``candidate`` is ``best``, ``stft`` or ``xumx-slicq``; per target the
-primary objective's rows come first. A best.csv written before ``n_tracks`` and ``unit``
-existed reads the same way (only ``selected`` or ``candidate`` decide).
+``diff, ci_low, ci_high, p_value, n_tracks, n_paired, unit, stage, race_diff, verdict`` and
+``selected``, then one column per metric. ``stage`` is "confirmation" when the statistics
+come from tracks kept out of the race, "race" otherwise; ``race_diff`` is the race's lead
+(biased upwards). ``candidate`` is ``best``, ``stft`` or ``xumx-slicq``; per target the
+primary objective's rows come first. A best.csv written before ``n_tracks``, ``unit`` and
+``stage`` existed reads the same way (only ``selected`` or ``candidate`` decide).
 
 Selection (``select``): "significant" (default) takes the best candidate only when its
 improvement over the better reference is significant (verdict "better"), else that
@@ -94,6 +96,8 @@ class Choice:
             study knows no tracks and the clips were the units).
         verdict: better / not distinguishable / worse / reference / no reference.
         fell_back: the choice is the reference because the best was not significantly better.
+        stage: "confirmation" (statistics on tracks kept out of the race) or "race".
+        race_diff: the race's lead (biased upwards: those clips chose the winner).
     """
 
     spec: str
@@ -110,6 +114,8 @@ class Choice:
     n_paired: int | None = None
     verdict: str = "no reference"
     fell_back: bool = False
+    stage: str = "race"
+    race_diff: float = math.nan
 
     def sentence(self) -> str:
         """One line in words: the best candidate against the better reference."""
@@ -131,7 +137,11 @@ class Choice:
         """The units behind the statistics, e.g. ' over 10 tracks (30 clips)', ' over 30
         clips' (no tracks known), or '' (no counts)."""
         if self.n_tracks is not None:
-            return f" over {_n(self.n_tracks, 'track')} ({_n(self.n_paired or 0, 'clip')})"
+            noun = "held-out track" if self.stage == "confirmation" else "track"
+            race = (f"; the race said {self.race_diff:+.2f}"
+                    if self.stage == "confirmation" and math.isfinite(self.race_diff) else "")
+            return (f" over {_n(self.n_tracks, noun)} "
+                    f"({_n(self.n_paired or 0, 'clip')}){race}")
         return f" over {_n(self.n_paired, 'clip')}" if self.n_paired is not None else ""
 
 
@@ -191,6 +201,8 @@ def best_choice(
         n_paired=_count(best["n_paired"]),
         verdict=str(best["verdict"]),
         fell_back=chosen["candidate"] != "best",
+        stage=str(best["stage"]) if isinstance(best.get("stage"), str) else "race",
+        race_diff=float(best["race_diff"]) if "race_diff" in best else math.nan,
     )
 
 

@@ -23,8 +23,9 @@ With n units the exact two-sided signed-rank p is at least 2/2**n, so fewer than
 can never give "better" or "worse".
 
 Caveat: the best candidate is the maximum over many candidates scored on the same clips,
-so its advantage is biased upwards (winner's curse); the test does not correct for that.
-Requiring significance before leaving a reference is the conservative side of it.
+so its advantage on those clips is biased upwards (winner's curse); this test does not
+correct for that. A study with a confirmation split measures the advantage again on tracks
+that never raced (:mod:`tfselect.report.selection`), which removes the bias.
 """
 
 from __future__ import annotations

@@ -6,6 +6,13 @@ reference (verdict "better" of :func:`tfselect.report.paired.paired_by_track`: t
 the study's pool are the units), or when it is a reference itself; otherwise the better
 reference is. A study stored without its pool falls back to clips as the units
 (:func:`tfselect.report.paired.paired`), and its rows say so (``unit`` = "clip").
+
+Confirmation: the race's lead of the best candidate is biased upwards (it is the maximum
+over many candidates scored on the same clips: the winner's curse). A study with a
+confirmation split scored its finalists and both references on tracks that never raced;
+when both sides of a comparison were scored there, the statistics and the verdict come from
+those tracks alone (``stage`` = "confirmation"), and the race's lead stays beside them
+(``race_diff``) to show the bias. Otherwise they come from the race (``stage`` = "race").
 """
 
 from __future__ import annotations
@@ -21,13 +28,14 @@ from tfselect.search.ranking import (
     best_trial,
     clip_values,
     complete_trials,
+    confirm_values,
     direction_sign,
     reference_trials,
 )
 from tfselect.search.study import REFERENCES, RESERVED_ATTRS, read_tags
 
 STAT_COLUMNS = ["versus", "diff", "ci_low", "ci_high", "p_value", "n_tracks", "n_paired", "unit",
-                "verdict", "selected"]  # fmt: skip
+                "stage", "race_diff", "verdict", "selected"]  # fmt: skip
 
 
 def paired_statistics(
@@ -49,6 +57,24 @@ def paired_statistics(
     return {**paired(best, reference, sign, n_boot, seed), "n_tracks": math.nan, "unit": "clip"}
 
 
+def compare_trials(
+    study, best, reference, sign: float = 1.0, n_boot: int = 2000, seed: int = 0
+) -> dict[str, float | int | str]:
+    """:func:`paired_statistics` of trial ``best`` against trial ``reference`` of ``study``:
+    on the confirmation clips when both specs were scored there (``stage`` "confirmation"),
+    else on the race's clips (``stage`` "race"); ``race_diff`` is the race's ``diff``."""
+    tags = read_tags(study)
+    race = paired_statistics(clip_values(best), clip_values(reference), tags.clip_tracks(),
+                             sign, n_boot, seed)  # fmt: skip
+    held = tags.confirm_tracks()
+    b = confirm_values(study, best.user_attrs.get("spec", ""))
+    r = confirm_values(study, reference.user_attrs.get("spec", ""))
+    if held and len(set(b) & set(r)) >= 2:
+        out = paired_statistics(b, r, held, sign, n_boot, seed)
+        return {**out, "stage": "confirmation", "race_diff": race["diff"]}
+    return {**race, "stage": "race", "race_diff": race["diff"]}
+
+
 def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Best spec per (target, objective) next to the reference transforms, with paired
     statistics and the selected spec.
@@ -60,16 +86,17 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
     else the objective of the study with the most trials. ``value`` is the first objective's
     value (mean over clips) for every row.
 
-    Statistics (:func:`paired_statistics`, first objective, clips both saw, the pool's
-    tracks as the units when the study stored its pool): on a reference row, the best
+    Statistics (:func:`compare_trials`, first objective, clips both saw, tracks as the
+    units when the study stored them; the confirmation tracks when the study has them and
+    scored both sides there): on a reference row, the best
     candidate against that reference; on the best row, against the better reference (named
     in ``versus``). ``selected`` marks one row per (target, objective): the best candidate
     when its verdict against the better reference is "better" (or it is a reference
     itself), else the better reference.
 
     Columns: target, objective, candidate, spec, value, study, number, n_complete, versus,
-    diff, ci_low, ci_high, p_value, n_tracks, n_paired (clips), unit (track / clip), verdict,
-    selected, then one per metric.
+    diff, ci_low, ci_high, p_value, n_tracks, n_paired (clips), unit (track / clip), stage
+    (confirmation / race), race_diff, verdict, selected, then one per metric.
     """
     chosen: dict[tuple[str, str], tuple] = {}
     order: list[tuple[str, str]] = []
@@ -94,10 +121,9 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
         target, objective = key
         sign = direction_sign(st)
         refs = reference_trials(st)
-        tracks = read_tags(st).clip_tracks()
         best_is_ref = next((n for n, r in refs.items() if r.number == t.number), None)
         better_ref = max(refs, key=lambda n: sign * refs[n].values[0]) if refs else None
-        stats = {n: paired_statistics(clip_values(t), clip_values(r), tracks, sign, n_boot, seed)
+        stats = {n: compare_trials(st, t, r, sign, n_boot, seed)
                  for n, r in refs.items() if r.number != t.number}  # fmt: skip
         if best_is_ref is not None or better_ref is None:
             keep = "best"

@@ -44,6 +44,13 @@ class ClipConfig:
         metric_clips: the metrics that are not in the objective (sparsity, ridges, other
             oracles, cost) are computed only on this many clips, the same fixed subset of
             the pool for every candidate; the objective is computed on every clip.
+        confirm: fraction of the pool's tracks kept out of the race (a seeded draw): when
+            the search ends, the finalists and both references are scored on their clips,
+            and best.csv's verdict and lead come from those tracks alone, which did not
+            choose the winner (no winner's curse). 0 turns it off.
+        confirm_min: the confirmation needs at least this many tracks, and the race keeps at
+            least as many; a smaller pool has no confirmation split. With fewer than 6
+            tracks the exact signed-rank test cannot reach p < 0.05.
     """
 
     split: str = "train+valid"
@@ -52,6 +59,8 @@ class ClipConfig:
     max_tracks: int | None = None
     skip_silent: bool = True
     metric_clips: int = 4
+    confirm: float = 0.3
+    confirm_min: int = 6
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -77,6 +86,8 @@ class SearchSettings:
         seed: seed of the clip sampling and of the sampler.
         device: torch device of the scoring.
         jobs: trials run in parallel threads by this process.
+        finalists: the best complete candidates scored on the confirmation tracks when the
+            search ends (with both references).
     """
 
     objective: str = DEFAULT_OBJECTIVE
@@ -89,6 +100,7 @@ class SearchSettings:
     seed: int = 0
     device: str = "cpu"
     jobs: int = 1
+    finalists: int = 3
 
 
 @dataclass(frozen=True)
@@ -164,6 +176,7 @@ MAX_CLIPS = 10_000
 MAX_TRACKS = 10**6
 MAX_JOBS = 1024
 MAX_TRIALS = 10**9
+MAX_FINALISTS = 1000
 
 
 def _in(name: str, value: float | None, low: float, high: float) -> None:
@@ -187,6 +200,9 @@ def _validate(cfg: StudyConfig) -> None:
         raise TfselectError(f"clips.seconds: must be in (0, {MAX_SECONDS:g}], got {c.seconds}")
     _in("clips.max_tracks", c.max_tracks, 1, MAX_TRACKS)
     _in("clips.metric_clips", c.metric_clips, 0, MAX_CLIPS)
+    if not 0.0 <= c.confirm < 1.0:
+        raise TfselectError(f"clips.confirm: must be in [0, 1), got {c.confirm}")
+    _in("clips.confirm_min", c.confirm_min, 2, MAX_TRACKS)
     if s.pruner not in PRUNERS:
         raise TfselectError(f"unknown pruner {s.pruner!r} (use {', '.join(PRUNERS)})")
     if not 0.0 < s.p_threshold < 1.0:
@@ -194,6 +210,7 @@ def _validate(cfg: StudyConfig) -> None:
     _in("search.race_min_clips", s.race_min_clips, 2, MAX_CLIPS)
     _in("search.trials", s.trials, 0, MAX_TRIALS)
     _in("search.jobs", s.jobs, 1, MAX_JOBS)
+    _in("search.finalists", s.finalists, 1, MAX_FINALISTS)
     _in("search.seed", s.seed, 0, 2**32 - 1)  # numpy seeds are 32-bit and non-negative
     _check_names(s)
 

@@ -4,14 +4,15 @@
 - The best trial: best first objective (on the Pareto front when there are several
   objectives), ties to the earliest; the report's statistics start from it
   (:mod:`tfselect.report.selection`).
-- The reference trials and each trial's per-clip values, for the paired statistics.
+- The reference trials and each trial's per-clip values, for the paired statistics; the
+  values of a spec on the confirmation clips (tracks kept out of the race).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from tfselect.search.study import REFERENCES
+from tfselect.search.study import REFERENCES, confirm_key
 
 
 def complete_trials(study) -> list:
@@ -70,4 +71,11 @@ def reference_trials(study) -> dict[str, Any]:
 def clip_values(trial) -> dict[int, float]:
     """{clip id: primary objective value} of the clips a trial was scored on (may be empty)."""
     raw = trial.user_attrs.get("clip_values") or {}
+    return {int(k): float(v) for k, v in raw.items() if v is not None}
+
+
+def confirm_values(study, spec: str) -> dict[int, float]:
+    """{confirmation clip id: primary objective value} of ``spec`` (empty when it was not
+    scored on the study's confirmation clips)."""
+    raw = study.user_attrs.get(confirm_key(spec)) or {}
     return {int(k): float(v) for k, v in raw.items() if v is not None}

@@ -37,18 +37,25 @@ from tfselect.errors import Interrupted, TfselectError
 from tfselect.search import stale
 from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives
-from tfselect.search.ranking import best_trial, complete_trials
+from tfselect.search.ranking import best_trial, complete_trials, direction_sign
 from tfselect.search.storage import open_storage
 from tfselect.search.study import (
     REFERENCES,
     RESERVED_ATTRS,
     StudyTags,
+    confirm_key,
     find_study,
     make_pruner,
     make_sampler,
     open_study,
 )
-from tfselect.search.trial import ScorerFactory, TrialObjective, pool_ids, sample_pool
+from tfselect.search.trial import (
+    ScorerFactory,
+    TrialObjective,
+    pool_ids,
+    sample_pool,
+    split_confirmation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +64,8 @@ __all__ = [
     "run_search",
 ]  # fmt: skip
 
+# ClipConfig fields a study made before the confirmation split does not have in its tags.
+CONFIRM_KEYS = ("confirm", "confirm_min")
 # --until alone stops after this many trials in a row that did not complete.
 GIVE_UP_AFTER = 50
 # Proposals in a row that repeat earlier candidates before the space counts as exhausted.
@@ -208,6 +217,7 @@ class SearchResult:
         best_spec: spec string of the best trial (first objective), or None.
         best_values: its objective values.
         interrupted: Ctrl-C stopped the run.
+        confirmed: specs this run scored on the confirmation tracks.
     """
 
     study: str
@@ -222,6 +232,7 @@ class SearchResult:
     best_spec: str | None = None
     best_values: list[float] = field(default_factory=list)
     interrupted: bool = False
+    confirmed: list[str] = field(default_factory=list)
 
 
 def _summarise(study, result: SearchResult) -> SearchResult:
@@ -301,11 +312,17 @@ def run_search(
     data_root = resolve_root(root)
     check_target(data_root, target, cfg.targets)  # the dataset's names, before any audio
     store = open_storage(storage)  # after every check: a refusal creates no database
+    clip_tag = cfg.clips.as_dict()
+    if _made_before_confirmation(store, name):
+        # Its clips were drawn before the confirmation split existed: it keeps racing on
+        # every clip of its pool, as it was made.
+        cfg = replace(cfg, clips=replace(cfg.clips, confirm=0.0))
+        clip_tag = {k: v for k, v in clip_tag.items() if k not in CONFIRM_KEYS}
     tags = StudyTags(
         target=target,
         objective=objectives.text,
         directions=tuple(objectives.directions),
-        clips=cfg.clips.as_dict() | {"seed": cfg.search.seed} | _map_tag(cfg),
+        clips=clip_tag | {"seed": cfg.search.seed} | _map_tag(cfg),
         metrics=metrics,
         root=str(Path(data_root).resolve()),
         choices=cfg.space.choices(),
@@ -318,13 +335,14 @@ def run_search(
         return _summarise(optuna.load_study(study_name=name, storage=store), SearchResult(name))
 
     pool = sample_pool(data_root, cfg.clips, cfg.search.seed, target, cfg.targets)
-    tags = replace(tags, pool=pool_ids(pool))
-    # Sampler seed: --seed, the trials already there (a resumed run does not replay its first
-    # proposals) and the process id. Workers started together see the same study, so only the
-    # pid tells them apart: without it K workers would propose the same candidates. The
-    # clips, which decide every score, stay fixed by --seed alone.
-    sampler_seed = (cfg.search.seed + _n_trials(store, name)) * 1_000_003 + os.getpid()
-    sampler_seed %= 2**31
+    pool, held_out = split_confirmation(
+        pool, cfg.clips.confirm, cfg.clips.confirm_min, cfg.search.seed
+    )
+    tags = replace(tags, pool=pool_ids(pool), confirm=pool_ids(held_out))
+    # The sampler is reseeded before every trial from (--seed, trial number): see
+    # study.reseed_sampler. One process with one seed replays its proposals on a fresh study;
+    # workers sharing a study get different trial numbers, hence different proposals.
+    sampler_seed = cfg.search.seed
     sampler = make_sampler(cfg.search.sampler, sampler_seed, len(objectives))
     st = open_study(store, name, tags, sampler, pruner, cfg.space)
     stale.fail_stale(st)  # trials of dead workers on this host (journal files: no heartbeat)
@@ -391,6 +409,9 @@ def run_search(
                     break  # --until/--timeout ran in one round; exhausted; Ctrl-C
                 if any(getattr(c, "stopped", False) for c in callbacks):
                     break
+        if held_out and not ctrl_c.requested:
+            bar.close()
+            _confirm(st, objective, held_out, cfg.search.finalists, result)
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
@@ -407,6 +428,40 @@ def run_search(
             "to continue"
         )
     return result
+
+
+def _made_before_confirmation(store, name: str) -> bool:
+    """Study ``name`` exists, tagged by a version without the confirmation split."""
+    from tfselect.search.study import TAG
+
+    s = find_study(store, name)
+    tag = None if s is None else s.user_attrs.get(TAG)
+    return isinstance(tag, Mapping) and "confirm" not in tag.get("clips", {})
+
+
+def finalists(study, k: int) -> list[str]:
+    """Specs scored on the confirmation clips: the ``k`` best complete candidates other than
+    the references (first objective), then the references' specs."""
+    sign = direction_sign(study)
+    refs = set(REFERENCES.values())
+    ranked = sorted(
+        (t for t in complete_trials(study) if t.user_attrs.get("spec", "") not in refs | {""}),
+        key=lambda t: (-sign * t.values[0], t.number),
+    )
+    return [t.user_attrs["spec"] for t in ranked[:k]] + list(REFERENCES.values())
+
+
+def _confirm(study, objective: TrialObjective, clips: list, k: int, result) -> None:
+    """Score the finalists and the references on the held-out clips (stored in the study)."""
+    specs = finalists(study, k)
+    done = study.user_attrs
+    todo = [s for s in specs if done.get(confirm_key(s)) is None]
+    if todo:
+        tracks = len({c.track for c in clips})
+        log.info("confirming %d spec(s) on %d clips of %d held-out tracks",
+                 len(todo), len(clips), tracks)  # fmt: skip
+        if result is not None:
+            result.confirmed = objective.confirm(study, clips, todo)
 
 
 def _n_trials(store, name: str) -> int:

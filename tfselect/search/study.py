@@ -5,7 +5,11 @@
   later worker or re-run checks the tags *before* touching the study: running with another
   target, objective, clip setting or root is a one-line error and nothing is written.
 - References: STFT 4096/1024 and Bark-262 are enqueued as the study's first trials
-  (user attr ``reference``), so they race on the same clips as every candidate.
+  (user attr ``reference``), so they race on the same clips as every candidate. Every start
+  of a worker queues again a reference that has no complete, running or waiting trial (one
+  interrupted by Ctrl-C or a crash ends FAIL), so none is lost for good.
+- Confirmation: tracks of the pool kept out of the race (tag ``confirm``); the finalists'
+  and the references' per-clip values there are study user attrs ``confirm:<spec>``.
 - Per-clip values: each trial keeps the primary objective's value per clip of the pool
   (user attr ``clip_values``, clip id -> value; the racing also reports them to Optuna as
   intermediate values), so paired statistics need no audio.
@@ -33,8 +37,14 @@ REFERENCES: dict[str, str] = {
 # User attrs of a trial that are not metrics.
 RESERVED_ATTRS = (
     "spec", "fail_reason", "reused_from", "reference", "reference_params", "clips",
-    "clip_values", "n_metric_clips", *stale.ATTRS,
+    "clip_values", "n_metric_clips", "reference_ticket", *stale.ATTRS,
 )  # fmt: skip
+CONFIRM_PREFIX = "confirm:"  # study user attr prefix: per-clip values on the held-out tracks
+
+
+def confirm_key(spec: str) -> str:
+    """The study user attr holding ``spec``'s values on the confirmation clips."""
+    return CONFIRM_PREFIX + spec
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ class StudyTags:
             Numeric ranges may change between runs (e.g. to widen bins).
         pool: ``track@start`` per clip of the pool, clip id = index
             (:func:`tfselect.search.trial.pool_ids`); empty for a study stored without it.
+        confirm: ``track@start`` per clip of the confirmation split (tracks kept out of the
+            race); empty when the study has none.
     """
 
     target: str
@@ -65,10 +77,15 @@ class StudyTags:
     root: str = ""
     choices: Mapping[str, Any] = field(default_factory=dict)
     pool: tuple[str, ...] = ()
+    confirm: tuple[str, ...] = ()
 
     def clip_tracks(self) -> dict[int, str]:
         """{clip id: track name} of the pool (empty when the study did not store it)."""
         return {i: s.rpartition("@")[0] for i, s in enumerate(self.pool)}
+
+    def confirm_tracks(self) -> dict[int, str]:
+        """{clip id: track name} of the confirmation clips (empty without a split)."""
+        return {i: s.rpartition("@")[0] for i, s in enumerate(self.confirm)}
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -80,6 +97,7 @@ class StudyTags:
             "root": self.root,
             "choices": dict(self.choices),
             "pool": list(self.pool),
+            "confirm": list(self.confirm),
         }
 
     @classmethod
@@ -93,6 +111,7 @@ class StudyTags:
             root=d.get("root", ""),
             choices=dict(d.get("choices", {})),
             pool=tuple(d.get("pool", ())),
+            confirm=tuple(d.get("confirm", ())),
         )
 
 
@@ -123,6 +142,36 @@ def make_sampler(name: str, seed: int | None, n_objectives: int):
         if name == "nsga2":
             return optuna.samplers.NSGAIISampler(seed=seed)
     raise TfselectError(f"unknown sampler {name!r} (choose from {', '.join(SAMPLERS)})")
+
+
+def reseed_sampler(sampler, seed: int, number: int) -> None:
+    """Seed every random state of ``sampler`` (and of the samplers inside it) from
+    (``seed``, trial ``number``), before the trial draws its parameters.
+
+    Trial numbers are unique within a study, so workers sharing it draw different streams
+    while one process with one seed replays the same proposals on a fresh study. Optuna has
+    no public per-trial seed (``reseed_rng`` draws OS entropy), so this sets the
+    ``LazyRandomState`` objects its samplers keep.
+    """
+    import numpy as np
+    from optuna.samplers import BaseSampler
+    from optuna.samplers._lazy_random_state import LazyRandomState
+
+    state = int(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 4, int(number)])
+                .generate_state(1)[0])  # fmt: skip
+    seen: set[int] = set()
+
+    def visit(obj) -> None:
+        if id(obj) in seen:
+            return
+        seen.add(id(obj))
+        for value in vars(obj).values():
+            if isinstance(value, LazyRandomState):
+                value.rng.seed(state)
+            elif isinstance(value, BaseSampler):
+                visit(value)
+
+    visit(sampler)
 
 
 def make_pruner(name: str, p_threshold: float = 0.05, min_clips: int = 6):
@@ -179,7 +228,6 @@ def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None, space=
     import optuna
 
     existing = find_study(storage, name)
-    created = False
     if existing is not None:
         found = existing.user_attrs.get(TAG)
         if isinstance(found, Mapping):
@@ -199,7 +247,6 @@ def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None, space=
                 directions=list(tags.directions),
                 pruner=pruner,
             )
-            created = True
         except optuna.exceptions.DuplicatedStudyError:
             # Another worker created it a moment ago: check its tags like any existing study.
             return open_study(storage, name, tags, sampler, pruner, space)
@@ -210,8 +257,8 @@ def open_study(storage, name: str, tags: StudyTags, sampler, pruner=None, space=
         if [d.name.lower() for d in study.directions] != list(tags.directions):
             raise TfselectError(f"study {name!r} exists with other directions")
         study.set_user_attr(TAG, tags.as_dict())
-    if created:
-        enqueue_references(study, space)
+    stale.fail_stale(study)  # a dead worker's RUNNING reference must not count as alive
+    enqueue_references(study, space)
     return study
 
 
@@ -240,7 +287,9 @@ def check_tags(name: str, found: StudyTags, wanted: StudyTags) -> None:
             f"study {name!r} scores clips of root {found.root}, not {wanted.root} "
             "(pick another --study, or the same --root)"
         )
-    if found.pool and wanted.pool and tuple(found.pool) != tuple(wanted.pool):
+    if (found.pool and wanted.pool and tuple(found.pool) != tuple(wanted.pool)) or (
+        found.pool and wanted.pool and tuple(found.confirm) != tuple(wanted.confirm)
+    ):
         raise TfselectError(
             f"study {name!r} was made on other clips than this root gives now (were tracks "
             "added or changed?): pick another --study"
@@ -310,12 +359,46 @@ def earlier_result(study, spec: str, metrics: tuple[str, ...] = ()):
 
 
 def enqueue_references(study, space=None) -> None:
-    """Queue the reference transforms as trials unless the study already has them, with the
-    parameters that give them in ``space`` (a ``SearchSpace``) when it can express them."""
-    have = {t.user_attrs.get("reference") for t in study.get_trials(deepcopy=False)}
+    """Queue each reference transform that has no complete, running or waiting trial.
+
+    Runs on every start of a worker, so a reference trial that ended FAIL (Ctrl-C, a crash)
+    is queued again. Idempotent, and safe for workers starting together: each queued trial
+    carries a ticket (reference name and how many of its trials had failed); two workers
+    that queue the same ticket leave one extra trial, which finds the earlier one when it
+    starts and ends at once as its repeat (:func:`duplicate_reference`). The parameters that
+    give a reference in ``space`` (a ``SearchSpace``) are enqueued when it can express them.
+    """
+    from optuna.trial import TrialState
+
+    # PRUNED: a reference is never raced, so only an undefined objective prunes it: final.
+    live = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING, TrialState.WAITING)
+    trials = study.get_trials(deepcopy=False)
     for name, spec in REFERENCES.items():
-        if name not in have:
-            params = (space.params_for(spec) if space is not None else None) or {}
-            study.enqueue_trial(
-                params, user_attrs={"reference": name, "reference_params": bool(params)}
-            )
+        mine = [t for t in trials if t.user_attrs.get("reference") == name]
+        if any(t.state in live for t in mine):
+            continue
+        if any(t.state == TrialState.COMPLETE and t.user_attrs.get("spec") == spec
+               for t in trials):  # fmt: skip
+            continue  # a candidate that drew the reference's spec stands for it
+        params = (space.params_for(spec) if space is not None else None) or {}
+        ticket = f"{name}#{sum(t.state == TrialState.FAIL for t in mine)}"
+        study.enqueue_trial(
+            params,
+            user_attrs={"reference": name, "reference_params": bool(params),
+                        "reference_ticket": ticket},
+        )  # fmt: skip
+
+
+def duplicate_reference(trial):
+    """The earlier trial holding the same reference ticket as ``trial`` (queued twice by
+    workers that started together), unless it failed; None when ``trial`` is the one."""
+    from optuna.trial import TrialState
+
+    ticket = trial.user_attrs.get("reference_ticket")
+    if ticket is None:
+        return None
+    for t in trial.study.get_trials(deepcopy=False):
+        if (t.number < trial.number and t.user_attrs.get("reference_ticket") == ticket
+                and t.state != TrialState.FAIL):  # fmt: skip
+            return t
+    return None

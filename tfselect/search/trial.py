@@ -30,7 +30,12 @@ from tfselect.search import stale
 from tfselect.search.config import ClipConfig
 from tfselect.search.objectives import Objectives
 from tfselect.search.space import SearchSpace, check_slice_length
-from tfselect.search.study import REFERENCES, earlier_result
+from tfselect.search.study import (
+    REFERENCES,
+    duplicate_reference,
+    earlier_result,
+    reseed_sampler,
+)
 
 # A clip scorer: ``scorer(clip, metrics) -> {metric: value}`` or None (silent target).
 ClipScoreFn = Callable[[Any, Sequence[str]], Mapping[str, float] | None]
@@ -72,6 +77,24 @@ def sample_pool(
             f"audible {target} (try another split or clips.skip_silent = false)"
         )
     return sorted(pool, key=lambda c: (c.track, c.start))
+
+
+def split_confirmation(
+    pool: Sequence, fraction: float, minimum: int, seed: int
+) -> tuple[list, list]:
+    """Split the pool by track into (race clips, confirmation clips).
+
+    ``round(fraction * n_tracks)`` tracks (at least ``minimum``), drawn with ``seed``, are
+    kept out of the race; both sides keep the pool's order. No split (every clip races) when
+    ``fraction`` is 0 or the pool cannot give ``minimum`` tracks to each side.
+    """
+    tracks = sorted({c.track for c in pool})
+    k = max(minimum, round(fraction * len(tracks))) if fraction > 0 else 0
+    if k == 0 or len(tracks) - k < minimum:
+        return list(pool), []
+    order = np.random.default_rng([int(seed) & 0xFFFFFFFF, 3]).permutation(len(tracks))
+    held = {tracks[int(i)] for i in order[:k]}
+    return [c for c in pool if c.track not in held], [c for c in pool if c.track in held]
 
 
 def pool_ids(pool: Sequence) -> tuple[str, ...]:
@@ -148,10 +171,16 @@ class TrialObjective:
             _mark_interrupted(trial)
             raise KeyboardInterrupt
         stale.tag(trial)  # so a worker on this host can fail it if this process dies
+        reseed_sampler(trial.study.sampler, self.seed, trial.number)  # reproducible proposals
         reference = trial.user_attrs.get("reference")
         try:
             if reference in REFERENCES:
                 from tfselect.transforms import TransformSpec
+
+                first = duplicate_reference(trial)
+                if first is not None:  # queued twice by workers that started together
+                    trial.set_user_attr("reused_from", first.number)
+                    return self._prune(trial, f"a second copy of reference trial {first.number}")
 
                 if trial.user_attrs.get("reference_params"):
                     # Suggest the enqueued parameters, so samplers see them as params.
@@ -170,6 +199,37 @@ class TrialObjective:
         if earlier is not None and earlier.number != trial.number:
             return self._repeat(trial, earlier)
         return self._evaluate(trial, spec, optuna, racing=self.race and reference is None)
+
+    def confirm(self, study, clips: Sequence, specs: Sequence[str]) -> list[str]:
+        """Score ``specs`` on the confirmation ``clips`` (clip id = index) and store each
+        one's per-clip primary objective value in ``study`` (:func:`study.confirm_key`).
+
+        Specs already stored are skipped, so an interrupted confirmation resumes; the same
+        spec scored by two workers stores the same values. Returns the specs scored now.
+        """
+        from tfselect.search.study import confirm_key
+        from tfselect.transforms import TransformSpec
+
+        done = study.user_attrs
+        guard = self.interrupt if self.interrupt is not None else _Nothing()
+        scored = []
+        for text in specs:
+            if done.get(confirm_key(text)) is not None:
+                continue
+            with guard:
+                score_clip = self.factory(
+                    TransformSpec.parse(text), self.target, self.objectives.metrics, self.device
+                )
+            values: dict[str, float | None] = {}
+            for cid, clip in enumerate(clips):
+                with guard:
+                    row = score_clip(clip, self.objectives.metrics)
+                if row is not None:
+                    v = self.objectives.primary.value(row)
+                    values[str(cid)] = v if math.isfinite(v) else None
+            study.set_user_attr(confirm_key(text), values)
+            scored.append(text)
+        return scored
 
     # ------------------------------------------------------------------ evaluation
     def _evaluate(self, trial, spec, optuna, racing: bool):
