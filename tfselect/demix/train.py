@@ -55,7 +55,7 @@ RESUMABLE_CHANGES = ("epochs", "patience", "root", "max_seconds")
 # bounds of lengths keep every chunk longer than a transform's shortest input.
 MIN_CHUNK_SECONDS = 0.1
 TRAIN_RANGES = (
-    ("epochs", 0, 100_000), ("batch_size", 1, 4096),
+    ("epochs", 0, 1_000_000), ("batch_size", 1, 4096),  # compare --minutes: 10**6 epochs
     ("chunk_seconds", MIN_CHUNK_SECONDS, 600), ("steps", 1, 1_000_000),
     ("valid_seconds", MIN_CHUNK_SECONDS, 3600), ("lr", 1e-9, 10), ("weight_decay", 0, 1),
     ("lr_factor", 1e-6, 1), ("lr_patience", 0, 100_000), ("patience", 1, 100_000),
