@@ -15,26 +15,39 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from tfselect.diskerrors import disk_words
+from tfselect.errors import TfselectError
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call ``write(tmp_path)`` then move the temporary file onto ``path`` (created folders).
 
     The temporary file is removed if ``write`` fails; the file is made world-readable (0644),
     since reports and models are meant to be shared.
+
+    Raises:
+        TfselectError: the disk is full, a size limit or quota is reached, or the file
+            system is read-only (one line naming ``path``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the real suffix last: writers such as matplotlib infer the format from it.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Keep the real suffix last: writers such as matplotlib infer the format from it.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         with open(tmp, "rb+") as fh:  # durable before the rename (a crash keeps old or new)
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        # A full disk reaches us in the writer's own wrapping (torch, safetensors, pandas):
+        # one line naming the file it was for, never the temporary name.
+        if isinstance(exc, Exception) and (found := disk_words(exc)) is not None:
+            raise TfselectError(f"cannot write {path}: {found[0]}") from None
         raise
     return path
 
@@ -45,8 +58,6 @@ def check_out_dir(out: Path) -> None:
     Raises:
         TfselectError: ``out`` is a file, or cannot be created or written (one line).
     """
-    from tfselect.errors import TfselectError
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise TfselectError(f"--out {out} is a file, not a folder")
@@ -75,8 +86,6 @@ def staged_files(out: str | Path, manifest: str, overwrite: bool = False) -> Ite
         TfselectError: ``out`` is a file or cannot be written; or, unless ``overwrite``, a
             file about to be written exists and no earlier run listed it (a user's own).
     """
-    from tfselect.errors import TfselectError
-
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise TfselectError(f"--out {out} is a file, not a folder")

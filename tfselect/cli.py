@@ -220,7 +220,8 @@ def user_errors(fn):
 
     Also: number options that are not finite (``nan``, ``inf``) stop before the command
     runs; SIGTERM (what ``timeout``, schedulers and ``kill`` send) is treated like Ctrl-C;
-    an OSError naming a file (full disk, read-only folder) is one line too.
+    a full disk, size limit or read-only file system (in any wrapping) and an OSError naming
+    a file are one line too.
     """
 
     @functools.wraps(fn)
@@ -239,11 +240,15 @@ def user_errors(fn):
         except MemoryError:  # a huge request that slipped past the checks
             typer.echo("tfselect: error: out of memory (try fewer bins or shorter clips)", err=True)
             raise typer.Exit(2) from None
-        except OSError as exc:
-            if exc.filename is None:
+        except Exception as exc:  # a full disk anywhere, a closed pipe, an OSError on a file
+            from tfselect.diskerrors import as_exit
+
+            status, line = as_exit(exc)
+            if status is None:
                 raise
-            typer.echo(f"tfselect: error: {exc.filename}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(2) from None
+            if line:
+                typer.echo(f"tfselect: error: {_one_line(line)}", err=True)
+            raise typer.Exit(status) from None
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
@@ -252,13 +257,10 @@ def user_errors(fn):
 
 
 def _one_line(exc: BaseException) -> str:
-    """The message on one line, with any storage password scrubbed."""
-    text = " ".join(str(exc).split())
-    if "tfselect.search.storage" in sys.modules:
-        from tfselect.search.storage import scrub
+    """The message on one line, with any credential masked."""
+    from tfselect.redact import redact
 
-        text = scrub(text)
-    return text
+    return redact(" ".join(str(exc).split()))
 
 
 def _check_finite(kwargs: dict) -> None:

@@ -17,7 +17,6 @@ MoisesDB has no official split: tracks are sorted by folder name and ``TEST_FRAC
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tfselect.audio.stem_files import check_target_name, subfolders
+from tfselect.datafiles import load_json
 from tfselect.errors import DatasetError
 
 if TYPE_CHECKING:
@@ -48,8 +48,10 @@ def detect(root: Path) -> bool:
 
 def _stems_of(folder: Path) -> dict[str, list[Path]]:
     meta_path = folder / META
+    if not meta_path.exists():
+        raise DatasetError(f"{meta_path}: missing (every MoisesDB track folder has one)")
+    meta = load_json(meta_path, DatasetError)  # size, depth, encoding: one line
     try:
-        meta = json.loads(meta_path.read_text())
         stems = {}
         for stem in meta["stems"]:
             name = str(stem["stemName"])
@@ -57,12 +59,6 @@ def _stems_of(folder: Path) -> dict[str, list[Path]]:
                 folder / name / f"{t['id']}.{t.get('extension', 'wav')}" for t in stem["tracks"]
             ]
             stems.setdefault(check_target_name(name, meta_path), []).extend(files)
-    except FileNotFoundError:
-        raise DatasetError(f"{meta_path}: missing (every MoisesDB track folder has one)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{meta_path}: cannot read it ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{meta_path}: not valid JSON ({exc})") from None
     except (KeyError, TypeError) as exc:
         raise DatasetError(
             f"{meta_path}: not MoisesDB metadata (expected stems[].stemName and "

@@ -309,9 +309,9 @@ def run_search(
 
     from tfselect.audio.dataset import resolve_root
 
-    store = open_storage(storage)
     data_root = resolve_root(root)
     check_target(data_root, target, cfg.targets)  # the dataset's names, before any audio
+    store = open_storage(storage)  # after every check: a refusal creates no database
     clip_tag = cfg.clips.as_dict()
     if _made_before_confirmation(store, name):
         # Its clips were drawn before the confirmation split existed: it keeps racing on

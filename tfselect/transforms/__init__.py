@@ -24,7 +24,9 @@ def build(spec: TransformSpec | str, sample_rate: int = 44100) -> Transform:
     """Build the transform described by ``spec`` for signals sampled at ``sample_rate`` Hz.
 
     Validates the sample-rate dependent parts first (fmax <= Nyquist, slice length), so a
-    bad spec raises :class:`tfselect.errors.SpecError` before anything is computed.
+    bad spec raises :class:`tfselect.errors.SpecError` before anything is computed; a
+    sliCQT whose tables would exceed the memory limit (:mod:`tfselect.memlimit`) raises
+    :class:`tfselect.errors.TfselectError` naming the size, before any is allocated.
     Filterbanks are cached per (spec, sample rate): building the same spec twice is cheap.
     """
     spec = TransformSpec.parse(spec)
@@ -34,7 +36,13 @@ def build(spec: TransformSpec | str, sample_rate: int = 44100) -> Transform:
 
         return STFT(spec, sample_rate)
     if spec.kind == "slicqt":
+        from tfselect.memlimit import check_bytes
+
+        from .filterbank import estimated_bytes
         from .slicqt import SliCQT
+
+        resolved = spec.resolved(sample_rate)
+        check_bytes(f"transform {spec}", estimated_bytes(resolved, sample_rate))
 
         return SliCQT(spec, sample_rate)
     if spec.kind == "nsgt":
