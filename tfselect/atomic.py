@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
+from tfselect.diskerrors import disk_words
 from tfselect.errors import TfselectError
 
 
@@ -24,20 +25,30 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
 
     The temporary file is removed if ``write`` fails; the file is made world-readable (0644),
     since reports and models are meant to be shared.
+
+    Raises:
+        TfselectError: the disk is full, a size limit or quota is reached, or the file
+            system is read-only (one line naming ``path``).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Keep the real suffix last: writers such as matplotlib infer the format from it.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Keep the real suffix last: writers such as matplotlib infer the format from it.
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
         write(Path(tmp))
         with open(tmp, "rb+") as fh:  # durable before the rename (a crash keeps old or new)
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        # A full disk reaches us in the writer's own wrapping (torch, safetensors, pandas):
+        # one line naming the file it was for, never the temporary name.
+        if isinstance(exc, Exception) and (found := disk_words(exc)) is not None:
+            raise TfselectError(f"cannot write {path}: {found[0]}") from None
         raise
     return path
 

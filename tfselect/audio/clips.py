@@ -79,7 +79,9 @@ def is_silent(x: np.ndarray, ref: np.ndarray | None = None, threshold_db: float 
 
 def _track_rng(seed: int, name: str) -> np.random.Generator:
     # crc32, not hash(): Python's str hash is salted per process.
-    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode("utf-8"))])
+    # surrogateescape: a folder name that is not UTF-8 seeds by its own bytes (same for UTF-8)
+    key = zlib.crc32(name.encode("utf-8", "surrogateescape"))
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, key])
 
 
 def _make_clip(name: str, start: int, audio: dict[str, np.ndarray]) -> Clip:

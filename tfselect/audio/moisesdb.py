@@ -17,7 +17,6 @@ MoisesDB has no official split: tracks are sorted by folder name and ``TEST_FRAC
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 from tfselect.audio.stem_files import check_target_name, subfolders
 from tfselect.audio.stem_folders import order_targets
 from tfselect.audio.track import Track
+from tfselect.datafiles import load_json
 from tfselect.errors import DatasetError
 
 STEM_TYPES = ("vocals", "drums", "bass", "guitar", "piano", "other_keys", "bowed_strings",
@@ -46,8 +46,10 @@ def detect(root: Path) -> bool:
 
 def _stems_of(folder: Path) -> dict[str, list[Path]]:
     meta_path = folder / META
+    if not meta_path.exists():
+        raise DatasetError(f"{meta_path}: missing (every MoisesDB track folder has one)")
+    meta = load_json(meta_path, DatasetError)  # size, depth, encoding: one line
     try:
-        meta = json.loads(meta_path.read_text())
         stems = {}
         for stem in meta["stems"]:
             name = str(stem["stemName"])
@@ -55,12 +57,6 @@ def _stems_of(folder: Path) -> dict[str, list[Path]]:
                 folder / name / f"{t['id']}.{t.get('extension', 'wav')}" for t in stem["tracks"]
             ]
             stems.setdefault(check_target_name(name, meta_path), []).extend(files)
-    except FileNotFoundError:
-        raise DatasetError(f"{meta_path}: missing (every MoisesDB track folder has one)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{meta_path}: cannot read it ({exc})") from None
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{meta_path}: not valid JSON ({exc})") from None
     except (KeyError, TypeError) as exc:
         raise DatasetError(
             f"{meta_path}: not MoisesDB metadata (expected stems[].stemName and "

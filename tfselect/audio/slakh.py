@@ -20,6 +20,7 @@ from pathlib import Path
 from tfselect.audio.stem_files import check_target_name, subfolders
 from tfselect.audio.stem_folders import order_targets
 from tfselect.audio.track import Track
+from tfselect.datafiles import load_yaml
 from tfselect.errors import DatasetError
 
 # Imported inside the functions that need them, so that importing this module stays light: yaml.
@@ -46,11 +47,11 @@ def class_target(inst_class: str) -> str:
 
 
 def _stems_of(folder: Path) -> tuple[dict[str, list[Path]], Path]:
-    import yaml
-
     meta_path = folder / META
+    if not meta_path.exists():
+        raise DatasetError(f"{meta_path}: missing (every Slakh track folder has one)")
+    meta = load_yaml(meta_path, DatasetError)  # size, depth, encoding: one line
     try:
-        meta = yaml.safe_load(meta_path.read_text())
         audio_dir = folder / str(meta.get("audio_dir") or "stems")
         stems: dict[str, list[Path]] = {}
         for sid, info in sorted(meta["stems"].items()):
@@ -58,12 +59,6 @@ def _stems_of(folder: Path) -> tuple[dict[str, list[Path]], Path]:
                 continue  # instruments Slakh did not render have no file
             name = check_target_name(class_target(info["inst_class"]), meta_path)
             stems.setdefault(name, []).append(audio_dir / f"{sid}.flac")
-    except FileNotFoundError:
-        raise DatasetError(f"{meta_path}: missing (every Slakh track folder has one)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetError(f"{meta_path}: cannot read it ({exc})") from None
-    except yaml.YAMLError as exc:
-        raise DatasetError(f"{meta_path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise DatasetError(
             f"{meta_path}: not Slakh metadata (expected stems.Sxx.inst_class; {exc!r})"

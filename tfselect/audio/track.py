@@ -8,6 +8,7 @@ layout may import it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ class Track:
 def _info(path: Path):
     """soundfile's header info, with unreadable files turned into a DatasetError."""
     try:
-        return sf.info(str(path))
+        return sf.info(os.fsencode(path))  # bytes: a name that is not UTF-8 too
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         if not path.exists():
             raise DatasetError(f"{path}: file does not exist") from None
@@ -119,7 +120,8 @@ def read_file(path: Path, offset: int, frames: int) -> np.ndarray:
         DatasetError: naming the file: unreadable, truncated, or holding NaN/inf samples.
     """
     try:
-        x, _ = sf.read(str(path), start=offset, frames=frames, dtype="float32", always_2d=True)
+        x, _ = sf.read(os.fsencode(path), start=offset, frames=frames, dtype="float32",
+                       always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise DatasetError(f"{path}: cannot read audio ({exc})") from None
     if x.shape[0] != frames:  # a header lying about the length: truncated file

@@ -21,8 +21,10 @@ except ImportError:  # pragma: no cover - typer on the real click
     from click import get_current_context
 
 from tfselect import interrupts
+from tfselect.diskerrors import as_exit
 from tfselect.errors import Interrupted, TfselectError
 from tfselect.interrupts import sigterm_as_ctrl_c
+from tfselect.redact import redact
 
 _ABORTS = tuple({typer.Abort, getattr(click_errors, "Abort", typer.Abort)})
 
@@ -147,7 +149,8 @@ def user_errors(fn):
 
     Also: number options that are not finite (``nan``, ``inf``) stop before the command
     runs; SIGTERM (what ``timeout``, schedulers and ``kill`` send) is treated like Ctrl-C;
-    an OSError naming a file (full disk, read-only folder) is one line too.
+    a full disk, size limit or read-only file system (in any wrapping) and an OSError naming
+    a file are one line too.
     """
 
     @functools.wraps(fn)
@@ -166,11 +169,13 @@ def user_errors(fn):
         except MemoryError:  # a huge request that slipped past the checks
             typer.echo("tfselect: error: out of memory (try fewer bins or shorter clips)", err=True)
             raise typer.Exit(2) from None
-        except OSError as exc:
-            if exc.filename is None:
+        except Exception as exc:  # a full disk anywhere, a closed pipe, an OSError on a file
+            status, line = as_exit(exc)
+            if status is None:
                 raise
-            typer.echo(f"tfselect: error: {exc.filename}: {exc.strerror or exc}", err=True)
-            raise typer.Exit(2) from None
+            if line:
+                typer.echo(f"tfselect: error: {_one_line(line)}", err=True)
+            raise typer.Exit(status) from None
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
@@ -179,13 +184,8 @@ def user_errors(fn):
 
 
 def _one_line(exc: BaseException) -> str:
-    """The message on one line, with any storage password scrubbed."""
-    text = " ".join(str(exc).split())
-    if "tfselect.search.storage" in sys.modules:  # loaded only by commands that use one
-        from tfselect.search.storage import scrub
-
-        text = scrub(text)
-    return text
+    """The message on one line, with any credential masked."""
+    return redact(" ".join(str(exc).split()))
 
 
 def _check_finite(kwargs: dict) -> None:

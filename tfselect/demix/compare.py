@@ -581,8 +581,9 @@ def compare(out: Path, configs: Sequence[str] = DEFAULT_CONFIGS,
         raise TfselectError(f"--minutes must be in (0, 100000], got {minutes:g}")
     if not 1 <= jobs <= 64:
         raise TfselectError(f"--jobs must be 1 to 64, got {jobs}")
-    if duration is not None and not 0 < duration <= 36_000:
-        raise TfselectError(f"--duration must be in (0, 36000] seconds, got {duration:g}")
+    from tfselect.demix.evaluate import check_duration
+
+    check_duration(duration)
     if preset not in PRESETS:
         raise TfselectError(f"--preset must be {' or '.join(PRESETS)}, got {preset!r}")
     if steps is not None and minutes is not None:

@@ -406,7 +406,8 @@ def patches(net: DeOverlapNet, C: list[Tensor]) -> dict[int, tuple[Tensor, Tenso
         keep = rms > 1e-9  # silent examples carry nothing to learn
         x = (x / rms[:, None, None, None, None])[keep]
         y = (y / rms[:, None, None, None, None])[keep]
-        out[i] = (x.reshape(-1, x[0, 0].numel()), y.reshape(-1, y[0, 0].numel()))
+        # row widths from the shapes: an all-silent batch keeps no example (zero rows)
+        out[i] = (x.reshape(-1, math.prod(x.shape[2:])), y.reshape(-1, math.prod(y.shape[2:])))
     return out
 
 

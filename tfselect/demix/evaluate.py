@@ -90,6 +90,21 @@ def _store(name: str, targets: list[str], scores: dict[str, np.ndarray]) -> str:
     return store.json
 
 
+# museval (BSSEval v4) scores 1-s frames: a shorter excerpt has no frame to score, and its
+# "medians" would be numbers about nothing.
+MIN_SCORED_SECONDS = 1.0
+MAX_SCORED_SECONDS = 36_000.0
+
+
+def check_duration(duration: float | None) -> None:
+    """TfselectError unless ``duration`` (seconds scored per track; None: whole tracks) is
+    in [MIN_SCORED_SECONDS, MAX_SCORED_SECONDS]."""
+    if duration is not None and not MIN_SCORED_SECONDS <= duration <= MAX_SCORED_SECONDS:
+        raise TfselectError(f"--duration must be in [{MIN_SCORED_SECONDS:g}, "
+                            f"{MAX_SCORED_SECONDS:g}] seconds (museval scores 1-s frames), "
+                            f"got {duration:g}")
+
+
 def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "test",
                    tracks: int | None = None, jobs: int = 1, wiener: bool = False,
                    device: str = "cpu", duration: float | None = None,
@@ -103,6 +118,7 @@ def evaluate_model(model_dir: Path, root: Path | None = None, subset: str = "tes
     """
     if jobs < 1:
         raise TfselectError(f"--jobs must be at least 1, got {jobs}")
+    check_duration(duration)
     if tracks is not None and tracks < 1:
         raise TfselectError(f"--tracks must be at least 1, got {tracks}")
     model = load_model(model_dir, device)

@@ -9,6 +9,7 @@ the input's length, rate and channel count.
 
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 from pathlib import Path
@@ -150,7 +151,7 @@ def separate_array(model: Demixer, mixture: np.ndarray, chunk_seconds: float = 3
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """(channels, n) float32 and the rate of an audio file; DatasetError if unusable."""
     try:
-        x, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        x, rate = sf.read(os.fsencode(path), dtype="float32", always_2d=True)
     except Exception as exc:  # soundfile raises LibsndfileError, RuntimeError, OSError...
         raise DatasetError(f"{path}: cannot read audio ({exc})") from None
     if x.shape[1] > 2:

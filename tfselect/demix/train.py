@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -55,6 +56,18 @@ log = logging.getLogger("tfselect.demix")
 RESUMABLE_CHANGES = ("epochs", "patience", "root", "max_seconds")
 
 
+# (field, low, high) of TrainConfig: beyond them a value is a typo, not a plan; the lower
+# bounds of lengths keep every chunk longer than a transform's shortest input.
+MIN_CHUNK_SECONDS = 0.1
+TRAIN_RANGES = (
+    ("epochs", 0, 1_000_000), ("batch_size", 1, 4096),  # compare --minutes: 10**6 epochs
+    ("chunk_seconds", MIN_CHUNK_SECONDS, 600), ("steps", 1, 1_000_000),
+    ("valid_seconds", MIN_CHUNK_SECONDS, 3600), ("lr", 1e-9, 10), ("weight_decay", 0, 1),
+    ("lr_factor", 1e-6, 1), ("lr_patience", 0, 100_000), ("patience", 1, 100_000),
+    ("seed", 0, 2**32 - 1), ("max_seconds", 0, 10**9),
+)
+
+
 @dataclass
 class TrainConfig:
     """Everything that defines a training run (stored in the checkpoint).
@@ -86,6 +99,23 @@ class TrainConfig:
     # Wall-clock budget: training stops once its steps have taken this many seconds in all
     # (summed over resumptions; validation and checkpoints not counted). None: epochs decide.
     max_seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        """Every value in range before a folder, a log or a network exists.
+
+        Raises:
+            TfselectError: one line naming the field, its value and the range.
+        """
+        for name, low, high in TRAIN_RANGES:
+            value = getattr(self, name)
+            if value is None and name in ("valid_seconds", "max_seconds"):
+                continue
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not low <= value <= high):  # NaN fails both comparisons
+                raise TfselectError(f"training {name} must be in [{low:g}, {high:g}], "
+                                    f"got {value!r}")
+        if not isinstance(self.model, dict):
+            raise TfselectError(f"training model must be a mapping, got {self.model!r}")
 
     def comparable(self) -> dict:
         d = asdict(self)
@@ -202,8 +232,35 @@ def train(config: TrainConfig, out: Path, device: str = "cpu", progress: bool = 
     """Train (or resume) into ``out``; return the loss history (one dict per epoch).
 
     ``data`` = (train_tracks, valid_tracks) overrides the corpus given by ``config.root``.
+    A refusal (TfselectError) before the first checkpoint of a new ``out`` removes the
+    folder and its train.log again: a refused command leaves nothing behind.
     """
     out = Path(out)
+    fresh = not os.path.lexists(out)
+    try:
+        return _train(config, out, device, progress, data)
+    except TfselectError:
+        if fresh:
+            _remove_fresh(out)
+        raise
+
+
+def _remove_fresh(out: Path) -> None:
+    """Remove ``out`` if it holds nothing but this run's train.log (no checkpoint)."""
+    for h in [h for h in log.handlers if isinstance(h, logging.FileHandler)]:
+        if Path(h.baseFilename).parent == out.resolve():
+            log.removeHandler(h)
+            h.close()
+    try:
+        if {p.name for p in out.iterdir()} <= {LOG}:
+            (out / LOG).unlink(missing_ok=True)
+            out.rmdir()
+    except OSError:  # not ours to clean after all (gone, or something else appeared)
+        pass
+
+
+def _train(config: TrainConfig, out: Path, device: str, progress: bool,
+           data: tuple | None) -> list[dict]:
     dev = rank_device(device)
     dist_info = _init_distributed(dev)
     if config.batch_size % dist_info.world:
@@ -367,6 +424,19 @@ def _out_of_time(config: TrainConfig, state: dict, running: float = 0.0) -> bool
     return spent
 
 
+class _LogFile(logging.FileHandler):
+    """train.log, where a full disk stops training with one line (logging's own handler
+    prints a traceback for every line it cannot write, and carries on)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        from tfselect.diskerrors import disk_words
+
+        exc = sys.exc_info()[1]
+        if exc is not None and (found := disk_words(exc)) is not None:
+            raise TfselectError(f"cannot write {self.baseFilename}: {found[0]}") from None
+        super().handleError(record)
+
+
 def _setup_log(out: Path) -> None:
     """Log to ``out``'s train.log, and to no other model folder's: a process that trains
     several models in turn (``compare``) writes each one's lines to its own log only."""
@@ -376,7 +446,7 @@ def _setup_log(out: Path) -> None:
             log.removeHandler(h)
             h.close()
     if not any(getattr(h, "baseFilename", None) == path for h in log.handlers):
-        h = logging.FileHandler(path)
+        h = _LogFile(path)
         h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         log.addHandler(h)
     log.setLevel(logging.INFO)

@@ -16,7 +16,6 @@ reference; "best" takes the best candidate whatever the statistics say.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,30 +66,26 @@ def read_best(
             required target absent.
     """
     _check_select(select)
+    from tfselect.datafiles import read_csv
+
     p = Path(path)
-    try:
-        with p.open(newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise TfselectError(f"{p}: not a best.csv (no column {missing[0]!r})")
-            by_flag = select == "significant" and "selected" in (reader.fieldnames or [])
-            primary: dict[str, str] = {}
-            out: dict[str, str] = {}
-            for row in reader:
-                t = row["target"]
-                primary.setdefault(t, row["objective"])
-                if row["objective"] != primary[t] or t in out or not row["spec"]:
-                    continue
-                if by_flag:
-                    if row["selected"].strip().lower() == "true":
-                        out[t] = row["spec"]
-                elif row["candidate"] == "best":
-                    out[t] = row["spec"]
-    except FileNotFoundError:
-        raise TfselectError(f"{p}: no such file (run `tfselect report` first)") from None
-    except OSError as exc:
-        raise TfselectError(f"{p}: cannot read it ({exc.strerror})") from None
+    if not p.exists():
+        raise TfselectError(f"{p}: no such file (run `tfselect report` first)")
+    # not text, binary, a huge field, a short row, a missing column: one line
+    header, rows = read_csv(p, REQUIRED_COLUMNS, kind="best.csv")
+    by_flag = select == "significant" and "selected" in header
+    primary: dict[str, str] = {}
+    out: dict[str, str] = {}
+    for row in rows:
+        t = row["target"]
+        primary.setdefault(t, row["objective"])
+        if row["objective"] != primary[t] or t in out or not row["spec"]:
+            continue
+        if by_flag:
+            if row["selected"].strip().lower() == "true":
+                out[t] = row["spec"]
+        elif row["candidate"] == "best":
+            out[t] = row["spec"]
     for t in targets or ():
         if t not in out:
             raise TfselectError(f"{p}: no best spec for target {t!r} (have: {_have(out)})")

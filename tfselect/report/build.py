@@ -38,6 +38,10 @@ from tfselect.search.trial import sample_pool
 
 log = logging.getLogger(__name__)
 
+# Resamples of the correlation intervals: 1000 is the default; far beyond 10**5 the
+# intervals no longer move and the report only takes longer (minutes per study).
+MAX_BOOTSTRAP = 100_000
+
 
 @dataclass
 class Report:
@@ -100,8 +104,8 @@ def make_report(
             user's file in the way (without ``overwrite``).
     """
 
-    if n_boot < 0:
-        raise TfselectError(f"--bootstrap must be >= 0, got {n_boot}")
+    if isinstance(n_boot, bool) or not 0 <= n_boot <= MAX_BOOTSTRAP:
+        raise TfselectError(f"--bootstrap must be in [0, {MAX_BOOTSTRAP}], got {n_boot}")
     alone = bool(extra_tables) and not studies  # e.g. demixers trained without a study
     try:
         sts = tagged_studies(open_storage(storage, create=False), names=studies or None)

@@ -150,7 +150,8 @@ def _typed(table: str, cls, data: dict[str, Any]):
             else:
                 raise TfselectError(f'{table}.metrics: expected "all" or a list of names')
         elif f.name == "max_tracks":
-            if value is not None and (not isinstance(value, int) or value < 1):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):
                 raise TfselectError(f"{table}.max_tracks: expected a positive int, got {value!r}")
         elif isinstance(default, bool):
             if not isinstance(value, bool):
@@ -169,36 +170,68 @@ def _typed(table: str, cls, data: dict[str, Any]):
     return cls(**kw)
 
 
+# Upper bounds: beyond them a value is a typo, not a plan (and would allocate or spawn
+# without limit); the command-line options share them.
+MAX_CLIPS = 10_000
+MAX_TRACKS = 10**6
+MAX_JOBS = 1024
+MAX_TRIALS = 10**9
+MAX_FINALISTS = 1000
+
+
+def _in(name: str, value: float | None, low: float, high: float) -> None:
+    """TfselectError unless ``low <= value <= high`` (None: not set, fine)."""
+    if value is not None and (isinstance(value, bool) or not low <= value <= high):
+        raise TfselectError(f"{name}: must be in [{low:g}, {high:g}], got {value!r}")
+
+
 def _validate(cfg: StudyConfig) -> None:
+    """Every value in range, the device usable, the objective, sampler and metrics known:
+    all checked before a study, a database or a clip exists.
+
+    Raises:
+        TfselectError: one line naming the table and key (or the option's value).
+    """
     c, s = cfg.clips, cfg.search
     if c.split not in SPLITS:
         raise TfselectError(f"clips.split: unknown split {c.split!r} (use {', '.join(SPLITS)})")
-    if c.n_clips < 1:
-        raise TfselectError(f"clips.n_clips: must be >= 1, got {c.n_clips}")
+    _in("clips.n_clips", c.n_clips, 1, MAX_CLIPS)
     if not 0 < c.seconds <= MAX_SECONDS:
         raise TfselectError(f"clips.seconds: must be in (0, {MAX_SECONDS:g}], got {c.seconds}")
-    if c.max_tracks is not None and c.max_tracks < 1:
-        raise TfselectError(f"clips.max_tracks: must be >= 1, got {c.max_tracks}")
-    if c.metric_clips < 0:
-        raise TfselectError(f"clips.metric_clips: must be >= 0, got {c.metric_clips}")
+    _in("clips.max_tracks", c.max_tracks, 1, MAX_TRACKS)
+    _in("clips.metric_clips", c.metric_clips, 0, MAX_CLIPS)
     if not 0.0 <= c.confirm < 1.0:
         raise TfselectError(f"clips.confirm: must be in [0, 1), got {c.confirm}")
-    if c.confirm_min < 2:
-        raise TfselectError(f"clips.confirm_min: must be >= 2, got {c.confirm_min}")
+    _in("clips.confirm_min", c.confirm_min, 2, MAX_TRACKS)
     if s.pruner not in PRUNERS:
         raise TfselectError(f"unknown pruner {s.pruner!r} (use {', '.join(PRUNERS)})")
     if not 0.0 < s.p_threshold < 1.0:
         raise TfselectError(f"search.p_threshold: must be in (0, 1), got {s.p_threshold}")
-    if s.race_min_clips < 2:
-        raise TfselectError(f"search.race_min_clips: must be >= 2, got {s.race_min_clips}")
-    if s.trials < 0:
-        raise TfselectError(f"search.trials: must be >= 0, got {s.trials}")
-    if s.jobs < 1:
-        raise TfselectError(f"search.jobs: must be >= 1, got {s.jobs}")
-    if s.finalists < 1:
-        raise TfselectError(f"search.finalists: must be >= 1, got {s.finalists}")
-    if not 0 <= s.seed < 2**32:  # numpy seeds are 32-bit and non-negative
-        raise TfselectError(f"search.seed: must be in [0, 2**32 - 1], got {s.seed}")
+    _in("search.race_min_clips", s.race_min_clips, 2, MAX_CLIPS)
+    _in("search.trials", s.trials, 0, MAX_TRIALS)
+    _in("search.jobs", s.jobs, 1, MAX_JOBS)
+    _in("search.finalists", s.finalists, 1, MAX_FINALISTS)
+    _in("search.seed", s.seed, 0, 2**32 - 1)  # numpy seeds are 32-bit and non-negative
+    _check_names(s)
+
+
+def _check_names(s: SearchSettings) -> None:
+    """The objective, sampler, metrics and device name things that exist (imports torch)."""
+    from tfselect.devices import resolve_device
+    from tfselect.search.objectives import parse_objectives
+    from tfselect.search.study import SAMPLERS
+
+    if s.sampler not in SAMPLERS:
+        raise TfselectError(f"search.sampler: unknown sampler {s.sampler!r} "
+                            f"(use {', '.join(SAMPLERS)})")
+    objectives = parse_objectives(s.objective)
+    if s.metrics != "all":
+        from tfselect.search.run import trial_metrics
+
+        if not s.metrics:
+            raise TfselectError('search.metrics: empty (use "all" or metric names)')
+        trial_metrics(s.metrics, objectives)
+    resolve_device(s.device)
 
 
 def load_config(path: str | Path | None = None) -> StudyConfig:

@@ -136,6 +136,8 @@ def parse_objectives(text: str) -> Objectives:
                     f"objective: unknown metric {name!r} (known: {', '.join(metrics)})"
                 )
             w = float(weight) if weight else 1.0
+            if not math.isfinite(w):  # 1e999 reads as inf: every trial's value would be too
+                raise TfselectError(f"objective {part.strip()!r}: weight {weight} is not finite")
             terms.append((-w if sign == "-" else w, name))
             pos = m.end()
         if not terms:

@@ -317,9 +317,9 @@ def run_search(
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
     _quiet_interrupts(optuna.logging.get_logger("optuna"))
 
-    store = open_storage(storage)
     data_root = resolve_root(root)
     check_target(data_root, target, cfg.targets)  # the dataset's names, before any audio
+    store = open_storage(storage)  # after every check: a refusal creates no database
     clip_tag = cfg.clips.as_dict()
     if _made_before_confirmation(store, name):
         # Its clips were drawn before the confirmation split existed: it keeps racing on

@@ -15,13 +15,14 @@ marked FAIL by the next worker once it has been silent for ``grace_period`` seco
 from __future__ import annotations
 
 import random
-import re
 import time
 import warnings
 from pathlib import Path
-from urllib.parse import quote, quote_plus, unquote
+from urllib.parse import quote, unquote
 
 from tfselect.errors import TfselectError
+from tfselect.redact import redact as _redact
+from tfselect.redact import remember
 
 # Imported inside the functions that need them, so that importing this module stays light:
 # optuna.
@@ -33,11 +34,6 @@ GRACE_PERIOD_S = 180
 SQLITE_TIMEOUT_S = 600
 CONNECT_TIMEOUT_S = 10
 SCHEMA_RETRIES = 8
-
-
-# Passwords of the storage URLs opened by this process: any message printed later (the
-# driver's own text included) is scrubbed of them, in every spelling a driver might use.
-_SECRETS: set[str] = set()
 
 
 def _password(url: str) -> str | None:
@@ -57,13 +53,8 @@ def _password(url: str) -> str | None:
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (safe to print)."""
-    pw = _password(url)
-    if pw is None:
-        return url
-    scheme, rest = url.split("://", 1)
-    user = rest[: rest.rindex("@")].split(":", 1)[0]
-    return f"{scheme}://{user}:***@{rest[rest.rindex('@') + 1:]}"
+    """The URL (or any text) with every credential replaced by ``***`` (safe to print)."""
+    return _redact(url, url)
 
 
 def _encode_password(url: str) -> str:
@@ -78,26 +69,17 @@ def _encode_password(url: str) -> str:
     return f"{scheme}://{user}:{quote(unquote(pw), safe='')}@{rest[at + 1:]}"
 
 
-def _spellings(pw: str) -> set[str]:
-    plain = unquote(pw)
-    return {s for s in (pw, plain, quote(plain, safe=""), quote_plus(plain), quote(plain))
-            if s}
-
-
 def scrub(text: str, url: str | None = None) -> str:
-    """``text`` with every known storage password (and that of ``url``) replaced by ``***``."""
-    secrets = set(_SECRETS)
-    if url is not None and (pw := _password(url)):
-        secrets |= _spellings(pw)
-    for s in sorted(secrets, key=len, reverse=True):  # longest first: no partial leftovers
-        text = text.replace(s, "***")
-    return text
+    """``text`` with every credential (and any password of ``url``) replaced by ``***``."""
+    return _redact(text, url)
 
 
 def _local_path(url: str, scheme: str) -> Path:
     rest = url[len(scheme) + 3 :]  # after "scheme://"
     if not rest.startswith("/") or rest == "/":
-        raise TfselectError(f"storage {url!r}: expected {scheme}:///relative/path or ////abs/path")
+        raise TfselectError(
+            f"storage {redact(url)!r}: expected {scheme}:///relative/path or ////abs/path"
+        )
     return Path(rest[1:])
 
 
@@ -115,20 +97,22 @@ def open_storage(url: str, create: bool = True):
     from optuna.storages import RDBStorage
     from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+    if isinstance(url, str):
+        remember(url)  # before any message: every later one masks its passwords too
     if not isinstance(url, str) or "://" not in url:
         raise TfselectError(
-            f"storage {url!r}: not a URL (use sqlite:///path.db, journal:///path.log or "
-            "postgresql://user@host/db)"
+            f"storage {redact(str(url))!r}: not a URL (use sqlite:///path.db, "
+            "journal:///path.log or postgresql://user@host/db)"
         )
     scheme = url.split("://", 1)[0].lower()
     shown = redact(url)
-    if (pw := _password(url)) is not None:
-        _SECRETS.update(_spellings(pw))
+    new_file: Path | None = None  # a SQLite file this call creates: removed if it fails
     try:
         if scheme == "journal":
             path = _local_path(url, "journal")
             _must_exist(path, shown, create)
             _make_parent(path, shown)
+            _check_journal(path, shown)
             return JournalStorage(JournalFileBackend(str(path)))
         engine_kwargs: dict = {}
         if scheme == "sqlite":
@@ -142,6 +126,7 @@ def open_storage(url: str, create: bool = True):
                 )
             _must_exist(path, shown, create)
             _make_parent(path, shown)
+            new_file = None if path.exists() else path
             # sqlite3 waits this long for a lock instead of failing at once.
             engine_kwargs = {"connect_args": {"timeout": SQLITE_TIMEOUT_S}}
         if not scheme.startswith(("sqlite", "journal")):
@@ -177,10 +162,64 @@ def open_storage(url: str, create: bool = True):
                     time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
                     continue
                 raise
-    except TfselectError:
-        raise
     except Exception as exc:  # driver errors vary: OperationalError, ImportError, OSError ...
+        if new_file is not None and _disk_trouble(exc):  # no half database left behind
+            for leftover in (new_file, Path(f"{new_file}-journal"), Path(f"{new_file}-wal")):
+                leftover.unlink(missing_ok=True)
+        if isinstance(exc, TfselectError):
+            raise
         raise TfselectError(f"cannot open storage {shown}: {_first_line(exc, url)}") from None
+
+
+def _check_journal(path: Path, shown: str) -> None:
+    """Check every record is JSON, and drop a last record whose write was cut short.
+
+    A full disk or a kill mid-write leaves the file without its final newline; the next
+    append would glue a new record onto that half and spoil both, so the half is cut off,
+    under the journal's own lock (appends take it too: none is in progress). A record that
+    is not JSON anywhere else is a foreign or damaged file: one line naming the line.
+
+    Raises:
+        TfselectError: the file is not a journal (not UTF-8 JSON lines), or cannot be read.
+    """
+    import json
+
+    from optuna.storages.journal import JournalFileSymlinkLock
+    from optuna.storages.journal._file import get_lock_file
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    try:
+        with open(path, "rb") as fh:
+            number = 0
+            for number, line in enumerate(fh, start=1):
+                if not line.endswith(b"\n") and line.startswith(b'{"op_code":'):
+                    break  # the last record, cut short: dropped below
+                try:
+                    record = json.loads(line)
+                except ValueError:  # JSONDecodeError, UnicodeDecodeError
+                    record = None
+                if not isinstance(record, dict) or "op_code" not in record:
+                    raise TfselectError(
+                        f"storage {shown}: line {number} of {path} is not a journal record "
+                        "(a foreign or damaged file)"
+                    )
+            else:
+                return
+        with get_lock_file(JournalFileSymlinkLock(str(path))), open(path, "rb+") as fh:
+            data = fh.read()  # again, under the lock: what a writer may have added since
+            if not data.endswith(b"\n"):
+                fh.truncate(data.rfind(b"\n") + 1)
+    except OSError as exc:
+        raise TfselectError(f"storage {shown}: cannot read {path}: {exc.strerror}") from None
+
+
+def _disk_trouble(exc: BaseException) -> bool:
+    """A full disk, size limit or I/O error: what leaves a half-made SQLite file (and no
+    other worker's: a schema race or a bad URL never removes a file)."""
+    from tfselect.diskerrors import disk_words
+
+    return disk_words(exc) is not None or "disk i/o error" in str(exc).lower()
 
 
 def _must_exist(path: Path, shown: str, create: bool) -> None:
@@ -207,6 +246,4 @@ def _schema_race(exc: BaseException) -> bool:
 
 def _first_line(exc: BaseException, url: str | None = None) -> str:
     text = scrub(str(getattr(exc, "orig", None) or exc).strip(), url)
-    line = text.splitlines()[0] if text else type(exc).__name__
-    # any other URL with a password inside the driver's text (greedy: up to its last '@')
-    return re.sub(r"(\w[\w+.-]*://[^\s:/@]*:)\S*@", r"\1***@", line)[:300]
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

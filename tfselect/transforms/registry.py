@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+from tfselect.memlimit import check_bytes
+
+from .filterbank import estimated_bytes
 from .spec import TransformSpec
 
 if TYPE_CHECKING:
@@ -31,10 +34,14 @@ def build(spec: TransformSpec | str, sample_rate: int = 44100) -> Transform:
     """Build the transform described by ``spec`` for signals sampled at ``sample_rate`` Hz.
 
     Validates the sample-rate dependent parts first (fmax <= Nyquist, slice length), so a
-    bad spec raises :class:`tfselect.errors.SpecError` before anything is computed.
+    bad spec raises :class:`tfselect.errors.SpecError` before anything is computed; a
+    sliCQT whose tables would exceed the memory limit (:mod:`tfselect.memlimit`) raises
+    :class:`tfselect.errors.TfselectError` naming the size, before any is allocated.
     Filterbanks are cached per (spec, sample rate): building the same spec twice is cheap.
     """
     spec = TransformSpec.parse(spec)
     spec.validate(sample_rate)
+    if spec.kind == "slicqt":
+        check_bytes(f"transform {spec}", estimated_bytes(spec.resolved(sample_rate), sample_rate))
     module, name = CLASSES[spec.kind]  # parse() rejects unknown kinds
     return getattr(importlib.import_module(module), name)(spec, sample_rate)
