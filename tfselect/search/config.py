@@ -21,8 +21,9 @@ from typing import Any
 
 from tfselect.audio.targets import TargetMap
 from tfselect.errors import TfselectError
-from tfselect.search.objectives import DEFAULT_OBJECTIVE
+from tfselect.search.objectives import DEFAULT_OBJECTIVE, parse_objectives, trial_metrics
 from tfselect.search.space import SearchSpace
+from tfselect.search.study import SAMPLERS
 from tfselect.tomlfile import read_toml
 
 SPLITS = ("train+valid", "train", "valid", "test")
@@ -217,17 +218,13 @@ def _validate(cfg: StudyConfig) -> None:
 
 def _check_names(s: SearchSettings) -> None:
     """The objective, sampler, metrics and device name things that exist (imports torch)."""
-    from tfselect.devices import resolve_device
-    from tfselect.search.objectives import parse_objectives
-    from tfselect.search.study import SAMPLERS
+    from tfselect.devices import resolve_device  # torch: only when a config is checked
 
     if s.sampler not in SAMPLERS:
         raise TfselectError(f"search.sampler: unknown sampler {s.sampler!r} "
                             f"(use {', '.join(SAMPLERS)})")
     objectives = parse_objectives(s.objective)
     if s.metrics != "all":
-        from tfselect.search.run import trial_metrics
-
         if not s.metrics:
             raise TfselectError('search.metrics: empty (use "all" or metric names)')
         trial_metrics(s.metrics, objectives)

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tfselect.errors import TfselectError
-from tfselect.metrics import DIRECTIONS, METRICS
+from tfselect.metrics import DIRECTIONS, METRICS, resolve_metrics
 
 DEFAULT_OBJECTIVE = "mpi"
 
@@ -154,3 +154,11 @@ def parse_objectives(text: str) -> Objectives:
 
 def _flip(direction: str) -> str:
     return "minimize" if direction == "maximize" else "maximize"
+
+
+def trial_metrics(requested: Sequence[str] | str, objectives: Objectives) -> tuple[str, ...]:
+    """Metric names each trial computes: the objectives' ones, then the requested ones
+    (``"all"`` or metric and group names, expanded by :func:`tfselect.metrics.resolve_metrics`,
+    the one owner of those names), without repeats."""
+    names = resolve_metrics(None if requested == "all" else list(requested)) if requested else ()
+    return tuple(dict.fromkeys((*objectives.metrics, *names)))

@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,10 +38,9 @@ from tfselect import interrupts
 from tfselect.audio.dataset import resolve_root
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, TfselectError
-from tfselect.metrics import resolve_metrics
 from tfselect.search import stale
 from tfselect.search.config import StudyConfig
-from tfselect.search.objectives import Objectives, parse_objectives
+from tfselect.search.objectives import Objectives, parse_objectives, trial_metrics
 from tfselect.search.ranking import best_trial, complete_trials, direction_sign
 from tfselect.search.storage import open_storage
 from tfselect.search.study import (
@@ -86,15 +85,6 @@ MAX_REPEATS = 100
 def default_study_name(target: str) -> str:
     """Study name used when ``--study`` is not given: one study per target."""
     return target
-
-
-def trial_metrics(requested: Sequence[str] | str, objectives: Objectives) -> tuple[str, ...]:
-    """Metric names each trial computes: the objectives' ones, then the requested ones
-    (``"all"`` or metric and group names, expanded by :func:`tfselect.metrics.resolve_metrics`,
-    the one owner of those names), without repeats."""
-
-    names = resolve_metrics(None if requested == "all" else list(requested)) if requested else ()
-    return tuple(dict.fromkeys((*objectives.metrics, *names)))
 
 
 class CtrlC:
