@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+import tfselect.report.best as choosing  # called through the module: a stand-in can replace it
 from tfselect.checks import check_ranges, check_seed
-from tfselect.report.best import Choice, best_choice
+from tfselect.report.best import Choice
 from tfselect.search.config import load_config
 from tfselect.search.run import SearchResult, default_study_name, run_search
 from tfselect.search.stale import fail_stale_in
@@ -75,7 +76,8 @@ def search(
         root=Path(root) if root is not None else None, trials=trials, until=until,
         timeout=timeout, progress=progress, verbose=verbose,
     )  # fmt: skip
-    choice = None if result.best_spec is None else best_choice(storage, target, result.study)
+    choice = None if result.best_spec is None else choosing.best_choice(storage, target,
+                                                                         result.study)
     return Search(result, choice)
 
 
@@ -105,7 +107,7 @@ def best(
     reference, else that reference) or ``best``. ``Choice.spec`` is the answer;
     ``Choice.sentence()`` says why.
     """
-    return best_choice(storage, target, study, select)
+    return choosing.best_choice(storage, target, study, select)
 
 
 def default_config() -> str:
