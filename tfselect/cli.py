@@ -1072,6 +1072,8 @@ def _print_best(path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from tfselect.report.best import row_verdict
+
     if not path.is_file():
         return
     df = pd.read_csv(path)
@@ -1085,7 +1087,7 @@ def _print_best(path: Path) -> None:
         stats = ["", "", "", ""]
         if has_stats and pd.notna(row.diff):
             stats = [f"{row.diff:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]",
-                     f"{row.p_value:.2g}", _units(row), str(row.verdict)]  # fmt: skip
+                     f"{row.p_value:.2g}", _units(row), row_verdict(row)]  # fmt: skip
         elif has_stats and isinstance(row.verdict, str):
             stats[3] = row.verdict
         mark = "*" if has_stats and bool(row.selected) else ""
@@ -1107,12 +1109,10 @@ def _units(row) -> str:
 
 
 def best_columns(df) -> list[str]:
-    """The columns of best.csv worth a table: all but the per-metric and bookkeeping ones
-    (whatever else a report writes, e.g. a verdict, is shown)."""
-    from tfselect.metrics import METRICS
+    """The columns of best.csv worth a table (:func:`tfselect.report.best.table_columns`)."""
+    from tfselect.report.best import table_columns
 
-    skip = {*METRICS, "study", "number", "n_complete", "n_clips", "n_skipped"}
-    return [c for c in df.columns if c not in skip]
+    return table_columns(df.columns)
 
 
 @app.command("config")
