@@ -782,3 +782,30 @@ def test_best_csv_tests_tracks_when_the_study_stored_its_pool(tmp_path):
     assert (c.spec, c.verdict, c.n_tracks, c.n_paired) == (
         "stft:n_fft=4096,hop=512", "better", None, 30)
     assert f"p={c.p_value:.2g} over 30 clips)" in c.sentence()
+
+
+def test_studies_of_one_target_on_two_corpora_are_not_compared(tmp_path):
+    """best.csv and `tfselect best` refuse to pick a target's transform among studies made
+    on different dataset roots (one line naming both); one root, or one named study, is fine."""
+    import dataclasses
+
+    from tfselect.report.best import best_choice
+    from tfselect.report.selection import best_frame
+    from tfselect.search.study import TAG, read_tags
+
+    url = f"sqlite:///{tmp_path}/roots.db"
+    studies = []
+    for name, root in (("demo-vocals", "/data/demo"), ("vocals", "/cache/demo-2"),
+                       ("vocals-old", "")):  # fmt: skip
+        st = _add_study(name, "vocals", "mpi", "maximize",
+                        [("stft:n_fft=1024,hop=256", [1.0, 2.0], None)], url)  # fmt: skip
+        st.set_user_attr(TAG, dataclasses.replace(read_tags(st), root=root).as_dict())
+        studies.append(st)
+    with pytest.raises(TfselectError, match=r"^target 'vocals': study 'demo-vocals' searched "
+                       r"/data/demo but 'vocals' searched /cache/demo-2; name the studies"):
+        best_frame(studies)
+    with pytest.raises(TfselectError, match="name the studies of one corpus with --study"):
+        best_choice(url, "vocals")
+    # A study that recorded no root is not checked; one named study is one corpus.
+    assert len(best_frame([studies[0], studies[2]])) == 1
+    assert best_choice(url, "vocals", "vocals").study == "vocals"

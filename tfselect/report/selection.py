@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from tfselect.errors import TfselectError
 from tfselect.report.columns import COUNT_COLUMNS, trial_metrics
 from tfselect.report.paired import paired, paired_by_track
 from tfselect.report.tables import ordered_metrics, report_order
@@ -76,6 +77,28 @@ def compare_trials(
     return {**race, "stage": "race", "race_diff": race["diff"]}
 
 
+def check_one_root(studies: Sequence) -> None:
+    """Refuse to choose a target's transform among studies made on different corpora: their
+    values are on other clips, so comparing them says nothing (studies that recorded no
+    root are not checked).
+
+    Raises:
+        TfselectError: one line naming the target, two studies and their roots.
+    """
+    seen: dict[str, tuple[str, str]] = {}
+    for st in studies:
+        tags = read_tags(st)
+        if tags is None or not tags.root:
+            continue
+        first = seen.setdefault(tags.target, (st.study_name, tags.root))
+        if first[1] != tags.root:
+            raise TfselectError(
+                f"target {tags.target!r}: study {first[0]!r} searched {first[1]} but "
+                f"{st.study_name!r} searched {tags.root}; name the studies of one corpus "
+                "with --study"
+            )
+
+
 def from_reference(stats: Mapping) -> dict:
     """The statistics of the best against a reference (:func:`compare_trials`), turned
     round to read from the reference's row: ``versus`` "best", ``diff``, its interval and
@@ -114,6 +137,7 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
     and the objective's metrics), n_metric_clips (the clips behind the other metrics), then
     one column per metric, its mean over clips (``mpi_mean``, ...; as trials.csv).
     """
+    check_one_root(studies)
     chosen: dict[tuple[str, str], tuple] = {}
     order: list[tuple[str, str]] = []
     for st in report_order(studies):
