@@ -493,7 +493,9 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
         for k in ("coef_learned", "coef_baseline", "wave_learned", "wave_baseline"):
             row[f"valid_{k}_db"] = float(np.median([r[k] for r in rows])) if rows else math.nan
         state["curve"].append(row)
-        log.info("after %.1f min: %s", row["minutes"], row)
+        log.info("after %.1f min: %s", row["minutes"], ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+            if k != "minutes"))
         save()
         save_model(net, out / MODEL, {"curve": state["curve"]})
         import pandas as pd
@@ -503,8 +505,11 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
 
     from tqdm import tqdm
 
+    # Seconds of data gathered, shown whole (tqdm would print the float sums as they are).
     bar = tqdm(total=round(budget), initial=min(round(state["seconds"]), round(budget)),
-               unit="s", desc="de-overlap", disable=not progress, leave=False)
+               unit="s", desc="de-overlap", disable=not progress, leave=False,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+                          "[{elapsed}<{remaining}{postfix}]")
     last_save, fresh = time.perf_counter(), False
     # solves are spaced geometrically (2x the time trained at the last one, at least
     # solve_seconds): a curve from the first minute on, and most of the time spent on data
