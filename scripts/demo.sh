@@ -87,7 +87,7 @@ for baseline in $BASELINES; do
     models+=("$MODEL-$baseline")
 done
 for model in "${models[@]}"; do
-    run evaluate --model "$model" "${root[@]}"
+    run evaluate --model "$model" "${root[@]}" "${quiet[@]}"
 done
 
 mixture=$(find "$DEMO_ROOT/test" -name mixture.wav | sort | head -n 1)

@@ -776,6 +776,7 @@ def evaluate(
         Path | None, typer.Option("--out", help="Output folder (default MODEL/eval-SUBSET).")
     ] = None,
     device: DeviceOpt = "cpu",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Score a trained demixer with museval (BSSEval v4) on a subset.
 
@@ -792,7 +793,7 @@ def evaluate(
     if out is not None:
         _check_out_folder(out)
     medians = evaluate_model(model, root, subset, tracks, jobs, wiener, device, duration, out,
-                             wiener_iterations=wiener_iterations)
+                             progress=not quiet, wiener_iterations=wiener_iterations)
     typer.echo(medians.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
