@@ -101,7 +101,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tfselect.cli import best_columns
+from tfselect.report.best import table_columns
 
 best_csv, stems, models = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
 pd.set_option("display.width", 200)
@@ -113,7 +113,7 @@ print(f"\n== best transform per target ({best_csv}; train-best used these)")
 pick = best["selected"].astype(bool) if "selected" in best else best["candidate"] == "best"
 rows = best[pick].drop_duplicates("target")
 # best.csv's own columns (a verdict too, where the report writes one), not the metrics.
-cols = [c for c in best_columns(best) if c != "candidate"]
+cols = [c for c in table_columns(best.columns) if c != "candidate"]
 # p-values keep two significant digits and counts print as integers (empty when unknown).
 formats = {"p_value": lambda v: "" if pd.isna(v) else f"{v:.2g}",
            **{c: (lambda v: "" if pd.isna(v) else f"{int(v)}")
