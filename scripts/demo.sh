@@ -118,7 +118,7 @@ cols = [c for c in table_columns(best.columns) if c != "candidate"]
 formats = {"p_value": lambda v: "" if pd.isna(v) else f"{v:.2g}",
            **{c: (lambda v: "" if pd.isna(v) else f"{int(v)}")
               for c in ("n_tracks", "n_paired", "n_clips", "n_complete")}}
-print(rows[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}",
+print(rows[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="",
                            formatters={c: f for c, f in formats.items() if c in cols}))
 print("\n== median SDR on the demo test tracks, dB (museval BSSEval v4)")
 table = {}

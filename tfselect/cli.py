@@ -1094,7 +1094,7 @@ def _print_best(path: Path) -> None:
         mark = "*" if has_stats and bool(row.selected) else ""
         table.add_row(row.target, row.objective, row.candidate + mark, row.spec,
                       f"{row.value:.2f}", *stats)  # fmt: skip
-    Console(width=172).print(table)
+    Console(width=190).print(table)
 
 
 def _units(row) -> str:
