@@ -507,3 +507,24 @@ def test_the_objective_can_follow_a_wiener_demixer(tmp_path, demo_root, small_co
     st, _ = _trials(url, "vocals")
     assert r.complete == 2 and asked and all(w == (oracle,) for w in asked)
     assert best_trial(st).values == [7.0] and read_tags(st).objective == oracle
+
+
+def test_verbose_search_says_each_trial_in_specs_not_parameter_names(tmp_path, demo_root,
+                                                                      small_config, capsys):
+    """-v: one line per trial, above the bar, with its spec and value; none of Optuna's
+    lines with internal parameter names (kind, stft_n_fft, ...)."""
+    from dataclasses import replace
+
+    space = replace(small_config.space, scales=(), stft_n_fft=(1024, 2048),
+                    stft_n_fft_step=1024, stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
+    syn = Synthetic({"stft:n_fft=1024,hop=256": 1.0, "stft:n_fft=2048,hop=512": 2.0,
+                     **{s: 0.0 for s in REFERENCES.values()}}, n=1)  # fmt: skip
+    run_search("vocals", storage=f"sqlite:///{tmp_path}/v.db", study="v",
+               config=replace(small_config, space=space), root=demo_root, trials=3,
+               progress=False, verbose=1, scorer=syn)  # fmt: skip
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("trial ")]
+    assert len(lines) >= 3, err
+    ref = REFERENCES["stft"]  # queued first; one clip: its value is that clip's
+    assert lines[0] == f"trial 0 complete: mpi={syn.effect[0] + syn.noise[ref][0]:.3f} {ref}"
+    assert "parameters" not in err and "stft_n_fft" not in err

@@ -778,6 +778,7 @@ def evaluate(
         Path | None, typer.Option("--out", help="Output folder (default MODEL/eval-SUBSET).")
     ] = None,
     device: DeviceOpt = "cpu",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Score a trained demixer with museval (BSSEval v4) on a subset.
 
@@ -794,7 +795,7 @@ def evaluate(
     if out is not None:
         _check_out_folder(out)
     medians = evaluate_model(model, root, subset, tracks, jobs, wiener, device, duration, out,
-                             wiener_iterations=wiener_iterations)
+                             progress=not quiet, wiener_iterations=wiener_iterations)
     typer.echo(medians.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
@@ -1074,6 +1075,8 @@ def _print_best(path: Path) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from tfselect.report.best import row_verdict
+
     if not path.is_file():
         return
     df = pd.read_csv(path)
@@ -1087,13 +1090,13 @@ def _print_best(path: Path) -> None:
         stats = ["", "", "", ""]
         if has_stats and pd.notna(row.diff):
             stats = [f"{row.diff:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]",
-                     f"{row.p_value:.2g}", _units(row), str(row.verdict)]  # fmt: skip
+                     f"{row.p_value:.2g}", _units(row), row_verdict(row)]  # fmt: skip
         elif has_stats and isinstance(row.verdict, str):
             stats[3] = row.verdict
         mark = "*" if has_stats and bool(row.selected) else ""
         table.add_row(row.target, row.objective, row.candidate + mark, row.spec,
                       f"{row.value:.2f}", *stats)  # fmt: skip
-    Console(width=172).print(table)
+    Console(width=190).print(table)
 
 
 def _units(row) -> str:
@@ -1109,12 +1112,10 @@ def _units(row) -> str:
 
 
 def best_columns(df) -> list[str]:
-    """The columns of best.csv worth a table: all but the per-metric and bookkeeping ones
-    (whatever else a report writes, e.g. a verdict, is shown)."""
-    from tfselect.metrics import METRICS
+    """The columns of best.csv worth a table (:func:`tfselect.report.best.table_columns`)."""
+    from tfselect.report.best import table_columns
 
-    skip = {*METRICS, "study", "number", "n_complete", "n_clips", "n_skipped"}
-    return [c for c in df.columns if c not in skip]
+    return table_columns(df.columns)
 
 
 @app.command("config")

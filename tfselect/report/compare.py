@@ -125,6 +125,7 @@ def oracle_gains(best_csv: Path, configs: dict[str, dict[str, str]], baseline: s
     objective, the per-metric columns for the others). A pair is left out unless best.csv
     scores both transforms for that target; matrix forms count as their ragged original.
     """
+    from tfselect.report.columns import find
     from tfselect.transforms import TransformSpec
 
     def key(spec: str) -> str:  # the transform searched, whatever form it was trained in
@@ -147,7 +148,8 @@ def oracle_gains(best_csv: Path, configs: dict[str, dict[str, str]], baseline: s
                 continue
             gains = {}
             for o in oracles:
-                col = "value" if o == first[target] else o
+                # the mean over clips (best.csv's <oracle>_mean; a plain name in older files)
+                col = "value" if o == first[target] else (find(rows.columns, o) or o)
                 if col in rows and np.isfinite(mine[col].iloc[0]) and np.isfinite(
                         base[col].iloc[0]):
                     gains[o] = float(mine[col].iloc[0] - base[col].iloc[0])

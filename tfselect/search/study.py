@@ -34,10 +34,13 @@ REFERENCES: dict[str, str] = {
     "stft": "stft:n_fft=4096,hop=1024",
     "xumx-slicq": "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050",
 }
+# The trial attribute naming the aggregate of its stored metrics over clips ("mean"; absent
+# in studies written when trials stored medians).
+AGGREGATE_ATTR = "aggregate"
 # User attrs of a trial that are not metrics.
 RESERVED_ATTRS = (
     "spec", "fail_reason", "reused_from", "reference", "reference_params", "clips",
-    "clip_values", "n_metric_clips", "reference_ticket", *stale.ATTRS,
+    "clip_values", "n_metric_clips", "reference_ticket", AGGREGATE_ATTR, *stale.ATTRS,
 )  # fmt: skip
 CONFIRM_PREFIX = "confirm:"  # study user attr prefix: per-clip values on the held-out tracks
 

@@ -6,7 +6,8 @@ candidate clip by clip, in its own shuffled order, and reports each clip's objec
 to Optuna (``trial.report(value, step=clip_id)``); with the Wilcoxon pruner Optuna stops
 the candidate as soon as it is significantly worse than the best so far on the clips both
 saw. A completed candidate has seen every clip; its value is the mean over clips (the
-quantity the Wilcoxon pruner compares). References are never stopped early: the paired
+quantity the Wilcoxon pruner compares), and so is every metric it stores (``aggregate`` =
+"mean"; studies written before stored medians). References are never stopped early: the paired
 statistics of ``best.csv`` compare against all their clips.
 
 Cost: the objective's metrics are computed on every clip a candidate sees; every other
@@ -31,6 +32,7 @@ from tfselect.search.config import ClipConfig
 from tfselect.search.objectives import Objectives
 from tfselect.search.space import SearchSpace, check_slice_length
 from tfselect.search.study import (
+    AGGREGATE_ATTR,
     REFERENCES,
     duplicate_reference,
     earlier_result,
@@ -288,9 +290,11 @@ class TrialObjective:
     def _store(self, trial, rows, values, order) -> None:
         seen = [cid for cid in order if cid in rows]
         for name in self.metrics:
-            v = _median([r[name] for r in rows.values() if name in r])
+            # The mean over clips, as the value: one aggregate per quantity in every report.
+            v = _mean([r[name] for r in rows.values() if name in r])
             # JSON has no NaN/inf portable across storages: store None for undefined values.
             trial.set_user_attr(name, v if math.isfinite(v) else None)
+        trial.set_user_attr(AGGREGATE_ATTR, "mean")  # studies before it stored medians
         trial.set_user_attr("n_clips", len(seen))
         trial.set_user_attr("n_metric_clips", sum(c in self.metric_ids for c in seen))
         trial.set_user_attr("clips", seen)
@@ -355,11 +359,6 @@ def _finite(values: Sequence[float]) -> np.ndarray:
 def _mean(values: Sequence[float]) -> float:
     a = _finite(values)
     return float(a.mean()) if a.size else math.nan
-
-
-def _median(values: Sequence[float]) -> float:
-    a = _finite(values)
-    return float(np.median(a)) if a.size else math.nan
 
 
 def _one_line(exc: BaseException) -> str:
