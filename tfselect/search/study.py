@@ -269,8 +269,18 @@ def load_study(storage, name: str):
     return optuna.load_study(study_name=name, storage=storage)
 
 
-def tagged_studies(storage, names: list[str] | None = None, target: str | None = None) -> list:
-    """Studies made by tfselect (all, or the named ones), optionally for one target only."""
+def is_survey(tags: StudyTags) -> bool:
+    """Whether a study is a survey (``tfselect survey``: a fixed design, no search)."""
+    return "survey" in tags.clips
+
+
+def tagged_studies(
+    storage, names: list[str] | None = None, target: str | None = None, surveys: bool = False
+) -> list:
+    """Studies made by tfselect (all, or the named ones), optionally for one target only.
+
+    Without names, only searches (``surveys=False``: a survey's best is no search result,
+    and best.csv must not pick it) or only surveys (``surveys=True``)."""
     import optuna
 
     summaries = storage.get_all_studies()
@@ -288,6 +298,8 @@ def tagged_studies(storage, names: list[str] | None = None, target: str | None =
         if tags is None:
             if names:
                 raise TfselectError(f"study {st.study_name!r} was not created by tfselect")
+            continue
+        if not names and is_survey(tags) != surveys:
             continue
         if target is None or tags.target == target:
             out.append(st)
