@@ -918,6 +918,11 @@ def search(
         typer.Option("--device", metavar="DEVICE", show_default="config: cpu",
                      help="torch device: auto (CUDA when present), cpu, cuda, cuda:1, ..."),
     ] = None,
+    screen: Annotated[
+        int | None,
+        typer.Option("--screen", metavar="K", show_default="config: 0 (off)",
+                     help="Screen K proposals with a cheap metric; race the best."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     fail_stale: Annotated[
         bool,
@@ -958,6 +963,7 @@ def search(
     cfg = load_config(config).override(
         objective=objective, sampler=sampler, pruner=pruner, metrics=metric_list, seed=seed,
         device=device, jobs=jobs, n_clips=clips, seconds=seconds, max_tracks=max_tracks,
+        screen=screen,
     )  # fmt: skip
     result = run_search(
         target, storage=storage, study=study, config=cfg, root=root, trials=trials,

@@ -77,6 +77,11 @@ class SearchSettings:
         seed: seed of the clip sampling and of the sampler.
         device: torch device of the scoring.
         jobs: trials run in parallel threads by this process.
+        screen: 0 (off) or K >= 2: each trial draws K proposals, scores them with
+            ``screen_by`` on ``screen_clips`` clips, and races only the most promising
+            (the others are recorded PRUNED, "screened out").
+        screen_by: the metric that screens (its own direction decides "promising").
+        screen_clips: clips each proposal is screened on (the first of the metric subset).
     """
 
     objective: str = DEFAULT_OBJECTIVE
@@ -89,6 +94,9 @@ class SearchSettings:
     seed: int = 0
     device: str = "cpu"
     jobs: int = 1
+    screen: int = 0
+    screen_by: str = "hoyer"
+    screen_clips: int = 2
 
 
 @dataclass(frozen=True)
@@ -177,6 +185,15 @@ def _validate(cfg: StudyConfig) -> None:
         raise TfselectError(f"search.race_min_clips: must be >= 2, got {s.race_min_clips}")
     if s.trials < 0:
         raise TfselectError(f"search.trials: must be >= 0, got {s.trials}")
+    if s.screen < 0 or s.screen == 1:
+        raise TfselectError(f"search.screen: must be 0 (off) or >= 2, got {s.screen}")
+    if s.screen_clips < 1:
+        raise TfselectError(f"search.screen_clips: must be >= 1, got {s.screen_clips}")
+    if s.screen:
+        from tfselect.metrics import METRICS
+
+        if s.screen_by not in METRICS:
+            raise TfselectError(f"search.screen_by: unknown metric {s.screen_by!r}")
     if s.jobs < 1:
         raise TfselectError(f"search.jobs: must be >= 1, got {s.jobs}")
     if not 0 <= s.seed < 2**32:  # numpy seeds are 32-bit and non-negative

@@ -33,7 +33,8 @@ REFERENCES: dict[str, str] = {
 # User attrs of a trial that are not metrics.
 RESERVED_ATTRS = (
     "spec", "fail_reason", "reused_from", "reference", "reference_params", "clips",
-    "clip_values", "n_metric_clips", *stale.ATTRS,
+    "clip_values", "n_metric_clips", "screen_score", "clip_metrics", "design", "design_spec",
+    *stale.ATTRS,
 )  # fmt: skip
 
 
