@@ -197,5 +197,9 @@ def test_survey_refuses_bad_input_in_one_line(tmp_path):
     one_line_error(res, "--candidates")
     res = runner.invoke(app, ["survey", "--storage", f"sqlite:///{tmp_path}/none.db",
                               "--out", str(tmp_path / "r")])  # fmt: skip
-    one_line_error(res)
-    assert not (tmp_path / "r" / "survey.csv").exists()
+    one_line_error(res, "no such file", "tfselect survey")
+    assert not (tmp_path / "r").exists()  # nothing left behind
+    (tmp_path / "f").write_text("x")
+    res = runner.invoke(app, ["survey", "--target", "vocals", "--out", str(tmp_path / "f"),
+                              "--storage", f"sqlite:///{tmp_path}/s.db"])  # fmt: skip
+    one_line_error(res, "is a file")

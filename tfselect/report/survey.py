@@ -360,10 +360,10 @@ def survey_report(studies: Sequence, out: Path, n_boot: int = N_BOOT, seed: int 
     from tfselect.errors import TfselectError
 
     out = Path(out)
-    check_out_dir(out)
     df = survey_frame(studies)
     if df.empty:
         raise TfselectError("the survey holds no complete candidate yet: nothing to report")
+    check_out_dir(out)
     rep = SurveyReport(out, survey=df)
     rep.predictors = predictors_frame(df, n_boot, seed)
     rep.ridge = ridge_frame(df, n_boot, seed)
@@ -413,7 +413,6 @@ def run_and_report(
     Raises:
         TfselectError: as :func:`tfselect.search.survey.run_survey`; no survey to report.
     """
-    from tfselect.atomic import check_out_dir
     from tfselect.errors import TfselectError
     from tfselect.search.storage import open_storage
     from tfselect.search.study import tagged_studies
@@ -421,13 +420,33 @@ def run_and_report(
 
     if n_boot < 0:
         raise TfselectError(f"--bootstrap must be >= 0, got {n_boot}")
-    check_out_dir(Path(out))  # before hours of scoring
+    _precheck_out(Path(out))  # before hours of scoring, without creating anything yet
     result = None
     if target is not None:
         result = run_survey(target, storage=storage, study=study, config=config, root=root,
                             candidates=candidates, progress=progress)  # fmt: skip
-    store = open_storage(storage, create=False)
+    try:
+        store = open_storage(storage, create=False)
+    except TfselectError as exc:  # its advice names search; here a survey is missing
+        raise TfselectError(str(exc).replace("`tfselect search`", "`tfselect survey --target "
+                                             "T`")) from None
     studies = tagged_studies(store, names=[study] if study else None, surveys=True)
     if not studies:
         raise TfselectError("no survey in the storage (run `tfselect survey --target T` first)")
     return result, survey_report(studies, Path(out), n_boot, with_plots=with_plots)
+
+
+def _precheck_out(out: Path) -> None:
+    """TfselectError when ``out`` is a file or its nearest existing folder is not writable;
+    creates nothing (a refused command leaves nothing behind)."""
+    import os
+
+    from tfselect.errors import TfselectError
+
+    if out.exists() and not out.is_dir():
+        raise TfselectError(f"--out {out} is a file, not a folder")
+    here = out
+    while not here.exists():
+        here = here.parent
+    if not here.is_dir() or not os.access(here, os.W_OK | os.X_OK):
+        raise TfselectError(f"--out {out}: cannot write in {here}")
