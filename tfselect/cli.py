@@ -70,8 +70,8 @@ class _OneLineErrors(TyperGroup):
 
 
 # The order a user meets the commands in; `tfselect --help` lists them so.
-WORKFLOW = ("demo-data", "targets", "score", "search", "report", "best", "verify", "train-best",
-            "evaluate", "separate", "compare", "deoverlap", "config")  # fmt: skip
+WORKFLOW = ("demo-data", "targets", "score", "search", "survey", "report", "best", "verify",
+            "train-best", "evaluate", "separate", "compare", "deoverlap", "config")  # fmt: skip
 # Metavars for options that name none: a word, never a Python type name.
 _METAVARS = {"int": "INT", "float": "FLOAT", "str": "TEXT", "path": "PATH"}
 
@@ -921,6 +921,11 @@ def search(
         typer.Option("--device", metavar="DEVICE", show_default="config: cpu",
                      help="torch device: auto (CUDA when present), cpu, cuda, cuda:1, ..."),
     ] = None,
+    screen: Annotated[
+        int | None,
+        typer.Option("--screen", metavar="K", show_default="config: 0 (off)",
+                     help="Screen K proposals with a cheap metric; race the best."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     fail_stale: Annotated[
         bool,
@@ -961,6 +966,7 @@ def search(
     cfg = load_config(config).override(
         objective=objective, sampler=sampler, pruner=pruner, metrics=metric_list, seed=seed,
         device=device, jobs=jobs, n_clips=clips, seconds=seconds, max_tracks=max_tracks,
+        screen=screen,
     )  # fmt: skip
     result = run_search(
         target, storage=storage, study=study, config=cfg, root=root, trials=trials,
@@ -989,6 +995,71 @@ def _search_summary(result, storage: str, target: str) -> str:
 
     choice = best_choice(storage, target, result.study)
     return f"{run}\n{held}\n{choice.sentence()}; selected: {choice.spec}"
+
+
+@app.command("survey")
+@user_errors
+def survey_cmd(
+    target: Annotated[
+        str | None,
+        typer.Option("--target", metavar="TARGET",
+                     help="Target to survey (omit it to only rewrite the report)."),
+    ] = None,
+    candidates: Annotated[
+        int, typer.Option("--candidates", metavar="N", help="Sobol design points.")
+    ] = 64,
+    storage: StorageOpt = DEFAULT_STORAGE,
+    study: Annotated[
+        str | None,
+        typer.Option("--study", metavar="NAME", show_default="survey-TARGET",
+                     help="Survey study name."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", metavar="TOML", help="Study configuration (space, clips)."),
+    ] = None,
+    root: RootOpt = None,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Report folder.")
+    ] = Path("reports/survey"),
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples of the intervals.")
+    ] = 1000,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG figures.")] = True,
+    seed: Annotated[
+        int | None, typer.Option("--seed", show_default="config: 0", help="Random seed.")
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", show_default="config: 1", help="Parallel trials (threads)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Survey the space: do the cheap metrics predict the oracles?
+
+    Scores --candidates points of a Sobol design over the search space (and both
+    references) on every clip of the pool with every metric, no racing, in a study of its
+    own (resumable, parallel like a search). Then writes to --out: survey.csv,
+    survey_predictors.csv (each metric's Spearman with each oracle, partial given bins and
+    redundancy, gain over the best trivial predictor, intervals resampling tracks and
+    candidates), survey_ridge.csv (a leave-one-family-out ridge combination) and plots.
+    """
+    from tfselect.report.survey import run_and_report, summary_lines
+    from tfselect.search.config import load_config
+
+    _check_range("--candidates", candidates, 1, 100_000)
+    _check_range("--jobs", jobs, 1, 1024)
+    cfg = load_config(config).override(seed=seed, jobs=jobs)
+    result, rep = run_and_report(
+        target, storage=storage, study=study, config=cfg, root=root, candidates=candidates,
+        out=out, n_boot=bootstrap, with_plots=plots, progress=not quiet,
+    )  # fmt: skip
+    if result is not None:
+        typer.echo(f"survey {result.study}: {result.complete} of {result.points} candidates "
+                   f"scored ({result.ran} in this run)")
+    for line in summary_lines(rep.predictors, rep.ridge):
+        typer.echo(line)
+    typer.echo(f"report in {out}: {', '.join(Path(f).name for f in rep.files)}")
 
 
 @app.command("report")

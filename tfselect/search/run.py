@@ -352,7 +352,8 @@ def run_search(
     objective = TrialObjective(
         cfg.space, objectives, target, pool, metrics, cfg.search.device, scorer,
         race=cfg.search.pruner != "none", seed=cfg.search.seed,
-        metric_clips=cfg.clips.metric_clips,
+        metric_clips=cfg.clips.metric_clips, screen=cfg.search.screen,
+        screen_by=cfg.search.screen_by, screen_clips=cfg.search.screen_clips,
     )  # fmt: skip
     ctrl_c = CtrlC(st)
     if ctrl_c.install():  # whatever --jobs: the handler never raises in a waiting main thread
