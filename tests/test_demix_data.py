@@ -1,0 +1,104 @@
+"""The demixer's training data against definitions written here: the ``residual`` source is
+the float64 mixture minus the targets, and examples with a residual add up to a mixture.
+
+The corpus is generic stem folders with a shipped mixture that holds more than its stems
+(an extra stem no target names, plus noise), written as float32 WAV (read back exactly).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from tfselect.audio.dataset import discover
+from tfselect.demix.data import TrackAudio, TrainingSet, validation_examples
+
+SR = 44100
+N = 700
+TARGETS = ("vocals", "bass")  # 'guitar' and the noise stay in the residual
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> tuple[list, dict[str, dict[str, np.ndarray]]]:
+    rng = np.random.default_rng(0)
+    written = {}
+    for name in ("a", "b", "c"):
+        stems = {s: (0.1 * rng.standard_normal((2, N))).astype(np.float32)
+                 for s in ("vocals", "bass", "guitar")}  # fmt: skip
+        mix = (stems["vocals"].astype(np.float64) + stems["bass"] + stems["guitar"]
+               + 0.05 * rng.standard_normal((2, N))).astype(np.float32)
+        for s, x in {**stems, "mixture": mix}.items():
+            (tmp_path / "train" / name).mkdir(parents=True, exist_ok=True)
+            sf.write(str(tmp_path / "train" / name / f"{s}.wav"), x.T, SR, subtype="FLOAT")
+        written[name] = {**stems, "mixture": mix}
+    return discover(tmp_path), written
+
+
+def _residual(w: dict[str, np.ndarray]) -> np.ndarray:
+    """Mixture minus the targets in float64, rounded to float32 once."""
+    return (w["mixture"].astype(np.float64) - sum(w[t].astype(np.float64) for t in TARGETS)
+            ).astype(np.float32)
+
+
+@pytest.mark.parametrize("preload", [False, True])
+def test_residual_is_the_mixture_minus_the_targets_for_every_track(corpus, preload) -> None:
+    tracks, written = corpus
+    audio = TrackAudio(tracks, preload=preload, targets=TARGETS)
+    for i, t in enumerate(tracks):
+        ref = _residual(written[t.name])
+        np.testing.assert_array_equal(audio.read(i, "residual", 0, N), ref, err_msg=t.name)
+        # a chunk past the end is zero-padded, for stems and the residual alike
+        np.testing.assert_array_equal(audio.read(i, "residual", N - 50, 80)[:, :50], ref[:, -50:])
+        np.testing.assert_array_equal(audio.read(i, "residual", N - 50, 80)[:, 50:], 0.0)
+        np.testing.assert_array_equal(audio.read(i, "vocals", 100, 200),
+                                      written[t.name]["vocals"][:, 100:300])
+
+
+def test_fixed_examples_with_a_residual_add_up_to_the_shipped_mixture(corpus) -> None:
+    tracks, written = corpus
+    n = 300
+    ts = TrainingSet(TrackAudio(tracks, targets=TARGETS), n / SR, seed=0, targets=TARGETS,
+                     fixed=True, residual=True)
+    mix, y = ts.example(0, 0)
+    w, start = written[tracks[0].name], (N - n) // 2  # fixed: the middle of track 0
+    np.testing.assert_array_equal(y, np.stack([w[t][:, start:start + n] for t in TARGETS]))
+    np.testing.assert_allclose(mix, w["mixture"][:, start:start + n], rtol=0, atol=1e-6)
+
+
+def test_drawn_residual_is_a_chunk_of_some_tracks_rest(corpus) -> None:
+    """With track mixing and gains, the example's mixture minus its targets must still be a
+    chunk (at a gain, possibly channel-swapped) of one track's mixture minus its targets."""
+    tracks, written = corpus
+    n = 200
+    ts = TrainingSet(TrackAudio(tracks, preload=True, targets=TARGETS), n / SR, seed=5,
+                     targets=TARGETS, residual=True)
+    rests = [_residual(written[t.name]).astype(np.float64) for t in tracks]
+    for index in range(4):
+        mix, y = ts.example(1, index)
+        extra = mix.astype(np.float64) - y.astype(np.float64).sum(0)
+        best = np.inf
+        for r in rests:
+            for start in range(N - n + 1):
+                for chunk in (r[:, start:start + n], r[::-1, start:start + n]):
+                    g = float(np.sum(chunk * extra) / np.sum(chunk * chunk))
+                    if 0.2 < g < 1.3:
+                        best = min(best, float(np.abs(extra - g * chunk).max()))
+        assert best < 1e-5, index
+
+
+def test_validation_examples_with_a_residual_are_the_shipped_mixtures(corpus) -> None:
+    tracks, written = corpus
+    audio = TrackAudio(tracks, targets=TARGETS)
+    for (mix, y), t in zip(validation_examples(audio, 300 / SR, TARGETS, residual=True), tracks,
+                           strict=True):
+        w, start = written[t.name], (N - 300) // 2
+        np.testing.assert_array_equal(
+            y[0].numpy(), np.stack([w[s][:, start:start + 300] for s in TARGETS]))
+        np.testing.assert_allclose(mix[0].numpy(), w["mixture"][:, start:start + 300], atol=1e-6)
+    (mix, _), *_ = validation_examples(audio, None, TARGETS)  # whole tracks, no residual
+    np.testing.assert_allclose(
+        mix[0].numpy(), sum(written[tracks[0].name][s].astype(np.float64) for s in TARGETS),
+        atol=1e-6)
