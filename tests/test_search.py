@@ -346,6 +346,36 @@ def test_racing_stops_a_clearly_worse_candidate_after_few_clips():
     assert t_good.value == pytest.approx(np.mean(10.0 + syn.effect + syn.noise[good]))
 
 
+def test_stored_metrics_are_medians_over_clips_and_the_value_their_mean():
+    """Skewed per-clip values (median != mean): each stored metric is the median over the
+    clips it was scored on; the objective value returned to Optuna is the mean."""
+    spec = "stft:n_fft=4096,hop=1024"
+    mpi = [1.0, 2.0, 3.0, 10.0, 50.0, -4.0, 7.0]
+    gini = [0.1, 0.9, 0.2, 0.8, 0.3, 0.35, 0.7]
+
+    def factory(spec, target, metrics, device):
+        return lambda clip, wanted: {m: {"mpi": mpi, "gini": gini}[m][clip.id] for m in wanted}
+
+    clips = [SimpleNamespace(id=i) for i in range(len(mpi))]
+    space = SearchSpace(scales=(), stft_n_fft=(4096, 4096), stft_n_fft_step=1024,
+                        stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
+    obj = TrialObjective(space, parse_objectives("mpi"), "vocals", clips, ["mpi", "gini"],
+                         scorer=factory, race=False, metric_clips=3)  # fmt: skip
+    study = optuna.create_study(direction="maximize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(obj, n_trials=1)
+    (t,) = study.trials
+    assert t.user_attrs["spec"] == spec and t.user_attrs["n_clips"] == 7
+    assert t.user_attrs["mpi"] == sorted(mpi)[3] == 3.0
+    assert t.value == pytest.approx(sum(mpi) / len(mpi))
+    subset = sorted(t.user_attrs["clips"][i] for i in range(7)
+                    if t.user_attrs["clips"][i] in obj.metric_ids)  # fmt: skip
+    assert len(subset) == 3 and t.user_attrs["n_metric_clips"] == 3
+    assert t.user_attrs["gini"] == sorted(gini[i] for i in subset)[1]
+    assert clip_values(t) == dict(enumerate(mpi))
+
+
 def test_repeats_do_not_consume_trials(tmp_path, demo_root, small_config, monkeypatch):
     """A space of 3 STFTs: --trials 5 evaluates the references and the 3, answers every
     repeat from the study without scoring, and stops with the space exhausted."""
