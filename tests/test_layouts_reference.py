@@ -293,3 +293,44 @@ def test_covers_mixture_by_construction_only(tmp_path: Path, wav_track) -> None:
     (song,) = discover(tmp_path / "musdb")
     assert covers_mixture(song, ("vocals", "drums", "bass", "other"))
     assert not covers_mixture(song, ("vocals", "drums", "bass"))
+
+
+# ----------------------------------------------------------------------------- MoisesDB metadata
+
+
+def test_moisesdb_file_extensions_default_to_wav(tmp_path: Path) -> None:
+    """``tracks[].extension`` names the file's suffix; a track without one is a .wav."""
+    rng = np.random.default_rng(7)
+    g = _write(tmp_path / "s" / "guitar" / "g.flac", _noise(rng), "FLAC")
+    v = _write(tmp_path / "s" / "vocals" / "v.wav", _noise(rng))
+    meta = {"stems": [{"stemName": "guitar", "tracks": [{"id": "g", "extension": "flac"}]},
+                      {"stemName": "vocals", "tracks": [{"id": "v"}]}]}  # fmt: skip
+    (tmp_path / "s" / "data.json").write_text(json.dumps(meta))
+    (track,) = discover(tmp_path)
+    assert track.path == tmp_path / "s"
+    assert dict(track.stems) == {"vocals": (tmp_path / "s" / "vocals" / "v.wav",),
+                                 "guitar": (tmp_path / "s" / "guitar" / "g.flac",)}
+    _assert_every_source(track, {"mixture": _sum64([g, v]), "guitar": g, "vocals": v})
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("absent", "missing (every MoisesDB track folder has one)"),
+    ("folder", "cannot read it"),
+    ("keys", "not MoisesDB metadata (expected stems[].stemName"),
+    ("name", "'residual' cannot name a target"),
+])  # fmt: skip
+def test_moisesdb_bad_metadata_names_its_file(tmp_path: Path, damage: str, words: str) -> None:
+    from tfselect.errors import DatasetError
+
+    moisesdb_tree(tmp_path, ["t0", "t1"], np.random.default_rng(8))
+    meta = tmp_path / "t1" / "data.json"
+    meta.unlink()
+    if damage == "folder":
+        meta.mkdir()
+    elif damage == "keys":
+        meta.write_text(json.dumps({"stems": [{"name": "vocals", "tracks": []}]}))
+    elif damage == "name":
+        meta.write_text(json.dumps({"stems": [{"stemName": "residual", "tracks": []}]}))
+    with pytest.raises(DatasetError) as info:
+        discover(tmp_path)
+    assert str(info.value).startswith(f"{meta}: ") and words in str(info.value)
