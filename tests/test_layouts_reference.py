@@ -334,3 +334,96 @@ def test_moisesdb_bad_metadata_names_its_file(tmp_path: Path, damage: str, words
     with pytest.raises(DatasetError) as info:
         discover(tmp_path)
     assert str(info.value).startswith(f"{meta}: ") and words in str(info.value)
+
+
+# ----------------------------------------------------------------------------- Slakh metadata
+
+
+@pytest.mark.parametrize("inst_class, target", [
+    ("Guitar", "guitar"), ("Chromatic Percussion", "chromatic_percussion"),
+    ("Strings (continued)", "strings"), ("Strings (Continued)", "strings"),
+    ("  Synth Lead  ", "synth_lead"), ("Sound Effects!", "sound_effects"),
+    ("(Pipe) Organ", "pipe_organ"), ("Brass (continued) 2", "brass_continued_2"),
+])  # fmt: skip
+def test_slakh_class_names_become_target_names(inst_class: str, target: str) -> None:
+    from tfselect.audio.slakh import class_target
+
+    assert class_target(inst_class) == target
+
+
+def _slakh_track(root: Path, subset: str, name: str, stems: dict[str, str | None],
+                 rng: np.random.Generator, audio_dir: str | None = None) -> dict:
+    """``stems``: {sid: inst_class}, None for an unrendered one; files under ``audio_dir``."""
+    track = root / subset / name
+    lines = [f"audio_dir: {audio_dir}"] if audio_dir else []
+    lines.append("stems:")
+    written = {}
+    for sid, cls in stems.items():
+        lines += [f"  {sid}:", f"    inst_class: {cls or 'Piano'}"]
+        if cls is None:
+            lines.append("    audio_rendered: false")
+        else:  # no audio_rendered key: rendered
+            written[sid] = _write(track / (audio_dir or "stems") / f"{sid}.flac", _noise(rng),
+                                  "FLAC")
+    (track / "metadata.yaml").write_text("\n".join(lines) + "\n")
+    written["mix"] = _write(track / "mix.flac", _noise(rng), "FLAC")
+    return written
+
+
+def test_slakh_order_audio_dir_and_unrendered_stems(tmp_path: Path) -> None:
+    """Train, then valid, then test, whatever the names; ``audio_dir`` names the stems'
+    folder; an unrendered stem is skipped and the stems after it are kept."""
+    rng = np.random.default_rng(9)
+    w = {"Z1": _slakh_track(tmp_path, "train", "Z1", {"S00": None, "S01": "Bass"}, rng,
+                            audio_dir="audio"),
+         "B2": _slakh_track(tmp_path, "validation", "B2", {"S00": "Bass", "S01": "Organ"}, rng),
+         "A3": _slakh_track(tmp_path, "test", "A3", {"S00": "Organ"}, rng)}  # fmt: skip
+    tracks = discover(tmp_path)
+    assert [(t.name, t.subset) for t in tracks] == [("Z1", "train"), ("B2", "valid"),
+                                                    ("A3", "test")]  # fmt: skip
+    silence = np.zeros((2, N), np.float32)
+    z1, b2, a3 = tracks
+    assert z1.path == tmp_path / "train" / "Z1" and z1.targets == ("bass", "organ")
+    assert dict(z1.stems)["bass"] == (tmp_path / "train" / "Z1" / "audio" / "S01.flac",)
+    _assert_every_source(z1, {"mixture": w["Z1"]["mix"], "bass": w["Z1"]["S01"],
+                              "organ": silence})  # fmt: skip
+    _assert_every_source(b2, {"mixture": w["B2"]["mix"], "bass": w["B2"]["S00"],
+                              "organ": w["B2"]["S01"]})  # fmt: skip
+    _assert_every_source(a3, {"mixture": w["A3"]["mix"], "bass": silence,
+                              "organ": w["A3"]["S00"]})  # fmt: skip
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("absent", "missing (every Slakh track folder has one)"),
+    ("folder", "cannot read it"),
+    ("yaml", "not valid YAML (while parsing"),
+    ("keys", "not Slakh metadata (expected stems.Sxx.inst_class"),
+    ("name", "'residual' cannot name a target"),
+    ("mix", "missing mixture of Slakh track 'T2'"),
+])  # fmt: skip
+def test_slakh_bad_metadata_names_its_file(tmp_path: Path, damage: str, words: str) -> None:
+    from tfselect.errors import DatasetError
+
+    rng = np.random.default_rng(10)
+    _slakh_track(tmp_path, "train", "T1", {"S00": "Bass"}, rng)
+    _slakh_track(tmp_path, "train", "T2", {"S00": "Bass"}, rng)
+    meta = tmp_path / "train" / "T2" / "metadata.yaml"
+    bad = meta
+    if damage == "absent":
+        meta.unlink()
+    elif damage == "folder":
+        meta.unlink()
+        meta.mkdir()
+    elif damage == "yaml":
+        meta.write_text("stems: [\n  S00: {\n")
+    elif damage == "keys":
+        meta.write_text("stems:\n  S00:\n    program: 3\n")
+    elif damage == "name":
+        meta.write_text("stems:\n  S00:\n    inst_class: Residual\n")
+    else:
+        bad = tmp_path / "train" / "T2" / "mix.flac"
+        bad.unlink()
+    with pytest.raises(DatasetError) as info:
+        discover(tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"{bad}: ") and words in message and "\n" not in message
