@@ -427,3 +427,45 @@ def test_slakh_bad_metadata_names_its_file(tmp_path: Path, damage: str, words: s
         discover(tmp_path)
     message = str(info.value)
     assert message.startswith(f"{bad}: ") and words in message and "\n" not in message
+
+
+# ----------------------------------------------------------------------------- stem folders
+
+
+def test_stem_folders_skip_hidden_folders_and_other_files(tmp_path: Path) -> None:
+    rng = np.random.default_rng(11)
+    track = tmp_path / "train" / "a"
+    written = {s: _write(track / f"{s}.wav", _noise(rng)) for s in ("vocals", "zither")}
+    _write(track / ".hidden.wav", _noise(rng))  # hidden: not a stem
+    (track / "a_notes.txt").write_text("not audio")  # sorts before the stems
+    (track / "folder.wav").mkdir()  # a folder, whatever its name
+    (track / "b.flac.bak").write_text("not audio either")
+    (track,) = discover(tmp_path)
+    assert track.targets == ("vocals", "zither")
+    _assert_every_source(track, {"mixture": _sum64(written.values()), **written})
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("twice", "stem 'vocals' of track 'a' exists twice"),
+    ("empty", "track 'a' holds no stem file (.wav/.flac)"),
+    ("name", "'residual' cannot name a target"),
+])  # fmt: skip
+def test_stem_folders_bad_tracks_name_the_file(tmp_path: Path, damage: str, words: str) -> None:
+    from tfselect.errors import DatasetError
+
+    rng = np.random.default_rng(12)
+    track = tmp_path / "train" / "a"
+    _write(tmp_path / "train" / "b" / "guitar.wav", _noise(rng, 8))
+    if damage == "twice":
+        _write(track / "vocals.wav", _noise(rng, 8))
+        _write(track / "vocals.flac", _noise(rng, 8), "FLAC")
+        bad = track / "vocals.wav"  # the second one seen, in name order
+    elif damage == "empty":
+        _write(track / "mixture.wav", _noise(rng, 8))
+        bad = track
+    else:
+        _write(track / "residual.wav", _noise(rng, 8))
+        bad = track / "residual.wav"
+    with pytest.raises(DatasetError) as info:
+        discover(tmp_path)
+    assert str(info.value).startswith(f"{bad}: ") and words in str(info.value)
