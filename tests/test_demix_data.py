@@ -102,3 +102,69 @@ def test_validation_examples_with_a_residual_are_the_shipped_mixtures(corpus) ->
     np.testing.assert_allclose(
         mix[0].numpy(), sum(written[tracks[0].name][s].astype(np.float64) for s in TARGETS),
         atol=1e-6)
+
+
+def test_to_stereo_duplicates_mono_and_drops_extra_channels() -> None:
+    from tfselect.demix.data import _to_stereo
+
+    x = np.arange(6, dtype=np.float64)
+    for mono in (x, x[None]):
+        out = _to_stereo(mono)
+        assert out.dtype == np.float32 and out.shape == (2, 6)
+        np.testing.assert_array_equal(out, np.stack([x, x]).astype(np.float32))
+    three = np.stack([x, 2 * x, 3 * x])
+    np.testing.assert_array_equal(_to_stereo(three), three[:2].astype(np.float32))
+    np.testing.assert_array_equal(_to_stereo(three[:2]), three[:2].astype(np.float32))
+
+
+def test_reads_past_the_end_are_zero_padded_to_the_length_asked(corpus) -> None:
+    tracks, written = corpus
+    for preload in (False, True):
+        audio = TrackAudio(tracks, preload=preload, targets=TARGETS)
+        tail = audio.read(1, "bass", N - 30, 100)
+        assert tail.shape == (2, 100)
+        np.testing.assert_array_equal(tail[:, :30], written[tracks[1].name]["bass"][:, -30:])
+        np.testing.assert_array_equal(tail[:, 30:], 0.0)
+        at_end = audio.read(1, "bass", N, 5)  # the furthest start a caller asks for
+        assert at_end.shape == (2, 5) and not at_end.any()
+
+
+def test_default_examples_mix_tracks_with_gains_and_swaps(corpus) -> None:
+    """Defaults: track mixing, augmentation, no residual. Chunks as long as the tracks, so
+    every target must be a whole stem of some track, at a gain in [0.25, 1.25], maybe with
+    its channels swapped; the same (epoch, index) gives the same example in a new instance."""
+    tracks, written = corpus
+    stems = [(w[t].astype(np.float64), name, t) for name, w in written.items() for t in TARGETS]
+    ts = TrainingSet(TrackAudio(tracks, targets=TARGETS), N / SR, seed=2, targets=TARGETS)
+    again = TrainingSet(TrackAudio(tracks, targets=TARGETS), N / SR, seed=2, targets=TARGETS)
+    gains, swaps, mixed = [], [], 0
+    for index in range(12):
+        mix, y = ts.example(3, index)
+        m2, y2 = again.example(3, index)
+        assert np.array_equal(mix, m2) and np.array_equal(y, y2)
+        assert y.shape == (len(TARGETS), 2, N)
+        np.testing.assert_allclose(mix, y.astype(np.float64).sum(0), atol=1e-6)
+        sources = []
+        for k, target in enumerate(TARGETS):
+            found = []
+            for ref, name, t in stems:
+                for swapped, chunk in ((False, ref), (True, ref[::-1])):
+                    g = float(np.sum(chunk * y[k]) / np.sum(chunk * chunk))
+                    if t == target and np.abs(y[k] - g * chunk).max() < 1e-6:
+                        found.append((name, g, swapped))
+            assert len(found) == 1, (index, target)
+            name, g, swapped = found[0]
+            sources.append(name)
+            gains.append(g)
+            swaps.append(swapped)
+        mixed += len(set(sources)) > 1
+    assert all(0.25 <= g <= 1.25 for g in gains) and max(gains) - min(gains) > 0.5
+    assert max(gains) > 1.0  # the range reaches above unity gain
+    assert 0 < sum(swaps) < len(swaps)  # some swapped, some not
+    assert mixed > 0  # targets drawn from different tracks
+    assert not np.array_equal(ts.example(4, 0)[0], ts.example(3, 0)[0])  # other epoch
+
+
+def test_no_tracks_is_refused() -> None:
+    with pytest.raises(ValueError, match="^no training tracks$"):
+        TrainingSet(TrackAudio([]), 1.0, seed=0)
