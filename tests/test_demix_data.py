@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from tfselect.audio.dataset import discover
 from tfselect.demix.data import TrackAudio, TrainingSet, validation_examples
@@ -168,3 +169,15 @@ def test_default_examples_mix_tracks_with_gains_and_swaps(corpus) -> None:
 def test_no_tracks_is_refused() -> None:
     with pytest.raises(ValueError, match="^no training tracks$"):
         TrainingSet(TrackAudio([]), 1.0, seed=0)
+
+
+def test_batch_stacks_the_examples_it_names(corpus) -> None:
+    tracks, _ = corpus
+    ts = TrainingSet(TrackAudio(tracks, targets=TARGETS), 100 / SR, seed=1, targets=TARGETS)
+    mix, y = ts.batch(2, [5, 0, 5])
+    assert mix.shape == (3, 2, 100) and y.shape == (3, len(TARGETS), 2, 100)
+    assert mix.dtype == y.dtype == torch.float32 and y.is_contiguous()
+    for row, index in enumerate([5, 0, 5]):
+        m, t = ts.example(2, index)
+        np.testing.assert_array_equal(mix[row].numpy(), m)
+        np.testing.assert_array_equal(y[row].numpy(), t)
