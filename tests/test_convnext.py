@@ -210,9 +210,12 @@ def _reference_forward(net: ConvNeXtNet, m: torch.Tensor) -> torch.Tensor:
     return out[..., :f, :t]
 
 
-@pytest.mark.parametrize("shape", [(7, 13), (5, 1), (1, 9), (9, 6), (3, 3)])
-def test_outputs_on_sizes_that_need_padding_match_the_reference(shape):
-    net = ConvNeXtNet(2, width=8, blocks=1, patch_bins=4, patch_frames=2, layer_scale=1.0)
+@pytest.mark.parametrize("shape, patch", [((7, 13), (4, 2)), ((5, 1), (4, 2)), ((1, 9), (4, 2)),
+                                          ((9, 6), (4, 2)), ((3, 3), (4, 2)),
+                                          ((7, 8), (3, 3)), ((4, 10), (2, 3))])
+def test_outputs_on_sizes_that_need_padding_match_the_reference(shape, patch):
+    net = ConvNeXtNet(2, width=8, blocks=1, patch_bins=patch[0], patch_frames=patch[1],
+                      layer_scale=1.0)
     for p in net.parameters():
         p.data = torch.randn_like(p) * 0.5
     m = torch.rand(2, 2, *shape)
@@ -268,3 +271,16 @@ def test_with_a_block_each_logit_depends_on_patches_within_three():
     near_frame = ((j[:, None] // pt - j[None, :] // pt).abs() <= 3)  # (t out, t in)
     ref = near_bin[:, None, :, None] & near_frame[None, :, None, :]
     assert torch.equal(got, ref)
+
+
+def test_defaults_patch_and_layer_scale():
+    """Patches of 4 bins x 2 frames; every block starts with ConvNeXt's layer scale 1e-6,
+    a given scale reaches every block, and 0 leaves the scale out."""
+    net = ConvNeXtNet(2, width=8, blocks=2)
+    assert net.patch == (4, 2) and net.stem.kernel_size == (4, 2)
+    assert all(torch.equal(b.gamma, torch.full((8,), 1e-6)) for b in net.blocks)
+    assert torch.equal(ConvNeXtBlock(4).gamma, torch.full((4,), 1e-6))
+    scaled = ConvNeXtNet(2, width=8, blocks=2, layer_scale=0.5)
+    assert all(torch.equal(b.gamma, torch.full((8,), 0.5)) for b in scaled.blocks)
+    assert ConvNeXtBlock(4, layer_scale=0).gamma is None
+    assert all(b.gamma is None for b in ConvNeXtNet(2, 8, 2, layer_scale=0).blocks)
