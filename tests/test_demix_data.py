@@ -181,3 +181,16 @@ def test_batch_stacks_the_examples_it_names(corpus) -> None:
         m, t = ts.example(2, index)
         np.testing.assert_array_equal(mix[row].numpy(), m)
         np.testing.assert_array_equal(y[row].numpy(), t)
+
+
+def test_without_track_mixing_every_target_comes_from_one_track(corpus) -> None:
+    tracks, written = corpus
+    ts = TrainingSet(TrackAudio(tracks, targets=TARGETS), N / SR, seed=4, targets=TARGETS,
+                     mix_tracks=False, augment=False)
+    names = set()
+    for index in range(6):
+        _, y = ts.example(0, index)
+        (name,) = [n for n, w in written.items()
+                   if all(np.array_equal(y[k], w[t]) for k, t in enumerate(TARGETS))]
+        names.add(name)
+    assert len(names) > 1  # the track is drawn per example
