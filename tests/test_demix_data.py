@@ -194,3 +194,17 @@ def test_without_track_mixing_every_target_comes_from_one_track(corpus) -> None:
                    if all(np.array_equal(y[k], w[t]) for k, t in enumerate(TARGETS))]
         names.add(name)
     assert len(names) > 1  # the track is drawn per example
+
+
+def test_chunk_starts_are_drawn_over_the_whole_track(corpus) -> None:
+    tracks, written = corpus
+    n = 100
+    ts = TrainingSet(TrackAudio(tracks, targets=TARGETS), n / SR, seed=6, targets=TARGETS,
+                     mix_tracks=False, augment=False)
+    starts = set()
+    for index in range(8):
+        _, y = ts.example(0, index)
+        for w in written.values():
+            starts |= {s for s in range(N - n + 1) if np.array_equal(y[0], w["vocals"][:, s:s + n])}
+    assert len(starts) == 8 and min(starts) >= 0 and max(starts) <= N - n
+    assert starts != {(N - n) // 2}
