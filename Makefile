@@ -47,9 +47,10 @@ bench: setup
 	$(BIN)/python -m pip install -q ssqueezepy
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-## Mutation score of the numerical core (oracles, SDR, Wiener, losses, separation) against its
-## fast reference tests ([tool.mutmut] in pyproject.toml); not part of `test` (tens of minutes
-## on 2 cores). mutmut skips decorated functions, so separate_array's hand-written mutants run
+## Mutation score of the numerical core (oracles, SDR, Wiener, losses, separation, selection)
+## and of the data (dataset layouts, training data, de-overlap, ConvNeXt) against their fast
+## reference tests ([tool.mutmut] in pyproject.toml); not part of `test` (about an hour on 2
+## cores; `mutmut run 'tfselect.audio.slakh.*'` runs one module). mutmut skips decorated functions, so separate_array's hand-written mutants run
 ## after it. `mutmut results` lists survivors, `mutmut show NAME` shows one.
 MUTATE_JOBS ?= 2
 mutate: setup

@@ -374,6 +374,11 @@ def test_best_trial_ties_fronts_and_repeats():
     # ... and a front made of repeats only leaves every complete trial in.
     assert best_trial(study_of([1.0, 1.0], [9.0, 0.0], [2.0, 5.0], directions=two,
                                reused=(1,))).number == 2  # fmt: skip
+    # The same in a minimised study: the repeat (1) alone dominates, so every complete
+    # trial stays in and the lowest first objective wins, ties to the earliest.
+    low = ("minimize", "minimize")
+    assert best_trial(study_of([2.0, 1.0], [0.5, 0.5], [3.0, 0.9], [1.5, 9.0], [1.5, 8.0],
+                               directions=low, reused=(1,))).number == 3  # fmt: skip
     # No complete trial (failed ones, repeats only): no best.
     st = optuna.create_study()
     st.add_trial(_trial(None, TrialState.FAIL))
