@@ -14,19 +14,21 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml scripts/setup.sh
 	VENV=$(VENV) TORCH="$(TORCH)" TORCH_INDEX_URL="$(TORCH_INDEX_URL)" bash scripts/setup.sh
 
-## The whole job on the built-in demo corpus (scripts/demo.sh says each step): demo-data,
-## a short search per target (studies demo-vocals ... demo-other), the report of those four
-## studies, a short CPU train-best from its best.csv, evaluate, separate, then a summary.
+## The whole job on the built-in demo corpus (scripts/demo.sh says each step): a short search
+## per target (studies demo-vocals ... demo-other), the report of those four studies, a short
+## CPU train-best from its best.csv, evaluate, separate, then a summary. It uses the defaults
+## of every command: the built-in corpus (no --root) and studies/tfselect.db (no --storage);
+## DEMO_ROOT=DIR / DEMO_STORAGE=URL choose others.
 ## Every size below can be given on the command line: `make demo TRIALS=40 EPOCHS=10`.
 TRIALS ?= 8
 EPOCHS ?= 2
 STEPS ?= 3
 BASELINES ?=
-DEMO_ROOT ?= data/demo
-DEMO_STORAGE ?= sqlite:///studies/demo.db
+DEMO_ROOT ?=
+DEMO_STORAGE ?=
 demo: setup
 	TFSELECT=$(BIN)/tfselect PYTHON=$(BIN)/python TRIALS=$(TRIALS) EPOCHS=$(EPOCHS) \
-	  STEPS=$(STEPS) BASELINES="$(BASELINES)" DEMO_ROOT=$(DEMO_ROOT) STORAGE=$(DEMO_STORAGE) \
+	  STEPS=$(STEPS) BASELINES="$(BASELINES)" DEMO_ROOT="$(DEMO_ROOT)" STORAGE="$(DEMO_STORAGE)" \
 	  bash scripts/demo.sh
 
 ## Lint and the whole test suite (slow tests included; CI runs exactly this).
@@ -45,9 +47,10 @@ bench: setup
 	$(BIN)/python -m pip install -q ssqueezepy
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-## Mutation score of the numerical core (oracles, SDR, Wiener, losses, separation) against its
-## fast reference tests ([tool.mutmut] in pyproject.toml); not part of `test` (tens of minutes
-## on 2 cores). mutmut skips decorated functions, so separate_array's hand-written mutants run
+## Mutation score of the numerical core (oracles, SDR, Wiener, losses, separation, selection)
+## and of the data (dataset layouts, training data, de-overlap, ConvNeXt) against their fast
+## reference tests ([tool.mutmut] in pyproject.toml); not part of `test` (about an hour on 2
+## cores; `mutmut run 'tfselect.audio.slakh.*'` runs one module). mutmut skips decorated functions, so separate_array's hand-written mutants run
 ## after it. `mutmut results` lists survivors, `mutmut show NAME` shows one.
 MUTATE_JOBS ?= 2
 mutate: setup

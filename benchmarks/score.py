@@ -12,7 +12,13 @@ time of every stage of ``score`` (summed over the clips), the total, and two rat
 Each timed quantity is the median of 3 repetitions; a warm-up ``score`` on one clip runs
 first (filterbank caches, the profiler's one-off start-up).
 
+``--cheap``: do the cheap metrics earn a screening stage? For a few candidates (the two
+references and a large sliCQT), the cost of every cheap metric (sparsity and ridges) per
+candidate against the MPI oracle alone, on the same clips (median of 3 each, after a warm-up),
+and their ratio. Screening with them pays only if the ratio is well below 1.
+
     .venv/bin/python benchmarks/score.py [SPEC]
+    .venv/bin/python benchmarks/score.py --cheap
 """
 
 from __future__ import annotations
@@ -42,7 +48,44 @@ def _time(fn) -> float:
     return time.perf_counter() - start
 
 
+CHEAP_SPECS = (
+    "stft:n_fft=4096,hop=1024",
+    SPEC,
+    "slicqt:scale=log,bins=400,fmin=20,fmax=22050",
+)
+CHEAP_CLIPS, CHEAP_SECONDS = 2, 4.0
+
+
+def cheap_vs_mpi() -> None:
+    """Per candidate: all cheap metrics against the MPI oracle alone, and the ratio."""
+    from tfselect.metrics import GROUPS
+
+    cheap = GROUPS["sparsity"] + GROUPS["ridges"]
+    clips = sample_clips(demo_root(), "train", n_clips=1, seconds=CHEAP_SECONDS, seed=0,
+                         target=TARGET)[:CHEAP_CLIPS]  # fmt: skip
+    print(f"target {TARGET}, {len(clips)} clips of {CHEAP_SECONDS:g} s, torch threads "
+          f"{torch.get_num_threads()}; median of {REPEATS} runs after a warm-up")  # fmt: skip
+    print(f"cheap metrics: {', '.join(cheap)}\n")
+    print(f"{'candidate':48s} {'cheap s':>8s} {'mpi s':>7s} {'ratio':>7s}")
+    ratios = []
+    for spec in CHEAP_SPECS:
+        score(spec, TARGET, clips[:1], metrics=list(cheap) + ["mpi"])  # warm-up
+        t_cheap = statistics.median(
+            _time(lambda s=spec: score(s, TARGET, clips, metrics=cheap)) for _ in range(REPEATS)
+        )
+        t_mpi = statistics.median(
+            _time(lambda s=spec: score(s, TARGET, clips, metrics=["mpi"])) for _ in range(REPEATS)
+        )
+        ratios.append(t_cheap / t_mpi)
+        print(f"{spec:48s} {t_cheap:8.2f} {t_mpi:7.2f} {t_cheap / t_mpi:6.1f}x")
+    print(f"\nmedian ratio cheap / mpi: {statistics.median(ratios):.1f}x "
+          "(a screening stage needs it well below 1)")  # fmt: skip
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--cheap"]:
+        cheap_vs_mpi()
+        return
     spec = sys.argv[1] if len(sys.argv) > 1 else SPEC
     clips = sample_clips(demo_root(), "train", n_clips=2, seconds=10.0, seed=0)[:N_CLIPS]
     if len(clips) < N_CLIPS:

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# The whole tfselect job on the synthetic demo corpus, as `make demo` runs it:
-#   1. demo-data   write the corpus to $DEMO_ROOT (once; reused when it is already there)
+# The whole tfselect job on the synthetic demo corpus, as `make demo` runs it, with the
+# defaults of every command: the built-in demo corpus (what a command without --root uses;
+# built once in the cache, ~100 MB) and the default storage (sqlite:///studies/tfselect.db),
+# so `tfselect best --target vocals` or a search without --root afterwards meet the same
+# corpus and studies. DEMO_ROOT / STORAGE choose others (then demo-data writes the corpus).
+#   1. corpus      the built-in one, or demo-data into $DEMO_ROOT (once; reused afterwards)
 #   2. search      a short search per target, studies $STUDY-vocals ... $STUDY-other
 #   3. report      the report of those four studies: $OUT/best.csv holds all four targets
 #   4. train-best  a short CPU training of the per-target demixer from that best.csv
@@ -15,8 +19,8 @@ set -euo pipefail
 
 TFSELECT=${TFSELECT:-.venv/bin/tfselect}   # may be several words, e.g. "python -m tfselect"
 PYTHON=${PYTHON:-.venv/bin/python}
-DEMO_ROOT=${DEMO_ROOT:-data/demo}
-STORAGE=${STORAGE:-sqlite:///studies/demo.db}
+DEMO_ROOT=${DEMO_ROOT:-}      # empty: the built-in demo corpus (no --root)
+STORAGE=${STORAGE:-}          # empty: the default storage (no --storage)
 STUDY=${STUDY:-demo}
 OUT=${OUT:-reports/demo}
 MODEL=${MODEL:-models/demo}
@@ -50,23 +54,31 @@ run() {
     time "${TF[@]}" "$@"
 }
 
-if [ -f "$DEMO_ROOT/tfselect-demo.json" ]; then
+# --root / --storage only when asked for: otherwise the defaults every command shares.
+root=()
+storage=()
+[ -n "$STORAGE" ] && storage=(--storage "$STORAGE")
+if [ -z "$DEMO_ROOT" ]; then
+    unset MUSDB_PATH  # the defaults would mean your MUSDB18 otherwise
+    DEMO_ROOT=$("$PYTHON" -c 'from tfselect.audio.demo import demo_root; print(demo_root())')
+    echo "demo corpus: the built-in one, $DEMO_ROOT (every command without --root uses it)"
+elif [ -f "$DEMO_ROOT/tfselect-demo.json" ]; then
+    root=(--root "$DEMO_ROOT")
     echo "demo corpus: $DEMO_ROOT (already written)"
 else
+    root=(--root "$DEMO_ROOT")
     run demo-data --out "$DEMO_ROOT" --tracks "$CORPUS_TRACKS" --seconds "$CORPUS_SECONDS"
 fi
 
 studies=()
 for target in $TARGETS; do
     run search --target "$target" --study "$STUDY-$target" --trials "$TRIALS" \
-        --seconds "$CLIP_SECONDS" --root "$DEMO_ROOT" --storage "$STORAGE" "${quiet[@]}" \
-        "${search_opts[@]}"
+        --seconds "$CLIP_SECONDS" "${root[@]}" "${storage[@]}" "${quiet[@]}" "${search_opts[@]}"
     studies+=(--study "$STUDY-$target")
 done
-run report "${studies[@]}" --storage "$STORAGE" --root "$DEMO_ROOT" --out "$OUT" \
-    --bootstrap "$BOOTSTRAP"
+run report "${studies[@]}" "${storage[@]}" "${root[@]}" --out "$OUT" --bootstrap "$BOOTSTRAP"
 
-train=(--root "$DEMO_ROOT" --epochs "$EPOCHS" --steps "$STEPS" --batch-size "$BATCH_SIZE"
+train=("${root[@]}" --epochs "$EPOCHS" --steps "$STEPS" --batch-size "$BATCH_SIZE"
        --chunk "$CHUNK" --valid-seconds "$VALID_SECONDS" "${quiet[@]}" "${train_opts[@]}")
 models=("$MODEL")
 run train-best --best "$OUT/best.csv" --out "$MODEL" "${train[@]}"
@@ -75,7 +87,7 @@ for baseline in $BASELINES; do
     models+=("$MODEL-$baseline")
 done
 for model in "${models[@]}"; do
-    run evaluate --model "$model" --root "$DEMO_ROOT"
+    run evaluate --model "$model" "${root[@]}" "${quiet[@]}"
 done
 
 mixture=$(find "$DEMO_ROOT/test" -name mixture.wav | sort | head -n 1)
@@ -89,7 +101,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tfselect.report.best import best_columns
+from tfselect.report.best import table_columns
 
 best_csv, stems, models = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
 pd.set_option("display.width", 200)
@@ -101,12 +113,12 @@ print(f"\n== best transform per target ({best_csv}; train-best used these)")
 pick = best["selected"].astype(bool) if "selected" in best else best["candidate"] == "best"
 rows = best[pick].drop_duplicates("target")
 # best.csv's own columns (a verdict too, where the report writes one), not the metrics.
-cols = [c for c in best_columns(best.columns) if c != "candidate"]
+cols = [c for c in table_columns(best.columns) if c != "candidate"]
 # p-values keep two significant digits and counts print as integers (empty when unknown).
 formats = {"p_value": lambda v: "" if pd.isna(v) else f"{v:.2g}",
            **{c: (lambda v: "" if pd.isna(v) else f"{int(v)}")
               for c in ("n_tracks", "n_paired", "n_clips", "n_complete")}}
-print(rows[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}",
+print(rows[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="",
                            formatters={c: f for c, f in formats.items() if c in cols}))
 print("\n== median SDR on the demo test tracks, dB (museval BSSEval v4)")
 table = {}

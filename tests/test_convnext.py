@@ -185,3 +185,102 @@ def test_a_configuration_saved_before_convnext_gets_the_presets_sizes():
     old = {"hidden": 64, "layers": 1, "channels": 8}
     cfg = ModelConfig(specs={"vocals": STFT}, network="blstm", sizes=dict(old))
     assert cfg.sizes == {**old, "width": 32, "blocks": 2, "patch_bins": 4, "patch_frames": 2}
+
+
+# --------------------------------------------------------------- padding, against a reference
+
+
+def _reference_forward(net: ConvNeXtNet, m: torch.Tensor) -> torch.Tensor:
+    """The module docstring written out: zeros appended after the last bin and frame up to
+    whole patches, patchify, LayerNorm over channels, the blocks, LayerNorm, transposed
+    patchify, then the first ``bins`` x ``frames`` logits."""
+    (pf, pt), (f, t) = net.patch, m.shape[-2:]
+    padded = torch.zeros(*m.shape[:-2], -(-f // pf) * pf, -(-t // pt) * pt)
+    padded[..., :f, :t] = m
+
+    def channel_norm(x: torch.Tensor, norm: torch.nn.LayerNorm) -> torch.Tensor:
+        mu, var = x.mean(1, keepdim=True), x.var(1, keepdim=True, unbiased=False)
+        return ((x - mu) / torch.sqrt(var + norm.eps) * norm.weight[:, None, None]
+                + norm.bias[:, None, None])
+
+    h = F.conv2d(padded, net.stem.weight, net.stem.bias, stride=net.patch)
+    h = channel_norm(h, net.stem_norm.norm)
+    h = channel_norm(net.blocks(h), net.head_norm.norm)
+    out = F.conv_transpose2d(h, net.head.weight, net.head.bias, stride=net.patch)
+    return out[..., :f, :t]
+
+
+@pytest.mark.parametrize("shape, patch", [((7, 13), (4, 2)), ((5, 1), (4, 2)), ((1, 9), (4, 2)),
+                                          ((9, 6), (4, 2)), ((3, 3), (4, 2)),
+                                          ((7, 8), (3, 3)), ((4, 10), (2, 3))])
+def test_outputs_on_sizes_that_need_padding_match_the_reference(shape, patch):
+    net = ConvNeXtNet(2, width=8, blocks=1, patch_bins=patch[0], patch_frames=patch[1],
+                      layer_scale=1.0)
+    for p in net.parameters():
+        p.data = torch.randn_like(p) * 0.5
+    m = torch.rand(2, 2, *shape)
+    with torch.no_grad():
+        torch.testing.assert_close(net(m), _reference_forward(net, m), rtol=1e-4, atol=1e-5)
+
+
+def _jacobian_support(net: ConvNeXtNet, shape: tuple[int, int]) -> torch.Tensor:
+    """(f, t, f, t) bool: which input bins/frames each output logit depends on, by moving one
+    input at a time (one batch of f * t copies: examples are processed independently)."""
+    for p in net.parameters():
+        p.data = torch.randn_like(p)
+    f, t = shape
+    m = torch.rand(1, 1, f, t, dtype=torch.float64)
+    moved = m.repeat(f * t, 1, 1, 1)
+    moved.view(f * t, f * t)[range(f * t), range(f * t)] += 1.0
+    with torch.no_grad():
+        net = net.double()
+        delta = (net(moved) - net(m))[:, 0]  # (input moved, f out, t out)
+    return (delta.abs() > 0).reshape(f, t, f, t).permute(2, 3, 0, 1)
+
+
+@pytest.mark.parametrize("shape", [(7, 13), (10, 5), (4, 2)])
+def test_without_blocks_each_logit_depends_on_its_own_patch_only(shape):
+    """Patches start at bin 0 and frame 0 (the padding is after the end), so a logit reads
+    exactly the inputs of its patch; the last, partial patch included."""
+    pf, pt = 4, 2
+    got = _jacobian_support(ConvNeXtNet(1, width=3, blocks=0, patch_bins=pf, patch_frames=pt),
+                            shape)
+    f, t = shape
+    ref = torch.zeros(f, t, f, t, dtype=torch.bool)
+    for i in range(f):
+        for j in range(t):
+            for i2 in range(f):
+                for j2 in range(t):
+                    ref[i, j, i2, j2] = i // pf == i2 // pf and j // pt == j2 // pt
+    assert torch.equal(got, ref)
+    # the gradient of the last logit reaches exactly the last, partial patch
+    net = ConvNeXtNet(1, width=3, blocks=0, patch_bins=pf, patch_frames=pt)
+    m = torch.rand(1, 1, f, t, requires_grad=True)
+    net(m)[0, 0, -1, -1].backward()
+    assert torch.equal(m.grad[0, 0] != 0, ref[-1, -1])
+
+
+def test_with_a_block_each_logit_depends_on_patches_within_three():
+    """One 7x7 depthwise block: a logit reads the patches up to 3 away, counted from the
+    first bin and frame; the last, partial patches (bins 20-21, frame 14) included."""
+    pf, pt, (f, t) = 4, 2, (22, 15)
+    got = _jacobian_support(ConvNeXtNet(1, width=3, blocks=1, patch_bins=pf, patch_frames=pt,
+                                        layer_scale=1.0), (f, t))
+    i, j = torch.arange(f), torch.arange(t)
+    near_bin = ((i[:, None] // pf - i[None, :] // pf).abs() <= 3)  # (f out, f in)
+    near_frame = ((j[:, None] // pt - j[None, :] // pt).abs() <= 3)  # (t out, t in)
+    ref = near_bin[:, None, :, None] & near_frame[None, :, None, :]
+    assert torch.equal(got, ref)
+
+
+def test_defaults_patch_and_layer_scale():
+    """Patches of 4 bins x 2 frames; every block starts with ConvNeXt's layer scale 1e-6,
+    a given scale reaches every block, and 0 leaves the scale out."""
+    net = ConvNeXtNet(2, width=8, blocks=2)
+    assert net.patch == (4, 2) and net.stem.kernel_size == (4, 2)
+    assert all(torch.equal(b.gamma, torch.full((8,), 1e-6)) for b in net.blocks)
+    assert torch.equal(ConvNeXtBlock(4).gamma, torch.full((4,), 1e-6))
+    scaled = ConvNeXtNet(2, width=8, blocks=2, layer_scale=0.5)
+    assert all(torch.equal(b.gamma, torch.full((8,), 0.5)) for b in scaled.blocks)
+    assert ConvNeXtBlock(4, layer_scale=0).gamma is None
+    assert all(b.gamma is None for b in ConvNeXtNet(2, 8, 2, layer_scale=0).blocks)

@@ -51,6 +51,7 @@ def test_demo_script_runs_the_whole_pipeline(tmp_path):
         "VALID_SECONDS": "1",
         "BATCH_SIZE": "2",
         "TRAIN_OPTS": "--no-augment",
+        "DEMO_ROOT": "data/demo",  # a tiny corpus of its own, not the built-in one
         "CORPUS_TRACKS": "2",
         "CORPUS_SECONDS": "4",
         "QUIET": "1",

@@ -28,6 +28,7 @@ from tfselect.errors import TfselectError
 from tfselect.transforms.overlap import overlap_add
 
 SPEC = "slicqt:scale=bark,bins=48,fmin=60,fmax=22050"
+SMALL = "slicqt:scale=bark,bins=12,fmin=60,fmax=22050"  # 9 blocks: for the plumbing tests
 
 
 def _signal(seed: int, seconds: float = 1.5) -> torch.Tensor:
@@ -281,18 +282,20 @@ def test_train_best_deoverlap_options(demo_root, tmp_path):
 
 
 def test_cli_train_then_eval(demo_root, tmp_path):
+    """The commands' plumbing: a coarse transform (9 blocks), corpus clips only and the
+    shortest evaluation keep it cheap (the numbers are tested above)."""
     import pandas as pd
 
     out = tmp_path / "d"
-    res = CliRunner().invoke(app, ["deoverlap", "train", "--transform", SPEC, "--root",
+    res = CliRunner().invoke(app, ["deoverlap", "train", "--transform", SMALL, "--root",
                                    str(demo_root), "--minutes", "0.01", "--batch-size", "1",
-                                   "--seconds", "1", "--max-frames", "24", "--out", str(out),
-                                   "--quiet"])
+                                   "--seconds", "1", "--max-frames", "24", "--synthetic", "0",
+                                   "--out", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
     assert "held-out waveform SNR" in res.output
     assert {MODEL, CHECKPOINT, CURVE} <= {p.name for p in out.iterdir()}
     res = CliRunner().invoke(app, ["deoverlap", "eval", "--model", str(out), "--root",
-                                   str(demo_root), "--seconds", "1"])
+                                   str(demo_root), "--seconds", "0.5"])
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out / "eval-test.csv")
     assert {"block", "coef_snr_learned", "wave_snr_baseline"} <= set(df.columns)

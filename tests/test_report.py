@@ -85,15 +85,14 @@ def test_trials_csv(demo):
         "study", "target", "objective", "number", "state", "spec", "kind", "bins", "value",
     ]  # fmt: skip
     assert len(t) == 9 and set(t["study"]) == {"demo", "drums-w"}
-    assert {"mpi", "irm1", "gini", "hoyer", "redundancy", "duration_s", "fail_reason"} <= set(
-        t.columns
-    )
+    assert {"mpi_mean", "irm1_mean", "gini_mean", "hoyer_mean", "redundancy_mean", "n_clips",
+            "n_metric_clips", "duration_s", "fail_reason"} <= set(t.columns)  # fmt: skip
     done = t[t["state"] == "COMPLETE"]
     assert len(done) >= 6
     v = done[done["study"] == "demo"]
-    np.testing.assert_allclose(v["value"], v["mpi"])  # objective mpi = its metric
+    np.testing.assert_allclose(v["value"], v["mpi_mean"])  # objective mpi = its metric
     w = done[done["study"] == "drums-w"]
-    np.testing.assert_allclose(w["value"], w["mpi"] + 0.5 * w["irm1"])
+    np.testing.assert_allclose(w["value"], w["mpi_mean"] + 0.5 * w["irm1_mean"])
     stft = done[done["kind"] == "stft"]
     np.testing.assert_array_equal(
         stft["bins"], stft["spec"].str.extract(r"n_fft=(\d+)")[0].astype(int) // 2 + 1
@@ -106,7 +105,8 @@ def test_best_csv_contract_and_recomputation(demo):
     d, url, out = demo
     t = _read(out, "trials.csv")
     b = _read(out, "best.csv")
-    assert {"target", "objective", "candidate", "spec", "value", "mpi", "gini"} <= set(b.columns)
+    assert {"target", "objective", "candidate", "spec", "value", "mpi_mean", "gini_mean",
+            "n_clips", "n_metric_clips"} <= set(b.columns)  # fmt: skip
     assert set(b["candidate"]) == {"best", "stft", "xumx-slicq"}
     for (target, objective), rows in b.groupby(["target", "objective"], sort=False):
         assert rows.iloc[0]["candidate"] == "best"
@@ -121,9 +121,9 @@ def test_best_csv_contract_and_recomputation(demo):
         assert refs.loc["stft", "spec"] == "stft:n_fft=4096,hop=1024"
         assert refs.loc["xumx-slicq", "spec"] == "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"
         if objective == "mpi":
-            np.testing.assert_allclose(rows["value"], rows["mpi"])
+            np.testing.assert_allclose(rows["value"], rows["mpi_mean"])
         else:
-            np.testing.assert_allclose(rows["value"], rows["mpi"] + 0.5 * rows["irm1"])
+            np.testing.assert_allclose(rows["value"], rows["mpi_mean"] + 0.5 * rows["irm1_mean"])
     specs = read_best(out / "best.csv", targets=("vocals", "drums"))
     assert specs["vocals"] == b[(b.target == "vocals") & b.selected].iloc[0]["spec"]
     best = read_best(out / "best.csv", select="best")
@@ -140,14 +140,15 @@ def test_correlations_equal_pandas(demo):
     _, _, out = demo
     t = _read(out, "trials.csv")
     c = _read(out, "correlations.csv")
-    assert set(c["oracle"]) == {"mpi", "irm1"}
-    assert {"bins", "redundancy", "gini", "hoyer"} <= set(c["predictor"])
-    assert set(c.loc[c["predictor"].isin(["bins", "redundancy"]), "group"]) == {"baseline"}
+    assert set(c["oracle"]) == {"mpi_mean", "irm1_mean"}
+    assert {"bins", "redundancy_mean", "gini_mean", "hoyer_mean"} <= set(c["predictor"])
+    assert set(c.loc[c["predictor"].isin(["bins", "redundancy_mean"]), "group"]) == {"baseline"}
+    red = "redundancy_mean"
     data = t[t["state"] == "COMPLETE"].drop_duplicates(["target", "spec"])
     checked = 0
     for _, r in c.iterrows():
         sub = data[data["target"] == r["target"]]
-        cols = [r["predictor"], r["oracle"], "redundancy"]
+        cols = [r["predictor"], r["oracle"], red]
         clean = sub[list(dict.fromkeys(cols))].dropna()
         assert r["n"] == len(clean)
         if len(clean) < 3:
@@ -157,24 +158,24 @@ def test_correlations_equal_pandas(demo):
         x, y = r["predictor"], r["oracle"]
         assert r["spearman"] == pytest.approx(sp.loc[x, y], nan_ok=True)
         assert r["kendall"] == pytest.approx(kd.loc[x, y], nan_ok=True)
-        if x != "redundancy" and len(clean) >= 4:
-            den = np.sqrt((1 - sp.loc[x, "redundancy"] ** 2) * (1 - sp.loc[y, "redundancy"] ** 2))
+        if x != red and len(clean) >= 4:
+            den = np.sqrt((1 - sp.loc[x, red] ** 2) * (1 - sp.loc[y, red] ** 2))
             with np.errstate(invalid="ignore", divide="ignore"):
-                expect = (sp.loc[x, y] - sp.loc[x, "redundancy"] * sp.loc[y, "redundancy"]) / den
+                expect = (sp.loc[x, y] - sp.loc[x, red] * sp.loc[y, red]) / den
             expect = expect if den > 0 else np.nan  # undefined when x or y is redundancy's twin
             assert r["partial_spearman"] == pytest.approx(expect, nan_ok=True)
         else:
             assert np.isnan(r["partial_spearman"])
         if np.isfinite(r["spearman_lo"]):
             assert r["spearman_lo"] <= r["spearman_hi"]
-        for base in ("bins", "redundancy"):
+        for base, bcol in (("bins", "bins"), ("redundancy", red)):
             if r["group"] == "baseline":
                 assert np.isnan(r[f"minus_{base}"])
                 continue
-            both = sub[list(dict.fromkeys([x, base, y]))].dropna()
+            both = sub[list(dict.fromkeys([x, bcol, y]))].dropna()
             if len(both) >= 3:
                 s2 = both.corr(method="spearman")
-                expect = abs(s2.loc[x, y]) - abs(s2.loc[base, y])
+                expect = abs(s2.loc[x, y]) - abs(s2.loc[bcol, y])
                 assert r[f"minus_{base}"] == pytest.approx(expect, nan_ok=True)
         checked += 1
     assert checked >= 8
@@ -200,7 +201,7 @@ def test_pareto_equals_bruteforce(demo):
     _, _, out = demo
     t = _read(out, "trials.csv")
     p = _read(out, "pareto.csv")
-    assert set(p["cost_metric"]) == {"redundancy"}
+    assert set(p["cost_metric"]) == {"redundancy_mean"}
     data = t[t["state"] == "COMPLETE"].drop_duplicates(["target", "spec"])
     for (target, q, c), front in p.groupby(["target", "quality_metric", "cost_metric"]):
         sub = data[data["target"] == target].dropna(subset=[q, c])

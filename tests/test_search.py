@@ -382,20 +382,53 @@ def test_racing_stops_a_clearly_worse_candidate_after_few_clips():
     assert t_good.value == pytest.approx(np.mean(10.0 + syn.effect + syn.noise[good]))
 
 
+def test_stored_metrics_are_means_over_clips_like_the_value():
+    """Skewed per-clip values (median != mean): each stored metric is the mean over the
+    clips it was scored on (marked by the trial's ``aggregate``), the same aggregate as the
+    objective value returned to Optuna."""
+    spec = "stft:n_fft=4096,hop=1024"
+    mpi = [1.0, 2.0, 3.0, 10.0, 50.0, -4.0, 7.0]
+    gini = [0.1, 0.9, 0.2, 0.8, 0.3, 0.35, 0.7]
+
+    def factory(spec, target, metrics, device):
+        return lambda clip, wanted: {m: {"mpi": mpi, "gini": gini}[m][clip.id] for m in wanted}
+
+    clips = [SimpleNamespace(id=i) for i in range(len(mpi))]
+    space = SearchSpace(scales=(), stft_n_fft=(4096, 4096), stft_n_fft_step=1024,
+                        stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
+    obj = TrialObjective(space, parse_objectives("mpi"), "vocals", clips, ["mpi", "gini"],
+                         scorer=factory, race=False, metric_clips=3)  # fmt: skip
+    study = optuna.create_study(direction="maximize")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        study.optimize(obj, n_trials=1)
+    (t,) = study.trials
+    assert t.user_attrs["spec"] == spec and t.user_attrs["n_clips"] == 7
+    assert sorted(mpi)[3] == 3.0  # the median, which is not what is stored
+    assert t.user_attrs["mpi"] == pytest.approx(sum(mpi) / len(mpi))
+    assert t.user_attrs["aggregate"] == "mean"
+    assert t.value == pytest.approx(sum(mpi) / len(mpi))
+    subset = sorted(t.user_attrs["clips"][i] for i in range(7)
+                    if t.user_attrs["clips"][i] in obj.metric_ids)  # fmt: skip
+    assert len(subset) == 3 and t.user_attrs["n_metric_clips"] == 3
+    assert t.user_attrs["gini"] == pytest.approx(sum(gini[i] for i in subset) / 3)
+    assert clip_values(t) == dict(enumerate(mpi))
+
+
 def test_repeats_do_not_consume_trials(tmp_path, demo_root, small_config, monkeypatch):
-    """A space of 3 STFTs: --trials 5 evaluates the references and the 3, answers every
+    """A space of 2 STFTs: --trials 5 evaluates the references and the 2, answers every
     repeat from the study without scoring, and stops with the space exhausted."""
     from dataclasses import replace
 
-    # 30 repeats in a row before giving up: with 3 candidates, a random sampler that has
-    # seen 2 repeats 30 times running with probability (2/3)^30 < 1e-5.
-    monkeypatch.setattr("tfselect.search.run.MAX_REPEATS", 30)
-    space = replace(small_config.space, scales=(), stft_n_fft=(1024, 3072),
+    # 20 repeats in a row before giving up: with 2 candidates, a random sampler draws the
+    # one it has seen 20 times running with probability (1/2)^20 < 1e-5 (each repeat is a
+    # stored trial: fewer candidates, fewer of them to store).
+    monkeypatch.setattr("tfselect.search.run.MAX_REPEATS", 20)
+    space = replace(small_config.space, scales=(), stft_n_fft=(1024, 2048),
                     stft_n_fft_step=1024, stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
     cfg = replace(small_config, space=space)
     syn = Synthetic({"stft:n_fft=1024,hop=256": 1.0, "stft:n_fft=2048,hop=512": 2.0,
-                     "stft:n_fft=3072,hop=768": 3.0, **{s: 0.0 for s in REFERENCES.values()}},
-                    n=1)  # fmt: skip
+                     **{s: 0.0 for s in REFERENCES.values()}}, n=1)  # fmt: skip
     url = f"sqlite:///{tmp_path}/r.db"
     r = run_search("vocals", storage=url, study="rep", config=cfg, root=demo_root, trials=2,
                    progress=False, scorer=syn)  # fmt: skip
@@ -405,18 +438,17 @@ def test_repeats_do_not_consume_trials(tmp_path, demo_root, small_config, monkey
                    progress=False, scorer=syn)  # fmt: skip
     st, trials = _trials(url, "rep")
     distinct = [t for t in trials if "reused_from" not in t.user_attrs]
-    assert r.exhausted and r.ran == 3 and r.repeats >= 30  # only 3 candidates exist
+    assert r.exhausted and r.ran == 2 and r.repeats >= 20  # only 2 candidates exist
     assert sorted(t.user_attrs["spec"] for t in distinct[2:]) == [
-        "stft:n_fft=1024,hop=256", "stft:n_fft=2048,hop=512", "stft:n_fft=3072,hop=768",
-    ]  # fmt: skip
+        "stft:n_fft=1024,hop=256", "stft:n_fft=2048,hop=512"]
     # Two calls each (the objective, then the other metrics on the metric clip); repeats
     # were never scored.
-    assert syn.calls - calls == 2 * 3
+    assert syn.calls - calls == 2 * 2
     for t in trials:
         if "reused_from" in t.user_attrs:
             src = st.trials[t.user_attrs["reused_from"]]
             assert t.values == src.values and t.user_attrs["spec"] == src.user_attrs["spec"]
-    assert best_trial(st).user_attrs["spec"] == "stft:n_fft=3072,hop=768"
+    assert best_trial(st).user_attrs["spec"] == "stft:n_fft=2048,hop=512"
 
 
 def test_scorer_errors_fail_one_trial_only(tmp_path, demo_root, small_config):
@@ -507,3 +539,24 @@ def test_the_objective_can_follow_a_wiener_demixer(tmp_path, demo_root, small_co
     st, _ = _trials(url, "vocals")
     assert r.complete == 2 and asked and all(w == (oracle,) for w in asked)
     assert best_trial(st).values == [7.0] and read_tags(st).objective == oracle
+
+
+def test_verbose_search_says_each_trial_in_specs_not_parameter_names(tmp_path, demo_root,
+                                                                      small_config, capsys):
+    """-v: one line per trial, above the bar, with its spec and value; none of Optuna's
+    lines with internal parameter names (kind, stft_n_fft, ...)."""
+    from dataclasses import replace
+
+    space = replace(small_config.space, scales=(), stft_n_fft=(1024, 2048),
+                    stft_n_fft_step=1024, stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
+    syn = Synthetic({"stft:n_fft=1024,hop=256": 1.0, "stft:n_fft=2048,hop=512": 2.0,
+                     **{s: 0.0 for s in REFERENCES.values()}}, n=1)  # fmt: skip
+    run_search("vocals", storage=f"sqlite:///{tmp_path}/v.db", study="v",
+               config=replace(small_config, space=space), root=demo_root, trials=3,
+               progress=False, verbose=1, scorer=syn)  # fmt: skip
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.startswith("trial ")]
+    assert len(lines) >= 3, err
+    ref = REFERENCES["stft"]  # queued first; one clip: its value is that clip's
+    assert lines[0] == f"trial 0 complete: mpi={syn.effect[0] + syn.noise[ref][0]:.3f} {ref}"
+    assert "parameters" not in err and "stft_n_fft" not in err

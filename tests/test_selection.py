@@ -109,16 +109,21 @@ def test_best_csv_paired_statistics_equal_scipy(direction):
     b = best_frame([st], n_boot=500).set_index("candidate")
     assert b.loc["best", "spec"] == "stft:n_fft=4096,hop=512"
     d = sign * (np.array(cand) - np.array(stft))
-    assert b.loc["stft", "diff"] == pytest.approx(d.mean())
-    assert b.loc["stft", "p_value"] == pytest.approx(stats.wilcoxon(d).pvalue)
-    assert b.loc["stft", "ci_low"] < d.mean() < b.loc["stft", "ci_high"]
-    assert b.loc["stft", "n_paired"] == 24 and b.loc["stft", "verdict"] == "better"
-    # The better reference is STFT (better value in the study's direction): the best row
-    # carries its statistics, and the significant improvement selects the candidate.
-    assert b.loc["best", "versus"] == "stft" and b.loc["best", "diff"] == b.loc["stft", "diff"]
+    # The best row against the better reference (STFT: better value in the study's
+    # direction), positive = the best is better; the significant improvement selects it.
+    assert b.loc["best", "versus"] == "stft" and b.loc["best", "diff"] == pytest.approx(d.mean())
+    assert b.loc["best", "p_value"] == pytest.approx(stats.wilcoxon(d).pvalue)
+    assert b.loc["best", "ci_low"] < d.mean() < b.loc["best", "ci_high"]
+    assert b.loc["best", "n_paired"] == 24 and b.loc["best", "verdict"] == "better"
     assert b.loc["best", "selected"] and not b.loc["stft", "selected"]
-    d_bark = sign * (np.array(cand) - np.array(bark))
+    # Each reference row speaks for itself, against the best: it is the worse one.
+    assert b.loc["stft", "versus"] == "best" and b.loc["stft", "verdict"] == "worse"
+    assert b.loc["stft", "diff"] == pytest.approx(-d.mean())
+    assert b.loc["stft", "p_value"] == b.loc["best", "p_value"]
+    assert b.loc["stft", "ci_low"] < -d.mean() < b.loc["stft", "ci_high"] < 0
+    d_bark = sign * (np.array(bark) - np.array(cand))
     assert b.loc["xumx-slicq", "diff"] == pytest.approx(d_bark.mean())
+    assert b.loc["xumx-slicq", "verdict"] == "worse"
 
 
 def test_significance_rule_falls_back_to_the_reference_on_a_tie(tmp_path):
@@ -369,6 +374,11 @@ def test_best_trial_ties_fronts_and_repeats():
     # ... and a front made of repeats only leaves every complete trial in.
     assert best_trial(study_of([1.0, 1.0], [9.0, 0.0], [2.0, 5.0], directions=two,
                                reused=(1,))).number == 2  # fmt: skip
+    # The same in a minimised study: the repeat (1) alone dominates, so every complete
+    # trial stays in and the lowest first objective wins, ties to the earliest.
+    low = ("minimize", "minimize")
+    assert best_trial(study_of([2.0, 1.0], [0.5, 0.5], [3.0, 0.9], [1.5, 9.0], [1.5, 8.0],
+                               directions=low, reused=(1,))).number == 3  # fmt: skip
     # No complete trial (failed ones, repeats only): no best.
     st = optuna.create_study()
     st.add_trial(_trial(None, TrialState.FAIL))
@@ -507,25 +517,26 @@ def _scenario(storage: str) -> dict[str, list[list[float]]]:
     return {key[0]: [values for _, values, _ in trials] for key, trials in studies.items()}
 
 
-# (target, objective, candidate, spec, study, number, n_complete, versus, verdict, selected)
+# (target, objective, candidate, spec, study, number, n_complete, versus, verdict, selected):
+# every row speaks for itself, against `versus` (a reference row against the best).
 EXPECTED_BEST_CSV = [
     ("drums", "cost", "best", "stft:n_fft=1024,hop=256", "d2", 1, 2, "xumx-slicq", "better", True),
-    ("drums", "cost", "xumx-slicq", BARK_REF, "d2", 0, None, "xumx-slicq", "better", False),
+    ("drums", "cost", "xumx-slicq", BARK_REF, "d2", 0, None, "best", "worse", False),
     ("guitar", "mpi", "best", "", "g1", 1, 2, None, "no reference", True),
     ("other", "mpi", "best", "stft:n_fft=1024,hop=512", "o1", 1, 2, None, "no reference", True),
     ("other", "sdr", "best", "stft:n_fft=512,hop=256", "o-sdr", 2, 3, "stft", "better", True),
-    ("other", "sdr", "stft", STFT_REF, "o-sdr", 0, None, "stft", "better", False),
-    ("other", "sdr", "xumx-slicq", BARK_REF, "o-sdr", 1, None, "xumx-slicq", "better", False),
+    ("other", "sdr", "stft", STFT_REF, "o-sdr", 0, None, "best", "worse", False),
+    ("other", "sdr", "xumx-slicq", BARK_REF, "o-sdr", 1, None, "best", "worse", False),
     ("piano", "mpi", "best", STFT_REF, "p1", 0, 3, None, "reference", True),
     ("piano", "mpi", "stft", STFT_REF, "p1", 0, None, None, "is the best", False),
-    ("piano", "mpi", "xumx-slicq", BARK_REF, "p1", 1, None, "xumx-slicq", "better", False),
+    ("piano", "mpi", "xumx-slicq", BARK_REF, "p1", 1, None, "best", "worse", False),
     ("vocals", "mpi", "best", "stft:n_fft=4096,hop=512", "v1", 2, 4, "stft",
      "not distinguishable", False),
-    ("vocals", "mpi", "stft", STFT_REF, "v1", 0, None, "stft", "not distinguishable", True),
-    ("vocals", "mpi", "xumx-slicq", BARK_REF, "v1", 1, None, "xumx-slicq", "better", False),
+    ("vocals", "mpi", "stft", STFT_REF, "v1", 0, None, "best", "not distinguishable", True),
+    ("vocals", "mpi", "xumx-slicq", BARK_REF, "v1", 1, None, "best", "worse", False),
     ("vocals", "sdr", "best", "stft:n_fft=1024,hop=1024", "v-sdr", 3, 5, "stft", "better", True),
-    ("vocals", "sdr", "stft", STFT_REF, "v-sdr", 0, None, "stft", "better", False),
-    ("vocals", "sdr", "xumx-slicq", BARK_REF, "v-sdr", 1, None, "xumx-slicq", "better", False),
+    ("vocals", "sdr", "stft", STFT_REF, "v-sdr", 0, None, "best", "worse", False),
+    ("vocals", "sdr", "xumx-slicq", BARK_REF, "v-sdr", 1, None, "best", "worse", False),
 ]  # fmt: skip
 
 
@@ -548,7 +559,8 @@ def test_best_csv_rows_equal_the_rules_spelled_out(scenario):
     keys = ["target", "objective", "candidate", "spec", "study", "number", "n_complete",
             "versus", "verdict", "selected"]  # fmt: skip
     assert list(b.columns) == ["target", "objective", "candidate", "spec", "value", "study",
-                               "number", "n_complete", *STAT_COLUMNS, "mpi"]  # fmt: skip
+                               "number", "n_complete", *STAT_COLUMNS, "n_clips",
+                               "n_metric_clips", "mpi_mean", "mpi_median"]  # fmt: skip
     got = b[keys].astype(object).where(b[keys].notna(), None)
     assert got.values.tolist() == [list(row) for row in EXPECTED_BEST_CSV]
     assert (b["selected"].dtype, b["number"].dtype) == (bool, np.int64)
@@ -559,15 +571,18 @@ def test_best_csv_rows_equal_the_rules_spelled_out(scenario):
     for i, row in b.iterrows():
         own = values[row["study"]][row["number"]]
         assert row["value"] == pytest.approx(np.mean(own))
-        assert row["mpi"] == pytest.approx(np.median(own))
+        # Studies made before trials stored means: the stored median keeps its own column
+        # and the objective's mean is the value (the cost objective is no single metric).
+        assert row["mpi_median"] == pytest.approx(np.median(own))
+        if row["objective"] == "mpi":
+            assert row["mpi_mean"] == pytest.approx(np.mean(own))
         if not isinstance(row["versus"], str):
             assert row[["diff", "ci_low", "ci_high", "p_value", "n_paired", "unit"]].isna().all()
             continue
         group = b[(b.target == row["target"]) & (b.objective == row["objective"])]
-        best = values[row["study"]][group[group.candidate == "best"].iloc[0]["number"]]
-        ref = values[row["study"]][group[group.candidate == row["versus"]].iloc[0]["number"]]
+        other = values[row["study"]][group[group.candidate == row["versus"]].iloc[0]["number"]]
         sign = -1.0 if row["target"] == "drums" else 1.0  # drums' cost is minimised
-        d = sign * (np.array(best) - np.array(ref))
+        d = sign * (np.array(own) - np.array(other))  # positive: this row is better
         assert row["diff"] == pytest.approx(d.mean()) and row["n_paired"] == 12
         assert row["p_value"] == pytest.approx(stats.wilcoxon(d, zero_method="zsplit").pvalue)
         for n_boot, seed, frame in ((2000, 0, b), (300, 7, again)):
@@ -760,9 +775,9 @@ def test_best_csv_tests_tracks_when_the_study_stored_its_pool(tmp_path):
     assert best["p_value"] == pytest.approx(stats.wilcoxon(means, zero_method="zsplit").pvalue)
     assert best["p_value"] >= 0.05 and best["verdict"] == "not distinguishable"
     assert not best["selected"] and by_track.loc["stft", "selected"]
-    bark_means = (cand - bark).reshape(10, 3).mean(axis=1)
+    bark_means = (bark - cand).reshape(10, 3).mean(axis=1)  # its own row: bark - best
     assert by_track.loc["xumx-slicq", "diff"] == pytest.approx(bark_means.mean())
-    assert by_track.loc["xumx-slicq", "verdict"] == "better"
+    assert by_track.loc["xumx-slicq", "verdict"] == "worse"
     c = best_choice(url, "vocals", "tracks")
     assert (c.spec, c.verdict, c.fell_back, c.n_tracks, c.n_paired) == (
         STFT_REF, "not distinguishable", True, 10, 30)
@@ -772,3 +787,30 @@ def test_best_csv_tests_tracks_when_the_study_stored_its_pool(tmp_path):
     assert (c.spec, c.verdict, c.n_tracks, c.n_paired) == (
         "stft:n_fft=4096,hop=512", "better", None, 30)
     assert f"p={c.p_value:.2g} over 30 clips)" in c.sentence()
+
+
+def test_studies_of_one_target_on_two_corpora_are_not_compared(tmp_path):
+    """best.csv and `tfselect best` refuse to pick a target's transform among studies made
+    on different dataset roots (one line naming both); one root, or one named study, is fine."""
+    import dataclasses
+
+    from tfselect.report.best import best_choice
+    from tfselect.report.selection import best_frame
+    from tfselect.search.study import TAG, read_tags
+
+    url = f"sqlite:///{tmp_path}/roots.db"
+    studies = []
+    for name, root in (("demo-vocals", "/data/demo"), ("vocals", "/cache/demo-2"),
+                       ("vocals-old", "")):  # fmt: skip
+        st = _add_study(name, "vocals", "mpi", "maximize",
+                        [("stft:n_fft=1024,hop=256", [1.0, 2.0], None)], url)  # fmt: skip
+        st.set_user_attr(TAG, dataclasses.replace(read_tags(st), root=root).as_dict())
+        studies.append(st)
+    with pytest.raises(TfselectError, match=r"^target 'vocals': study 'demo-vocals' searched "
+                       r"/data/demo but 'vocals' searched /cache/demo-2; name the studies"):
+        best_frame(studies)
+    with pytest.raises(TfselectError, match="name the studies of one corpus with --study"):
+        best_choice(url, "vocals")
+    # A study that recorded no root is not checked; one named study is one corpus.
+    assert len(best_frame([studies[0], studies[2]])) == 1
+    assert best_choice(url, "vocals", "vocals").study == "vocals"

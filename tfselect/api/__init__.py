@@ -9,9 +9,10 @@ result objects instead of printing.
 Every argument a user can get wrong is checked here (``TfselectError``, one line), so the
 command line only parses options and shows results. Modules, one per group of tasks:
 :mod:`.data` (demo_data, targets), :mod:`.scoring` (score), :mod:`.searching` (search,
-fail_stale, best, default_config), :mod:`.reporting` (report, verify), :mod:`.demixing`
-(train_best, evaluate, separate, compare), :mod:`.deoverlapping` (deoverlap_train,
-deoverlap_eval). Importing this package loads none of them (nor torch) until a name is used.
+fail_stale, best, default_config), :mod:`.surveying` (survey), :mod:`.reporting` (report,
+verify), :mod:`.demixing` (train_best, evaluate, separate, compare), :mod:`.deoverlapping`
+(deoverlap_train, deoverlap_eval). Importing this package loads none of them (nor torch)
+until a name is used.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _WHERE = {
     "score": "scoring", "Score": "scoring",
     "search": "searching", "Search": "searching", "fail_stale": "searching",
     "StaleTrials": "searching", "best": "searching", "default_config": "searching",
+    "survey": "surveying",
     "report": "reporting", "verify": "reporting",
     "train_best": "demixing", "Training": "demixing", "train_specs": "demixing",
     "evaluate": "demixing", "separate": "demixing", "compare": "demixing",

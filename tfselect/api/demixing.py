@@ -152,6 +152,7 @@ def evaluate(
     wiener_iterations: int = 1,
     out: Path | str | None = None,
     device: str = "cpu",
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Score the demixer in ``model`` with museval (BSSEval v4) on ``subset``.
 
@@ -167,7 +168,7 @@ def evaluate(
         check_out_dir(Path(out))
     return evaluate_model(Path(model), Path(root) if root is not None else None, subset,
                           tracks, jobs, wiener, device, duration,
-                          Path(out) if out is not None else None,
+                          Path(out) if out is not None else None, progress=progress,
                           wiener_iterations=wiener_iterations)  # fmt: skip
 
 

@@ -52,6 +52,7 @@ def search(
     seed: int | None = None,
     jobs: int | None = None,
     device: str | None = None,
+    screen: int | None = None,
     progress: bool = True,
     verbose: int = 0,
 ) -> Search:
@@ -60,7 +61,8 @@ def search(
     Arguments left None take the study configuration's value (``config``, else the
     defaults ``tfselect config`` prints). ``trials``: N more trials in this process;
     ``until``: stop once the study holds N complete trials; ``timeout``: seconds after
-    which no trial starts; ``seconds``: clip length; ``metrics``: "all" or a comma list.
+    which no trial starts; ``seconds``: clip length; ``metrics``: "all" or a comma list;
+    ``screen``: screen K proposals with a cheap metric and race the best.
     """
     check_seed(seed)
     check_ranges(("--trials", trials, 0, 10**9), ("--until", until, 1, 10**9),
@@ -69,7 +71,7 @@ def search(
     cfg = load_config(config).override(
         objective=objective, sampler=sampler, pruner=pruner, metrics=_metric_list(metrics),
         seed=seed, device=device, jobs=jobs, n_clips=clips, seconds=seconds,
-        max_tracks=max_tracks,
+        max_tracks=max_tracks, screen=screen,
     )  # fmt: skip
     result = run_search(
         target, storage=storage, study=study, config=cfg,

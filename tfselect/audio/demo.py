@@ -169,13 +169,19 @@ def cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "tfselect"
 
 
+def demo_path() -> Path:
+    """Where the default demo corpus lives (:func:`demo_root` builds it there): the corpus
+    of every command without ``--root`` or ``$MUSDB_PATH``, and of ``make demo``."""
+    return cache_dir() / f"demo-{DEMO_VERSION}"
+
+
 def demo_root() -> Path:
     """The default demo corpus, built on first use under :func:`cache_dir`.
 
     It is written into a temporary sibling folder and renamed into place, so concurrent
     processes never see half a corpus: the loser of a race discards its copy.
     """
-    final = cache_dir() / f"demo-{DEMO_VERSION}"
+    final = demo_path()
     if (final / META_FILE).is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)

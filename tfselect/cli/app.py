@@ -46,7 +46,8 @@ def main(
 # name -> the function behind it; `tfselect --help` orders them by group.WORKFLOW
 COMMANDS = {
     "demo-data": data.demo_data, "targets": data.targets, "score": scoring.score,
-    "search": searching.search, "report": reporting.report, "best": searching.best,
+    "search": searching.search, "survey": searching.survey, "report": reporting.report,
+    "best": searching.best,
     "verify": reporting.verify, "train-best": training.train_best,
     "evaluate": demixing.evaluate, "separate": demixing.separate, "compare": training.compare,
     "config": searching.config,

@@ -31,6 +31,7 @@ def evaluate(
         Path | None, typer.Option("--out", help="Output folder (default MODEL/eval-SUBSET).")
     ] = None,
     device: DeviceOpt = "cpu",
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
 ) -> None:
     """Score a trained demixer with museval (BSSEval v4) on a subset.
 
@@ -40,7 +41,7 @@ def evaluate(
     from tfselect.api.demixing import evaluate as score  # torch, museval: --help stays fast
 
     medians = score(model, root, subset, tracks, jobs, duration, wiener, wiener_iterations, out,
-                    device)  # fmt: skip
+                    device, progress=not quiet)  # fmt: skip
     typer.echo(medians.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 

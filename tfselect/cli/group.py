@@ -66,8 +66,8 @@ class _OneLineErrors(TyperGroup):
 
 
 # The order a user meets the commands in; `tfselect --help` lists them so.
-WORKFLOW = ("demo-data", "targets", "score", "search", "report", "best", "verify", "train-best",
-            "evaluate", "separate", "compare", "deoverlap", "config")  # fmt: skip
+WORKFLOW = ("demo-data", "targets", "score", "search", "survey", "report", "best", "verify",
+            "train-best", "evaluate", "separate", "compare", "deoverlap", "config")  # fmt: skip
 # Metavars for options that name none: a word, never a Python type name.
 _METAVARS = {"int": "INT", "float": "FLOAT", "str": "TEXT", "path": "PATH"}
 

@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from tfselect.metrics import DIRECTIONS, UNITS
+from tfselect.report.best import row_verdict
+from tfselect.report.survey import summary_lines
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -220,13 +222,13 @@ def print_best_csv(path: Path) -> None:
         stats = ["", "", "", ""]
         if has_stats and pd.notna(row.diff):
             stats = [f"{row.diff:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]",
-                     f"{row.p_value:.2g}", _units(row), str(row.verdict)]  # fmt: skip
+                     f"{row.p_value:.2g}", _units(row), row_verdict(row)]  # fmt: skip
         elif has_stats and isinstance(row.verdict, str):
             stats[3] = row.verdict
         mark = "*" if has_stats and bool(row.selected) else ""
         table.add_row(row.target, row.objective, row.candidate + mark, row.spec,
                       f"{row.value:.2f}", *stats)  # fmt: skip
-    Console(width=172).print(table)
+    Console(width=190).print(table)
 
 
 def _units(row) -> str:
@@ -259,3 +261,14 @@ def print_deoverlap_eval(result) -> None:
     typer.echo("blocks that limit the waveform most (median dB, that block alone):")
     typer.echo(result.worst_blocks().to_string(float_format=lambda v: f"{v:.2f}"))
     typer.echo(f"wrote {result.out}")
+
+
+def print_survey(result, rep, out: Path) -> None:
+    """What a survey run scored (its counts, when it ran), one line per target on the
+    metrics that beat the trivial predictors, and the report's files."""
+    if result is not None:
+        typer.echo(f"survey {result.study}: {result.complete} of {result.points} candidates "
+                   f"scored ({result.ran} in this run)")
+    for line in summary_lines(rep.predictors, rep.ridge):
+        typer.echo(line)
+    typer.echo(f"report in {out}: {', '.join(Path(f).name for f in rep.files)}")

@@ -1,4 +1,4 @@
-"""Commands of the search: ``search``, ``best`` and ``config``."""
+"""Commands of the search: ``search``, ``survey``, ``best`` and ``config``."""
 
 from __future__ import annotations
 
@@ -85,6 +85,11 @@ def search(
         typer.Option("--device", metavar="DEVICE", show_default="config: cpu",
                      help="torch device: auto (CUDA when present), cpu, cuda, cuda:1, ..."),
     ] = None,
+    screen: Annotated[
+        int | None,
+        typer.Option("--screen", metavar="K", show_default="config: 0 (off)",
+                     help="Screen K proposals with a cheap metric; race the best."),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     fail_stale: Annotated[
         bool,
@@ -111,8 +116,8 @@ def search(
         return
     outcome = searching.search(
         target, trials, until, timeout, objective, sampler, pruner, metrics, storage, study,
-        config, root, clips, seconds, max_tracks, seed, jobs, device, progress=not quiet,
-        verbose=verbose,
+        config, root, clips, seconds, max_tracks, seed, jobs, device, screen,
+        progress=not quiet, verbose=verbose,
     )  # fmt: skip
     typer.echo(present.search_summary(outcome))
 
@@ -148,3 +153,55 @@ def config() -> None:
     from tfselect.api.searching import default_config
 
     typer.echo(default_config(), nl=False)
+
+
+def survey(
+    target: Annotated[
+        str | None,
+        typer.Option("--target", metavar="TARGET",
+                     help="Target to survey (omit it to only rewrite the report)."),
+    ] = None,
+    candidates: Annotated[
+        int, typer.Option("--candidates", metavar="N", help="Sobol design points.")
+    ] = 64,
+    storage: StorageOpt = DEFAULT_STORAGE,
+    study: Annotated[
+        str | None,
+        typer.Option("--study", metavar="NAME", show_default="survey-TARGET",
+                     help="Survey study name."),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", metavar="TOML", help="Study configuration (space, clips)."),
+    ] = None,
+    root: RootOpt = None,
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Report folder.")
+    ] = Path("reports/survey"),
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples of the intervals.")
+    ] = 1000,
+    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG figures.")] = True,
+    seed: Annotated[
+        int | None, typer.Option("--seed", show_default="config: 0", help="Random seed.")
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", show_default="config: 1", help="Parallel trials (threads)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+) -> None:
+    """Survey the space: do the cheap metrics predict the oracles?
+
+    Scores --candidates points of a Sobol design over the search space (and both
+    references) on every clip of the pool with every metric, no racing, in a study of its
+    own (resumable, parallel like a search). Then writes to --out: survey.csv,
+    survey_predictors.csv (each metric's Spearman with each oracle, partial given bins and
+    redundancy, gain over the best trivial predictor, intervals resampling tracks and
+    candidates), survey_ridge.csv (a leave-one-family-out ridge combination) and plots.
+    """
+    from tfselect.api.surveying import survey as run  # optuna and torch: --help stays fast
+
+    result, rep = run(target, candidates, storage, study, config, root, out, bootstrap, plots,
+                      seed, jobs, progress=not quiet)  # fmt: skip
+    present.print_survey(result, rep, out)

@@ -524,15 +524,20 @@ def train_deoverlap(settings: TrainSettings, out: Path, progress: bool = True,
         for k in ("coef_learned", "coef_baseline", "wave_learned", "wave_baseline"):
             row[f"valid_{k}_db"] = float(np.median([r[k] for r in rows])) if rows else math.nan
         state["curve"].append(row)
-        log.info("after %.1f min: %s", row["minutes"], row)
+        log.info("after %.1f min: %s", row["minutes"], ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+            if k != "minutes"))
         save()
         save_model(net, out / MODEL, {"curve": state["curve"]})
 
         atomic_write(out / CURVE, lambda tmp: pd.DataFrame(state["curve"]).to_csv(
             tmp, index=False, float_format="%.6g"))
 
+    # Seconds of data gathered, shown whole (tqdm would print the float sums as they are).
     bar = tqdm(total=round(budget), initial=min(round(state["seconds"]), round(budget)),
-               unit="s", desc="de-overlap", disable=not progress, leave=False)
+               unit="s", desc="de-overlap", disable=not progress, leave=False,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+                          "[{elapsed}<{remaining}{postfix}]")
     last_save, fresh = time.perf_counter(), False
     # solves are spaced geometrically (2x the time trained at the last one, at least
     # solve_seconds): a curve from the first minute on, and most of the time spent on data
@@ -598,7 +603,7 @@ def _block_wave_snr(T, x: Tensor, C: list[Tensor], est: list[Tensor],
 
 
 def evaluate_deoverlap(net: DeOverlapNet, tracks: list, seconds: float | None = 10.0,
-                       sources: tuple[str, ...] | None = None):
+                       sources: tuple[str, ...] | None = None, progress: bool = True):
     """Per (track, source, block) SNRs of the learned net and the baseline split.
 
     ``tracks``: held-out tracks; each source (mixture and stems, or ``sources``) contributes
@@ -607,13 +612,17 @@ def evaluate_deoverlap(net: DeOverlapNet, tracks: list, seconds: float | None = 
     bins, frames, fmin_hz, fmax_hz, coef_snr_learned, coef_snr_baseline, wave_snr_learned,
     wave_snr_baseline``: block ``all`` de-overlaps every block; a numbered block
     de-overlaps only that one (the others exact), so its waveform SNR says how much of the
-    error it causes.
+    error it causes. ``progress``: a bar over the signals on stderr (each costs about one
+    inverse per block, twice: minutes for a track's sources at Bark-262).
     """
     T = net.transform
     net = net.double()
     freqs = T.frequencies()
     audio = TrackAudio(tracks, preload=False)
     rows = []
+    n_signals = sum(len(sources or ("mixture", *t.targets)) for t in tracks)
+    bar = tqdm(total=n_signals, desc="de-overlap eval", unit="signal", disable=not progress,
+               leave=False)
     for i, t in enumerate(tracks):
         n = audio.lengths[i] if seconds is None else min(audio.lengths[i],
                                                          int(round(seconds * SAMPLE_RATE)))
@@ -621,6 +630,7 @@ def evaluate_deoverlap(net: DeOverlapNet, tracks: list, seconds: float | None = 
         for src in ("mixture", *t.targets) if sources is None else sources:
             x = torch.from_numpy(audio.read(i, src, start, n)).double()
             if not float(x.abs().max()) > 0:
+                bar.update(1)
                 continue
             with torch.no_grad():
                 C, est, base = _learned_and_split(net, x)
@@ -638,4 +648,6 @@ def evaluate_deoverlap(net: DeOverlapNet, tracks: list, seconds: float | None = 
                                  "coef_snr_learned": snr_db(C[b], est[b]),
                                  "coef_snr_baseline": snr_db(C[b], base[b]),
                                  "wave_snr_learned": wave_e[b], "wave_snr_baseline": wave_b[b]})
+            bar.update(1)
+    bar.close()
     return pd.DataFrame(rows)

@@ -339,16 +339,18 @@ def _train(config: TrainConfig, out: Path, device: str, progress: bool,
         log.info("parameters: %d; device %s; processes %d",
                  sum(p.numel() for p in model.parameters()), dev, dist_info.world)
 
+    # One bar over every step still to run, so its ETA is the training's, not an epoch's.
+    bar = tqdm(total=max(config.epochs - state["epoch"], 0) * config.steps, leave=False,
+               disable=not (progress and dist_info.main), unit="step")
     while (state["epoch"] < config.epochs and state["bad_epochs"] < config.patience
            and not _out_of_time(config, state)):
         epoch = state["epoch"]
         t0 = time.perf_counter()
         model.train()
         sums = np.zeros(4)  # loss, freq, time, masksum
-        bar = tqdm(range(config.steps), desc=f"epoch {epoch + 1}/{config.epochs}",
-                   disable=not (progress and dist_info.main), leave=False, unit="step")
+        bar.set_description(f"epoch {epoch + 1}/{config.epochs}")
         done = 0
-        for step in bar:
+        for step in range(config.steps):
             if step and _out_of_time(config, state, time.perf_counter() - t0):
                 break  # the budget ends inside this epoch: validate what was trained
             first = step * config.batch_size + dist_info.rank * local
@@ -360,6 +362,7 @@ def _train(config: TrainConfig, out: Path, device: str, progress: bool,
             opt.step()
             sums += [float(loss.detach()), parts["freq"], parts["time"], parts["masksum"]]
             done += 1
+            bar.update(1)
             bar.set_postfix(loss=f"{sums[0] / done:.4f}")
         sums /= max(done, 1)
         state["steps"] += done
@@ -391,6 +394,7 @@ def _train(config: TrainConfig, out: Path, device: str, progress: bool,
                 "scheduler": sched.state_dict(), "rng": _rng_state(), "state": state,
             }, ck_path)
             _write_losses(out / LOSSES, state["history"])
+    bar.close()
     if state["bad_epochs"] >= config.patience and dist_info.main:
         log.info("early stop: no validation improvement in %d epochs", config.patience)
     if dist_info.world > 1:

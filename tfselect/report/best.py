@@ -2,12 +2,16 @@
 
 ``best.csv`` contract (written by ``tfselect report``, read by ``train-best``): columns at
 least ``target, objective, candidate, spec, value`` plus, per row, the paired statistics
-``diff, ci_low, ci_high, p_value, n_tracks, n_paired, unit, stage, race_diff, verdict`` and
-``selected``, then one column per metric. ``stage`` is "confirmation" when the statistics
-come from tracks kept out of the race, "race" otherwise; ``race_diff`` is the race's lead
-(biased upwards). ``candidate`` is ``best``, ``stft`` or ``xumx-slicq``; per target the
-primary objective's rows come first. A best.csv written before ``n_tracks``, ``unit`` and
-``stage`` existed reads the same way (only ``selected`` or ``candidate`` decide).
+``versus, diff, ci_low, ci_high, p_value, n_tracks, n_paired, unit, stage, race_diff,
+verdict`` and ``selected`` (each row against the one named in ``versus``, from its own point
+of view), the counts ``n_clips, n_metric_clips``, then one column per metric, its mean over
+clips (``mpi_mean``, ...; ``value`` is the first objective's mean over the ``n_clips``
+clips). ``stage`` is "confirmation" when the statistics come from tracks kept out of the
+race, "race" otherwise; ``race_diff`` is the race's lead (biased upwards). ``candidate`` is
+``best``, ``stft`` or ``xumx-slicq``; per target the primary objective's rows come first.
+A best.csv written before ``n_tracks``, ``unit``, ``stage``, the means (plain metric names,
+medians) or ``n_metric_clips`` existed reads the same way (only ``selected`` or
+``candidate`` decide).
 
 Selection (``select``): "significant" (default) takes the best candidate only when its
 improvement over the better reference is significant (verdict "better"), else that
@@ -17,12 +21,12 @@ reference; "best" takes the best candidate whatever the statistics say.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tfselect.errors import TfselectError
 from tfselect.metrics.names import METRICS
+from tfselect.report.columns import COUNT_COLUMNS, split
 from tfselect.report.selection import best_frame
 from tfselect.report.tables import report_order
 from tfselect.search.storage import open_storage
@@ -33,13 +37,6 @@ from tfselect.search.study import load_study, read_tags, tagged_studies
 
 REQUIRED_COLUMNS = ("target", "objective", "candidate", "spec", "value")
 SELECTIONS = ("significant", "best")
-
-
-def best_columns(columns: Iterable[str]) -> list[str]:
-    """The columns of a best.csv worth a table: all but the per-metric and bookkeeping ones
-    (whatever else a report writes, e.g. a verdict, is kept)."""
-    skip = {*METRICS, "study", "number", "n_complete", "n_clips", "n_skipped"}
-    return [c for c in columns if c not in skip]
 
 
 def _check_select(select: str) -> None:
@@ -90,6 +87,32 @@ def read_best(
         if t not in out:
             raise TfselectError(f"{p}: no best spec for target {t!r} (have: {_have(out)})")
     return out
+
+
+def table_columns(columns) -> list[str]:
+    """The columns of best.csv worth a table: all but the per-metric and bookkeeping ones
+    (whatever else a report writes, e.g. a verdict, is shown). ``columns``: a DataFrame or
+    its column names."""
+    skip = {*METRICS, *COUNT_COLUMNS, "study", "number", "n_complete", "n_skipped"}
+    return [c for c in columns if c not in skip and split(c) is None]
+
+
+def row_verdict(row) -> str:
+    """A best.csv row's verdict in words, saying who beats whom: "better than stft" on the
+    best row, "worse than best" on a reference row the best beats. Files written before
+    each row spoke for itself (a reference row's ``versus`` is its own name and its verdict
+    the best's) read "best is better than this"."""
+    verdict = getattr(row, "verdict", "")
+    versus = getattr(row, "versus", None)
+    if not isinstance(verdict, str) or not isinstance(versus, str):
+        return verdict if isinstance(verdict, str) else ""
+    words = {"better": "better than", "worse": "worse than"}.get(verdict)
+    if words is None and verdict != "not distinguishable":
+        return verdict
+    words = words or "not distinguishable from"
+    if versus == getattr(row, "candidate", None):  # an older file: the best's point of view
+        return f"best is {words} this"
+    return f"{words} {versus}"
 
 
 def _have(found: dict[str, str]) -> str:

@@ -185,7 +185,7 @@ def _captions(best: pd.DataFrame, target: str, objective: str, trials) -> dict[s
     for _, r in rows.iterrows():
         v = r[oracle]
         if pd.notna(v):
-            out[r["spec"]] = f"{oracle} oracle SDR {float(v):.2f} dB"
+            out[r["spec"]] = f"{oracle} {float(v):.2f} dB"
     return out
 
 

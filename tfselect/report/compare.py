@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from tfselect.atomic import atomic_write
+from tfselect.report.columns import find
 from tfselect.report.paired import N_BOOT, differences
 from tfselect.transforms import TransformSpec
 
@@ -151,7 +152,8 @@ def oracle_gains(best_csv: Path, configs: dict[str, dict[str, str]], baseline: s
                 continue
             gains = {}
             for o in oracles:
-                col = "value" if o == first[target] else o
+                # the mean over clips (best.csv's <oracle>_mean; a plain name in older files)
+                col = "value" if o == first[target] else (find(rows.columns, o) or o)
                 if col in rows and np.isfinite(mine[col].iloc[0]) and np.isfinite(
                         base[col].iloc[0]):
                     gains[o] = float(mine[col].iloc[0] - base[col].iloc[0])

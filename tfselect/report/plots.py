@@ -3,6 +3,9 @@
 - ``scatter_<target>.png``: every cheap metric (and the baselines bins, redundancy) against
   the primary oracle, one panel each, points coloured by scale, Spearman ρ in the title.
 - ``pareto_<target>.png``: oracle SDR against redundancy, the Pareto front drawn.
+
+Every point is a trials.csv row and every axis one of its columns (``mpi_mean``, ...): the
+plots show the numbers the tables hold.
 - ``pareto_grid.png``: the same for every target, one panel each, in a grid.
 - ``clip_<target>.png``: one clip of the target in its best transform next to the STFT
   4096/1024, magnitudes in dB on ``Transform.grid`` (frequency axis logarithmic).
@@ -20,7 +23,8 @@ import pandas as pd
 from tfselect import SAMPLE_RATE
 from tfselect.atomic import atomic_write
 from tfselect.errors import SpecError
-from tfselect.metrics import GROUPS
+from tfselect.metrics import GROUPS, UNITS
+from tfselect.report.columns import find, split
 from tfselect.report.tables import (
     metric_columns,
     pareto_mask,
@@ -72,9 +76,22 @@ def _short(spec: str) -> str:
 
 def primary_oracle(df: pd.DataFrame) -> str | None:
     """The oracle the plots use: MPI when present, else the first oracle present."""
+    """The oracle column the plots use: MPI's mean over clips when present, else the first
+    oracle column present (``irm1_mean``, ... ; a median of an older study last)."""
+    cols = metric_columns(df)
+    found = [find(cols, o) for o in ("mpi", *GROUPS.get("oracles", ()))]
+    return next((c for c in found if c is not None), None)
 
-    oracles = [o for o in GROUPS.get("oracles", ()) if o in metric_columns(df)]
-    return "mpi" if "mpi" in oracles else (oracles[0] if oracles else None)
+
+def _label(col: str) -> str:
+    """An axis label for a metric column: 'mpi oracle SDR (dB), mean over clips'."""
+    parts = split(col)
+    if parts is None:
+        return col
+    metric, agg = parts
+    name = f"{metric} oracle SDR" if UNITS.get(metric) == "dB" else metric
+    unit = f" ({UNITS[metric]})" if metric in UNITS else ""
+    return f"{name}{unit}, {agg} over clips"
 
 
 def scatter_plot(df: pd.DataFrame, corr: pd.DataFrame, target: str, path: Path) -> Path | None:
@@ -103,15 +120,15 @@ def scatter_plot(df: pd.DataFrame, corr: pd.DataFrame, target: str, path: Path) 
         rho, lo, hi = row["spearman"], row["spearman_lo"], row["spearman_hi"]
         ci = f" [{lo:.2f}, {hi:.2f}]" if np.isfinite(lo) else ""
         ax.set_title(f"{pred}: ρ={rho:.2f}{ci} n={int(row['n'])}", fontsize=8)
-        ax.set_xlabel(pred, fontsize=8)
-        ax.set_ylabel(f"{oracle} SDR (dB)", fontsize=8)
+        ax.set_xlabel(_label(pred), fontsize=8)
+        ax.set_ylabel(_label(oracle), fontsize=8)
         ax.tick_params(labelsize=7)
         if pred == "bins":
             ax.set_xscale("log")
     for ax in list(axes.flat)[len(predictors) :]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=7, loc="best")
-    fig.suptitle(f"{target}: cheap metrics against the {oracle} oracle", fontsize=10)
+    fig.suptitle(f"{target}: cheap metrics against {oracle}", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
 
@@ -122,6 +139,7 @@ def pareto_plot(df: pd.DataFrame, target: str, path: Path, cost: str = "redundan
     data = unique_complete(df)
     data = data[data["target"] == target]
     oracle = primary_oracle(df)
+    cost = find(metric_columns(df), cost) or cost
     if oracle is None or cost not in data.columns:
         return None
     clean = data[["spec", oracle, cost]].dropna()
@@ -138,8 +156,8 @@ def pareto_plot(df: pd.DataFrame, target: str, path: Path, cost: str = "redundan
                     textcoords="offset points")  # fmt: skip
     if c.min() > 0 and c.max() / c.min() > 10:  # log axis only where it spreads the points
         ax.set_xscale("log")
-    ax.set_xlabel(f"{cost} (lower is cheaper)")
-    ax.set_ylabel(f"{oracle} SDR (dB)")
+    ax.set_xlabel(f"{_label(cost)}; lower is cheaper")
+    ax.set_ylabel(_label(oracle))
     ax.set_title(f"{target}: quality against cost")
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -157,6 +175,7 @@ def pareto_grid(
     plt = _plt()
     data = unique_complete(df)
     oracle = primary_oracle(df)
+    cost = find(metric_columns(df), cost) or cost
     if oracle is None or cost not in data.columns or not targets:
         return None
     cols = math.ceil(math.sqrt(len(targets)))
@@ -178,8 +197,8 @@ def pareto_grid(
         if c.min() > 0 and c.max() / c.min() > 10:
             ax.set_xscale("log")
         ax.tick_params(labelsize=7)
-    fig.supxlabel(f"{cost} (lower is cheaper)", fontsize=9)
-    fig.supylabel(f"{oracle} SDR (dB)", fontsize=9)
+    fig.supxlabel(f"{_label(cost)}; lower is cheaper", fontsize=9)
+    fig.supylabel(_label(oracle), fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from tfselect.errors import TfselectError
+from tfselect.report.columns import COUNT_COLUMNS, trial_metrics
 from tfselect.report.paired import paired, paired_by_track
 from tfselect.report.tables import ordered_metrics, report_order
 from tfselect.search.ranking import (
@@ -32,7 +34,7 @@ from tfselect.search.ranking import (
     direction_sign,
     reference_trials,
 )
-from tfselect.search.study import REFERENCES, RESERVED_ATTRS, read_tags
+from tfselect.search.study import REFERENCES, read_tags
 
 STAT_COLUMNS = ["versus", "diff", "ci_low", "ci_high", "p_value", "n_tracks", "n_paired", "unit",
                 "stage", "race_diff", "verdict", "selected"]  # fmt: skip
@@ -75,6 +77,39 @@ def compare_trials(
     return {**race, "stage": "race", "race_diff": race["diff"]}
 
 
+def check_one_root(studies: Sequence) -> None:
+    """Refuse to choose a target's transform among studies made on different corpora: their
+    values are on other clips, so comparing them says nothing (studies that recorded no
+    root are not checked).
+
+    Raises:
+        TfselectError: one line naming the target, two studies and their roots.
+    """
+    seen: dict[str, tuple[str, str]] = {}
+    for st in studies:
+        tags = read_tags(st)
+        if tags is None or not tags.root:
+            continue
+        first = seen.setdefault(tags.target, (st.study_name, tags.root))
+        if first[1] != tags.root:
+            raise TfselectError(
+                f"target {tags.target!r}: study {first[0]!r} searched {first[1]} but "
+                f"{st.study_name!r} searched {tags.root}; name the studies of one corpus "
+                "with --study"
+            )
+
+
+def from_reference(stats: Mapping) -> dict:
+    """The statistics of the best against a reference (:func:`compare_trials`), turned
+    round to read from the reference's row: ``versus`` "best", ``diff``, its interval and
+    ``race_diff`` negated, "better" and "worse" swapped (p and the counts are symmetric)."""
+    swap = {"better": "worse", "worse": "better"}
+    out = {**stats, "versus": "best", "verdict": swap.get(stats["verdict"], stats["verdict"])}
+    out["diff"], out["race_diff"] = -stats["diff"], -stats["race_diff"]
+    out["ci_low"], out["ci_high"] = -stats["ci_high"], -stats["ci_low"]
+    return out
+
+
 def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Best spec per (target, objective) next to the reference transforms, with paired
     statistics and the selected spec.
@@ -88,16 +123,21 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
 
     Statistics (:func:`compare_trials`, first objective, clips both saw, tracks as the
     units when the study stored them; the confirmation tracks when the study has them and
-    scored both sides there): on a reference row, the best
-    candidate against that reference; on the best row, against the better reference (named
-    in ``versus``). ``selected`` marks one row per (target, objective): the best candidate
-    when its verdict against the better reference is "better" (or it is a reference
-    itself), else the better reference.
+    scored both sides there): every row compares its own candidate with the one named in
+    ``versus``, from its own point of view (``diff`` = this row minus ``versus``, signed so
+    that positive = this row is better; ``verdict`` "better" = this row beats ``versus``):
+    the best row against the better reference, each reference row against the best
+    (``versus`` = "best"; :func:`from_reference`). ``selected`` marks one row per (target,
+    objective): the best candidate when its verdict against the better reference is
+    "better" (or it is a reference itself), else the better reference.
 
     Columns: target, objective, candidate, spec, value, study, number, n_complete, versus,
     diff, ci_low, ci_high, p_value, n_tracks, n_paired (clips), unit (track / clip), stage
-    (confirmation / race), race_diff, verdict, selected, then one per metric.
+    (confirmation / race), race_diff, verdict, selected, n_clips (the clips behind ``value``
+    and the objective's metrics), n_metric_clips (the clips behind the other metrics), then
+    one column per metric, its mean over clips (``mpi_mean``, ...; as trials.csv).
     """
+    check_one_root(studies)
     chosen: dict[tuple[str, str], tuple] = {}
     order: list[tuple[str, str]] = []
     for st in report_order(studies):
@@ -131,10 +171,12 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
             keep = "best" if stats[better_ref]["verdict"] == "better" else better_ref
         common = {"target": target, "objective": objective, "study": st.study_name}
 
-        def metrics_of(trial) -> dict:
-            m = {k: v for k, v in trial.user_attrs.items() if k not in RESERVED_ATTRS}
+        def metrics_of(trial, objective: str = objective) -> dict:
+            attrs = trial.user_attrs
+            m = trial_metrics(attrs, objective, trial.values[0])
             metric_names.update(m)
-            return m
+            counts = {c: attrs.get(c) for c in COUNT_COLUMNS}
+            return {**counts, **m}
 
         best_stats = {}
         if best_is_ref is None and better_ref is not None:
@@ -153,12 +195,14 @@ def best_frame(studies: Sequence, n_boot: int = 2000, seed: int = 0) -> pd.DataF
             rows.append({
                 **common, "candidate": candidate, "spec": r.user_attrs["spec"],
                 "value": r.values[0], "number": r.number,
-                "versus": candidate if candidate in stats else math.nan,
-                **stats.get(candidate, {"verdict": "is the best"}), "selected": keep == candidate,
+                **(from_reference(stats[candidate]) if candidate in stats
+                   else {"versus": math.nan, "verdict": "is the best"}),
+                "selected": keep == candidate,
                 **metrics_of(r),
             })  # fmt: skip
     cols = ["target", "objective", "candidate", "spec", "value", "study", "number", "n_complete"]
-    df = pd.DataFrame(rows).reindex(columns=cols + STAT_COLUMNS + ordered_metrics(metric_names))
+    df = pd.DataFrame(rows).reindex(
+        columns=cols + STAT_COLUMNS + list(COUNT_COLUMNS) + ordered_metrics(metric_names))
     df["selected"] = df["selected"].astype(bool)
-    return df.astype({"value": float, "number": int, "n_complete": "Int64",
-                      "n_tracks": "Int64", "n_paired": "Int64"})  # fmt: skip
+    return df.astype({"value": float, "number": int, "n_complete": "Int64", "n_tracks": "Int64",
+                      "n_paired": "Int64", "n_clips": "Int64", "n_metric_clips": "Int64"})

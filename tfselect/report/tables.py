@@ -20,6 +20,14 @@ from scipy import stats
 from tfselect.atomic import atomic_write
 from tfselect.errors import SpecError
 from tfselect.metrics import DIRECTIONS, GROUPS, METRICS
+from tfselect.report.columns import (
+    AGGREGATES,
+    COUNT_COLUMNS,
+    column,
+    find,
+    metric_of,
+    trial_metrics,
+)
 from tfselect.search.objectives import DEFAULT_OBJECTIVE
 from tfselect.search.study import RESERVED_ATTRS, read_tags
 from tfselect.transforms import TransformSpec
@@ -73,9 +81,12 @@ def spec_bins(spec: str | None) -> float:
 
 
 def ordered_metrics(names: Iterable[str]) -> list[str]:
+    """Metric columns in ``METRICS`` order (the mean before the median of one metric), then
+    any other name, sorted."""
     order, _, _ = _metric_groups()
     names = set(names)
-    return [m for m in order if m in names] + sorted(names - set(order))
+    known = [column(m, a) for m in order for a in AGGREGATES if column(m, a) in names]
+    return known + sorted(names - set(known))
 
 
 def trials_frame(studies: Sequence) -> pd.DataFrame:
@@ -87,10 +98,14 @@ def trials_frame(studies: Sequence) -> pd.DataFrame:
     trial whose scores a repeated spec copied), clips (the pool's clip ids the trial was
     scored on, in its order, space-separated), datetime_start.
 
-    Metric columns are medians over clips: the objective's metrics over every clip the
-    trial saw (``n_clips``), the other metrics over the fixed metric subset
-    (``n_metric_clips``; only candidates that finished the race have them).
+    Metric columns are means over clips, named ``<metric>_mean`` (units in
+    :data:`tfselect.metrics.UNITS`): the objective's metrics over every clip the trial
+    saw (``n_clips``, so ``value`` = ``mpi_mean`` for the objective mpi), the other metrics
+    over the fixed metric subset (``n_metric_clips``; only candidates that finished the race
+    have them). Trials of studies written when trials stored medians fill ``<metric>_median``
+    instead (:mod:`tfselect.report.columns`).
     """
+    metrics, _, _ = _metric_groups()
     rows = []
     n_obj = 1
     for st in studies:
@@ -112,9 +127,11 @@ def trials_frame(studies: Sequence) -> pd.DataFrame:
             for i, v in enumerate(values[1:], start=2):
                 row[f"value_{i}"] = v
             for k, v in t.user_attrs.items():
-                if k in RESERVED_ATTRS:
+                if k in RESERVED_ATTRS or k in metrics:
                     continue
                 row[k] = math.nan if v is None else v
+            row.update(trial_metrics(t.user_attrs, row["objective"], row["value"]))
+            row["n_metric_clips"] = t.user_attrs.get("n_metric_clips", math.nan)
             row["duration_s"] = t.duration.total_seconds() if t.duration is not None else math.nan
             reason = t.user_attrs.get("fail_reason") or t.system_attrs.get("fail_reason", "")
             row["fail_reason"] = reason or ""
@@ -124,20 +141,19 @@ def trials_frame(studies: Sequence) -> pd.DataFrame:
             rows.append(row)
     value_cols = ["value"] + [f"value_{i}" for i in range(2, n_obj + 1)]
     df = pd.DataFrame(rows)
-    metric_cols = ordered_metrics(
-        c for c in df.columns if c not in set(ID_COLUMNS) | set(TAIL_COLUMNS) | set(value_cols)
-    )
-    cols = ID_COLUMNS + value_cols[1:] + metric_cols + TAIL_COLUMNS
+    fixed = set(ID_COLUMNS) | set(TAIL_COLUMNS) | set(value_cols) | set(COUNT_COLUMNS)
+    metric_cols = ordered_metrics(c for c in df.columns if c not in fixed)
+    cols = ID_COLUMNS + value_cols[1:] + list(COUNT_COLUMNS) + metric_cols + TAIL_COLUMNS
     df = df.reindex(columns=cols)
-    for c in metric_cols + value_cols + ["bins", "duration_s"]:
+    for c in metric_cols + value_cols + list(COUNT_COLUMNS) + ["bins", "duration_s"]:
         df[c] = pd.to_numeric(df[c], errors="coerce")
     df["reused_from"] = pd.to_numeric(df["reused_from"], errors="coerce").astype("Int64")
     return df.sort_values(["target", "study", "number"], kind="stable").reset_index(drop=True)
 
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    """The metric columns of a trials frame (what ``score`` returned)."""
-    fixed = set(ID_COLUMNS) | set(TAIL_COLUMNS)
+    """The metric columns of a trials frame (``mpi_mean``, ...)."""
+    fixed = set(ID_COLUMNS) | set(TAIL_COLUMNS) | set(COUNT_COLUMNS)
     return [c for c in df.columns if c not in fixed and not c.startswith("value_")]
 
 
@@ -267,26 +283,32 @@ def correlations_frame(df: pd.DataFrame, n_boot: int = 1000, seed: int = 0) -> p
     gain_rng = np.random.default_rng([seed, 1])  # its own stream: other columns stay as before
     data = unique_complete(df)
     mcols = metric_columns(df)
-    present_oracles = [o for o in oracles if o in mcols]
-    predictors = ["bins"] + [m for m in mcols if m not in oracles and m not in NOT_PREDICTORS]
+    present_oracles = [c for c in mcols if metric_of(c) in oracles]
+    predictors = ["bins"] + [m for m in mcols
+                             if metric_of(m) not in oracles and m not in NOT_PREDICTORS]
     predictors = list(dict.fromkeys(predictors))
+    # The baselines' columns: bins, and redundancy's (its mean; a median in older studies).
+    base_cols = {b: b if b in df.columns else find(mcols, b) for b in BASELINE_PREDICTORS}
+    redundancy = base_cols["redundancy"]
     rows = []
     for target, sub in data.groupby("target", sort=True):
         for oracle in present_oracles:
             for pred in predictors:
-                use_z = "redundancy" in sub.columns and pred != "redundancy"
-                cols = [pred, oracle] + (["redundancy"] if use_z else [])
+                use_z = redundancy is not None and metric_of(pred) != "redundancy"
+                cols = [pred, oracle] + ([redundancy] if use_z else [])
                 clean = sub[cols].astype(float).dropna()
-                z = clean["redundancy"].to_numpy() if use_z else None
+                z = clean[redundancy].to_numpy() if use_z else None
                 stats_ = correlation_row(
                     clean[pred].to_numpy(), clean[oracle].to_numpy(), z, n_boot, rng
                 )
-                group = "baseline" if pred in BASELINE_PREDICTORS else group_of.get(pred, "")
+                is_base = metric_of(pred) in BASELINE_PREDICTORS
+                group = "baseline" if is_base else group_of.get(metric_of(pred), "")
                 for base in BASELINE_PREDICTORS:
                     gain = (math.nan, math.nan, math.nan)
-                    if pred not in BASELINE_PREDICTORS and base in sub.columns:
-                        both = sub[[pred, base, oracle]].astype(float).dropna()
-                        gain = rank_gain(both[pred].to_numpy(), both[base].to_numpy(),
+                    bcol = base_cols[base]
+                    if not is_base and bcol is not None:
+                        both = sub[[pred, bcol, oracle]].astype(float).dropna()
+                        gain = rank_gain(both[pred].to_numpy(), both[bcol].to_numpy(),
                                          both[oracle].to_numpy(), n_boot, gain_rng)  # fmt: skip
                     stats_ |= dict(zip([f"minus_{base}{s}" for s in ("", "_lo", "_hi")], gain,
                                        strict=True))  # fmt: skip
@@ -314,16 +336,19 @@ def pareto_mask(quality: np.ndarray, cost: np.ndarray) -> np.ndarray:
 def pareto_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Per target: the trials no other trial beats in both quality and cost.
 
-    Quality = each oracle present (higher is better), cost = each cost metric present
-    (redundancy, seconds, peak_mb; lower is better). Columns: target, quality_metric,
+    Quality = each oracle column present (``mpi_mean``, ...; higher is better), cost = each
+    cost metric column present (``redundancy_mean``, ``seconds_mean``, ``peak_mb_mean``; lower
+    is better); ``quality_metric`` and ``cost_metric`` name those columns of trials.csv, and
+    ``quality``/``cost`` repeat their values. Columns: target, quality_metric,
     cost_metric, quality, cost, spec, study, number; sorted by cost.
     """
 
     _, group_of, oracles = _metric_groups()
     data = unique_complete(df)
     mcols = metric_columns(df)
-    qualities = [o for o in oracles if o in mcols]
-    costs = [m for m in mcols if group_of.get(m) == "cost" and DIRECTIONS.get(m) == "minimize"]
+    qualities = [c for c in mcols if metric_of(c) in oracles]
+    costs = [c for c in mcols if group_of.get(metric_of(c)) == "cost"
+             and DIRECTIONS.get(metric_of(c)) == "minimize"]
     rows = []
     for target, sub in data.groupby("target", sort=True):
         for q in qualities:

@@ -89,6 +89,11 @@ class SearchSettings:
         jobs: trials run in parallel threads by this process.
         finalists: the best complete candidates scored on the confirmation tracks when the
             search ends (with both references).
+        screen: 0 (off) or K >= 2: each trial draws K proposals, scores them with
+            ``screen_by`` on ``screen_clips`` clips, and races only the most promising
+            (the others are recorded PRUNED, "screened out").
+        screen_by: the metric that screens (its own direction decides "promising").
+        screen_clips: clips each proposal is screened on (the first of the metric subset).
     """
 
     objective: str = DEFAULT_OBJECTIVE
@@ -102,6 +107,9 @@ class SearchSettings:
     device: str = "cpu"
     jobs: int = 1
     finalists: int = 3
+    screen: int = 0
+    screen_by: str = "hoyer"
+    screen_clips: int = 2
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,7 @@ MAX_TRACKS = 10**6
 MAX_JOBS = 1024
 MAX_TRIALS = 10**9
 MAX_FINALISTS = 1000
+MAX_SCREEN = 1000  # proposals screened per trial
 
 
 def _in(name: str, value: float | None, low: float, high: float) -> None:
@@ -213,6 +222,10 @@ def _validate(cfg: StudyConfig) -> None:
     _in("search.jobs", s.jobs, 1, MAX_JOBS)
     _in("search.finalists", s.finalists, 1, MAX_FINALISTS)
     _in("search.seed", s.seed, 0, 2**32 - 1)  # numpy seeds are 32-bit and non-negative
+    if s.screen == 1:
+        raise TfselectError(f"search.screen: must be 0 (off) or >= 2, got {s.screen}")
+    _in("search.screen", s.screen, 0, MAX_SCREEN)
+    _in("search.screen_clips", s.screen_clips, 1, MAX_CLIPS)
     _check_names(s)
 
 
@@ -229,6 +242,11 @@ def _check_names(s: SearchSettings) -> None:
             raise TfselectError('search.metrics: empty (use "all" or metric names)')
         trial_metrics(s.metrics, objectives)
     resolve_device(s.device)
+    if s.screen:
+        from tfselect.metrics import METRICS
+
+        if s.screen_by not in METRICS:
+            raise TfselectError(f"search.screen_by: unknown metric {s.screen_by!r}")
 
 
 def load_config(path: str | Path | None = None) -> StudyConfig:

@@ -304,7 +304,9 @@ def run_search(
     make_sampler(cfg.search.sampler, cfg.search.seed, len(objectives))  # fail fast on a bad name
     pruner = make_pruner(cfg.search.pruner, cfg.search.p_threshold, cfg.search.race_min_clips)
     name = study or default_study_name(target)
-    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    # -v: one line per trial from _Progress (the spec, not Optuna's parameter names), written
+    # above the bar; Optuna's own INFO lines would print through it.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     _quiet_interrupts(optuna.logging.get_logger("optuna"))
 
     data_root = resolve_root(root)
@@ -348,7 +350,8 @@ def run_search(
     objective = TrialObjective(
         cfg.space, objectives, target, pool, metrics, cfg.search.device, scorer,
         race=cfg.search.pruner != "none", seed=cfg.search.seed,
-        metric_clips=cfg.clips.metric_clips,
+        metric_clips=cfg.clips.metric_clips, screen=cfg.search.screen,
+        screen_by=cfg.search.screen_by, screen_clips=cfg.search.screen_clips,
     )  # fmt: skip
     ctrl_c = CtrlC(st)
     if ctrl_c.install():  # whatever --jobs: the handler never raises in a waiting main thread
@@ -369,7 +372,7 @@ def run_search(
     total = trials
     if total is None and until is not None:
         total = max(0, until - _n_complete(store, name))
-    bar = _Progress(total, objectives, st, enabled=progress)
+    bar = _Progress(total, objectives, st, enabled=progress, verbose=bool(verbose))
     callbacks.append(bar)
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
@@ -539,11 +542,31 @@ class _GiveUp:
             study.stop()
 
 
-class _Progress:
-    """Optuna callback driving a tqdm bar (distinct candidates) with the best value so far."""
+def trial_line(trial, objective: str) -> str:
+    """One line for a finished trial, in the user's words: number, state, the objective's
+    value(s) and the spec (or why it stopped), e.g. ``trial 3 complete: mpi=12.345
+    stft:n_fft=4096,hop=1024``."""
+    spec = trial.user_attrs.get("spec", "")
+    head = f"trial {trial.number} {trial.state.name.lower()}"
+    reused = trial.user_attrs.get("reused_from")
+    if reused is not None:
+        head += f" (a repeat of trial {reused})"
+    if trial.values:
+        values = " ".join(f"{v:.3f}" for v in trial.values)
+        return f"{head}: {objective}={values} {spec}".rstrip()
+    reason = trial.user_attrs.get("fail_reason") or trial.system_attrs.get("fail_reason", "")
+    return f"{head}: {spec}{'; ' if spec and reason else ''}{reason}"
 
-    def __init__(self, total: int | None, objectives: Objectives, study, enabled: bool) -> None:
+
+
+class _Progress:
+    """Optuna callback driving a tqdm bar (distinct candidates) with the best value so far;
+    with ``verbose``, one line per finished trial above the bar (:func:`trial_line`)."""
+
+    def __init__(self, total: int | None, objectives: Objectives, study, enabled: bool,
+                 verbose: bool = False) -> None:
         self.objectives = objectives
+        self.verbose = verbose
         self.bar = tqdm(
             total=total,
             desc=f"search {study.study_name}",
@@ -567,6 +590,8 @@ class _Progress:
     def __call__(self, study, trial) -> None:
         if "reused_from" not in trial.user_attrs:
             self.bar.update(1)
+        if self.verbose:
+            self.bar.write(trial_line(trial, str(self.objectives.primary)), file=sys.stderr)
         self._set_postfix(study)
 
     def close(self) -> None:

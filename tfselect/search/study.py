@@ -37,10 +37,14 @@ REFERENCES: dict[str, str] = {
     "stft": "stft:n_fft=4096,hop=1024",
     "xumx-slicq": "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050",
 }
+# The trial attribute naming the aggregate of its stored metrics over clips ("mean"; absent
+# in studies written when trials stored medians).
+AGGREGATE_ATTR = "aggregate"
 # User attrs of a trial that are not metrics.
 RESERVED_ATTRS = (
     "spec", "fail_reason", "reused_from", "reference", "reference_params", "clips",
-    "clip_values", "n_metric_clips", "reference_ticket", *stale.ATTRS,
+    "clip_values", "n_metric_clips", "reference_ticket", AGGREGATE_ATTR, "screen_score",
+    "clip_metrics", "design", "design_spec", *stale.ATTRS,
 )  # fmt: skip
 CONFIRM_PREFIX = "confirm:"  # study user attr prefix: per-clip values on the held-out tracks
 
@@ -321,8 +325,18 @@ def load_study(storage, name: str):
     return optuna.load_study(study_name=name, storage=storage)
 
 
-def tagged_studies(storage, names: list[str] | None = None, target: str | None = None) -> list:
-    """Studies made by tfselect (all, or the named ones), optionally for one target only."""
+def is_survey(tags: StudyTags) -> bool:
+    """Whether a study is a survey (``tfselect survey``: a fixed design, no search)."""
+    return "survey" in tags.clips
+
+
+def tagged_studies(
+    storage, names: list[str] | None = None, target: str | None = None, surveys: bool = False
+) -> list:
+    """Studies made by tfselect (all, or the named ones), optionally for one target only.
+
+    Without names, only searches (``surveys=False``: a survey's best is no search result,
+    and best.csv must not pick it) or only surveys (``surveys=True``)."""
     import optuna
 
     summaries = storage.get_all_studies()
@@ -340,6 +354,8 @@ def tagged_studies(storage, names: list[str] | None = None, target: str | None =
         if tags is None:
             if names:
                 raise TfselectError(f"study {st.study_name!r} was not created by tfselect")
+            continue
+        if not names and is_survey(tags) != surveys:
             continue
         if target is None or tags.target == target:
             out.append(st)

@@ -6,7 +6,8 @@ candidate clip by clip, in its own shuffled order, and reports each clip's objec
 to Optuna (``trial.report(value, step=clip_id)``); with the Wilcoxon pruner Optuna stops
 the candidate as soon as it is significantly worse than the best so far on the clips both
 saw. A completed candidate has seen every clip; its value is the mean over clips (the
-quantity the Wilcoxon pruner compares). References are never stopped early: the paired
+quantity the Wilcoxon pruner compares), and so is every metric it stores (``aggregate`` =
+"mean"; studies written before stored medians). References are never stopped early: the paired
 statistics of ``best.csv`` compare against all their clips.
 
 Cost: the objective's metrics are computed on every clip a candidate sees; every other
@@ -35,6 +36,7 @@ from tfselect.search.config import ClipConfig
 from tfselect.search.objectives import Objectives
 from tfselect.search.space import SearchSpace, check_slice_length
 from tfselect.search.study import (
+    AGGREGATE_ATTR,
     REFERENCES,
     confirm_key,
     duplicate_reference,
@@ -115,6 +117,12 @@ def metric_subset(n_pool: int, k: int, seed: int) -> frozenset[int]:
     return frozenset(int(i) for i in order[:k])
 
 
+def metric_order(n_pool: int, seed: int) -> list[int]:
+    """The pool's clip ids in the seeded order that ``metric_subset`` takes its first k of."""
+    order = np.random.default_rng([int(seed) & 0xFFFFFFFF, 1]).permutation(n_pool)
+    return [int(i) for i in order]
+
+
 def trial_order(n_pool: int, seed: int, number: int) -> list[int]:
     """Clip ids in the order trial ``number`` scores them (its own seeded shuffle)."""
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 2, int(number)])
@@ -155,6 +163,9 @@ class TrialObjective:
         race: bool = True,
         seed: int = 0,
         metric_clips: int = 4,
+        screen: int = 0,
+        screen_by: str = "hoyer",
+        screen_clips: int = 2,
     ) -> None:
         self.space = space
         self.objectives = objectives
@@ -167,6 +178,13 @@ class TrialObjective:
         self.seed = seed
         self.metric_ids = metric_subset(len(clips), metric_clips, seed)
         self.interrupt = None  # a run.CtrlC: the search is asked to stop (any --jobs)
+        self.screen, self.screen_by = screen, screen_by
+        # The clips a proposal is screened on: the first of the fixed metric subset (its
+        # draw order), then any others, so every proposal sees the same ones.
+        first = [c for c in metric_order(len(clips), seed) if c in self.metric_ids]
+        self.screen_ids = (first + [c for c in range(len(clips)) if c not in first])[
+            :screen_clips
+        ]
 
     def __call__(self, trial) -> float | list[float]:
         import optuna
@@ -200,6 +218,11 @@ class TrialObjective:
         earlier = earlier_result(trial.study, text, tuple(self.metrics))
         if earlier is not None and earlier.number != trial.number:
             return self._repeat(trial, earlier)
+        if self.screen >= 2 and reference is None:
+            winner = self._screen(trial, spec)
+            if winner is not None:
+                return self._prune(trial, f"screened out by {self.screen_by}: "
+                                   f"trial {winner} was more promising")  # fmt: skip
         return self._evaluate(trial, spec, optuna, racing=self.race and reference is None)
 
     def confirm(self, study, clips: Sequence, specs: Sequence[str]) -> list[str]:
@@ -230,6 +253,70 @@ class TrialObjective:
             study.set_user_attr(confirm_key(text), values)
             scored.append(text)
         return scored
+
+    # ------------------------------------------------------------------ screening
+    def _screen_score(self, spec) -> float:
+        """``screen_by`` on the screening clips (mean; -inf when undefined), signed so
+        that larger is more promising."""
+        from tfselect.metrics import DIRECTIONS
+
+        guard = self.interrupt if self.interrupt is not None else _Nothing()
+        with guard:
+            score_clip = self.factory(spec, self.target, [self.screen_by], self.device)
+            rows = [score_clip(self.clips[c], [self.screen_by]) for c in self.screen_ids]
+        value = _mean([r[self.screen_by] for r in rows if r and self.screen_by in r])
+        sign = 1.0 if DIRECTIONS.get(self.screen_by, "maximize") == "maximize" else -1.0
+        return sign * value if math.isfinite(value) else -math.inf
+
+    def _screen(self, trial, spec) -> int | None:
+        """Draw ``screen - 1`` more proposals (trials of their own), screen all, keep the
+        most promising. Returns None when ``trial``'s own candidate wins (it races as
+        usual); else the number of the winner's trial, which has been raced and told here.
+        The losers are told PRUNED ("screened out") with their screening score."""
+        import optuna
+        from optuna.trial import TrialState
+
+        from tfselect import SAMPLE_RATE
+
+        study = trial.study
+        entries = [(trial, spec)]
+        for _ in range(self.screen - 1):
+            other = study.ask()
+            stale.tag(other)
+            try:
+                s = self.space.propose(other)
+                check_slice_length(s, SAMPLE_RATE, self.space.sllen_max)
+            except SpecError as exc:
+                other.set_user_attr("fail_reason", _one_line(exc))
+                study.tell(other, state=TrialState.PRUNED)
+                continue
+            other.set_user_attr("spec", str(s))
+            if earlier_result(study, str(s), tuple(self.metrics)) is not None:
+                other.set_user_attr("fail_reason", "screened out: a repeat of an earlier trial")
+                study.tell(other, state=TrialState.PRUNED)
+                continue
+            entries.append((other, s))
+        scores = [self._screen_score(s) for _, s in entries]
+        best = int(np.argmax(scores))
+        for (t, _), v in zip(entries, scores, strict=True):
+            t.set_user_attr("screen_score", v if math.isfinite(v) else None)
+        for i, (t, _) in enumerate(entries):
+            if i != best and t is not trial:
+                t.set_user_attr("fail_reason", f"screened out by {self.screen_by}")
+                study.tell(t, state=TrialState.PRUNED)
+        if best == 0:
+            return None
+        winner, wspec = entries[best]
+        try:
+            value = self._evaluate(winner, wspec, optuna, racing=self.race)
+        except optuna.TrialPruned:
+            study.tell(winner, state=TrialState.PRUNED)
+        except BaseException:
+            study.tell(winner, state=TrialState.FAIL)
+            raise
+        else:
+            study.tell(winner, value)
+        return winner.number
 
     # ------------------------------------------------------------------ evaluation
     def _evaluate(self, trial, spec, optuna, racing: bool):
@@ -288,9 +375,11 @@ class TrialObjective:
     def _store(self, trial, rows, values, order) -> None:
         seen = [cid for cid in order if cid in rows]
         for name in self.metrics:
-            v = _median([r[name] for r in rows.values() if name in r])
+            # The mean over clips, as the value: one aggregate per quantity in every report.
+            v = _mean([r[name] for r in rows.values() if name in r])
             # JSON has no NaN/inf portable across storages: store None for undefined values.
             trial.set_user_attr(name, v if math.isfinite(v) else None)
+        trial.set_user_attr(AGGREGATE_ATTR, "mean")  # studies before it stored medians
         trial.set_user_attr("n_clips", len(seen))
         trial.set_user_attr("n_metric_clips", sum(c in self.metric_ids for c in seen))
         trial.set_user_attr("clips", seen)
@@ -355,11 +444,6 @@ def _finite(values: Sequence[float]) -> np.ndarray:
 def _mean(values: Sequence[float]) -> float:
     a = _finite(values)
     return float(a.mean()) if a.size else math.nan
-
-
-def _median(values: Sequence[float]) -> float:
-    a = _finite(values)
-    return float(np.median(a)) if a.size else math.nan
 
 
 def _one_line(exc: BaseException) -> str:
