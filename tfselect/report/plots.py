@@ -75,7 +75,6 @@ def _short(spec: str) -> str:
 
 
 def primary_oracle(df: pd.DataFrame) -> str | None:
-    """The oracle the plots use: MPI when present, else the first oracle present."""
     """The oracle column the plots use: MPI's mean over clips when present, else the first
     oracle column present (``irm1_mean``, ... ; a median of an older study last)."""
     cols = metric_columns(df)
