@@ -389,7 +389,7 @@ def test_pareto_grid_scales_to_ten_targets(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     targets = [f"t{i}" for i in range(10)]
     rows = [{"target": t, "spec": f"stft:n_fft={256 * (k + 1)},hop=64", "state": "COMPLETE",
-             "mpi": float(rng.normal(5, 1)), "redundancy": float(k + 1)}
+             "mpi_mean": float(rng.normal(5, 1)), "redundancy_mean": float(k + 1)}
             for t in targets for k in range(4)]  # fmt: skip
     path = plots.pareto_grid(pd.DataFrame(rows), targets, tmp_path / "grid.png")
     width, height = (int.from_bytes(path.read_bytes()[o : o + 4], "big") for o in (16, 20))
