@@ -94,11 +94,13 @@ def main() -> None:
             rows.append(_one(url, root, run_cfg, target, setting, test_tracks, args))
     for setting in args.confirm.split(","):
         mine = [r for r in rows if r["confirm"] == setting]
+        led = [r for r in mine if r["lead"] == r["lead"]]  # a lead exists (not NaN)
         print(f"overall, confirmation {setting} (median over targets): "
               f"test diff {statistics.median(r['test_diff'] for r in mine):+.2f} dB, worst "
               f"{min(r['test_diff'] for r in mine):+.2f} (goal >= -0.05); reported lead "
-              f"{_nanmedian([r['lead'] for r in mine]):+.2f} vs its test diff "
-              f"{_nanmedian([r['best_test_diff'] for r in mine]):+.2f}; regret "
+              f"{_nanmedian([r['lead'] for r in led]):+.2f} vs its test diff "
+              f"{_nanmedian([r['best_test_diff'] for r in led]):+.2f} (over the {len(led)} "
+              "target(s) whose best is not a reference); regret "
               f"{statistics.median(r['regret'] for r in mine):.2f} dB (goal <= 0.1); "
               f"spearman {_nanmedian([r['spearman'] for r in mine]):.2f}; "
               f"{_nanmedian([r['per_hour'] for r in mine]):.0f} candidates/hour wall "
