@@ -396,11 +396,14 @@ def run_search(
                         callbacks=callbacks,
                         gc_after_trial=True,
                     )
-                except ValueError as exc:
-                    # SQLite cannot lock rows, so two workers starting together may pop the
-                    # same enqueued trial (a reference); the other one finished it first and
-                    # Optuna refuses this worker's result. Nothing is lost: go on.
-                    if not str(exc).startswith("Cannot tell a"):
+                except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
+                    # SQLite cannot lock rows, so two workers (or two --jobs threads) may pop
+                    # the same enqueued trial (a reference); the other one finished it first
+                    # and Optuna refuses this worker's result, either when telling it ("Cannot
+                    # tell a ...") or when the storage writes it (UpdateFinishedTrialError).
+                    # Nothing is lost: go on (a Ctrl-C meanwhile still ends the loop).
+                    finished = isinstance(exc, optuna.exceptions.UpdateFinishedTrialError)
+                    if not (finished or str(exc).startswith("Cannot tell a")):
                         raise
                     log.info("a trial was finished by another worker: %s", exc)
                     continue
