@@ -294,8 +294,8 @@ def check_tags(name: str, found: StudyTags, wanted: StudyTags) -> None:
             f"study {name!r} scores clips of root {found.root}, not {wanted.root} "
             "(pick another --study, or the same --root)"
         )
-    if (found.pool and wanted.pool and tuple(found.pool) != tuple(wanted.pool)) or (
-        found.pool and wanted.pool and tuple(found.confirm) != tuple(wanted.confirm)
+    if found.pool and wanted.pool and (
+        (tuple(found.pool), tuple(found.confirm)) != (tuple(wanted.pool), tuple(wanted.confirm))
     ):
         raise TfselectError(
             f"study {name!r} was made on other clips than this root gives now (were tracks "
