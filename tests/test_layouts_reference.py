@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -469,3 +470,77 @@ def test_stem_folders_bad_tracks_name_the_file(tmp_path: Path, damage: str, word
     with pytest.raises(DatasetError) as info:
         discover(tmp_path)
     assert str(info.value).startswith(f"{bad}: ") and words in str(info.value)
+
+
+# ----------------------------------------------------------------------------- stem-file tables
+
+
+def _name_rule(name: object) -> bool:
+    """The target-name rule as ``TARGET_NAME_RULE`` states it, character by character."""
+    if not isinstance(name, str) or name in ("mixture", "residual") or name.startswith("."):
+        return False
+    if any(c in "/\\" or unicodedata.category(c)[0] in "CZ" and c != " " for c in name):
+        return False  # separators, control and other unprintable characters
+    return 1 <= len(name.encode("utf-8")) <= 200
+
+
+@pytest.mark.parametrize("name", [
+    "vocals", "Vocals 2", "a.b", "x" * 200, "é" * 100, "x" * 201, "é" * 101, "", "mixture",
+    "residual", "Mixture", "mixtures", ".hidden", "..", "a/b", "a\\b", "a\0b", "a\nb", "a\tb",
+    None, 3,
+])  # fmt: skip
+def test_target_names_follow_the_stated_rule(name) -> None:
+    from tfselect.audio.stem_files import TARGET_NAME_RULE, check_target_name, is_target_name
+    from tfselect.errors import DatasetError
+
+    assert "1 to 200 bytes" in TARGET_NAME_RULE
+    assert is_target_name(name) == _name_rule(name)
+    if isinstance(name, str) and not _name_rule(name):
+        with pytest.raises(DatasetError) as info:
+            check_target_name(name, Path("/d/meta.json"))
+        assert str(info.value) == (f"/d/meta.json: {name!r} cannot name a target "
+                                   f"({TARGET_NAME_RULE})")  # fmt: skip
+    elif isinstance(name, str):
+        assert check_target_name(name, Path("/d/meta.json")) == name
+
+
+def _exact_track(root: Path, name: str, mix_of) -> tuple:
+    """Two stems on a 1/1024 grid (their float32 sum is exact) and a shipped mixture
+    ``mix_of(stem_sum)``; returns the track and the three (2, N) arrays written."""
+    rng = np.random.default_rng(13)
+    folder = root / "train" / name
+    stems = [
+        _write(folder / f"{s}.wav", (rng.integers(-99, 100, (N, 2)) / 1024).astype(np.float32))
+        for s in ("vocals", "guitar")
+    ]
+    mix = _write(folder / "mixture.wav", np.asarray(mix_of(stems[0] + stems[1]), np.float32).T)
+    (track,) = [t for t in discover(root) if t.name == name]
+    return track, stems, mix
+
+
+def test_shipped_mixture_is_checked_on_the_segment_read(tmp_path: Path, caplog) -> None:
+    """The check compares the segment read (offset and length) with the same segment of the
+    stems; a mixture equal to its stems says nothing and computes no log of zero; an all-zero
+    mixture is not compared (no level relative to silence); the warning names the samples."""
+    import warnings
+
+    off, n = 100, 300
+    exact, _, _ = _exact_track(tmp_path, "exact", lambda s: s)
+    silent, _, _ = _exact_track(tmp_path, "silent", np.zeros_like)
+    loud, stems, mix = _exact_track(tmp_path, "loud", lambda s: s * 1.01)  # -40 dB
+    with caplog.at_level(logging.WARNING, logger="tfselect.audio.stem_files"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a log10(0) would be a RuntimeWarning
+            for track in (exact, silent):
+                got = read_segment(track, ("mixture", "vocals"), off, n)["mixture"]
+            np.testing.assert_array_equal(got, np.zeros((2, n), np.float32))
+            assert caplog.records == []
+            read_segment(loud, ("mixture",), off, n)
+    seg = slice(off, off + n)
+    res = mix[:, seg].astype(np.float64) - stems[0][:, seg] - stems[1][:, seg]
+    level = 10 * math.log10(np.sum(res**2) / np.sum(mix[:, seg].astype(np.float64) ** 2))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{loud.mixture[0]}: the mixture differs from the sum of the stems by {level:.1f} dB "
+        f"(relative to the mixture, samples {off}-{off + n}): that residual counts as the rest "
+        "of the mixture"
+    ]
