@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 import torch
+from conftest import one_line_error
 from typer.testing import CliRunner
 
 from tfselect import TARGETS
@@ -214,12 +215,14 @@ def test_checkpoint_of_another_configuration(corpus, tiny_model):
 
 
 def test_separate_unreadable_input(tiny_model, tmp_path):
+    # in process, as the refusals below (the subprocess route of an error is tested once)
     bad = tmp_path / "song.wav"
     bad.write_text("not audio")
-    r = run_cli("separate", "--model", str(tiny_model), str(bad), "--out", str(tmp_path))
-    assert r.returncode == 2 and "cannot read audio" in r.stderr
-    r = run_cli("separate", "--model", str(tmp_path / "none"), str(bad))
-    assert r.returncode == 2 and "no trained model" in r.stderr
+    r = CliRunner().invoke(app, ["separate", "--model", str(tiny_model), str(bad), "--out",
+                                 str(tmp_path)])  # fmt: skip
+    assert r.exit_code == 2 and "cannot read audio" in r.stderr
+    r = CliRunner().invoke(app, ["separate", "--model", str(tmp_path / "none"), str(bad)])
+    assert r.exit_code == 2 and "no trained model" in r.stderr
 
 
 # ------------------------------------------------------------------ separate, evaluate
@@ -403,10 +406,12 @@ def test_train_best_reads_the_search_studies(tmp_path, demo_root, small_study):
 @pytest.mark.parametrize("option, value", [("--valid-seconds", "0"), ("--patience", "0"),
                                            ("--chunk", "-1")])
 def test_train_best_refuses_non_positive_options(tmp_path, option, value):
+    # In process: the option check is the command's; the subprocess route of every error
+    # (exit 2, one line, no traceback) is test_audio_dataset.py::test_cli_subprocess_no_traceback.
     specs = [a for t in TARGETS for a in ("--spec", f"{t}=stft:n_fft=1024,hop=256")]
-    r = run_cli("train-best", *specs, "--out", str(tmp_path / "m"), option, value)
-    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
-    assert f"tfselect: error: {option} must be positive" in r.stderr
+    r = CliRunner().invoke(app, ["train-best", *specs, "--out", str(tmp_path / "m"), option,
+                                 value])  # fmt: skip
+    assert one_line_error(r).startswith(f"tfselect: error: {option} must be positive")
     assert not (tmp_path / "m").exists()
 
 

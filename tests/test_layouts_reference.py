@@ -544,3 +544,24 @@ def test_shipped_mixture_is_checked_on_the_segment_read(tmp_path: Path, caplog) 
         f"(relative to the mixture, samples {off}-{off + n}): that residual counts as the rest "
         "of the mixture"
     ]
+
+
+def test_targets_of_a_one_track_dataset_and_errors_naming_its_root(tmp_path: Path) -> None:
+    from tfselect.audio.targets import check_target, dataset_targets
+    from tfselect.errors import DatasetError, TfselectError
+
+    rng = np.random.default_rng(14)
+    for s in ("vocals", "guitar"):
+        _write(tmp_path / "train" / "only" / f"{s}.wav", _noise(rng, 8))
+    assert dataset_targets(tmp_path) == ("vocals", "guitar")
+    tmap = TargetMap.from_dict({"voice": "vocals"}, "map.toml")
+    assert dataset_targets(tmp_path, tmap) == ("voice",)
+    check_target(tmp_path, "voice", tmap)
+    with pytest.raises(TfselectError) as info:
+        check_target(tmp_path, "guitar", tmap)
+    assert str(info.value) == f"unknown target 'guitar': the dataset at {tmp_path} has voice"
+    bad = TargetMap.from_dict({"keys": "piano"}, "map.toml")
+    with pytest.raises(DatasetError) as info:
+        dataset_targets(tmp_path, bad)
+    assert str(info.value) == ("map.toml: targets.keys names stem 'piano', which no track of "
+                               f"{tmp_path} has (stems: vocals, guitar)")  # fmt: skip

@@ -48,7 +48,9 @@ def test_groups_directions_and_resolution() -> None:
 
 @pytest.mark.parametrize("spec", [STFT, SLICQT], ids=["stft", "slicqt"])
 def test_all_metrics_on_the_demo_corpus(clips, spec: str) -> None:
-    chosen = clips(subset="train", n_clips=1, seconds=4.0)
+    # 2-s clips (the ones test_oracles.py draws): every metric still sees whole frames and
+    # ridges; the checks are ranges and an exact redundancy, none depends on the length
+    chosen = clips(subset="train", n_clips=1, seconds=2.0)
     result = score(spec, "vocals", chosen)
     assert list(result) == [*METRICS, "n_clips", "n_skipped"]
     assert result["n_clips"] + result["n_skipped"] == len(chosen) and result["n_clips"] >= 2
@@ -66,7 +68,7 @@ def test_all_metrics_on_the_demo_corpus(clips, spec: str) -> None:
 
 
 def test_silent_targets_are_skipped_and_counted(clips) -> None:
-    chosen = clips(subset="train", n_clips=1, seconds=4.0)
+    chosen = clips(subset="train", n_clips=1, seconds=2.0)
     audible = [c for c in chosen if np.abs(c.stems["bass"]).max() > 0]
     mixed = [_silenced(audible[0], "bass"), *audible, _silenced(audible[-1], "bass")]
     wanted = ["oracles", "gini", "renyi3"]
