@@ -224,6 +224,21 @@ def test_activity_threshold_is_60_db_of_energy_on_both_sides() -> None:
     assert activity(stem[:, :0], mix[:, :0], frame) == 0.0
 
 
+def test_activity_of_float32_audio_is_measured_in_float64() -> None:
+    """Stems are read as float32; a faint stem under a silent mixture is active although its
+    squares underflow in float32 (1e-23 squared is below float32's smallest number)."""
+    frame = 50
+    stem = np.zeros((2, 4 * frame), np.float32)
+    stem[:, :frame] = 1e-23  # under a silent mixture frame: active
+    stem[:, frame:2 * frame] = 0.25
+    mix = np.zeros_like(stem)
+    mix[:, frame:] = 0.5
+    assert np.square(stem[:, :frame]).sum() == 0.0  # what float32 would measure
+    expected = _activity_by_loops(stem, mix, frame)
+    assert expected == 0.5
+    assert activity(stem, mix, frame) == expected
+
+
 def _track_with_shipped_mixture(root: Path, extra_db: float | None, name: str = "a"):
     """Two stems and a shipped mixture = their sum + noise at ``extra_db`` of the sum (None:
     exactly the sum, in float64 then float32 like the reader)."""
@@ -521,13 +536,15 @@ def _exact_track(root: Path, name: str, mix_of) -> tuple:
 def test_shipped_mixture_is_checked_on_the_segment_read(tmp_path: Path, caplog) -> None:
     """The check compares the segment read (offset and length) with the same segment of the
     stems; a mixture equal to its stems says nothing and computes no log of zero; an all-zero
-    mixture is not compared (no level relative to silence); the warning names the samples."""
+    mixture is not compared (no level relative to silence), a faint one is (its energy in
+    float64: 1e-23 squared underflows in float32); the warning names the samples."""
     import warnings
 
     off, n = 100, 300
     exact, _, _ = _exact_track(tmp_path, "exact", lambda s: s)
     silent, _, _ = _exact_track(tmp_path, "silent", np.zeros_like)
-    loud, stems, mix = _exact_track(tmp_path, "loud", lambda s: s * 1.01)  # -40 dB
+    loud = _exact_track(tmp_path, "loud", lambda s: s * 1.01)  # -40 dB
+    faint = _exact_track(tmp_path, "faint", lambda s: np.full_like(s, 1e-23))
     with caplog.at_level(logging.WARNING, logger="tfselect.audio.stem_files"):
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # a log10(0) would be a RuntimeWarning
@@ -535,15 +552,19 @@ def test_shipped_mixture_is_checked_on_the_segment_read(tmp_path: Path, caplog) 
                 got = read_segment(track, ("mixture", "vocals"), off, n)["mixture"]
             np.testing.assert_array_equal(got, np.zeros((2, n), np.float32))
             assert caplog.records == []
-            read_segment(loud, ("mixture",), off, n)
+            for track, _, _ in (loud, faint):
+                read_segment(track, ("mixture",), off, n)
     seg = slice(off, off + n)
-    res = mix[:, seg].astype(np.float64) - stems[0][:, seg] - stems[1][:, seg]
-    level = 10 * math.log10(np.sum(res**2) / np.sum(mix[:, seg].astype(np.float64) ** 2))
-    assert [r.getMessage() for r in caplog.records] == [
-        f"{loud.mixture[0]}: the mixture differs from the sum of the stems by {level:.1f} dB "
-        f"(relative to the mixture, samples {off}-{off + n}): that residual counts as the rest "
-        "of the mixture"
-    ]
+    expected = []
+    for track, stems, mix in (loud, faint):
+        res = mix[:, seg].astype(np.float64) - stems[0][:, seg] - stems[1][:, seg]
+        level = 10 * math.log10(np.sum(res**2) / np.sum(mix[:, seg].astype(np.float64) ** 2))
+        expected.append(
+            f"{track.mixture[0]}: the mixture differs from the sum of the stems by {level:.1f} "
+            f"dB (relative to the mixture, samples {off}-{off + n}): that residual counts as "
+            "the rest of the mixture"
+        )
+    assert [r.getMessage() for r in caplog.records] == expected
 
 
 def test_targets_of_a_one_track_dataset_and_errors_naming_its_root(tmp_path: Path) -> None:
