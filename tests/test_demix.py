@@ -356,12 +356,14 @@ def _fake_scores(ref: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def test_evaluate_two_short_tracks(corpus, tiny_model, tmp_path):
+    """The pool of --jobs 2 on two tracks, one museval frame each (the frame count and the
+    silent-target rules are test_evaluate_with_a_silent_target's)."""
     import museval
 
     from tfselect.demix.evaluate import demix_table
 
     r = run_cli("evaluate", "--model", str(tiny_model), "--root", str(corpus), "--tracks", "2",
-                "--duration", "2", "--jobs", "2")
+                "--duration", "1", "--jobs", "2")
     assert r.returncode == 0, r.stderr
     ev = tiny_model / "eval-test"
     jsons = sorted((ev / "json").glob("*.json"))
