@@ -232,11 +232,24 @@ def test_activity_of_float32_audio_is_measured_in_float64() -> None:
     stem[:, :frame] = 1e-23  # under a silent mixture frame: active
     stem[:, frame:2 * frame] = 0.25
     mix = np.zeros_like(stem)
-    mix[:, frame:] = 0.5
+    mix[:, frame:3 * frame] = 0.5  # the last frame: silent stem under a silent mixture
     assert np.square(stem[:, :frame]).sum() == 0.0  # what float32 would measure
     expected = _activity_by_loops(stem, mix, frame)
     assert expected == 0.5
     assert activity(stem, mix, frame) == expected
+
+
+def test_activity_at_exactly_minus_60_db_and_a_mixture_frame_of_energy_one() -> None:
+    """-60 dB itself is active (``>=``); a mixture frame of energy exactly 1 is an ordinary
+    frame (only 0 is special). Float64 energies chosen to be exact: 0.001**2 == 1e-6."""
+    frame = 4
+    stem, mix = np.zeros((2, 3 * frame)), np.zeros((2, 3 * frame))
+    mix[0, 0] = mix[0, frame] = mix[0, 2 * frame] = 1.0  # every mixture frame: energy 1
+    stem[0, 0] = 1e-3  # exactly -60 dB: active
+    stem[0, frame] = 1e-4  # -80 dB under energy 1: inactive
+    stem[0, 2 * frame] = 0.5
+    assert _activity_by_loops(stem, mix, frame) == pytest.approx(2 / 3)
+    assert activity(stem, mix, frame) == pytest.approx(2 / 3)
 
 
 def _track_with_shipped_mixture(root: Path, extra_db: float | None, name: str = "a"):
