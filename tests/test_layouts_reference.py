@@ -595,7 +595,18 @@ def test_targets_of_a_one_track_dataset_and_errors_naming_its_root(tmp_path: Pat
         check_target(tmp_path, "guitar", tmap)
     assert str(info.value) == f"unknown target 'guitar': the dataset at {tmp_path} has voice"
     bad = TargetMap.from_dict({"keys": "piano"}, "map.toml")
-    with pytest.raises(DatasetError) as info:
-        dataset_targets(tmp_path, bad)
-    assert str(info.value) == ("map.toml: targets.keys names stem 'piano', which no track of "
-                               f"{tmp_path} has (stems: vocals, guitar)")  # fmt: skip
+    for call in (dataset_targets, target_table):
+        with pytest.raises(DatasetError) as info:
+            call(tmp_path, bad)
+        assert str(info.value) == ("map.toml: targets.keys names stem 'piano', which no track "
+                                   f"of {tmp_path} has (stems: vocals, guitar)")  # fmt: skip
+
+
+def test_targets_table_of_a_musdb_root(tmp_path: Path, wav_track) -> None:
+    """MUSDB tracks have no stem table: every target is present (here: noise, active)."""
+    wav_track(tmp_path, "train", "Song", seconds=0.1)
+    df = target_table(tmp_path)
+    assert df.attrs == {"layout": "musdb", "tracks": 1}
+    assert df.to_dict("list") == {"target": ["vocals", "drums", "bass", "other"],
+                                  "present": [1] * 4, "active": [1] * 4,
+                                  "median_active_fraction": [1.0] * 4}  # fmt: skip
