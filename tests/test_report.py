@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SMALL_STUDY, cli_env
+from conftest import SMALL_STUDY, cli_env, one_line_error
 from scipy import stats
 
 from tfselect.report.best import read_best
@@ -249,9 +249,17 @@ def test_correlation_row_and_partial():
     assert small["n"] == 2 and np.isnan(small["spearman"])
 
 
-def test_report_adds_demix_csv_from_evaluated_models(demo, tmp_path):
-    """`report --model DIR ...` gathers each evaluated demixer's medians into demix.csv."""
+def test_report_adds_demix_csv_from_evaluated_models(demo, tmp_path, monkeypatch):
+    """`report --model DIR ...` gathers each evaluated demixer's medians into demix.csv.
+
+    In process (the fixture runs the commands as subprocesses already), from the demo's folder
+    that the relative storage URL names."""
+    from typer.testing import CliRunner
+
+    from tfselect.cli import app
+
     d, url, _ = demo
+    monkeypatch.chdir(d)
     models = []
     for k, name in enumerate(("per-target", "shared-slicqt", "stft")):
         ev = tmp_path / name / "eval-test"
@@ -262,19 +270,18 @@ def test_report_adds_demix_csv_from_evaluated_models(demo, tmp_path):
         med.to_csv(ev / "medians.csv", index=False)
         models += ["--model", str(tmp_path / name)]
     out = tmp_path / "rep"
-    _tfselect(d, "report", "--storage", url, "--out", str(out), "--no-plots", "--bootstrap", "0",
-              *models)  # fmt: skip
+    r = CliRunner().invoke(app, ["report", "--storage", url, "--out", str(out), "--no-plots",
+                                 "--bootstrap", "0", *models])  # fmt: skip
+    assert r.exit_code == 0, r.output
     demix = _read(out, "demix.csv")
     assert list(demix["model"].unique()) == ["per-target", "shared-slicqt", "stft"]
     sdr = demix.set_index(["model", "target"])["SDR"]
     assert sdr["shared-slicqt", "vocals"] == 4.0 and sdr["stft", "other"] == 0.0
     # A model folder that was never evaluated: one line, exit 2.
     (tmp_path / "raw").mkdir()
-    r = subprocess.run([sys.executable, "-m", "tfselect", "report", "--storage", url, "--out",
-                        str(out / "unwritten"), "--no-plots", "--model", str(tmp_path / "raw")],
-                       cwd=d,
-                       capture_output=True, text=True, env=cli_env())  # fmt: skip
-    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "tfselect evaluate" in r.stderr
+    r = CliRunner().invoke(app, ["report", "--storage", url, "--out", str(out / "unwritten"),
+                                 "--no-plots", "--model", str(tmp_path / "raw")])  # fmt: skip
+    one_line_error(r, "tfselect evaluate")
     assert not (out / "unwritten").exists()  # checked before any report file is written
 
 
