@@ -602,6 +602,21 @@ def test_targets_of_a_one_track_dataset_and_errors_naming_its_root(tmp_path: Pat
                                    f"of {tmp_path} has (stems: vocals, guitar)")  # fmt: skip
 
 
+def test_targets_table_measures_a_faint_mixture_in_float64(tmp_path: Path) -> None:
+    """A shipped mixture one float32 step above its only stem (1e-23): a residual of about
+    -145 dB is rounding. The floor is measured in float64; in float32 the mixture's squares
+    underflow to a floor of 0 and the step would count as a residual."""
+    faint = np.full((N, 2), 1e-23, np.float32)
+    _write(tmp_path / "train" / "a" / "vocals.wav", faint)
+    _write(tmp_path / "train" / "a" / "mixture.wav", np.nextafter(faint, np.float32(1)))
+    _write(tmp_path / "test" / "t" / "vocals.wav", np.zeros((N, 2), np.float32))
+    assert np.sum(np.square(faint)) == 0.0  # what float32 would measure
+    a = float(faint[0, 0])
+    step = float(np.nextafter(faint[0, 0], np.float32(1))) - a
+    assert 10 * math.log10(step**2 / a**2) < -100.0  # rounding by the table's own rule
+    assert list(target_table(tmp_path)["target"]) == ["vocals"]
+
+
 def test_targets_table_of_a_musdb_root(tmp_path: Path, wav_track) -> None:
     """MUSDB tracks have no stem table: every target is present (here: noise, active)."""
     wav_track(tmp_path, "train", "Song", seconds=0.1)
