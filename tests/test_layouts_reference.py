@@ -617,6 +617,21 @@ def test_targets_table_measures_a_faint_mixture_in_float64(tmp_path: Path) -> No
     assert list(target_table(tmp_path)["target"]) == ["vocals"]
 
 
+def test_targets_table_of_a_stem_no_track_renders_and_of_a_silent_one(tmp_path: Path) -> None:
+    """MoisesDB metadata may list a stem without files: present in no track, its row says 0
+    tracks and a median of 0; a silent stem file is present but not active."""
+    rng = np.random.default_rng(15)
+    for name, vocals in (("t0", _noise(rng)), ("t1", np.zeros((N, 2), np.float32))):
+        _write(tmp_path / name / "vocals" / f"{name}-v.wav", vocals)
+        meta = {"stems": [{"stemName": "vocals", "tracks": [{"id": f"{name}-v"}]},
+                          {"stemName": "piano", "tracks": []}]}  # fmt: skip
+        (tmp_path / name / "data.json").write_text(json.dumps(meta))
+    df = target_table(tmp_path)
+    assert df.attrs == {"layout": "moisesdb", "tracks": 2}
+    assert df.to_dict("list") == {"target": ["vocals", "piano"], "present": [2, 0],
+                                  "active": [1, 0], "median_active_fraction": [0.5, 0.0]}
+
+
 def test_targets_table_of_a_musdb_root(tmp_path: Path, wav_track) -> None:
     """MUSDB tracks have no stem table: every target is present (here: noise, active)."""
     wav_track(tmp_path, "train", "Song", seconds=0.1)
