@@ -256,10 +256,12 @@ def test_demixer_with_deoverlap_saves_and_loads_self_contained(tmp_path):
 
 
 def test_train_best_deoverlap_options(demo_root, tmp_path):
+    """The options' plumbing, on the coarse transform (the de-overlap in the demixer is tested
+    on SPEC above)."""
     from tfselect.demix.model_files import load_model
 
     run = CliRunner().invoke
-    base = ["train-best", "--root", str(demo_root), "--spec", f"vocals={SPEC}",
+    base = ["train-best", "--root", str(demo_root), "--spec", f"vocals={SMALL}",
             "--spec", "bass=stft:n_fft=1024,hop=256", "--out", str(tmp_path / "m")]
     res = run(app, [*base, "--deoverlap", "learned"])
     assert res.exit_code == 2 and "no --deoverlap-model for" in res.output
@@ -271,14 +273,16 @@ def test_train_best_deoverlap_options(demo_root, tmp_path):
                     str(tmp_path / "other")])
     assert res.exit_code == 2 and "which no ragged branch uses" in res.output
     assert not (tmp_path / "m").exists()
-    _demixer_with_deoverlap(tmp_path)  # writes tmp_path/dn
+    net = DeOverlapNet(DeOverlapConfig(SMALL, max_frames=24))
+    _fit(net, [_signal(7)])
+    save_model(net, tmp_path / "dn" / MODEL)
     res = run(app, [*base, "--deoverlap", "learned", "--deoverlap-model", str(tmp_path / "dn"),
                     "--epochs", "1", "--steps", "1", "--batch-size", "1", "--chunk", "1",
                     "--valid-seconds", "1", "--quiet"])
     assert res.exit_code == 0, res.output
     model = load_model(tmp_path / "m")
     assert model.branches["vocals"].deoverlap is not None
-    assert model.config.deoverlap[SPEC]["source"] == str(tmp_path / "dn")
+    assert model.config.deoverlap[SMALL]["source"] == str(tmp_path / "dn")
 
 
 def test_cli_train_then_eval(demo_root, tmp_path):
