@@ -640,3 +640,17 @@ def test_targets_table_of_a_musdb_root(tmp_path: Path, wav_track) -> None:
     assert df.to_dict("list") == {"target": ["vocals", "drums", "bass", "other"],
                                   "present": [1] * 4, "active": [1] * 4,
                                   "median_active_fraction": [1.0] * 4}  # fmt: skip
+
+
+def test_every_source_read_is_float32_an_absent_stem_too(tmp_path: Path) -> None:
+    rng = np.random.default_rng(16)
+    for s in ("vocals", "guitar"):
+        _write(tmp_path / "train" / "a" / f"{s}.wav", _noise(rng, 8))
+    _write(tmp_path / "train" / "b" / "vocals.wav", _noise(rng, 8))
+    b = discover(tmp_path)[1]
+    assert dict(b.stems)["guitar"] == ()
+    got = read_segment(b, None, 2, 5)
+    assert {s: (a.dtype, a.shape) for s, a in got.items()} == {
+        s: (np.dtype(np.float32), (2, 5)) for s in ("mixture", "vocals", "guitar")
+    }
+    np.testing.assert_array_equal(got["guitar"], 0.0)
