@@ -628,8 +628,12 @@ def test_targets_table_of_a_stem_no_track_renders_and_of_a_silent_one(tmp_path: 
         (tmp_path / name / "data.json").write_text(json.dumps(meta))
     df = target_table(tmp_path)
     assert df.attrs == {"layout": "moisesdb", "tracks": 2}
-    assert df.to_dict("list") == {"target": ["vocals", "piano"], "present": [2, 0],
-                                  "active": [1, 0], "median_active_fraction": [0.5, 0.0]}
+    assert df.to_dict("list") == {
+        "target": ["vocals", "piano"],
+        "present": [2, 0],
+        "active": [1, 0],
+        "median_active_fraction": [0.5, 0.0],
+    }
 
 
 def test_targets_table_of_a_musdb_root(tmp_path: Path, wav_track) -> None:
