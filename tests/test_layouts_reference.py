@@ -230,9 +230,9 @@ def test_activity_of_float32_audio_is_measured_in_float64() -> None:
     frame = 50
     stem = np.zeros((2, 4 * frame), np.float32)
     stem[:, :frame] = 1e-23  # under a silent mixture frame: active
-    stem[:, frame:2 * frame] = 0.25
+    stem[:, frame : 2 * frame] = 0.25
     mix = np.zeros_like(stem)
-    mix[:, frame:3 * frame] = 0.5  # the last frame: silent stem under a silent mixture
+    mix[:, frame : 3 * frame] = 0.5  # the last frame: silent stem under a silent mixture
     assert np.square(stem[:, :frame]).sum() == 0.0  # what float32 would measure
     expected = _activity_by_loops(stem, mix, frame)
     assert expected == 0.5
