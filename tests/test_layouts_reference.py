@@ -658,3 +658,24 @@ def test_every_source_read_is_float32_an_absent_stem_too(tmp_path: Path) -> None
         s: (np.dtype(np.float32), (2, 5)) for s in ("mixture", "vocals", "guitar")
     }
     np.testing.assert_array_equal(got["guitar"], 0.0)
+
+
+def test_hidden_track_folders_are_skipped_and_missing_files_named(tmp_path: Path) -> None:
+    from tfselect.audio.stem_files import track_length
+    from tfselect.audio.track import Track
+    from tfselect.errors import DatasetError
+
+    rng = np.random.default_rng(17)
+    for name in ("b", ".trash", "a"):
+        _write(tmp_path / "train" / name / "vocals.wav", _noise(rng, 8))
+    tracks = discover(tmp_path)
+    assert [t.name for t in tracks] == ["a", "b"]
+    (tmp_path / "train" / "b" / "vocals.wav").unlink()  # gone after discovery
+    with pytest.raises(DatasetError) as info:
+        track_length(tracks[1])
+    gone = tmp_path / "train" / "b" / "vocals.wav"
+    assert str(info.value) == f"{gone}: missing stem file of track 'b'"
+    empty = Track("e", "train", tmp_path / "e", stems=(("vocals", ()),))
+    with pytest.raises(DatasetError) as info:
+        track_length(empty)
+    assert str(info.value) == f"{tmp_path / 'e'}: track 'e' has no audio file"
