@@ -101,6 +101,51 @@ def test_transfer_matches_its_definition_by_loops() -> None:
     assert checked >= 1
 
 
+def _random_net() -> DeOverlapNet:
+    """A float64 net with random weights inside its neighbourhood (R = 1, r = 2)."""
+    net = DeOverlapNet(DeOverlapConfig(SPEC, bins_radius=1, frames_radius=2, max_frames=20))
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for w, mask in zip(net.weights, net._masks, strict=True):
+            w.copy_(torch.randn(w.shape, generator=gen) * mask)
+    return net.double()
+
+
+def test_transfer_takes_any_leading_shape_and_keeps_the_picture_dtype() -> None:
+    net = _random_net()
+    x = torch.randn(1, 2, 6000, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    pic = net.overlap.ola(net.transform(x))
+    i = next(i for i, w in enumerate(net.weights) if w.numel())
+    with torch.no_grad():
+        four = net.transfer(i, pic[i])  # (1, 2, K, N)
+        three = net.transfer(i, pic[i][0])  # (2, K, N)
+        single = net.transfer(i, pic[i].to(torch.complex64))
+    torch.testing.assert_close(three, four[0], rtol=0, atol=0)
+    assert four.dtype == torch.complex128 and single.dtype == torch.complex64
+    torch.testing.assert_close(single, four.to(torch.complex64), rtol=1e-4, atol=1e-4)
+
+
+def test_forward_adds_each_overlap_to_the_two_slices_sharing_it() -> None:
+    """Slice j = the window split + D_j on its first half - D_(j+1) on its second half, for
+    the inner overlaps 1..S-1 (D = transfer of the picture); blocks without weights: split."""
+    net = _random_net()
+    x = torch.randn(1, 2, 6000, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    pic = net.overlap.ola(net.transform(x))
+    with torch.no_grad():
+        got, base = net(pic), net.overlap.split(pic)
+        for i, (g, c) in enumerate(zip(got, base, strict=True)):
+            ref = c.clone()
+            if net.weights[i].numel():
+                D = net.transfer(i, pic[i])  # (..., K, S + 1, half)
+                S, half = c.shape[-2], c.shape[-1] // 2
+                for j in range(S):
+                    if j >= 1:
+                        ref[..., j, :half] += D[..., j, :]
+                    if j + 1 <= S - 1:
+                        ref[..., j, half:] -= D[..., j + 1, :]
+            torch.testing.assert_close(g, ref, rtol=1e-12, atol=1e-12)
+
+
 @pytest.fixture
 def tracks(tmp_path: Path) -> list:
     rng = np.random.default_rng(0)
