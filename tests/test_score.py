@@ -48,8 +48,8 @@ def test_groups_directions_and_resolution() -> None:
 
 @pytest.mark.parametrize("spec", [STFT, SLICQT], ids=["stft", "slicqt"])
 def test_all_metrics_on_the_demo_corpus(clips, spec: str) -> None:
-    # 2-s clips (the ones test_oracles.py draws): every metric still sees whole frames and
-    # ridges; the checks are ranges and an exact redundancy, none depends on the length
+    # 2-s clips (memoised, test_oracles.py draws them too): the same code paths on half the
+    # samples; the checks (finite, in range, the redundancy of this length) hold at any length
     chosen = clips(subset="train", n_clips=1, seconds=2.0)
     result = score(spec, "vocals", chosen)
     assert list(result) == [*METRICS, "n_clips", "n_skipped"]
