@@ -455,3 +455,30 @@ def test_cli_eval_quiet_passes_no_progress(tmp_path, monkeypatch):
     for args, progress in (([], True), (["--quiet"], False)):
         CliRunner().invoke(app, ["deoverlap", "eval", "--model", str(tmp_path), *args])
         assert seen.pop("progress") is progress
+
+
+def test_training_bar_and_log_lines_read_as_words(demo_root, tmp_path, capsys, caplog):
+    """The bar shows whole seconds and "N clips" (no float sums, no key=value); a solve's
+    line says minutes, clips and the held-out SNRs in dB, not the curve's column names."""
+    import logging
+    import re
+
+    from tfselect.audio.dataset import tracks_for
+
+    tracks = (tracks_for(demo_root, "train"), tracks_for(demo_root, "valid"))
+    with caplog.at_level(logging.INFO, logger="tfselect.deoverlap"):
+        curve = train_deoverlap(_settings(steps=3, solve_seconds=1e-3), tmp_path / "m",
+                                progress=True, tracks=tracks)  # fmt: skip
+    err = capsys.readouterr().err
+    assert "de-overlap" in err and re.search(r"\d+ clips\]", err), err
+    assert "clips=" not in err and not re.search(r"\d\.\d{3,}", err), err
+    lines = [r.getMessage() for r in caplog.records if "held-out" in r.getMessage()]
+    assert len(lines) == len(curve) >= 2
+    row = curve[-1]
+    assert lines[-1] == (
+        f"after {row['minutes']:.1f} min, {row['clips']} clips: held-out waveform SNR "
+        f"{row['valid_wave_learned_db']:.1f} dB (window split "
+        f"{row['valid_wave_baseline_db']:.1f} dB), coefficients "
+        f"{row['valid_coef_learned_db']:.1f} dB ({row['valid_coef_baseline_db']:.1f} dB)"
+    )
+    assert not any("valid_" in line or "rows" in line for line in lines)

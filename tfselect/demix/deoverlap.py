@@ -35,6 +35,7 @@ Shapes: a picture is a list of blocks (..., bins_b, (S+1)·F_b/2) complex; slice
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -46,6 +47,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tfselect import SAMPLE_RATE
 from tfselect.atomic import atomic_write, check_out_dir
@@ -562,15 +564,7 @@ def train_deoverlap(
         for k in ("coef_learned", "coef_baseline", "wave_learned", "wave_baseline"):
             row[f"valid_{k}_db"] = float(np.median([r[k] for r in rows])) if rows else math.nan
         state["curve"].append(row)
-        log.info(
-            "after %.1f min: %s",
-            row["minutes"],
-            ", ".join(
-                f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                for k, v in row.items()
-                if k != "minutes"
-            ),
-        )
+        log.info("%s", curve_line(row))
         save()
         save_model(net, out / MODEL, {"curve": state["curve"]})
 
@@ -597,34 +591,51 @@ def train_deoverlap(
         settings.solve_seconds,
         2 * (state["curve"][-1]["minutes"] * 60.0 if state["curve"] else 0.0),
     )
-    while state["seconds"] < budget and (settings.steps is None or state["step"] < settings.steps):
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            x = data.batch(state["step"], settings.batch_size)
-            data_rows = patches(net, T(x))
-            for i, (X, Y) in data_rows.items():
-                st = stats.setdefault(i, {"xx": 0, "xy": 0})
-                st["xx"] = st["xx"] + X.T @ X
-                st["xy"] = st["xy"] + X.T @ Y
-            state["rows"] += max((len(X) for X, _ in data_rows.values()), default=0)
-        state["step"] += 1
-        fresh = True
-        dt = time.perf_counter() - t0
-        state["seconds"] += dt
-        bar.update(min(dt, max(budget - bar.n, 0)))
-        bar.set_postfix(clips=state["step"] * settings.batch_size)
-        if state["seconds"] >= next_solve and state["seconds"] < budget:
-            solve_and_validate()
-            fresh = False
-            next_solve = max(state["seconds"] + settings.solve_seconds, 2 * state["seconds"])
-            last_save = time.perf_counter()
-        elif time.perf_counter() - last_save >= settings.solve_seconds:
-            save()  # the statistics: an interrupted run loses at most a minute of data
-            last_save = time.perf_counter()
-    bar.close()
+    redirect = logging_redirect_tqdm() if progress else contextlib.nullcontext()
+    with redirect:  # log lines (a solve's held-out SNR) above the bar, not through it
+        while state["seconds"] < budget and (
+            settings.steps is None or state["step"] < settings.steps
+        ):
+            t0 = time.perf_counter()
+            with torch.no_grad():
+                x = data.batch(state["step"], settings.batch_size)
+                data_rows = patches(net, T(x))
+                for i, (X, Y) in data_rows.items():
+                    st = stats.setdefault(i, {"xx": 0, "xy": 0})
+                    st["xx"] = st["xx"] + X.T @ X
+                    st["xy"] = st["xy"] + X.T @ Y
+                state["rows"] += max((len(X) for X, _ in data_rows.values()), default=0)
+            state["step"] += 1
+            fresh = True
+            dt = time.perf_counter() - t0
+            state["seconds"] += dt
+            if state["seconds"] >= next_solve and state["seconds"] < budget:
+                solve_and_validate()
+                fresh = False
+                next_solve = max(state["seconds"] + settings.solve_seconds, 2 * state["seconds"])
+                last_save = time.perf_counter()
+            elif time.perf_counter() - last_save >= settings.solve_seconds:
+                save()  # the statistics: an interrupted run loses at most a minute of data
+                last_save = time.perf_counter()
+            # the bar follows the trained time, solves included (as the budget counts them)
+            bar.update(min(state["seconds"], budget) - bar.n)
+            bar.set_postfix_str(f"{state['step'] * settings.batch_size} clips")
+        bar.close()
     if fresh or not state["curve"]:
         solve_and_validate()
     return state["curve"]
+
+
+def curve_line(row: dict) -> str:
+    """One training-curve row in words: time, clips and the held-out SNRs (dB), e.g.
+    ``after 2.0 min, 240 clips: held-out waveform SNR 31.2 dB (window split 24.9 dB),
+    coefficients 22.0 dB (18.1 dB)``."""
+    return (
+        f"after {row['minutes']:.1f} min, {int(row['clips'])} clips: held-out waveform SNR "
+        f"{row['valid_wave_learned_db']:.1f} dB (window split {row['valid_wave_baseline_db']:.1f}"
+        f" dB), coefficients {row['valid_coef_learned_db']:.1f} dB "
+        f"({row['valid_coef_baseline_db']:.1f} dB)"
+    )
 
 
 # ----------------------------------------------------------------------------- evaluation
