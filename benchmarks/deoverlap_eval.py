@@ -60,7 +60,7 @@ def main() -> None:
     ap.add_argument("--spec", default="slicqt:scale=bark,bins=48,fmin=60,fmax=22050")
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--max-frames", type=int, default=24)
+    ap.add_argument("--max-frames", type=int, default=64)  # deoverlap train's default
     args = ap.parse_args()
     torch.manual_seed(0)
     net = DeOverlapNet(DeOverlapConfig(args.spec, max_frames=args.max_frames)).double()

@@ -683,8 +683,8 @@ def evaluate_deoverlap(
     bins, frames, fmin_hz, fmax_hz, coef_snr_learned, coef_snr_baseline, wave_snr_learned,
     wave_snr_baseline``: block ``all`` de-overlaps every block; a numbered block
     de-overlaps only that one (the others exact), so its waveform SNR says how much of the
-    error it causes. ``progress``: a bar over the signals on stderr (each costs about one
-    inverse per block, twice: minutes for a track's sources at Bark-262).
+    error it causes. ``progress``: a bar over the signals on stderr (each costs a few plain
+    inverses: one slice synthesis per block, :func:`_block_wave_snrs`).
     """
     T = net.transform
     net = net.double()
