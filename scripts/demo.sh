@@ -105,7 +105,7 @@ done
 
 mixture=$(find "$DEMO_ROOT/test" -name mixture.wav | sort | head -n 1)
 # --overwrite: a rerun of the demo replaces the stems its previous run wrote
-run separate --model "$MODEL" --out "$STEMS" --overwrite "$mixture"
+run separate --model "$MODEL" --out "$STEMS" --overwrite "${quiet[@]}" "$mixture"
 
 "$PYTHON" - "$OUT/best.csv" "$STEMS" "${models[@]}" <<'EOF'
 """The demo's summary, read back from the files the commands wrote."""

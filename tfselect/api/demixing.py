@@ -116,11 +116,8 @@ def train_best(
     # config field -> (its command-line option, value); all must be positive
     given = {"batch_size": ("--batch-size", batch_size), "chunk_seconds": ("--chunk", chunk),
              "steps": ("--steps", steps)}  # fmt: skip
-    for option, value in [
-        *given.values(),
-        ("--valid-seconds", valid_seconds),
-        ("--patience", patience),
-    ]:
+    for option, value in [*given.values(), ("--valid-seconds", valid_seconds),
+                          ("--patience", patience)]:  # fmt: skip
         if value is not None and value <= 0:
             raise TfselectError(f"{option} must be positive, got {value}")
     # Upper bounds: far beyond any useful run, short of allocating the machine away.

@@ -97,7 +97,7 @@ def separate(
     device: DeviceOpt = "cpu",
     quiet: QuietOpt = False,
 ) -> None:
-    """Separate songs into one audio file per stem with a trained demixer.
+    """Separate songs into one file per stem with a trained demixer.
 
     Writes OUT/<song>/<stem>.wav (or .flac) at the input's length and sample rate: every
     target, and residual.wav when the targets do not cover the mixture. <song> is the file's

@@ -312,11 +312,12 @@ def separate_songs(
     total = sum(chunk_count(-(-s.frames * SAMPLE_RATE // s.rate), chunk_seconds,
                             overlap_seconds) for s in songs)  # fmt: skip
     written: list[Path] = []
-    with tqdm(total=total, unit="chunk", disable=not progress, file=sys.stderr,
-              dynamic_ncols=True) as bar:  # fmt: skip
+    bar = tqdm(total=total, unit="chunk", disable=not progress, file=sys.stderr,
+               dynamic_ncols=True)  # fmt: skip
+    try:
         for i, (song, name) in enumerate(zip(songs, names, strict=True), 1):
-            bar.set_description(f"song {i}/{len(songs)}")
-            bar.set_postfix_str(name if len(name) <= 30 else name[:29] + "…", refresh=True)
+            bar.set_description(f"song {i}/{len(songs)}", refresh=False)
+            bar.set_postfix_str(name if len(name) <= 30 else name[:29] + "…")
             for stem in separate_file(model, song.path, out_dir, wiener, chunk_seconds,
                                       overlap_seconds, wiener_iterations, overwrite, name,
                                       stems, output, on_chunk=bar.update):  # fmt: skip
@@ -324,4 +325,9 @@ def separate_songs(
                 if on_file is not None:
                     with tqdm.external_write_mode(file=sys.stdout):
                         on_file(stem)
+    except BaseException:
+        bar.leave = False  # a terminal shows the error alone, not a bar stopped midway
+        raise
+    finally:
+        bar.close()
     return written
