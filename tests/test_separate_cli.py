@@ -369,10 +369,27 @@ def test_an_unreadable_file_is_named(tmp_path, model):
     bad = _song(tmp_path / "locked.wav")
     bad.chmod(0)
     try:
-        one_line_error(runner.invoke(app, ["separate", "--model", str(model), str(bad), "--out",
-                                           str(tmp_path / "out")]), str(bad), "ermission")
+        args = ["separate", "--model", str(model), str(bad), "--out", str(tmp_path / "out")]
+        one_line_error(runner.invoke(app, args), str(bad), "ermission")
     finally:
         bad.chmod(0o644)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_unreadable_file_is_named_whoever_runs_it(tmp_path, model, monkeypatch):
+    """The same as a user without the right to read, for a root who has every right: the
+    system's refusal to open the file, in one line naming it."""
+    from tfselect.demix import separate_io
+
+    bad = _song(tmp_path / "locked.wav")
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(separate_io, "open", refuse, raising=False)  # shadows the builtin
+    err = one_line_error(runner.invoke(app, ["separate", "--model", str(model), str(bad),
+                                             "--out", str(tmp_path / "out")]))  # fmt: skip
+    assert err == f"tfselect: error: cannot read {bad}: Permission denied"
     assert not (tmp_path / "out").exists()
 
 
