@@ -217,3 +217,12 @@ def test_a_ragged_slicqt_member_gets_its_own_deoverlap_net(tmp_path):
     assert any(w.abs().sum() > 0 for w in want.values())
     for a, b in zip(second.deoverlap.state_dict().values(), want.values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_compare_refuses_an_ensemble_target_in_one_line():
+    from tfselect.demix.compare import equal_sizes
+
+    configs = {"stft": {"vocals": STFT, "bass": STFT}, "mine": {"vocals": MR, "bass": ENS}}
+    with pytest.raises(TfselectError, match="ensemble target") as e:
+        equal_sizes(configs, "auto", "small")
+    assert "\n" not in str(e.value)
