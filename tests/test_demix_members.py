@@ -68,6 +68,9 @@ def test_an_ensemble_target_is_the_mean_of_its_members():
     m = _model().eval()
     branch = m.branches["bass"]
     assert branch.family == "blstm+cdae" and len(branch.members) == 2
+    m.set_amp(True)  # reaches every member (the trainer sets it on CUDA)
+    assert all(b.amp for b in branch.members)
+    m.set_amp(False)
     x = torch.randn(2, 2, 4000)
     with torch.no_grad():
         members = [
