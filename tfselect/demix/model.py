@@ -5,8 +5,12 @@ A branch is ``transform -> |C| -> network -> mask -> mask * C -> inverse -> wave
 - ``blstm``: Open-Unmix-style network on a *matrix* form (one block: STFT, or a sliCQT with
   ``form=zeropad|rasterize``); the (slices, frames) axes are flattened into one time axis.
 - ``cdae``: xumx-sliCQ-style convolutional denoising auto-encoder, one per block of the
-  (ragged) coefficients; works for matrix forms too (one block, one CDAE).
+  (ragged) coefficients: a ragged sliCQT, or an ``mrstft`` (one STFT block per band, which
+  has no matrix form); works for matrix forms too (one block, one CDAE).
 - ``convnext``: ConvNeXt blocks (``convnext.ConvNeXtNet``) on a matrix form, like ``blstm``.
+
+An ``ens:`` target is one such branch per member, their waveforms averaged
+(:mod:`.members`).
 
 Networks see ``log1p(|C|)`` (a fixed compression instead of Open-Unmix's dataset
 statistics, so a model needs no pass over the data before training) and use LayerNorm /
@@ -31,6 +35,7 @@ from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.audio.stem_files import TARGET_NAME_RULE, is_target_name
 from tfselect.demix.convnext import ConvNeXtNet
 from tfselect.demix.deoverlap import DeOverlapConfig, DeOverlapNet, load_net
+from tfselect.demix.members import EnsembleBranch, member_specs
 from tfselect.errors import SpecError, TfselectError
 from tfselect.transforms import TransformSpec, build
 
@@ -239,9 +244,12 @@ def network_family(network: str, spec: str, bins: list[int]) -> str:
     if family == "auto":
         family = "blstm" if len(bins) == 1 else "cdae"
     if family in MATRIX_NETWORKS and len(bins) != 1:
+        kind = TransformSpec.parse(spec).kind
+        hint = ("use form=zeropad or form=rasterize, or network cdae" if kind == "slicqt"
+                else f"{kind} has no matrix form, use network cdae or auto")
         raise ModelConfigError(
             f"network {family} needs a matrix form (one block) but {spec} has {len(bins)} "
-            "blocks; use form=zeropad or form=rasterize, or network cdae"
+            f"blocks; {hint}"
         )
     return family
 
@@ -270,6 +278,8 @@ def matrix_form(spec: str, network: str) -> str:
     ``form=rasterize`` (the same frame, every block interpolated to one time grid); other
     specs, and every spec of ``cdae``, are unchanged. Canonical string."""
     parsed = TransformSpec.parse(spec)
+    if parsed.kind == "ens":  # each member is a branch of its own
+        return "ens:" + "+".join(matrix_form(str(m), network) for m in parsed.members)
     if network in MATRIX_NETWORKS and parsed.kind == "slicqt" and parsed.form == "ragged":
         parsed = dataclasses.replace(parsed, form="rasterize")
     return str(parsed)
@@ -330,6 +340,26 @@ class Branch(nn.Module):
         return self.transform.inverse(Y, x.shape[-1])
 
 
+def make_branch(spec: str, config: ModelConfig, sizes: dict[str, int] | None = None,
+                budget: int = MAX_PARAMETERS) -> nn.Module:
+    """A target's branch: a :class:`Branch`, or for an ``ens:`` spec an
+    :class:`~tfselect.demix.members.EnsembleBranch` of one Branch per member (each with
+    ``sizes``, all within ``budget``). ModelConfigError names the member that cannot be built.
+    """
+    members = member_specs(spec)
+    if members is None:
+        return Branch(spec, config, sizes, budget)
+    branches = []
+    for k, member in enumerate(members, 1):
+        try:
+            branch = Branch(member, config, sizes, budget)
+        except ModelConfigError as exc:
+            raise ModelConfigError(f"{spec}: member {k}: {exc}") from None
+        budget -= sum(p.numel() for p in branch.nets.parameters())
+        branches.append(branch)
+    return EnsembleBranch(spec, branches)
+
+
 def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
     """The frozen DeOverlapNet of a branch whose spec is in ``config.deoverlap``, else None.
 
@@ -367,14 +397,14 @@ class Demixer(nn.Module):
         branches, left = {}, MAX_PARAMETERS
         for t in self.targets:
             sizes = {**config.sizes, **config.target_sizes.get(t, {})}
-            branches[branch_key(t)] = branch = Branch(config.specs[t], config, sizes, left)
+            branches[branch_key(t)] = branch = make_branch(config.specs[t], config, sizes, left)
             left -= sum(p.numel() for p in branch.nets.parameters())
         self.branches = nn.ModuleDict(branches)
 
     def load_deoverlap(self) -> None:
         """Fill every branch's frozen DeOverlapNet from its ``source`` folder (fresh training)."""
-        for t in self.targets:
-            branch = self.branches[branch_key(t)]
+        # every Branch, an ensemble target's members included
+        for branch in (m for m in self.modules() if isinstance(m, Branch)):
             if branch.deoverlap is None:
                 continue
             entry = _deoverlap_entry(self.config, branch.spec)
