@@ -314,7 +314,7 @@ def _best_rows(df: pd.DataFrame) -> list[dict[str, str]]:
 
 
 def _best_table(df: pd.DataFrame) -> Table:
-    """best.csv as one rich table row per row (about 150 columns wide with real specs)."""
+    """best.csv as one rich table row per row (175 columns wide on the demo's best.csv)."""
     table = Table(title=BEST_TITLE)
     rows = _best_rows(df)
     cols = (
