@@ -326,3 +326,27 @@ def test_the_space_can_propose_matrix_forms_only(forms, tmp_path):
     small = f"{BARK},form={forms[0]}"
     assert len(block_bins(build(small, 44100), 2, 44100)) == 1
     assert MATRIX_NETWORKS == ("blstm", "convnext")
+
+
+MR = "mrstft:edges=2000,n_fft=512|128,hop=128|32"
+
+
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        (MR, ("vocals: network convnext", "mrstft has no matrix form", "--network vocals=cdae")),
+        (
+            f"ens:{STFT}+{BARK}",
+            ("member 2 of ens:", f"that member as {BARK},form=rasterize", "--network vocals=cdae"),
+        ),
+    ],
+)
+def test_band_wise_and_ensemble_targets_are_checked_member_by_member(spec, words):
+    from tfselect.demix.model import check_networks
+
+    with pytest.raises(TfselectError) as info:
+        check_networks({"vocals": spec, "bass": STFT}, {"vocals": "convnext", "bass": "blstm"})
+    assert all(w in str(info.value) for w in words) and "\n" not in str(info.value)
+    # an ensemble of matrix forms is fine, member by member, and so is auto on anything
+    check_networks({"vocals": f"ens:{STFT}+{BARK},form=rasterize"}, {"vocals": "convnext"})
+    check_networks({"vocals": spec}, {"vocals": "auto"})

@@ -280,6 +280,10 @@ def equal_sizes(configs: Mapping[str, dict[str, str]], network: str, model_prese
     cache: dict[str, tuple[str, list[int]]] = {}
 
     def family_bins(spec: str) -> tuple[str, list[int]]:
+        if spec.startswith("ens:"):  # canonical specs: one branch per member, maybe mixed
+            raise TfselectError(f"{spec}: compare cannot match an ensemble target's networks "
+                                "to the baseline's parameter count; give that target one "
+                                "transform (train-best takes ensembles)")
         if spec not in cache:
 
             bins = block_bins(build(spec, sample_rate), channels, sample_rate)

@@ -5,8 +5,12 @@ A branch is ``transform -> |C| -> network -> mask -> mask * C -> inverse -> wave
 - ``blstm``: Open-Unmix-style network on a *matrix* form (one block: STFT, or a sliCQT with
   ``form=zeropad|rasterize``); the (slices, frames) axes are flattened into one time axis.
 - ``cdae``: xumx-sliCQ-style convolutional denoising auto-encoder, one per block of the
-  (ragged) coefficients; works for matrix forms too (one block, one CDAE).
+  (ragged) coefficients: a ragged sliCQT, or an ``mrstft`` (one STFT block per band, which
+  has no matrix form); works for matrix forms too (one block, one CDAE).
 - ``convnext``: ConvNeXt blocks (``convnext.ConvNeXtNet``) on a matrix form, like ``blstm``.
+
+An ``ens:`` target is one such branch per member, their waveforms averaged
+(:mod:`.members`).
 
 Networks see ``log1p(|C|)`` (a fixed compression instead of Open-Unmix's dataset
 statistics, so a model needs no pass over the data before training) and use LayerNorm /
@@ -32,6 +36,7 @@ from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.audio.stem_files import TARGET_NAME_RULE, is_target_name
 from tfselect.demix.convnext import ConvNeXtNet
 from tfselect.demix.deoverlap import DeOverlapConfig, DeOverlapNet, load_net
+from tfselect.demix.members import EnsembleBranch, member_specs
 from tfselect.errors import SpecError, TfselectError
 from tfselect.transforms import TransformSpec, build
 
@@ -261,42 +266,52 @@ def network_family(network: str, spec: str, bins: list[int], target: str | None 
 
 
 def matrix_refusal(network: str, spec: str, blocks: int, target: str | None = None,
-                   options: bool = False) -> str:
+                   options: bool = False, member: tuple[int, str] | None = None) -> str:
     """The one-line refusal of ``network`` (a matrix network) on ``spec``, which has
     ``blocks`` blocks: which target (when given), which spec, and what would work instead
-    (as train-best's options when ``options``)."""
+    (as train-best's options when ``options``). ``member``: (k, the ``ens:`` spec) when
+    ``spec`` is that ensemble's k-th member."""
     parsed = TransformSpec.parse(spec)
     if parsed.kind == "slicqt":
         fix, also = str(dataclasses.replace(parsed, form="rasterize")), " (or form=zeropad)"
     elif parsed.kind in ("nsgt", "nsgcq"):
         fix, also = str(dataclasses.replace(parsed, rasterize="full")), ""
-    else:
-        fix, also = None, ""
+    else:  # mrstft: one STFT block per band, each of its own size
+        fix, also = None, f" ({parsed.kind} has no matrix form)"
+    fixes = [f"{'that member as ' if member else ''}{fix}{also}"] if fix else []
     if options and target is not None:
-        fixes = [f"--spec {target}={fix}{also}"] if fix else []
-        fixes.append(f"--network {target}=cdae (or auto)")
+        if fix and not member:
+            fixes = [f"--spec {target}={fix}{also}"]
+        fixes.append(f"--network {target}=cdae (or auto){also if not fix else ''}")
     else:
-        fixes = [f"{fix}{also}"] if fix else []
-        fixes.append("network cdae")
+        fixes.append(f"network cdae or auto{also if not fix else ''}")
     head = f"{target}: " if target is not None else ""
-    return (f"{head}network {network} needs a matrix form (one block) but {spec} has {blocks} "
+    what = f"member {member[0]} of {member[1]}, {spec}," if member else spec
+    return (f"{head}network {network} needs a matrix form (one block) but {what} has {blocks} "
             f"blocks; would work: {', or '.join(fixes)}")
 
 
 def check_networks(specs: Mapping[str, str], networks: Mapping[str, str],
                    sample_rate: int = SAMPLE_RATE, channels: int = 2) -> None:
     """ModelConfigError (one line: the target, its spec, what would work) unless every
-    target's network can take its transform's form. Only the transforms of matrix networks
-    are built (and probed on 1 s of silence, as a branch does); nothing is written."""
+    target's network can take its transform's form (every member's, for an ``ens:`` spec).
+    Only the transforms of matrix networks are built (and probed on 1 s of silence, as a
+    branch does); nothing is written."""
     probed: dict[str, int] = {}
     for target, spec in specs.items():
         network = networks.get(target, "auto")
         if network not in MATRIX_NETWORKS:
             continue  # auto and cdae take every form
-        if spec not in probed:
-            probed[spec] = len(block_bins(build(spec, sample_rate), channels, sample_rate))
-        if probed[spec] != 1:
-            raise ModelConfigError(matrix_refusal(network, spec, probed[spec], target, True))
+        members = member_specs(spec)
+        for k, member in enumerate(members or [spec], 1):
+            if member not in probed:
+                probed[member] = len(block_bins(build(member, sample_rate), channels,
+                                                sample_rate))  # fmt: skip
+            if probed[member] == 1:
+                continue
+            where = (k, spec) if members is not None else None
+            raise ModelConfigError(matrix_refusal(network, member, probed[member], target,
+                                                  True, where))  # fmt: skip
 
 
 def parse_networks(value: str | Mapping[str, str], targets: Sequence[str]) -> dict[str, str]:
@@ -369,6 +384,8 @@ def matrix_form(spec: str, network: str) -> str:
     ``form=rasterize`` (the same frame, every block interpolated to one time grid); other
     specs, and every spec of ``cdae``, are unchanged. Canonical string."""
     parsed = TransformSpec.parse(spec)
+    if parsed.kind == "ens":  # each member is a branch of its own
+        return "ens:" + "+".join(matrix_form(str(m), network) for m in parsed.members)
     if network in MATRIX_NETWORKS and parsed.kind == "slicqt" and parsed.form == "ragged":
         parsed = dataclasses.replace(parsed, form="rasterize")
     return str(parsed)
@@ -431,6 +448,29 @@ class Branch(nn.Module):
         return self.transform.inverse(Y, x.shape[-1])
 
 
+def make_branch(spec: str, config: ModelConfig, sizes: dict[str, int] | None = None,
+                budget: int = MAX_PARAMETERS, target: str | None = None) -> nn.Module:
+    """A target's branch: a :class:`Branch`, or for an ``ens:`` spec an
+    :class:`~tfselect.demix.members.EnsembleBranch` of one Branch per member (each with
+    ``sizes`` and ``target``'s network, all within ``budget``). ModelConfigError names the
+    member that cannot be built.
+    """
+    members = member_specs(spec)
+    if members is None:
+        return Branch(spec, config, sizes, budget, target)
+    branches = []
+    for k, member in enumerate(members, 1):
+        try:
+            branch = Branch(member, config, sizes, budget, target)
+        except ModelConfigError as exc:
+            head = f"{target}: " if target is not None else ""
+            what = str(exc).removeprefix(head)
+            raise ModelConfigError(f"{head}{spec}: member {k}: {what}") from None
+        budget -= sum(p.numel() for p in branch.nets.parameters())
+        branches.append(branch)
+    return EnsembleBranch(spec, branches)
+
+
 def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
     """The frozen DeOverlapNet of a branch whose spec is in ``config.deoverlap``, else None.
 
@@ -468,14 +508,15 @@ class Demixer(nn.Module):
         branches, left = {}, MAX_PARAMETERS
         for t in self.targets:
             sizes = {**config.sizes, **config.target_sizes.get(t, {})}
-            branches[branch_key(t)] = branch = Branch(config.specs[t], config, sizes, left, t)
+            branches[branch_key(t)] = branch = make_branch(config.specs[t], config, sizes, left,
+                                                           t)
             left -= sum(p.numel() for p in branch.nets.parameters())
         self.branches = nn.ModuleDict(branches)
 
     def load_deoverlap(self) -> None:
         """Fill every branch's frozen DeOverlapNet from its ``source`` folder (fresh training)."""
-        for t in self.targets:
-            branch = self.branches[branch_key(t)]
+        # every Branch, an ensemble target's members included
+        for branch in (m for m in self.modules() if isinstance(m, Branch)):
             if branch.deoverlap is None:
                 continue
             entry = _deoverlap_entry(self.config, branch.spec)

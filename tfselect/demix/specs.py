@@ -16,8 +16,6 @@ from tfselect.search.study import read_tags, tagged_studies
 from tfselect.transforms import TransformSpec
 
 DEFAULT_BEST = Path("reports/best.csv")
-# Transform kinds the scoring and search layers take but the demixer does not (yet).
-UNSUPPORTED_KINDS = ("mrstft", "ens")
 
 
 def canonical(spec: str) -> str:
@@ -76,13 +74,7 @@ def resolve_specs(best: Path | None, overrides: dict[str, str],
         _refuse_network_column(path)
     if not specs:
         raise TfselectError("no transform for some targets: give --best, --study or --spec")
-    out = {t: canonical(s) for t, s in specs.items()}
-    for target, spec in out.items():
-        kind = spec.partition(":")[0]
-        if kind in UNSUPPORTED_KINDS:  # scored and searched, not yet trained
-            raise TfselectError(f"{target}: the demixer does not take {kind} transforms yet "
-                                f"({spec}); give that target another spec with --spec")
-    return out
+    return {t: canonical(s) for t, s in specs.items()}
 
 
 def _refuse_network_column(path: Path) -> None:
