@@ -30,8 +30,16 @@ from tfselect.demix.separate import (
     check_chunking,
     output_folder,
     output_names,
-    separate_file,
+    separate_songs,
+    shared_names,
     stem_names,
+)
+from tfselect.demix.separate_io import (
+    check_input,
+    expand_inputs,
+    output_format,
+    parse_targets,
+    stem_plan,
 )
 from tfselect.demix.specs import canonical, parse_overrides, resolve_specs, study_best_specs
 from tfselect.demix.train import make_config, train
@@ -130,7 +138,7 @@ def train_best(
     given = {"batch_size": ("--batch-size", batch_size), "chunk_seconds": ("--chunk", chunk),
              "steps": ("--steps", steps)}  # fmt: skip
     for option, value in [*given.values(), ("--valid-seconds", valid_seconds),
-                          ("--patience", patience)]:
+                          ("--patience", patience)]:  # fmt: skip
         if value is not None and value <= 0:
             raise TfselectError(f"{option} must be positive, got {value}")
     # Upper bounds: far beyond any useful run, short of allocating the machine away.
@@ -203,32 +211,47 @@ def separate(
     overlap: float = 2.0,
     overwrite: bool = False,
     device: str = "cpu",
-    on_file: Callable[[Path], None] | None = None,
+    on_file: Callable[[Path], object] | None = None,
+    targets: Sequence[str] | str | None = None,
+    two_stems: str | None = None,
+    format: str = "wav",
+    bits: str | None = None,
+    progress: bool = True,
+    on_shared_names: Callable[[list[tuple[Path, Path]]], object] | None = None,
 ) -> list[Path]:
-    """Separate each audio file into OUT/<song>/<target>.wav (and residual.wav when the
-    targets do not cover the mixture) at its length and rate; return the written paths.
+    """Separate each audio file into OUT/<song>/<stem>.<format> at its length and rate;
+    return the written paths.
 
-    ``chunk``/``overlap``: processing chunk and its overlap, seconds. Every name clash is
-    found before any song is separated; ``on_file`` is called with each path once written.
+    ``files``: audio files, or folders standing for the audio files directly in them.
+    Stems: every target (and ``residual`` when the targets do not cover the mixture), only
+    ``targets`` (names, or ``"vocals,drums"``), or with ``two_stems`` T the two files T and
+    ``no_T`` = the input minus T's estimate (they add up to the input). ``format`` ``wav``
+    or ``flac``; ``bits`` ``16``, ``24`` or ``32f`` (default 32f for WAV, 24 for FLAC).
+    ``chunk``/``overlap``: processing chunk and its overlap, seconds. Every input is opened
+    and every name clash found before any song is separated; ``on_shared_names`` is then
+    called once with (input, its folder) of the inputs that share a name, when some do,
+    and ``on_file`` with each path once written. ``progress``: a bar on stderr.
     """
     check_chunking(chunk, overlap)
     check_range("--wiener-iterations", wiener_iterations, 1, MAX_WIENER_ITERATIONS)
+    output = output_format(format, bits)
+    only = parse_targets(targets) if isinstance(targets, str) else targets
     demixer = load_model(Path(model), device)
+    plan = stem_plan(list(demixer.targets), "residual" in stem_names(demixer),
+                     list(only) if only is not None else None, two_stems)  # fmt: skip
+    paths = expand_inputs(files)
+    songs = [check_input(p) for p in paths]
     out = Path(out)
-    check_out_dir(out)
-    paths = [Path(f) for f in files]
     names = output_names(paths)
     for name in names:
-        output_folder(out, name, stem_names(demixer), overwrite)
-    written: list[Path] = []
-    for path, name in zip(paths, names, strict=True):
-        for stem in separate_file(demixer, path, out, wiener, chunk, overlap,
-                                  wiener_iterations=wiener_iterations, overwrite=overwrite,
-                                  name=name):  # fmt: skip
-            written.append(stem)
-            if on_file is not None:
-                on_file(stem)
-    return written
+        output_folder(out, name, [s.name for s in plan], overwrite, output.suffix)
+    check_out_dir(out)  # creates it: the last check, so a refused command leaves nothing
+    shared = shared_names(paths)
+    if shared and on_shared_names is not None:
+        on_shared_names([(path, out / name) for path, name in shared])
+    return separate_songs(demixer, songs, names, out, wiener, chunk, overlap,
+                          wiener_iterations, overwrite, plan, output, progress,
+                          on_file)  # fmt: skip
 
 
 def compare(
