@@ -97,7 +97,11 @@ def test_the_stft_baseline_is_a_blstm_unless_told_otherwise():
     assert set(api.train_specs(baseline="shared-slicqt")[1].values()) == {"auto"}
     # per target: the others keep the baseline's auto (the STFT baseline's: a BLSTM)
     assert api.train_specs(baseline="stft", network="vocals=convnext")[1] == {
-        "vocals": "convnext", "drums": "blstm", "bass": "blstm", "other": "blstm"}
+        "vocals": "convnext",
+        "drums": "blstm",
+        "bass": "blstm",
+        "other": "blstm",
+    }
 
 
 def test_a_name_stays_its_function_after_its_module_of_the_same_name_is_imported():
