@@ -79,6 +79,7 @@ CLAIM = ".claim"
 SCORE_COLUMNS = ("csdr", "usdr", "si_sdr")
 # The size that is tuned per configuration to equalise parameters, per network family.
 KNOBS = {"blstm": "hidden", "cdae": "channels", "convnext": "width"}
+FAMILIES = tuple(KNOBS)  # what --network may name: one family for every run
 
 
 @dataclass(frozen=True)
@@ -598,6 +599,10 @@ def compare(out: Path, configs: Sequence[str] = DEFAULT_CONFIGS,
     device = device or PRESETS[preset].device
     resolve_device(device)
     net = network or PRESETS[preset].network
+    if net not in FAMILIES:  # one family for every run: per-target networks are train-best's
+        per_target = " (per-target networks are train-best's)" if "=" in net else ""
+        raise TfselectError(f"--network must be {', '.join(FAMILIES[:-1])} or {FAMILIES[-1]}, "
+                            f"got {net!r}{per_target}")
     specs = build_configs(list(configs), dict(user or {}), best, select, net)
     data_root = resolve_root(root)
     oracle = report.oracle_gains(best, specs) if best is not None else {}
