@@ -25,6 +25,7 @@ from tfselect.demix.model import (
     parse_networks,
 )
 from tfselect.demix.model_files import load_model
+from tfselect.demix.presets import TRAIN_PRESETS
 from tfselect.demix.separate import (
     MAX_WIENER_ITERATIONS,
     check_chunking,
@@ -131,7 +132,7 @@ def train_best(
     ``deoverlap_model`` folder per ragged sliCQT branch.
     """
     check_seed(seed)
-    check_choice("--preset", preset, ("small", "large"))
+    check_choice("--preset", preset, tuple(TRAIN_PRESETS))
     specs, networks = train_specs(best, spec, storage, study, select, baseline, shared_spec,
                                   network)  # fmt: skip
     # config field -> (its command-line option, value); all must be positive

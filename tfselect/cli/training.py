@@ -19,6 +19,7 @@ from tfselect.cli.options import (
     StudyOpt,
     SubsetOpt,
 )
+from tfselect.demix.presets import preset_defaults
 from tfselect.errors import Interrupted
 from tfselect.search.storage import DEFAULT_STORAGE
 
@@ -58,17 +59,26 @@ def train_best(
     ] = "auto",
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", min=1, show_default="small 4, large 16",
-                     help="Global batch size."),
+        typer.Option(
+            "--batch-size",
+            min=1,
+            show_default=preset_defaults("batch_size"),
+            help="Global batch size.",
+        ),
     ] = None,
     chunk: Annotated[
         float | None,
-        typer.Option("--chunk", show_default="small 4.0, large 6.0",
-                     help="Training chunk length in seconds."),
+        typer.Option(
+            "--chunk",
+            show_default=preset_defaults("chunk_seconds"),
+            help="Training chunk length in seconds.",
+        ),
     ] = None,
     steps: Annotated[
         int | None,
-        typer.Option("--steps", min=1, show_default="small 32, large 256", help="Steps per epoch."),
+        typer.Option(
+            "--steps", min=1, show_default=preset_defaults("steps"), help="Steps per epoch."
+        ),
     ] = None,
     valid_seconds: Annotated[
         float, typer.Option("--valid-seconds", help="Validation chunk per track, seconds.")

@@ -45,6 +45,7 @@ from tfselect.demix.model_files import (
     load_checkpoint,
     load_weights,
 )
+from tfselect.demix.presets import TRAIN_PRESETS
 from tfselect.demix.tensorfile import first_line, save_state
 from tfselect.devices import rank_device
 from tfselect.errors import TfselectError
@@ -470,8 +471,7 @@ def make_config(specs: dict[str, str], preset: str = "small",
     ``network``: one network for every branch, or {target: network} (targets left out:
     ``auto``).
     """
-    defaults = {"small": {"batch_size": 4, "chunk_seconds": 4.0, "steps": 32},
-                "large": {"batch_size": 16, "chunk_seconds": 6.0, "steps": 256}}[preset]
+    defaults = TRAIN_PRESETS[preset]
     loss_keys = set(asdict(LossConfig()))
     loss = {k: kw.pop(k) for k in list(kw) if k in loss_keys}
     order = [t for t in TARGETS if t in specs] + [t for t in specs if t not in TARGETS]
