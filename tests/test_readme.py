@@ -210,6 +210,53 @@ def test_defaults_are_shown(command, options):
         assert "[default:" in _option_help(text, option), option
 
 
+# train-best's preset-dependent options and the field of the preset table behind each.
+PRESET_OPTIONS = {"--batch-size": "batch_size", "--chunk": "chunk_seconds", "--steps": "steps"}
+
+
+def _preset_help(table: dict) -> dict[str, str]:
+    """What `train-best --help` should say per option for a preset table: "small 4, large 16"."""
+    return {
+        option: ", ".join(f"{name} {sizes[field]}" for name, sizes in table.items())
+        for option, field in PRESET_OPTIONS.items()
+    }
+
+
+def test_train_best_help_shows_the_presets_the_trainer_uses(monkeypatch):
+    """The presets' defaults in the help come from the table the trainer builds its
+    configuration from: changed there, both follow (the help is made at import)."""
+    import importlib
+
+    import typer
+
+    import tfselect.cli.training as training
+    from tfselect.demix import presets
+    from tfselect.demix.train import make_config
+
+    text = _help("train-best")
+    for option, shown in _preset_help(presets.TRAIN_PRESETS).items():
+        assert f"[default: ({shown})]" in _option_help(text, option), option
+    for name, sizes in presets.TRAIN_PRESETS.items():
+        config = make_config({"vocals": "stft:n_fft=4096,hop=1024"}, name)
+        assert (config.batch_size, config.chunk_seconds, config.steps) == (
+            sizes["batch_size"], sizes["chunk_seconds"], sizes["steps"])  # fmt: skip
+
+    other = {"small": {"batch_size": 3, "chunk_seconds": 2.5, "steps": 7},
+             "large": {"batch_size": 64, "chunk_seconds": 9.0, "steps": 512}}  # fmt: skip
+    for name, sizes in other.items():
+        monkeypatch.setitem(presets.TRAIN_PRESETS, name, sizes)
+    try:
+        fresh = typer.Typer()
+        fresh.command()(importlib.reload(training).train_best)
+        res = CliRunner().invoke(fresh, ["--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+        for option, shown in _preset_help(other).items():
+            assert f"[default: ({shown})]" in _option_help(res.output, option), option
+        assert make_config({"vocals": "stft:n_fft=4096,hop=1024"}, "large").steps == 512
+    finally:
+        monkeypatch.undo()
+        importlib.reload(training)
+
+
 def _default_toml() -> dict:
     if sys.version_info >= (3, 11):
         import tomllib
