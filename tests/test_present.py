@@ -118,3 +118,47 @@ def test_wrap_spec_cuts_after_commas(width):
     for piece in pieces[:-1]:  # a cut inside a field only where the field alone is too long
         assert piece.endswith(",") or len(piece) == width
     assert _wrap_spec(STFT, 80) == [STFT]
+
+
+def test_demo_summary_fits_80_columns(tmp_path, monkeypatch):
+    """scripts/demo.sh's summary: per target the row train-best used (value, spec, the
+    difference to the reference with its interval, p with two significant digits, the
+    verdict), the median SDRs, the stems; no line wider than 80 columns but the paths."""
+    from tfselect.cli.demo_summary import summary_lines
+
+    monkeypatch.chdir(tmp_path)  # relative paths, as the demo prints them
+    Path("reports/demo").mkdir(parents=True)
+    df = _best_csv(Path("reports/demo/best.csv"))
+    sdr = {"models/demo": [0.5, 2.215, -1.344], "models/demo-stft": [0.25, float("nan"), 3.0]}
+    for model, values in sdr.items():
+        Path(model, "eval-test").mkdir(parents=True)
+        pd.DataFrame({"target": ["bass", "drums", "other"], "SDR": values}).to_csv(
+            Path(model, "eval-test", "medians.csv"), index=False
+        )
+    Path("separated/demo/song").mkdir(parents=True)
+    Path("separated/demo/song/bass.wav").write_bytes(b"")
+    lines = summary_lines("reports/demo/best.csv", "separated/demo", list(sdr), 80)
+    assert max(len(x) for x in lines if "separated/demo" not in x) <= 80, "\n".join(lines)
+    text = "\n".join(lines)
+    specs = re.sub(r",\s+", ",", text)  # a wrapped spec joined again
+    # One entry per target: its selected row, and no other row of best.csv.
+    starts = [x.split() for x in lines if re.match(r"  \S", x) and "value" not in x]
+    starts = [words for words in starts if not words[0].startswith("separated")]
+    selected = df[df["selected"]]
+    assert len(starts) == len(selected) == 3
+    for words, row in zip(starts, selected.itertuples(), strict=True):
+        assert words[0] == f"{row.candidate}*" and words[1] == f"{row.value:.2f}"
+        assert row.spec in specs
+    for row in df[~df["selected"]].itertuples():
+        assert not re.search(rf"^  {row.candidate}\*?\s+{row.value:.2f}\s", text, re.M), row
+    assert "-0.09 [-0.25, +0.06]  p 0.64  not distinguishable from best" in text
+    assert "other · mpi · over 12 tracks" in lines
+    assert "      +0.20 [+0.15, +0.26]  p 0.0078  better than xumx-slicq" in lines
+    assert not re.search(r"\b0\.00\b", text) and "nan" not in text.replace("NaN", "").lower()
+    # The median SDR per target and model (named by its folder), two decimals.
+    head = next(i for i, x in enumerate(lines) if x.startswith("== median SDR"))
+    assert lines[head + 1].split() == ["target", "demo", "demo-stft"]
+    for i, target in enumerate(["bass", "drums", "other"]):
+        want = [f"{v[i]:.2f}" if v[i] == v[i] else "NaN" for v in sdr.values()]
+        assert lines[head + 2 + i].split() == [target, *want]
+    assert lines[-1] == "  separated/demo/song/bass.wav"

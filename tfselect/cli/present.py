@@ -335,13 +335,13 @@ def _best_table(df: pd.DataFrame) -> Table:
     return table
 
 
-def best_lines(df: pd.DataFrame, width: int = 80) -> list[str]:
+def best_lines(df: pd.DataFrame, width: int = 80, title: str | None = BEST_TITLE) -> list[str]:
     """best.csv for a narrow terminal: no line wider than ``width`` (at least 40).
 
-    A heading per target (its objective, and the units of its statistics when its rows
-    share them), then per row: candidate, value and spec (wrapped after a comma when too
-    long), then, indented, diff [95% CI], p and the verdict (wrapped between them, or
-    between the verdict's words)::
+    ``title`` (None: none), the column names, then a heading per target (its objective, and
+    the units of its statistics when its rows share them), then per row: candidate, value
+    and spec (wrapped after a comma when too long), then, indented, diff [95% CI], p and
+    the verdict (wrapped between them, or between the verdict's words)::
 
         bass · mpi · over 8 tracks
           best          7.62  stft:n_fft=8192,hop=4096,window=hamming
@@ -353,7 +353,7 @@ def best_lines(df: pd.DataFrame, width: int = 80) -> list[str]:
     value_w = max([len(r["value"]) for r in rows] + [len("value")])
     indent = 2 + name_w + 2 + value_w + 2  # where the spec starts
     lines = [
-        BEST_TITLE,
+        *([title] if title else []),
         f"  {'candidate':<{name_w}}  {'value':>{value_w}}  spec",
         f"{STATS_INDENT}diff [95% CI]  p  verdict",
     ]
