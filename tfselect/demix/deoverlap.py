@@ -503,6 +503,10 @@ def train_deoverlap(
     (one row per solve: minutes trained, clips seen, held-out coefficient and waveform SNR of
     the learned net and of the baseline split, medians over the validation clips). Returns
     the curve rows.
+
+    Each solve during the run logs its row (:func:`curve_line`) as progress; the closing
+    solve does not: its row is the result, the returned curve's last, for the caller to
+    show once (``tfselect deoverlap train`` prints it).
     """
     out = Path(out)
     check_out_dir(out)
@@ -553,7 +557,7 @@ def train_deoverlap(
             ck_path,
         )
 
-    def solve_and_validate() -> None:
+    def solve_and_validate(announce: bool) -> None:
         t0 = time.perf_counter()
         if stats:
             solve(net, stats, settings.ridge)
@@ -569,7 +573,8 @@ def train_deoverlap(
         for k in ("coef_learned", "coef_baseline", "wave_learned", "wave_baseline"):
             row[f"valid_{k}_db"] = float(np.median([r[k] for r in rows])) if rows else math.nan
         state["curve"].append(row)
-        log.info("%s", curve_line(row))
+        if announce:
+            log.info("%s", curve_line(row))
         save()
         save_model(net, out / MODEL, {"curve": state["curve"]})
 
@@ -614,8 +619,10 @@ def train_deoverlap(
             fresh = True
             dt = time.perf_counter() - t0
             state["seconds"] += dt
-            if state["seconds"] >= next_solve and state["seconds"] < budget:
-                solve_and_validate()
+            # not at the last step: the closing solve comes next and would only repeat it
+            last_step = settings.steps is not None and state["step"] >= settings.steps
+            if state["seconds"] >= next_solve and state["seconds"] < budget and not last_step:
+                solve_and_validate(announce=True)
                 fresh = False
                 next_solve = max(state["seconds"] + settings.solve_seconds, 2 * state["seconds"])
                 last_save = time.perf_counter()
@@ -627,7 +634,7 @@ def train_deoverlap(
             bar.set_postfix_str(f"{state['step'] * settings.batch_size} clips")
         bar.close()
     if fresh or not state["curve"]:
-        solve_and_validate()
+        solve_and_validate(announce=False)
     return state["curve"]
 
 
