@@ -341,11 +341,15 @@ def test_train_best_deoverlap_options(demo_root, tmp_path):
     assert model.config.deoverlap[SPEC]["source"] == str(tmp_path / "dn")
 
 
-def test_cli_train_then_eval(demo_root, tmp_path):
+def test_cli_train_then_eval(demo_root, tmp_path, caplog):
     """The commands' plumbing: a coarse transform (9 blocks), corpus clips only and the
-    shortest evaluation keep it cheap (the numbers are tested above)."""
+    shortest evaluation keep it cheap (the numbers are tested above). The last held-out
+    SNR is said once (printed, not logged as well), and eval prints labels, not columns."""
+    import logging
+
     import pandas as pd
 
+    caplog.set_level(logging.INFO, logger="tfselect.deoverlap")
     out = tmp_path / "d"
     res = CliRunner().invoke(
         app,
@@ -372,13 +376,18 @@ def test_cli_train_then_eval(demo_root, tmp_path):
         ],
     )
     assert res.exit_code == 0, res.output
-    assert "held-out waveform SNR" in res.output
+    last = pd.read_csv(out / CURVE).iloc[-1]
+    said = f"{int(last['clips'])} clips: held-out waveform SNR {last['valid_wave_learned_db']:.1f}"
+    logged = [r.getMessage() for r in caplog.records]
+    assert sum(x.count(said) for x in [res.output, *logged]) == 1, (res.output, logged)
+    assert said in res.output
     assert {MODEL, CHECKPOINT, CURVE} <= {p.name for p in out.iterdir()}
     res = CliRunner().invoke(
         app,
         ["deoverlap", "eval", "--model", str(out), "--root", str(demo_root), "--seconds", "0.5"],
     )
     assert res.exit_code == 0, res.output
+    assert "waveform SNR, dB" in res.output and "_snr_" not in res.output
     df = pd.read_csv(out / "eval-test.csv")
     assert {"block", "coef_snr_learned", "wave_snr_baseline"} <= set(df.columns)
     assert (df.block == "all").any()
@@ -473,8 +482,9 @@ def test_training_bar_and_log_lines_read_as_words(demo_root, tmp_path, capsys, c
     assert "de-overlap" in err and re.search(r"\d+ clips\]", err), err
     assert "clips=" not in err and not re.search(r"\d\.\d{3,}", err), err
     lines = [r.getMessage() for r in caplog.records if "held-out" in r.getMessage()]
-    assert len(lines) == len(curve) >= 2
-    row = curve[-1]
+    # every solve but the closing one, whose row is the result the caller shows
+    assert len(lines) == len(curve) - 1 >= 1
+    row = curve[-2]
     assert lines[-1] == (
         f"after {row['minutes']:.1f} min, {row['clips']} clips: held-out waveform SNR "
         f"{row['valid_wave_learned_db']:.1f} dB (window split "
@@ -482,3 +492,51 @@ def test_training_bar_and_log_lines_read_as_words(demo_root, tmp_path, capsys, c
         f"{row['valid_coef_learned_db']:.1f} dB ({row['valid_coef_baseline_db']:.1f} dB)"
     )
     assert not any("valid_" in line or "rows" in line for line in lines)
+
+
+def test_eval_prints_labels_with_units_and_the_medians(tmp_path, capsys):
+    """`deoverlap eval`'s answer in words: "waveform"/"coefficients", learned and window
+    split, in dB, never the CSV's column names; the medians over signals of block "all" and
+    the blocks with the lowest learned waveform SNR, computed here with plain loops."""
+    import pandas as pd
+
+    from tfselect.api.deoverlapping import SNR_COLUMNS, DeOverlapEval
+    from tfselect.cli.present import print_deoverlap_eval
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for signal in range(5):
+        for block in ("all", *map(str, range(8))):
+            band = (0.0, 22050.0) if block == "all" else (100.0 * 2 ** int(block), 0.0)
+            rows.append({"track": f"t{signal}", "source": "mixture", "block": block,
+                         "fmin_hz": band[0], "fmax_hz": band[0] * 2 or band[1],
+                         **{c: float(rng.uniform(5, 40)) for c in SNR_COLUMNS}})  # fmt: skip
+    table = pd.DataFrame(rows)
+    print_deoverlap_eval(DeOverlapEval(table, tmp_path / "eval-test.csv"))
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert max(map(len, lines[:-1])) <= 80  # the last names the CSV: a path, whole
+    assert not any(c in out for c in SNR_COLUMNS)
+    assert lines[0] == "median SNR over 5 signals, every block de-overlapped:"
+    assert lines[1].split() == ["SNR,", "dB", "learned", "window", "split"]
+
+    def median(block: str, column: str) -> float:
+        return float(np.median([r[column] for r in rows if r["block"] == block]))
+
+    for line, kind in zip(lines[2:4], ("wave", "coef"), strict=True):
+        words = line.split()
+        assert words[0] == {"wave": "waveform", "coef": "coefficients"}[kind]
+        assert words[1:] == [f"{median('all', f'{kind}_snr_{w}'):.2f}"
+                             for w in ("learned", "baseline")]  # fmt: skip
+    assert "waveform SNR, dB" in lines[5] and "coefficient SNR, dB" in lines[5]
+    worst = sorted(map(str, range(8)), key=lambda b: median(b, "wave_snr_learned"))[:5]
+    body = [x.split() for x in lines[7:12]]
+    assert [w[0] for w in body] == worst
+    for words in body:
+        b = words[0]
+        lo = 100 * 2 ** int(b)
+        assert words[1] == f"{lo}-{2 * lo}"
+        assert words[2:] == [f"{median(b, c):.2f}" for c in
+                             ("wave_snr_learned", "wave_snr_baseline", "coef_snr_learned",
+                              "coef_snr_baseline")]  # fmt: skip
+    assert lines[-1] == f"wrote {tmp_path / 'eval-test.csv'}"

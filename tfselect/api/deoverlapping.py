@@ -79,9 +79,11 @@ class DeOverlapEval:
 
     def worst_blocks(self, n: int = 5) -> pd.DataFrame:
         """The ``n`` blocks that limit the waveform most: per block (that block alone
-        de-overlapped), the median SNRs, lowest learned waveform SNR first."""
+        de-overlapped), its band (``fmin_hz``, ``fmax_hz``, Hz) and the median SNRs (dB),
+        lowest learned waveform SNR first."""
         alone = self.table[self.table.block != "all"]
-        blocks = alone.groupby("block", sort=False)[list(SNR_COLUMNS)].median()
+        groups = alone.groupby("block", sort=False)
+        blocks = groups[["fmin_hz", "fmax_hz"]].first().join(groups[list(SNR_COLUMNS)].median())
         return blocks.sort_values("wave_snr_learned").head(n)
 
 

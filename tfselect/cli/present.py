@@ -425,12 +425,49 @@ def print_deoverlap_curve(curve: list[dict], out: Path) -> None:
     )
 
 
+# The SNRs of `deoverlap eval` as a person reads them: (kind, of what); the CSV keeps its
+# column names (files are an interface).
+SNR_LABELS = {
+    "wave_snr_learned": ("waveform", "learned"),
+    "wave_snr_baseline": ("waveform", "window split"),
+    "coef_snr_learned": ("coefficients", "learned"),
+    "coef_snr_baseline": ("coefficients", "window split"),
+}
+
+
+def deoverlap_eval_lines(result) -> list[str]:
+    """A ``DeOverlapEval`` in words, at most 80 columns: the median SNRs (dB) over signals
+    with every block de-overlapped, learned next to the window split, then the blocks that
+    limit the waveform most (each alone de-overlapped: its band in Hz, median SNRs in dB)."""
+    m = result.medians()
+    lines = [
+        f"median SNR over {result.n_signals} signals, every block de-overlapped:",
+        f"  {'SNR, dB':<12}  {'learned':>7}  {'window split':>12}",
+    ]
+    for kind in ("waveform", "coefficients"):
+        learned, split = (m[c] for c, label in SNR_LABELS.items() if label[0] == kind)
+        lines.append(f"  {kind:<12}  {_num(learned, '.2f'):>7}  {_num(split, '.2f'):>12}")
+    worst = result.worst_blocks()
+    lines += [
+        "blocks that limit the waveform most (that block alone de-overlapped):",
+        f"  {'':<5}  {'':<11}  {'waveform SNR, dB':^21}  {'coefficient SNR, dB':^21}".rstrip(),
+        f"  {'block':>5}  {'band, Hz':<11}  {'learned':>7}  {'window split':>12}  "
+        f"{'learned':>7}  {'window split':>12}",
+    ]
+    for block, r in worst.iterrows():
+        band = f"{r['fmin_hz']:.0f}-{r['fmax_hz']:.0f}"
+        snrs = [_num(r[c], ".2f") for c in SNR_LABELS]  # waveform, then coefficients
+        lines.append(
+            f"  {block!s:>5}  {band:<11}  {snrs[0]:>7}  {snrs[1]:>12}  {snrs[2]:>7}  {snrs[3]:>12}"
+        )
+    return lines
+
+
 def print_deoverlap_eval(result) -> None:
-    """Medians over signals of a ``DeOverlapEval``, then the blocks that limit it most."""
-    typer.echo(f"median over {result.n_signals} signals, dB (learned | window split):")
-    typer.echo(result.medians().to_string(float_format=lambda v: f"{v:.2f}"))
-    typer.echo("blocks that limit the waveform most (median dB, that block alone):")
-    typer.echo(result.worst_blocks().to_string(float_format=lambda v: f"{v:.2f}"))
+    """Medians over signals of a ``DeOverlapEval``, the blocks that limit it most
+    (:func:`deoverlap_eval_lines`), then the CSV written."""
+    for line in deoverlap_eval_lines(result):
+        typer.echo(line)
     typer.echo(f"wrote {result.out}")
 
 
