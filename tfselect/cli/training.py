@@ -42,7 +42,7 @@ def train_best(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.")] = Path(
         "models/per-target"
     ),
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs (in total).")] = 10,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs (in total).")] = 10,
     preset: Annotated[str, typer.Option("--preset", help="small (CPU) or large.")] = "small",
     baseline: Annotated[
         str | None,
@@ -57,7 +57,7 @@ def train_best(
     ] = "auto",
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", min=1, show_default="small 4, large 16",
+        typer.Option("--batch-size", show_default="small 4, large 16",
                      help="Global batch size."),
     ] = None,
     chunk: Annotated[
@@ -67,7 +67,7 @@ def train_best(
     ] = None,
     steps: Annotated[
         int | None,
-        typer.Option("--steps", min=1, show_default="small 32, large 256", help="Steps per epoch."),
+        typer.Option("--steps", show_default="small 32, large 256", help="Steps per epoch."),
     ] = None,
     valid_seconds: Annotated[
         float, typer.Option("--valid-seconds", help="Validation chunk per track, seconds.")
@@ -163,8 +163,8 @@ def compare(
                                  help="blstm, convnext or cdae: one family for every run.")
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, max=4096,
-                                 show_default="the preset's", help="Batch size.")
+        int | None, typer.Option("--batch-size", show_default="the preset's",
+                                 help="Batch size.")
     ] = None,
     chunk: Annotated[
         float | None, typer.Option("--chunk", show_default="the preset's",
