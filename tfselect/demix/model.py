@@ -20,9 +20,10 @@ estimates (batch, targets, channels, samples).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import reprlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -73,8 +74,9 @@ class ModelConfigError(TfselectError, ValueError):
 class ModelConfig:
     """Everything needed to rebuild a Demixer (stored in every checkpoint).
 
-    specs: target -> canonical transform spec string (the keys are the target names, one
-    branch each). network: ``auto`` picks ``blstm`` for a transform with one block and
+    specs: target -> transform spec (the keys are the target names, one branch each); given
+    as text (a model folder, the command line) it is read here, and :meth:`to_dict` writes
+    each spec's canonical text. network: ``auto`` picks ``blstm`` for a transform with one block and
     ``cdae`` for ragged ones; ``blstm`` and ``convnext`` need one block, ``cdae`` takes any.
     mask: ``sigmoid`` or ``relu``. residual: the targets do not cover the training mixtures
     (separation also writes ``residual``, mixture - targets). deoverlap: ragged branches
@@ -82,7 +84,7 @@ class ModelConfig:
     frozen DeOverlapNet.
     """
 
-    specs: dict[str, str]
+    specs: dict[str, TransformSpec]
     network: str = "auto"
     preset: str = "small"
     mask: str = "sigmoid"
@@ -103,7 +105,10 @@ class ModelConfig:
         self.sizes = {**PRESETS[self.preset], **self.sizes}
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The configuration as JSON-ready data, each spec as its canonical text."""
+        # asdict would turn each spec into a dict of its fields: copy the fields one by one
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {**out, "specs": {t: str(s) for t, s in self.specs.items()}}
 
 
 def _check_fields(c: ModelConfig) -> None:
@@ -112,18 +117,21 @@ def _check_fields(c: ModelConfig) -> None:
     A configuration comes from the command line or from a model folder, which is data from
     someone else: target names become file names and sizes become allocations, so every
     field is checked before anything is built (the target names by the one rule of
-    :func:`~tfselect.audio.stem_files.is_target_name`).
+    :func:`~tfselect.audio.stem_files.is_target_name`). Specs given as text are replaced
+    by the specs they read as.
     """
     if not isinstance(c.specs, dict) or not 1 <= len(c.specs) <= MAX_TARGETS:
         raise ModelConfigError(f"specs must map 1 to {MAX_TARGETS} target names to transform "
                                f"specs, got {_shown(c.specs)}")
+    specs = {}
     for target, spec in c.specs.items():
         if not is_target_name(target):
             raise ModelConfigError(f"specs: {target!r} cannot name a target ({TARGET_NAME_RULE})")
         try:
-            TransformSpec.parse(spec)
+            specs[target] = TransformSpec.parse(spec)  # text from a file or the command line
         except SpecError as exc:
             raise ModelConfigError(f"specs.{target}: {exc}") from None
+    c.specs = specs
     for name, allowed in (("preset", tuple(PRESETS)), ("network", NETWORKS), ("mask", MASKS)):
         value = getattr(c, name)
         if not isinstance(value, str) or value not in allowed:
@@ -232,7 +240,7 @@ def block_bins(transform: nn.Module, channels: int, sample_rate: int) -> list[in
     return [int(c.shape[-3]) for c in probe]
 
 
-def network_family(network: str, spec: str, bins: list[int]) -> str:
+def network_family(network: str, spec: TransformSpec | str, bins: list[int]) -> str:
     """The network of a branch: ``auto`` is ``blstm`` on one block and ``cdae`` on several;
     ModelConfigError when a matrix network meets a ragged transform."""
     family = network
@@ -283,8 +291,8 @@ class Branch(nn.Module):
     bins_b, slices, frames_b).
     """
 
-    def __init__(self, spec: str, config: ModelConfig, sizes: dict[str, int] | None = None,
-                 budget: int = MAX_PARAMETERS) -> None:
+    def __init__(self, spec: TransformSpec, config: ModelConfig,
+                 sizes: dict[str, int] | None = None, budget: int = MAX_PARAMETERS) -> None:
         """``sizes``: this branch's network sizes (default ``config.sizes``); ``budget``: the
         most parameters its networks may hold (checked before they are allocated, so that a
         model folder cannot make us allocate what it likes)."""
@@ -330,7 +338,7 @@ class Branch(nn.Module):
         return self.transform.inverse(Y, x.shape[-1])
 
 
-def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
+def _deoverlap_net(spec: TransformSpec, config: ModelConfig) -> nn.Module | None:
     """The frozen DeOverlapNet of a branch whose spec is in ``config.deoverlap``, else None.
 
     Built from the stored configuration with zero weights (nothing is read from disk): the
@@ -346,8 +354,9 @@ def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
     return net
 
 
-def _deoverlap_entry(config: ModelConfig, spec: str) -> dict | None:
-    """The entry of ``config.deoverlap`` whose key is the same transform as ``spec``."""
+def _deoverlap_entry(config: ModelConfig, spec: TransformSpec) -> dict | None:
+    """The entry of ``config.deoverlap`` whose key (a spec's text: a JSON key) is the same
+    transform as ``spec``."""
     return next((e for k, e in config.deoverlap.items()
                  if _same_spec(k, spec, config.sample_rate)), None)
 
@@ -392,9 +401,8 @@ class Demixer(nn.Module):
         return torch.stack([self.branches[branch_key(t)](x) for t in self.targets], 1)
 
 
-def _same_spec(a: str, b: str, sample_rate: int) -> bool:
-    return (TransformSpec.parse(a).resolved(sample_rate)
-            == TransformSpec.parse(b).resolved(sample_rate))
+def _same_spec(key: str, spec: TransformSpec, sample_rate: int) -> bool:
+    return TransformSpec.parse(key).resolved(sample_rate) == spec.resolved(sample_rate)
 
 
 def branch_key(target: str) -> str:
