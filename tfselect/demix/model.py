@@ -74,9 +74,9 @@ class ModelConfigError(TfselectError, ValueError):
 class ModelConfig:
     """Everything needed to rebuild a Demixer (stored in every checkpoint).
 
-    specs: target -> transform spec (the keys are the target names, one branch each); given
-    as text (a model folder, the command line) it is read here, and :meth:`to_dict` writes
-    each spec's canonical text. network: ``auto`` picks ``blstm`` for a transform with one block and
+    specs: target -> transform spec (the keys are the target names, one branch each); text
+    (a model folder, the command line) is read here, and :meth:`to_dict` writes each spec's
+    canonical text. network: ``auto`` picks ``blstm`` for a transform with one block and
     ``cdae`` for ragged ones; ``blstm`` and ``convnext`` need one block, ``cdae`` takes any.
     mask: ``sigmoid`` or ``relu``. residual: the targets do not cover the training mixtures
     (separation also writes ``residual``, mixture - targets). deoverlap: ragged branches
