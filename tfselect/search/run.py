@@ -39,7 +39,7 @@ from tfselect.audio.dataset import resolve_root
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, TfselectError
 from tfselect.search import stale
-from tfselect.search.config import StudyConfig
+from tfselect.search.config import CONFIRM_KEYS, StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives, trial_metrics
 from tfselect.search.ranking import best_trial, complete_trials, direction_sign
 from tfselect.search.storage import open_storage
@@ -76,8 +76,6 @@ __all__ = [
     "run_search",
 ]  # fmt: skip
 
-# ClipConfig fields a study made before the confirmation split does not have in its tags.
-CONFIRM_KEYS = ("confirm", "confirm_min")
 # --until alone stops after this many trials in a row that did not complete.
 GIVE_UP_AFTER = 50
 # Proposals in a row that repeat earlier candidates before the space counts as exhausted.
