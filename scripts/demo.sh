@@ -47,10 +47,23 @@ read -r -a train_opts <<<"$TRAIN_OPTS"
 quiet=()
 [ -n "$QUIET" ] && quiet=(--quiet)
 
-# Print each command before running it, as make does, and its wall time after it.
+# Print each command before running it, as make does, and its wall time after it. Each word
+# is printed as a shell reads it back (a path with spaces, such as the demo mixture's, in
+# single quotes), so the line can be pasted into a shell as it is.
 TIMEFORMAT="  (%0R s; CPU %0U s user + %0S s system)"
+quote() {  # plain words as they are, others in single quotes (a ' inside becomes '\'')
+    case $1 in
+        '' | *[!A-Za-z0-9_./:=,+@%-]*) printf "'%s'" "${1//\'/\'\\\'\'}" ;;
+        *) printf '%s' "$1" ;;
+    esac
+}
 run() {
-    echo "\$ tfselect ${*}"
+    printf '$ tfselect'
+    for word in "$@"; do
+        printf ' '
+        quote "$word"
+    done
+    printf '\n'
     time "${TF[@]}" "$@"
 }
 
@@ -92,7 +105,7 @@ done
 
 mixture=$(find "$DEMO_ROOT/test" -name mixture.wav | sort | head -n 1)
 # --overwrite: a rerun of the demo replaces the stems its previous run wrote
-run separate --model "$MODEL" --out "$STEMS" --overwrite "$mixture"
+run separate --model "$MODEL" --out "$STEMS" --overwrite "${quiet[@]}" "$mixture"
 
 "$PYTHON" - "$OUT/best.csv" "$STEMS" "${models[@]}" <<'EOF'
 """The demo's summary, read back from the files the commands wrote."""

@@ -159,6 +159,7 @@ SPEC_EDGES = {
     "tfselect.demix.specs": "best.csv, studies and --spec",
     "tfselect.demix.model": "a ModelConfig from a model folder or the command line",
     "tfselect.demix.deoverlap": "a DeOverlapConfig from its files or the command line",
+    "tfselect.demix.compare": "configurations: --config-spec, best.csv, plan.json",
     "tfselect.api.scoring": "the transform a user gives",
 }
 

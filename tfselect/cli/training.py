@@ -52,8 +52,9 @@ def train_best(
         str | None, typer.Option("--shared-spec", help="Transform of --baseline shared-slicqt.")
     ] = None,
     network: Annotated[
-        str, typer.Option("--network", help="auto, blstm or convnext (matrix forms), or cdae "
-                          "(per block).")
+        str, typer.Option("--network", metavar="NET",
+                          help="auto, blstm or convnext (matrix forms), or cdae (per block), "
+                          "for all targets; or per target: TARGET=NET,... (the others: auto).")
     ] = "auto",
     batch_size: Annotated[
         int | None,

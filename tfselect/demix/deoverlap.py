@@ -219,7 +219,8 @@ def load_net(model_dir: Path) -> DeOverlapNet:
 
 def deoverlap_models(mode: str, dirs: list[Path], specs: dict[str, str]) -> dict[str, dict]:
     """``ModelConfig.deoverlap`` for a demixer on ``specs`` ({target: spec}): {spec: net
-    config + its ``source`` folder}, one trained net (``dirs``) per ragged sliCQT branch.
+    config + its ``source`` folder}, one trained net (``dirs``) per ragged sliCQT branch
+    (an ensemble target's ragged sliCQT members included: each is a branch of its own).
 
     ``mode``: ``none`` (no nets; ``dirs`` must be empty) or ``learned`` (every ragged
     sliCQT branch needs one model, every model a branch).
@@ -233,7 +234,11 @@ def deoverlap_models(mode: str, dirs: list[Path], specs: dict[str, str]) -> dict
         if dirs:
             raise TfselectError("--deoverlap-model needs --deoverlap learned")
         return {}
-    parsed = {s: TransformSpec.parse(s) for s in specs.values()}
+    parsed = {}
+    for s in specs.values():
+        p = TransformSpec.parse(s)
+        for q in p.members if p.kind == "ens" else (p,):  # an ensemble's members are branches
+            parsed[str(q)] = q
     ragged = {s for s, p in parsed.items() if p.kind == "slicqt" and p.form == "ragged"}
     if not ragged:
         raise TfselectError("--deoverlap learned needs a branch on a ragged sliCQT; these "
