@@ -74,8 +74,11 @@ def test_every_spec_in_the_readme_builds_and_round_trips():
 def test_the_readme_spec_defaults_are_the_parser_defaults():
     # "omitted = default": the README's list of defaults, each checked against the parser.
     paragraph = README[README.index("Defaults (dropped by") :].split("\n\n")[0]
-    base = {"slicqt": "slicqt:scale=vqlog,bins=40,fmin=40,fmax=22050",
-            "nsgt": "nsgt:fmin=65.4,fmax=6000,bpo=12", "nsgcq": "nsgcq:fmin=65.4,fmax=6000,bpo=12"}
+    base = {
+        "slicqt": "slicqt:scale=vqlog,bins=40,fmin=40,fmax=22050",
+        "nsgt": "nsgt:fmin=65.4,fmax=6000,bpo=12",
+        "nsgcq": "nsgcq:fmin=65.4,fmax=6000,bpo=12",
+    }
     checked = set()
     for part in paragraph.split(". ")[0].split(";"):  # "slicqt ...; nsgt and nsgcq ..."
         kinds = [k for k in base if re.search(rf"\b{k}\b", part)]
@@ -205,6 +208,66 @@ def test_defaults_are_shown(command, options):
     text = _help(command)
     for option in options:
         assert "[default:" in _option_help(text, option), option
+
+
+def _default_toml() -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib.loads((REPO / "tfselect" / "default.toml").read_text())
+
+
+# Options whose help default is "config: X": the key of the default study that sets them.
+CONFIG_KEYS = {"--clips": ("clips", "n_clips"), "--seconds": ("clips", "seconds")}
+
+
+def test_config_defaults_in_help_are_the_default_configs_values():
+    study = _default_toml()
+    checked = []
+    for name, cmd in GROUP.commands.items():
+        text = _help(name)
+        for param in cmd.params:
+            option = max(param.opts, key=len)
+            if param.param_type_name != "option" or "config:" not in _option_help(text, option):
+                continue
+            shown = re.search(r"\[default: \(config: (.*?)\)\]", _option_help(text, option))
+            assert shown, (name, option)
+            table, key = CONFIG_KEYS.get(option, ("search", option.removeprefix("--")))
+            value = study[table][key]
+            words = shown.group(1).removesuffix(" (off)")
+            if isinstance(value, bool) or isinstance(value, str):
+                assert words == str(value), (name, option, words, value)
+            elif isinstance(value, list):
+                assert words.split(",") == value, (name, option)
+            else:
+                assert float(words) == value and type(value)(words) == value, (name, option)
+            checked.append((name, option))
+    # search shows eleven such defaults, survey two: a renamed key cannot empty the test
+    assert len([c for c in checked if c[0] == "search"]) == 11, checked
+    assert {("search", "--clips"), ("search", "--seconds"), ("survey", "--seed")} <= set(checked)
+
+
+def test_config_option_help_shows_the_targets_table_literally():
+    # Rich markup reads "[targets]" as a style tag and drops it unless it is escaped.
+    having = [
+        n
+        for n, c in GROUP.commands.items()
+        if any("--config" in p.opts and "targets" in (p.help or "") for p in c.params)
+    ]
+    assert {"verify", "score", "targets", "train-best"} <= set(having)
+    for name in having:
+        assert "[targets] table" in _option_help(_help(name), "--config"), name
+
+
+def test_root_help_names_every_layout():
+    having = [n for n, c in GROUP.commands.items() if any("--root" in p.opts for p in c.params)]
+    assert len(having) >= 6
+    for name in having:
+        cell = _option_help(_help(name), "--root")
+        for layout in ("MUSDB18(-HQ)", "stem folders", "MoisesDB", "Slakh2100"):
+            assert layout in cell, (name, layout)
+        assert "layout" not in cell, (name, cell)
 
 
 @pytest.mark.parametrize(("args", "level"), [

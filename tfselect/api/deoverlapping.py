@@ -91,10 +91,12 @@ def deoverlap_eval(
     subset: str = "test",
     seconds: float = 10.0,
     out: Path | str | None = None,
+    progress: bool = True,
 ) -> DeOverlapEval:
     """Reconstruction SNR of the DeOverlapNet in ``model`` and of the window split, per
     block, on ``seconds`` from the middle of every track of ``subset`` (mixture and
-    stems); written to ``out`` (default MODEL/eval-SUBSET.csv)."""
+    stems); written to ``out`` (default MODEL/eval-SUBSET.csv). ``progress``: a bar over
+    the signals on stderr."""
     check_range("--seconds", seconds, 0.5, 36_000)
     net = load_net(Path(model))
     data_root = resolve_root(root)
@@ -104,6 +106,6 @@ def deoverlap_eval(
     path = Path(out) if out is not None else Path(model) / f"eval-{subset}.csv"
     if path.is_dir():
         raise TfselectError(f"--out {path} is a folder; give a CSV file name")
-    df = evaluate_deoverlap(net, tracks, seconds)
+    df = evaluate_deoverlap(net, tracks, seconds, progress=progress)
     atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4f"))
     return DeOverlapEval(df, path)

@@ -56,8 +56,10 @@ def train(
                                 bins_radius, frames_radius, max_frames, ridge, seed,
                                 progress=not quiet)  # fmt: skip
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; {out} keeps the last checkpoint (one a minute): "
-                          "rerun the same command to resume") from None
+        raise Interrupted(
+            f"interrupted; {out} keeps the last checkpoint (one a minute): "
+            "rerun the same command to resume"
+        ) from None
     present.print_deoverlap_curve(curve, out)
 
 
@@ -73,6 +75,7 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option("--out", metavar="CSV", help="Default MODEL/eval-SUBSET.csv.")
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Reconstruction SNR of a DeOverlapNet and of the window split, per block.
 
@@ -82,4 +85,4 @@ def evaluate(
     """
     from tfselect.api.deoverlapping import deoverlap_eval  # torch: --help stays fast
 
-    present.print_deoverlap_eval(deoverlap_eval(model, root, subset, seconds, out))
+    present.print_deoverlap_eval(deoverlap_eval(model, root, subset, seconds, out, not quiet))
