@@ -37,8 +37,9 @@ TAG = "tfselect"  # user attr holding the tag dict
 # Stored (user attr ``spec``, ``confirm:<spec>``) as ``str(spec)``, the canonical text.
 REFERENCES: dict[str, TransformSpec] = {
     "stft": TransformSpec(kind="stft", n_fft=4096, hop=1024),
-    "xumx-slicq": TransformSpec(kind="slicqt", scale="bark", bins=262, fmin=32.9, fmax=22050,
-                                phase="local", form="ragged"),
+    "xumx-slicq": TransformSpec(
+        kind="slicqt", scale="bark", bins=262, fmin=32.9, fmax=22050, phase="local", form="ragged"
+    ),
 }
 # The trial attribute naming the aggregate of its stored metrics over clips ("mean"; absent
 # in studies written when trials stored medians).
