@@ -82,7 +82,7 @@ def test_demo_script_runs_the_whole_pipeline(tmp_path):
     rows = best[best["selected"].astype(bool)].drop_duplicates("target").set_index("target")
     assert set(rows.index) == set(TARGETS)
     model = load_model(tmp_path / "models" / "demo")
-    assert {t: model.config.specs[t] for t in TARGETS} == rows["spec"].to_dict()
+    assert {t: str(model.config.specs[t]) for t in TARGETS} == rows["spec"].to_dict()
     # The summary: best spec per target, the evaluation's medians, the stems.
     # At most 80 columns (the stems' paths aside); per target a heading, then the spec
     # train-best used (wrapped after its commas when long).

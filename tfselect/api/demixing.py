@@ -143,7 +143,7 @@ def train_best(
         if value is not None and value <= 0:
             raise TfselectError(f"{option} must be positive, got {value}")
     # Upper bounds: far beyond any useful run, short of allocating the machine away.
-    check_ranges(("--epochs", epochs, 0, 100_000), ("--batch-size", batch_size, 0, 4096),
+    check_ranges(("--epochs", epochs, 1, 100_000), ("--batch-size", batch_size, 0, 4096),
                  ("--chunk", chunk, 0, 600), ("--steps", steps, 0, 1_000_000),
                  ("--valid-seconds", valid_seconds, 0, 3600), ("--patience", patience, 0, 100_000),
                  ("--alpha", alpha, 0, 10**6), ("--masksum", masksum, 0, 10**6))  # fmt: skip
@@ -289,6 +289,7 @@ def compare(
     names = [c.strip() for c in names if c.strip()]
     if chunk is not None:
         check_range("--chunk", chunk, 0.1, 600)
+    check_range("--batch-size", batch_size, 1, 4096)
     return compare_configs(
         Path(out), names, user, Path(best) if best is not None else None, select, preset,
         seeds, steps, minutes, Path(root) if root is not None else None, network, jobs,

@@ -16,10 +16,8 @@ def evaluate(
     ],
     root: RootOpt = None,
     subset: SubsetOpt = "test",
-    tracks: Annotated[
-        int | None, typer.Option("--tracks", min=1, help="Only the first N tracks.")
-    ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes for BSSEval.")] = 1,
+    tracks: Annotated[int | None, typer.Option("--tracks", help="Only the first N tracks.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Processes for BSSEval.")] = 1,
     duration: Annotated[
         float | None, typer.Option("--duration", help="Score only the first seconds.")
     ] = None,

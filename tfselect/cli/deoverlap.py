@@ -23,19 +23,19 @@ def train(
     minutes: Annotated[
         float, typer.Option("--minutes", help="Training time in all (wall clock).")
     ] = 5.0,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Clips per step.")] = 8,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Clips per step.")] = 8,
     seconds: Annotated[float, typer.Option("--seconds", help="Clip length, seconds.")] = 3.0,
     synthetic: Annotated[
         float, typer.Option("--synthetic", help="Share of synthetic clips (0 to 1).")
     ] = 0.25,
     bins_radius: Annotated[
-        int, typer.Option("--bins-radius", min=0, help="Neighbour bins each side.")
+        int, typer.Option("--bins-radius", help="Neighbour bins each side.")
     ] = 4,
     frames_radius: Annotated[
-        int, typer.Option("--frames-radius", min=0, help="Neighbour frames each side.")
+        int, typer.Option("--frames-radius", help="Neighbour frames each side.")
     ] = 8,
     max_frames: Annotated[
-        int, typer.Option("--max-frames", min=2, help="Learn blocks up to this many frames.")
+        int, typer.Option("--max-frames", help="Learn blocks up to this many frames.")
     ] = 64,
     ridge: Annotated[float, typer.Option("--ridge", help="Relative ridge of the fit.")] = 1e-6,
     seed: SeedOpt = 42,

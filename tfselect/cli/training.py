@@ -43,7 +43,7 @@ def train_best(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.")] = Path(
         "models/per-target"
     ),
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs (in total).")] = 10,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs (in total).")] = 10,
     preset: Annotated[str, typer.Option("--preset", help="small (CPU) or large.")] = "small",
     baseline: Annotated[
         str | None,
@@ -61,7 +61,6 @@ def train_best(
         int | None,
         typer.Option(
             "--batch-size",
-            min=1,
             show_default=preset_defaults("batch_size"),
             help="Global batch size.",
         ),
@@ -77,7 +76,7 @@ def train_best(
     steps: Annotated[
         int | None,
         typer.Option(
-            "--steps", min=1, show_default=preset_defaults("steps"), help="Steps per epoch."
+            "--steps", show_default=preset_defaults("steps"), help="Steps per epoch."
         ),
     ] = None,
     valid_seconds: Annotated[
@@ -174,8 +173,8 @@ def compare(
                                  help="blstm, convnext or cdae: one family for every run.")
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, max=4096,
-                                 show_default="the preset's", help="Batch size.")
+        int | None, typer.Option("--batch-size", show_default="the preset's",
+                                 help="Batch size.")
     ] = None,
     chunk: Annotated[
         float | None, typer.Option("--chunk", show_default="the preset's",

@@ -65,7 +65,7 @@ from tfselect.errors import TfselectError
 from tfselect.metrics.sdr import si_sdr, usdr
 from tfselect.report import compare as report
 from tfselect.transforms import build
-from tfselect.transforms.spec import KINDS
+from tfselect.transforms.spec import KINDS, TransformSpec
 
 log = logging.getLogger("tfselect.demix")
 
@@ -285,9 +285,9 @@ def equal_sizes(configs: Mapping[str, dict[str, str]], network: str, model_prese
                                 "to the baseline's parameter count; give that target one "
                                 "transform (train-best takes ensembles)")
         if spec not in cache:
-
-            bins = block_bins(build(spec, sample_rate), channels, sample_rate)
-            cache[spec] = (network_family(network, spec, bins), bins)
+            parsed = TransformSpec.parse(spec)  # configurations are text (plan.json)
+            bins = block_bins(build(parsed, sample_rate), channels, sample_rate)
+            cache[spec] = (network_family(network, parsed, bins), bins)
         return cache[spec]
 
     sizes: dict[str, dict[str, dict[str, int]]] = {}

@@ -76,6 +76,14 @@ class DeOverlapConfig:
     frames_radius: int = 8
     max_frames: int = 64
 
+    def __post_init__(self) -> None:
+        # from the command line or a stored file: checked before a net is built
+        if self.bins_radius < 0 or self.frames_radius < 0:
+            raise TfselectError(f"de-overlap radii must be >= 0, got bins {self.bins_radius}, "
+                                f"frames {self.frames_radius}")  # fmt: skip
+        if self.max_frames < 2:
+            raise TfselectError(f"de-overlap max_frames must be >= 2, got {self.max_frames}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -107,8 +115,6 @@ class DeOverlapNet(nn.Module):
 
     def __init__(self, config: DeOverlapConfig) -> None:
         super().__init__()
-        if config.bins_radius < 0 or config.frames_radius < 0:
-            raise TfselectError("de-overlap radii must be >= 0")
         self.config = config
         self.transform = ragged_slicqt(config.spec, config.sample_rate)
         self.overlap = Overlap.of(self.transform)

@@ -30,25 +30,22 @@ from torch import Tensor, nn
 from tfselect.transforms import TransformSpec
 
 
-def member_specs(spec: str) -> list[str] | None:
-    """The canonical member specs of an ``ens:`` spec, in order; None for any other kind."""
-    parsed = TransformSpec.parse(spec)
-    if parsed.kind != "ens":
-        return None
-    return [str(m) for m in parsed.members]
+def member_specs(spec: TransformSpec) -> list[TransformSpec] | None:
+    """The member specs of an ``ens:`` spec, in order; None for any other kind."""
+    return list(spec.members) if spec.kind == "ens" else None
 
 
 class EnsembleBranch(nn.Module):
     """One ensemble target: ``forward(x)`` is the mean of the member branches' forwards.
 
     Args:
-        spec: the ``ens:`` spec string (kept as the branch's ``spec``).
+        spec: the ``ens:`` spec (kept as the branch's ``spec``).
         members: one branch per member, in the spec's order; each maps the mixture
             (batch, channels, samples) to an estimate of the same shape and has ``nets``
             (its mask networks), ``family`` and ``amp`` (see ``model.Branch``).
     """
 
-    def __init__(self, spec: str, members: list[nn.Module]) -> None:
+    def __init__(self, spec: TransformSpec, members: list[nn.Module]) -> None:
         super().__init__()
         self.spec = spec
         self.members = nn.ModuleList(members)

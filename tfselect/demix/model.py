@@ -24,10 +24,11 @@ estimates (batch, targets, channels, samples).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import reprlib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -79,8 +80,9 @@ class ModelConfigError(TfselectError, ValueError):
 class ModelConfig:
     """Everything needed to rebuild a Demixer (stored in every checkpoint).
 
-    specs: target -> canonical transform spec string (the keys are the target names, one
-    branch each). network: ``auto`` picks ``blstm`` for a transform with one block and
+    specs: target -> transform spec (the keys are the target names, one branch each); text
+    (a model folder, the command line) is read here, and :meth:`to_dict` writes each spec's
+    canonical text. network: ``auto`` picks ``blstm`` for a transform with one block and
     ``cdae`` for ragged ones; ``blstm`` and ``convnext`` need one block, ``cdae`` takes any.
     target_networks: target -> network for the targets whose branch does not use ``network``
     (empty: one network for all, as every model folder stored before it existed).
@@ -90,7 +92,7 @@ class ModelConfig:
     frozen DeOverlapNet.
     """
 
-    specs: dict[str, str]
+    specs: dict[str, TransformSpec]
     network: str = "auto"
     preset: str = "small"
     mask: str = "sigmoid"
@@ -112,7 +114,10 @@ class ModelConfig:
         self.sizes = {**PRESETS[self.preset], **self.sizes}
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The configuration as JSON-ready data, each spec as its canonical text."""
+        # asdict would turn each spec into a dict of its fields: copy the fields one by one
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {**out, "specs": {t: str(s) for t, s in self.specs.items()}}
 
     def network_of(self, target: str) -> str:
         """The network named for ``target``'s branch (``auto`` still unresolved)."""
@@ -125,18 +130,21 @@ def _check_fields(c: ModelConfig) -> None:
     A configuration comes from the command line or from a model folder, which is data from
     someone else: target names become file names and sizes become allocations, so every
     field is checked before anything is built (the target names by the one rule of
-    :func:`~tfselect.audio.stem_files.is_target_name`).
+    :func:`~tfselect.audio.stem_files.is_target_name`). Specs given as text are replaced
+    by the specs they read as.
     """
     if not isinstance(c.specs, dict) or not 1 <= len(c.specs) <= MAX_TARGETS:
         raise ModelConfigError(f"specs must map 1 to {MAX_TARGETS} target names to transform "
                                f"specs, got {_shown(c.specs)}")
+    specs = {}
     for target, spec in c.specs.items():
         if not is_target_name(target):
             raise ModelConfigError(f"specs: {target!r} cannot name a target ({TARGET_NAME_RULE})")
         try:
-            TransformSpec.parse(spec)
+            specs[target] = TransformSpec.parse(spec)  # text from a file or the command line
         except SpecError as exc:
             raise ModelConfigError(f"specs.{target}: {exc}") from None
+    c.specs = specs
     for name, allowed in (("preset", tuple(PRESETS)), ("network", NETWORKS), ("mask", MASKS)):
         value = getattr(c, name)
         if not isinstance(value, str) or value not in allowed:
@@ -253,7 +261,9 @@ def block_bins(transform: nn.Module, channels: int, sample_rate: int) -> list[in
     return [int(c.shape[-3]) for c in probe]
 
 
-def network_family(network: str, spec: str, bins: list[int], target: str | None = None) -> str:
+def network_family(
+    network: str, spec: TransformSpec, bins: list[int], target: str | None = None
+) -> str:
     """The network of a branch: ``auto`` is ``blstm`` on one block and ``cdae`` on several;
     ModelConfigError when a matrix network meets a ragged transform (naming ``target``, when
     given, and the forms and networks that would do)."""
@@ -265,19 +275,18 @@ def network_family(network: str, spec: str, bins: list[int], target: str | None 
     return family
 
 
-def matrix_refusal(network: str, spec: str, blocks: int, target: str | None = None,
+def matrix_refusal(network: str, spec: TransformSpec, blocks: int, target: str | None = None,
                    options: bool = False, member: tuple[int, str] | None = None) -> str:
     """The one-line refusal of ``network`` (a matrix network) on ``spec``, which has
     ``blocks`` blocks: which target (when given), which spec, and what would work instead
     (as train-best's options when ``options``). ``member``: (k, the ``ens:`` spec) when
     ``spec`` is that ensemble's k-th member."""
-    parsed = TransformSpec.parse(spec)
-    if parsed.kind == "slicqt":
-        fix, also = str(dataclasses.replace(parsed, form="rasterize")), " (or form=zeropad)"
-    elif parsed.kind in ("nsgt", "nsgcq"):
-        fix, also = str(dataclasses.replace(parsed, rasterize="full")), ""
+    if spec.kind == "slicqt":
+        fix, also = str(dataclasses.replace(spec, form="rasterize")), " (or form=zeropad)"
+    elif spec.kind in ("nsgt", "nsgcq"):
+        fix, also = str(dataclasses.replace(spec, rasterize="full")), ""
     else:  # mrstft: one STFT block per band, each of its own size
-        fix, also = None, f" ({parsed.kind} has no matrix form)"
+        fix, also = None, f" ({spec.kind} has no matrix form)"
     fixes = [f"{'that member as ' if member else ''}{fix}{also}"] if fix else []
     if options and target is not None:
         if fix and not member:
@@ -291,17 +300,18 @@ def matrix_refusal(network: str, spec: str, blocks: int, target: str | None = No
             f"blocks; would work: {', or '.join(fixes)}")
 
 
-def check_networks(specs: Mapping[str, str], networks: Mapping[str, str],
+def check_networks(specs: Mapping[str, str | TransformSpec], networks: Mapping[str, str],
                    sample_rate: int = SAMPLE_RATE, channels: int = 2) -> None:
     """ModelConfigError (one line: the target, its spec, what would work) unless every
     target's network can take its transform's form (every member's, for an ``ens:`` spec).
     Only the transforms of matrix networks are built (and probed on 1 s of silence, as a
     branch does); nothing is written."""
-    probed: dict[str, int] = {}
-    for target, spec in specs.items():
+    probed: dict[TransformSpec, int] = {}
+    for target, text in specs.items():
         network = networks.get(target, "auto")
         if network not in MATRIX_NETWORKS:
             continue  # auto and cdae take every form
+        spec = TransformSpec.parse(text)  # best.csv, a study or --spec
         members = member_specs(spec)
         for k, member in enumerate(members or [spec], 1):
             if member not in probed:
@@ -399,8 +409,9 @@ class Branch(nn.Module):
     bins_b, slices, frames_b).
     """
 
-    def __init__(self, spec: str, config: ModelConfig, sizes: dict[str, int] | None = None,
-                 budget: int = MAX_PARAMETERS, target: str | None = None) -> None:
+    def __init__(self, spec: TransformSpec, config: ModelConfig,
+                 sizes: dict[str, int] | None = None, budget: int = MAX_PARAMETERS,
+                 target: str | None = None) -> None:
         """``sizes``: this branch's network sizes (default ``config.sizes``); ``budget``: the
         most parameters its networks may hold (checked before they are allocated, so that a
         model folder cannot make us allocate what it likes); ``target``: whose branch this
@@ -448,7 +459,7 @@ class Branch(nn.Module):
         return self.transform.inverse(Y, x.shape[-1])
 
 
-def make_branch(spec: str, config: ModelConfig, sizes: dict[str, int] | None = None,
+def make_branch(spec: TransformSpec, config: ModelConfig, sizes: dict[str, int] | None = None,
                 budget: int = MAX_PARAMETERS, target: str | None = None) -> nn.Module:
     """A target's branch: a :class:`Branch`, or for an ``ens:`` spec an
     :class:`~tfselect.demix.members.EnsembleBranch` of one Branch per member (each with
@@ -471,7 +482,7 @@ def make_branch(spec: str, config: ModelConfig, sizes: dict[str, int] | None = N
     return EnsembleBranch(spec, branches)
 
 
-def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
+def _deoverlap_net(spec: TransformSpec, config: ModelConfig) -> nn.Module | None:
     """The frozen DeOverlapNet of a branch whose spec is in ``config.deoverlap``, else None.
 
     Built from the stored configuration with zero weights (nothing is read from disk): the
@@ -487,8 +498,9 @@ def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
     return net
 
 
-def _deoverlap_entry(config: ModelConfig, spec: str) -> dict | None:
-    """The entry of ``config.deoverlap`` whose key is the same transform as ``spec``."""
+def _deoverlap_entry(config: ModelConfig, spec: TransformSpec) -> dict | None:
+    """The entry of ``config.deoverlap`` whose key (a spec's text: a JSON key) is the same
+    transform as ``spec``."""
     return next((e for k, e in config.deoverlap.items()
                  if _same_spec(k, spec, config.sample_rate)), None)
 
@@ -534,9 +546,8 @@ class Demixer(nn.Module):
         return torch.stack([self.branches[branch_key(t)](x) for t in self.targets], 1)
 
 
-def _same_spec(a: str, b: str, sample_rate: int) -> bool:
-    return (TransformSpec.parse(a).resolved(sample_rate)
-            == TransformSpec.parse(b).resolved(sample_rate))
+def _same_spec(key: str, spec: TransformSpec, sample_rate: int) -> bool:
+    return TransformSpec.parse(key).resolved(sample_rate) == spec.resolved(sample_rate)
 
 
 def branch_key(target: str) -> str:

@@ -340,7 +340,7 @@ def _train(config: TrainConfig, out: Path, device: str, progress: bool,
                                 model_cfg.residual) if valid_tracks else []  # fmt: skip
     local = config.batch_size // dist_info.world
     if dist_info.main:
-        log.info("model: %s", model_cfg.specs)
+        log.info("model: %s", {t: str(s) for t, s in model_cfg.specs.items()})
         log.info("networks: %s", {t: model.branches[branch_key(t)].family
                                   for t in model.targets})
         log.info("parameters: %d; device %s; processes %d",

@@ -106,7 +106,7 @@ def design_specs(space: SearchSpace, n: int, seed: int = 0) -> list[str]:
         warnings.simplefilter("ignore", UserWarning)
         points = sobol.random(n)
     out: dict[str, None] = {}
-    refs = set(REFERENCES.values())
+    refs = {str(s) for s in REFERENCES.values()}
     for u in points:
         try:
             text = str(space.propose(_UnitTrial(u)))
@@ -134,13 +134,15 @@ class SurveyObjective(TrialObjective):
             raise KeyboardInterrupt
         stale.tag(trial)
         attrs = trial.user_attrs
-        text = attrs.get(DESIGN_SPEC) or REFERENCES.get(attrs.get("reference", ""))
-        if text is None:  # a worker found the queue empty: nothing to score
+        text = attrs.get(DESIGN_SPEC)  # a design point's spec is stored as text
+        spec = REFERENCES.get(attrs.get("reference", ""))
+        if text is None and spec is None:  # a worker found the queue empty: nothing to score
             return self._prune(trial, "the survey's design is complete: nothing left to score")
-        try:
-            spec = TransformSpec.parse(text)
-        except SpecError as exc:
-            return self._prune(trial, str(exc).splitlines()[0])
+        if text is not None:
+            try:
+                spec = TransformSpec.parse(text)
+            except SpecError as exc:
+                return self._prune(trial, str(exc).splitlines()[0])
         trial.set_user_attr("spec", str(spec))
         earlier = earlier_result(trial.study, str(spec), tuple(self.metrics))
         if earlier is not None and earlier.number != trial.number:

@@ -85,8 +85,7 @@ class SliCQT(Transform):
         frames: frames per slice of every bin (ragged form), shape (bins,).
     """
 
-    def __init__(self, spec: TransformSpec | str, sample_rate: int) -> None:
-        spec = TransformSpec.parse(spec)
+    def __init__(self, spec: TransformSpec, sample_rate: int) -> None:
         if spec.kind != "slicqt":
             raise ValueError(f"SliCQT needs a slicqt: spec, got {spec}")
         spec = spec.resolved(sample_rate)
