@@ -501,7 +501,7 @@ def test_eval_prints_labels_with_units_and_the_medians(tmp_path, capsys):
     import pandas as pd
 
     from tfselect.api.deoverlapping import SNR_COLUMNS, DeOverlapEval
-    from tfselect.cli.present import print_deoverlap_eval
+    from tfselect.cli.present_checks import print_deoverlap_eval
 
     rng = np.random.default_rng(3)
     rows = []

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tfselect.cli import present
+from tfselect.cli import present_checks
 from tfselect.cli.options import RootOpt, SeedOpt, SubsetOpt
 from tfselect.errors import Interrupted
 
@@ -60,7 +60,7 @@ def train(
             f"interrupted; {out} keeps the last checkpoint (one a minute): "
             "rerun the same command to resume"
         ) from None
-    present.print_deoverlap_curve(curve, out)
+    present_checks.print_deoverlap_curve(curve, out)
 
 
 def evaluate(
@@ -85,4 +85,5 @@ def evaluate(
     """
     from tfselect.api.deoverlapping import deoverlap_eval  # torch: --help stays fast
 
-    present.print_deoverlap_eval(deoverlap_eval(model, root, subset, seconds, out, not quiet))
+    result = deoverlap_eval(model, root, subset, seconds, out, not quiet)
+    present_checks.print_deoverlap_eval(result)

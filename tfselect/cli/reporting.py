@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tfselect.cli import present
+from tfselect.cli import present, present_checks
 from tfselect.cli.options import DeviceOpt, RootOpt, SeedOpt, SelectOpt, StorageOpt, SubsetOpt
 from tfselect.search.storage import DEFAULT_STORAGE
 
@@ -107,4 +107,4 @@ def verify(
 
     df = check(best, root, subset, seconds, bss, select, device, config, out,
                present.progress_on_terminal("tracks"))  # fmt: skip
-    present.print_verify(df)
+    present_checks.print_verify(df)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tfselect.cli import present
+from tfselect.cli import present_checks
 from tfselect.cli.options import (
     ConfigMapOpt,
     DeviceOpt,
@@ -220,7 +220,7 @@ def compare(
                      progress=not quiet, on_done=done)  # fmt: skip
     except KeyboardInterrupt:  # checkpoints and scores are atomic: finished runs stand
         raise Interrupted(f"interrupted; rerun the same command to resume {out}") from None
-    present.print_compare(result)
+    present_checks.print_compare(result)
     if result.missing:
         typer.echo(f"tfselect: warning: {len(result.missing)} run(s) unfinished (held by "
                    "another process, or failed): rerun the same command to finish them",
