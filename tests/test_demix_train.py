@@ -116,18 +116,17 @@ def test_overfit_one_clip(corpus, tmp_path):
     assert sdr > 10
 
 
+def _train(corpus, out, epochs) -> subprocess.CompletedProcess:
+    """One training run to its end in a subprocess (output captured)."""
+    return subprocess.run(_train_cmd(corpus, out, epochs), cwd=REPO, env=_env(),
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
 @pytest.mark.slow
 def test_resume_after_kill9_gives_identical_losses(corpus, tmp_path):
     ref_out, out = tmp_path / "ref", tmp_path / "killed"
     epochs = 6
-    r = subprocess.run(
-        _train_cmd(corpus, ref_out, epochs),
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = _train(corpus, ref_out, epochs)
     assert r.returncode == 0, r.stderr
     proc = subprocess.Popen(
         _train_cmd(corpus, out, epochs),
@@ -151,14 +150,7 @@ def test_resume_after_kill9_gives_identical_losses(corpus, tmp_path):
     assert still_running, "training ended before it could be killed"
     done = len(pd.read_csv(out / "losses.csv"))
     assert 2 <= done < epochs
-    r = subprocess.run(
-        _train_cmd(corpus, out, epochs),
-        cwd=REPO,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = _train(corpus, out, epochs)
     assert r.returncode == 0, r.stderr
     assert "resumed" in (out / "train.log").read_text()
     pd.testing.assert_frame_equal(_losses(out), _losses(ref_out), check_exact=True)
