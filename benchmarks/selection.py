@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python benchmarks/selection.py [--tracks 16] [--test-tracks 8] [--seconds 12]
      [--targets vocals,drums,bass,other] [--trials 30] [--seed 7] [--select significant]
-     [--confirm on,off]
+     [--confirm on,off] [--screen 0,4] [--screen-by renyi3]
 
 Writes a demo corpus with a real train/test split (``write_demo_corpus``: ``--tracks`` train
 tracks, ``--test-tracks`` test tracks), then per target and per confirmation setting
@@ -16,6 +16,11 @@ side; ``off``: every track races):
 3. ``tfselect verify``'s code on the test split (whole tracks, the objective mpi): the pick
    against the better reference, per track (mean difference, bootstrap interval over tracks,
    tracks won, verdict), and every complete candidate's test score.
+
+With ``--screen 0,K`` each target is searched without screening (``0``: ``--trials``
+candidates, timed) and with ``K`` proposals screened per trial by ``--screen-by`` (a cheap
+metric) for the same wall time, and the two picks are compared on the test tracks, track by
+track: screening pays only if its pick is better at equal wall time.
 
 Prints per target and setting, then overall (median over targets):
 
@@ -68,6 +73,9 @@ def main() -> None:
     parser.add_argument("--select", default="significant", choices=("significant", "best"))
     parser.add_argument("--keep", type=Path, default=None, help="keep corpus and studies here")
     parser.add_argument("--confirm", default="on,off", help="confirmation split settings")
+    parser.add_argument("--screen", default="0",
+                        help="screening settings: 0 (off), K (K proposals per trial)")
+    parser.add_argument("--screen-by", default=None, help="the screen's cheap metric")
     args = parser.parse_args()
 
     import torch
@@ -87,15 +95,25 @@ def main() -> None:
           f"cpus {os.cpu_count()}")  # fmt: skip
     test_tracks = tracks_for(root, "test")
     rows = []
+    screens = [int(k) for k in args.screen.split(",")]
     for setting in args.confirm.split(","):
         confirm = {"on": cfg.clips.confirm, "off": 0.0}[setting]
-        run_cfg = cfg.override(confirm=confirm)
         for target in args.targets.split(","):
-            rows.append(_one(url, root, run_cfg, target, setting, test_tracks, args))
-    for setting in args.confirm.split(","):
-        mine = [r for r in rows if r["confirm"] == setting]
+            wall = None  # the unscreened search's wall time: what a screened one gets
+            for k in screens:
+                run_cfg = cfg.override(confirm=confirm, screen=k, screen_by=args.screen_by)
+                row = _one(url, root, run_cfg, target, setting, test_tracks, args,
+                           screen=k, timeout=wall if k else None)  # fmt: skip
+                wall = wall or row["wall"]
+                rows.append(row)
+            if len(screens) > 1:
+                _screen_verdict([r for r in rows if r["target"] == target
+                                 and r["confirm"] == setting], test_tracks)  # fmt: skip
+    for setting, k in [(c, k) for c in args.confirm.split(",") for k in screens]:
+        mine = [r for r in rows if r["confirm"] == setting and r["screen"] == k]
         led = [r for r in mine if r["lead"] == r["lead"]]  # a lead exists (not NaN)
-        print(f"overall, confirmation {setting} (median over targets): "
+        screened = f", screen {k}" if len(screens) > 1 else ""
+        print(f"overall, confirmation {setting}{screened} (median over targets): "
               f"test diff {statistics.median(r['test_diff'] for r in mine):+.2f} dB, worst "
               f"{min(r['test_diff'] for r in mine):+.2f} (goal >= -0.05); reported lead "
               f"{_nanmedian([r['lead'] for r in led]):+.2f} vs its test diff "
@@ -109,14 +127,17 @@ def main() -> None:
     tmp.cleanup()
 
 
-def _one(url, root, cfg, target, setting, test_tracks, args) -> dict:
-    """Search ``target`` with ``cfg``, then verify its pick on the test tracks."""
-    study = f"sel-{target}-{setting}"
-    # A rerun with --keep resumes: only the trials a study still lacks are run.
-    owed = max(0, args.trials - n_trials(open_storage(url), study))
+def _one(url, root, cfg, target, setting, test_tracks, args, screen=0, timeout=None) -> dict:
+    """Search ``target`` with ``cfg`` (``--trials`` candidates, or for ``timeout`` seconds),
+    then verify its pick on the test tracks."""
+    study = f"sel-{target}-{setting}" + (f"-screen{screen}" if screen else "")
+    # A rerun with --keep resumes: only the trials a study still lacks are run (a timed
+    # search that ran once is not run again).
+    held = n_trials(open_storage(url), study)
+    owed = max(0, args.trials - held) if timeout is None else (None if held == 0 else 0)
     t0, c0 = time.perf_counter(), time.process_time()
     res = run_search(target, storage=url, study=study, config=cfg, root=root, trials=owed,
-                     progress=False)  # fmt: skip
+                     timeout=timeout if owed is None else None, progress=False)  # fmt: skip
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     st = load_study(open_storage(url), study)
     choice = best_choice(url, target, study, args.select)
@@ -141,7 +162,9 @@ def _one(url, root, cfg, target, setting, test_tracks, args) -> dict:
         specs = sorted(done)
         rho = float(stats.spearmanr([done[s] for s in specs], [test[s] for s in specs])[0])
     row = {
-        "target": target, "confirm": setting, "pick": choice.spec, "verdict": choice.verdict,
+        "target": target, "confirm": setting, "screen": screen, "wall": wall,
+        "objective": plan.objective, "values": values,
+        "pick": choice.spec, "verdict": choice.verdict,
         "stage": choice.stage, "lead": choice.diff, "race_lead": choice.race_diff,
         "best": choice.best_spec,
         "test_diff": pick_row.get("diff", 0.0), "test_low": pick_row.get("ci_low", 0.0),
@@ -149,12 +172,15 @@ def _one(url, root, cfg, target, setting, test_tracks, args) -> dict:
         "n_test": pick_row["n_tracks"], "test_verdict": pick_row["verdict"],
         "best_test_diff": best_row.get("diff", 0.0),
         "regret": max(test[s] for s in done) - test[choice.spec],
+        "n_candidates": len(done),
         "spearman": rho, "per_hour": 3600.0 * res.ran / wall if res.ran else math_nan(),
         "per_cpu_hour": 3600.0 * res.ran / cpu if res.ran else math_nan(),
     }  # fmt: skip
     won = "" if row["won"] is None else f", {row['won']}/{row['n_test']} tracks won"
-    print(f"{target} (confirmation {setting}): pick {row['pick']} ({row['verdict']} vs the "
-          f"better reference, from the {row['stage']}); raw best {row['best']}")
+    screened = f", screen {screen} by {cfg.search.screen_by}" if screen else ""
+    print(f"{target} (confirmation {setting}{screened}): pick {row['pick']} "
+          f"({row['verdict']} vs the better reference, from the {row['stage']}); "
+          f"raw best {row['best']}")
     print(f"  reported lead of the raw best {row['lead']:+.2f} dB (race {row['race_lead']:+.2f})"
           f"; its test diff {row['best_test_diff']:+.2f}")  # fmt: skip
     print(f"  test: pick - better reference {row['test_diff']:+.2f} dB "
@@ -165,6 +191,31 @@ def _one(url, root, cfg, target, setting, test_tracks, args) -> dict:
           f"CPU: {row['per_hour']:.0f} candidates/hour wall, "
           f"{row['per_cpu_hour']:.0f} per CPU-hour")  # fmt: skip
     return row
+
+
+def _screen_verdict(rows: list[dict], test_tracks) -> None:
+    """Each screened search's pick against the unscreened one's on the test tracks (verify's
+    paired statistics: mean per-track difference, bootstrap interval, tracks won)."""
+    base = next(r for r in rows if r["screen"] == 0)
+    for r in rows:
+        if r["screen"] == 0:
+            continue
+        values = {**base["values"], **r["values"]}
+        missing = [p for p in (r["pick"], base["pick"]) if p not in values]
+        if missing:  # a pick that is no complete candidate of either study: score it
+            plan = Plan(r["target"], r["objective"], missing[0], "best", {})
+            values |= track_values([plan], test_tracks)[r["target"]]
+        plan = Plan(r["target"], r["objective"], r["pick"], "screened",
+                    {"unscreened": base["pick"]})  # fmt: skip
+        c = compare(plan, values)[0]
+        same = r["pick"] == base["pick"]
+        print(f"  screen {r['screen']} vs none, equal wall time ({r['wall']:.0f} s vs "
+              f"{base['wall']:.0f} s; {r['n_candidates']} vs {base['n_candidates']} "
+              f"complete candidates): "
+              + ("the same pick" if same else
+                 f"pick diff {c.get('diff', 0.0):+.2f} dB [{c.get('ci_low', 0.0):+.2f}, "
+                 f"{c.get('ci_high', 0.0):+.2f}], {c.get('tracks_won')}/{c['n_tracks']} "
+                 f"tracks won ({c['verdict']})"))  # fmt: skip
 
 
 def _nanmedian(values: list[float]) -> float:

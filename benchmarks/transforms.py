@@ -81,8 +81,9 @@ def _setup(method: str, config: str, x_np):
         return (lambda: enc(x)), (lambda C: dec(C, length))
     if method == "nsgt":
         from tfselect.reference.nsgt_sliced import NSGTReference
+        from tfselect.transforms import TransformSpec
 
-        R = NSGTReference(CONFIGS[config][0], SR, dtype=np.float32)
+        R = NSGTReference(TransformSpec.parse(CONFIGS[config][0]), SR, dtype=np.float32)
         return (lambda: R.forward(x_np)), (lambda C: R.inverse(C, length))
     raise ValueError(method)
 

@@ -47,10 +47,23 @@ read -r -a train_opts <<<"$TRAIN_OPTS"
 quiet=()
 [ -n "$QUIET" ] && quiet=(--quiet)
 
-# Print each command before running it, as make does, and its wall time after it.
+# Print each command before running it, as make does, and its wall time after it. Each word
+# is printed as a shell reads it back (a path with spaces, such as the demo mixture's, in
+# single quotes), so the line can be pasted into a shell as it is.
 TIMEFORMAT="  (%0R s; CPU %0U s user + %0S s system)"
+quote() {  # plain words as they are, others in single quotes (a ' inside becomes '\'')
+    case $1 in
+        '' | *[!A-Za-z0-9_./:=,+@%-]*) printf "'%s'" "${1//\'/\'\\\'\'}" ;;
+        *) printf '%s' "$1" ;;
+    esac
+}
 run() {
-    echo "\$ tfselect ${*}"
+    printf '$ tfselect'
+    for word in "$@"; do
+        printf ' '
+        quote "$word"
+    done
+    printf '\n'
     time "${TF[@]}" "$@"
 }
 
@@ -92,41 +105,7 @@ done
 
 mixture=$(find "$DEMO_ROOT/test" -name mixture.wav | sort | head -n 1)
 # --overwrite: a rerun of the demo replaces the stems its previous run wrote
-run separate --model "$MODEL" --out "$STEMS" --overwrite "$mixture"
+run separate --model "$MODEL" --out "$STEMS" --overwrite "${quiet[@]}" "$mixture"
 
-"$PYTHON" - "$OUT/best.csv" "$STEMS" "${models[@]}" <<'EOF'
-"""The demo's summary, read back from the files the commands wrote."""
-import sys
-from pathlib import Path
-
-import pandas as pd
-
-from tfselect.report.best import table_columns
-
-best_csv, stems, models = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3:]
-pd.set_option("display.width", 200)
-pd.set_option("display.max_colwidth", 80)
-best = pd.read_csv(best_csv)
-print(f"\n== best transform per target ({best_csv}; train-best used these)")
-# The rows train-best took: `selected` (the best, or the better reference when the best is
-# not significantly better), else the first `best` row per target.
-pick = best["selected"].astype(bool) if "selected" in best else best["candidate"] == "best"
-rows = best[pick].drop_duplicates("target")
-# best.csv's own columns (a verdict too, where the report writes one), not the metrics.
-cols = [c for c in table_columns(best.columns) if c != "candidate"]
-# p-values keep two significant digits and counts print as integers (empty when unknown).
-formats = {"p_value": lambda v: "" if pd.isna(v) else f"{v:.2g}",
-           **{c: (lambda v: "" if pd.isna(v) else f"{int(v)}")
-              for c in ("n_tracks", "n_paired", "n_clips", "n_complete")}}
-print(rows[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="",
-                           formatters={c: f for c, f in formats.items() if c in cols}))
-print("\n== median SDR on the demo test tracks, dB (museval BSSEval v4)")
-table = {}
-for model in models:
-    medians = pd.read_csv(Path(model) / "eval-test" / "medians.csv").set_index("target")
-    table[model] = medians["SDR"]
-print(pd.DataFrame(table).to_string(float_format=lambda v: f"{v:.2f}"))
-print(f"\n== stems of one test mixture in {stems}/:")
-for wav in sorted(stems.rglob("*.wav")):
-    print(f"  {wav}")
-EOF
+# The summary, read back from the files the commands wrote, at most 80 columns wide.
+"$PYTHON" -m tfselect.cli.demo_summary "$OUT/best.csv" "$STEMS" "${models[@]}"

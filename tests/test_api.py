@@ -90,10 +90,18 @@ def test_the_api_checks_its_arguments(call, message, tmp_path, monkeypatch):
 
 
 def test_the_stft_baseline_is_a_blstm_unless_told_otherwise():
-    specs, network = api.train_specs(baseline="stft")
-    assert set(specs.values()) == {"stft:n_fft=4096,hop=1024"} and network == "blstm"
-    assert api.train_specs(baseline="stft", network="cdae")[1] == "cdae"
-    assert api.train_specs(baseline="shared-slicqt")[1] == "auto"
+    specs, networks = api.train_specs(baseline="stft")
+    assert set(specs.values()) == {"stft:n_fft=4096,hop=1024"}
+    assert networks == dict.fromkeys(specs, "blstm")
+    assert set(api.train_specs(baseline="stft", network="cdae")[1].values()) == {"cdae"}
+    assert set(api.train_specs(baseline="shared-slicqt")[1].values()) == {"auto"}
+    # per target: the others keep the baseline's auto (the STFT baseline's: a BLSTM)
+    assert api.train_specs(baseline="stft", network="vocals=convnext")[1] == {
+        "vocals": "convnext",
+        "drums": "blstm",
+        "bass": "blstm",
+        "other": "blstm",
+    }
 
 
 def test_a_name_stays_its_function_after_its_module_of_the_same_name_is_imported():

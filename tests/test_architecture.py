@@ -141,3 +141,43 @@ def test_every_kind_of_spec_has_a_builder_that_exists():
     for module, name in CLASSES.values():  # read, not imported: essentia may be absent
         tree = ast.parse(MODULES[module].read_text())
         assert any(isinstance(n, ast.ClassDef) and n.name == name for n in tree.body), name
+
+
+# Where text becomes a TransformSpec: the modules that read a spec from outside (a user, a
+# file, a study) and why; everything else takes and returns spec objects. The test fails
+# when a module parses specs off this list, and when one on it no longer does.
+SPEC_EDGES = {
+    "tfselect.transforms.spec": "the grammar itself (an ensemble's members)",
+    "tfselect.transforms.registry": "build(), the Python entry that takes a spec's text",
+    "tfselect.search.study": "the spec a trial stored (Optuna user attr)",
+    "tfselect.search.survey": "a survey's design points, stored as text in the study",
+    "tfselect.report.tables": "spec columns of study tables",
+    "tfselect.report.plots": "spec columns of study tables",
+    "tfselect.report.survey": "specs stored in survey studies",
+    "tfselect.report.compare": "specs of best.csv",
+    "tfselect.report.verify": "specs of best.csv",
+    "tfselect.demix.specs": "best.csv, studies and --spec",
+    "tfselect.demix.model": "a ModelConfig from a model folder or the command line",
+    "tfselect.demix.deoverlap": "a DeOverlapConfig from its files or the command line",
+    "tfselect.demix.compare": "configurations: --config-spec, best.csv, plan.json",
+    "tfselect.api.scoring": "the transform a user gives",
+}
+
+
+def spec_parsers(tree: ast.AST) -> int:
+    """How many times ``TransformSpec.parse`` (or ``cls.parse`` inside the class) is named:
+    calls, and references that could alias it."""
+    return sum(isinstance(n, ast.Attribute) and n.attr == "parse"
+               and isinstance(n.value, ast.Name) and n.value.id in ("TransformSpec", "cls")
+               for n in ast.walk(tree))  # fmt: skip
+
+
+def test_specs_are_parsed_only_where_text_comes_in():
+    parsing = {m for m, path in MODULES.items() if spec_parsers(ast.parse(path.read_text()))}
+    assert parsing - set(SPEC_EDGES) == set(), "parse at the edges only; pass TransformSpec"
+    assert set(SPEC_EDGES) - parsing == set(), "no longer an edge: drop it from SPEC_EDGES"
+
+
+def test_the_parse_finder_sees_calls_and_aliases():
+    tree = ast.parse("a = TransformSpec.parse(t)\nf = TransformSpec.parse\nb = ast.parse(t)")
+    assert spec_parsers(tree) == 2

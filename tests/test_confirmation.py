@@ -37,6 +37,8 @@ from tfselect.search.study import (
 )
 from tfselect.search.trial import TrialObjective, split_confirmation
 
+# the references as the text the studies store
+REF_TEXT = {name: str(spec) for name, spec in REFERENCES.items()}
 STFTS = ("stft:n_fft=1024,hop=256", "stft:n_fft=2048,hop=512", "stft:n_fft=3072,hop=768")
 
 
@@ -57,7 +59,7 @@ class TrackScorer:
     track and clip, known to the test."""
 
     LEVELS = {**dict(zip(STFTS, (1.0, 2.0, 3.0), strict=True)),
-              REFERENCES["stft"]: 2.5, REFERENCES["xumx-slicq"]: 0.5}  # fmt: skip
+              REF_TEXT["stft"]: 2.5, REF_TEXT["xumx-slicq"]: 0.5}  # fmt: skip
 
     def __init__(self) -> None:
         self.scored: list[tuple[str, str, int]] = []
@@ -130,7 +132,7 @@ def test_finalists_and_references_are_scored_on_held_out_tracks(tmp_path, demo_r
     race_scored = {f"{tr}@{s}" for spec, tr, s in scorer.scored if tr in race_tracks}
     assert race_scored == set(tags.pool)
     # The 2 finalists (the two best STFTs) and both references, each once, on every clip.
-    want = {STFTS[2], STFTS[1], *REFERENCES.values()}
+    want = {STFTS[2], STFTS[1], *REF_TEXT.values()}
     assert set(r.confirmed) == want
     for spec in want:
         stored = st.user_attrs[confirm_key(spec)]
@@ -150,7 +152,7 @@ def test_finalists_and_references_are_scored_on_held_out_tracks(tmp_path, demo_r
     for ident in tags.confirm:
         track, _, start = ident.rpartition("@")
         d = (TrackScorer.value(STFTS[2], track, int(start))
-             - TrackScorer.value(REFERENCES["stft"], track, int(start)))  # fmt: skip
+             - TrackScorer.value(REF_TEXT["stft"], track, int(start)))  # fmt: skip
         per_track.setdefault(track, []).append(d)
     assert best["diff"] == pytest.approx(np.mean([np.mean(v) for v in per_track.values()]))
     # Two tracks can never make a significant verdict: the reference stays selected.
@@ -175,7 +177,7 @@ def test_confirmation_resumes_and_the_study_remembers_its_split(tmp_path, demo_r
                    progress=False, scorer=scorer)  # fmt: skip
     assert read_tags(_study(url, "c")).confirm == first.confirm
     # --trials 0 ran no trial; only the missing confirmation was scored again.
-    assert r.ran == 0 and r.confirmed == [REFERENCES["xumx-slicq"]]
+    assert r.ran == 0 and r.confirmed == [REF_TEXT["xumx-slicq"]]
     assert len(scorer.scored) - n == len(first.confirm)
     # Another split is another study.
     other = replace(config, clips=replace(config.clips, confirm=0.7))
@@ -210,7 +212,7 @@ def test_a_reference_interrupted_inside_its_trial_is_queued_again(tmp_path, demo
     good = TrackScorer()
 
     def ctrl_c_in_bark(spec, target, metrics, device):
-        if str(spec) == REFERENCES["xumx-slicq"]:
+        if str(spec) == REF_TEXT["xumx-slicq"]:
             raise KeyboardInterrupt  # Ctrl-C while the Bark reference is being scored
         return good(spec, target, metrics, device)
 
@@ -225,7 +227,7 @@ def test_a_reference_interrupted_inside_its_trial_is_queued_again(tmp_path, demo
     st = _study(url, "i")
     refs = reference_trials(st)
     assert set(refs) == set(REFERENCES)
-    assert refs["xumx-slicq"].user_attrs["spec"] == REFERENCES["xumx-slicq"]
+    assert refs["xumx-slicq"].user_attrs["spec"] == REF_TEXT["xumx-slicq"]
     bark = [t for t in st.trials if t.user_attrs.get("reference") == "xumx-slicq"]
     assert [t.state for t in bark] == [TrialState.FAIL, TrialState.COMPLETE]
     # A third start queues nothing: each reference has its complete trial.
@@ -261,7 +263,7 @@ def test_two_workers_queueing_the_same_reference_score_it_once(tmp_path, monkeyp
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         st.optimize(obj, n_trials=len(waiting))
-    for name, spec in REFERENCES.items():
+    for name, spec in REF_TEXT.items():
         mine = [t for t in st.trials if t.user_attrs.get("reference") == name]
         assert [t.state for t in mine] == [TrialState.COMPLETE, TrialState.PRUNED]
         assert mine[1].user_attrs["reused_from"] == mine[0].number

@@ -35,6 +35,21 @@ def test_makefile_runs_the_demo_script_with_its_variables():
 
 
 @pytest.mark.slow
+def _run_demo(folder, env) -> str:
+    """scripts/demo.sh run in ``folder``; its stdout, after checking it exited 0."""
+    # Its own process group, so a timeout stops the running tfselect command too.
+    proc = subprocess.Popen(["bash", str(REPO / "scripts" / "demo.sh")], cwd=folder, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=1800)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, f"{out}\n{err}"
+    return out
+
+
 def test_demo_script_runs_the_whole_pipeline(tmp_path):
     (tmp_path / "small.toml").write_text(SMALL_STUDY)
     env = {
@@ -56,16 +71,7 @@ def test_demo_script_runs_the_whole_pipeline(tmp_path):
         "CORPUS_SECONDS": "4",
         "QUIET": "1",
     }
-    # Its own process group, so a timeout stops the running tfselect command too.
-    proc = subprocess.Popen(["bash", str(REPO / "scripts" / "demo.sh")], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=1800)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 0, f"{out}\n{err}"
+    out = _run_demo(tmp_path, env)
     # Every step ran, in workflow order, each printed before it ran.
     steps = re.findall(r"^\$ tfselect (\S+)", out, flags=re.M)
     assert steps == ["demo-data", *["search"] * 4, "report", "train-best", "evaluate",
@@ -82,13 +88,18 @@ def test_demo_script_runs_the_whole_pipeline(tmp_path):
     rows = best[best["selected"].astype(bool)].drop_duplicates("target").set_index("target")
     assert set(rows.index) == set(TARGETS)
     model = load_model(tmp_path / "models" / "demo")
-    assert {t: model.config.specs[t] for t in TARGETS} == rows["spec"].to_dict()
+    assert {t: str(model.config.specs[t]) for t in TARGETS} == rows["spec"].to_dict()
     # The summary: best spec per target, the evaluation's medians, the stems.
-    summary = out[out.index("== best transform per target"):]
+    # At most 80 columns (the stems' paths aside); per target a heading, then the spec
+    # train-best used (wrapped after its commas when long).
+    summary = out[out.index("== best transform per target") :]
+    assert all(len(x) <= 80 for x in summary.splitlines() if "separated/" not in x), summary
+    blocks = re.split(r"\n(?=\S)", summary[: summary.index("== median SDR")])
     for t in TARGETS:
-        assert re.search(rf"^\s*{t}\s.*\s{re.escape(rows.loc[t, 'spec'])}\s", summary, re.M)
+        block = next(b for b in blocks if b.startswith(f"{t} · "))
+        assert rows.loc[t, "spec"] in re.sub(r",\s+", ",", block), block
     medians = pd.read_csv(tmp_path / "models" / "demo" / "eval-test" / "medians.csv")
-    sdr = summary[summary.index("== median SDR"):summary.index("== stems")]
+    sdr = summary[summary.index("== median SDR") : summary.index("== stems")]
     for t, v in medians.set_index("target")["SDR"].items():
         assert re.search(rf"^{t}\s+{'NaN' if pd.isna(v) else f'{v:.2f}'}\s*$", sdr, re.M), sdr
     stems = sorted((tmp_path / "separated" / "demo").rglob("*.wav"))
@@ -97,6 +108,16 @@ def test_demo_script_runs_the_whole_pipeline(tmp_path):
     for p in stems:
         assert f"  {p.relative_to(tmp_path)}" in summary
         assert sf.info(p).frames == sf.info(mixture).frames
+    # The same command again: it passes, the searches add trials, the stems are replaced.
+    def held(text: str, t: str) -> int:  # complete + pruned + failed candidates
+        m = re.search(rf"study demo-{t} now holds (\d+) complete, (\d+) pruned, (\d+) failed",
+                      text)  # fmt: skip
+        return sum(map(int, m.groups()))
+
+    again = _run_demo(tmp_path, env)
+    for t in TARGETS:
+        assert held(again, t) > held(out, t), t
+    assert sorted((tmp_path / "separated" / "demo").rglob("*.wav")) == stems
 
 
 @pytest.mark.parametrize(("args", "producer"), [

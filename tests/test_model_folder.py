@@ -131,6 +131,10 @@ CASES: dict[str, tuple[Callable[[dict], None], tuple[str, ...]]] = {
     "sample-rate": (_set("model_config.sample_rate", 10**12), ("sample_rate",)),
     "network-unknown": (_set("model_config.network", "transformer"), ("network",)),
     "network-list": (_set("model_config.network", ["blstm"]), ("network",)),
+    "target-network-unknown": (_set("model_config.target_networks", {"vocals": "rnn"}),
+                               ("target_networks.vocals",)),
+    "target-network-stranger": (_set("model_config.target_networks", {"piano": "cdae"}),
+                                ("target_networks",)),
     "preset-unknown": (_set("model_config.preset", "huge"), ("preset",)),
     "mask-number": (_set("model_config.mask", 1), ("mask",)),
     "residual-text": (_set("model_config.residual", "yes"), ("residual",)),
@@ -298,3 +302,20 @@ def test_resuming_the_untampered_checkpoint_trains_on(tmp_path, trained):
     folder, run = trained
     shutil.copytree(folder, tmp_path / "m")
     assert [h["epoch"] for h in run(tmp_path / "m", 2)] == [1, 2]
+
+
+def test_a_model_config_holds_specs_and_writes_the_text_it_read():
+    """Specs come in as text (a model folder, the command line), are TransformSpec objects
+    inside, and go out as the same canonical text, first key as before."""
+    import json
+
+    from tfselect.demix.model import ModelConfig
+    from tfselect.transforms import TransformSpec
+
+    text = {"vocals": STFT, "bass": "slicqt:scale=bark,bins=60,fmin=40,fmax=22050,form=rasterize"}
+    config = ModelConfig(specs=dict(text), network="cdae")
+    assert config.specs == {t: TransformSpec.parse(s) for t, s in text.items()}
+    stored = config.to_dict()
+    assert stored["specs"] == text and next(iter(stored)) == "specs"
+    assert json.loads(json.dumps(stored)) == stored  # plain JSON data, nothing else
+    assert ModelConfig(**stored) == config

@@ -176,15 +176,6 @@ def test_ensemble_oracle_is_the_average_of_the_members_oracles_by_hand() -> None
     torch.testing.assert_close(got, sum(want) / 3, rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("spec", [MR, "ens:stft:n_fft=512,hop=128+stft:n_fft=1024,hop=256"])
-def test_the_demixer_refuses_these_kinds_in_one_line(spec: str) -> None:
-    from tfselect.demix.specs import resolve_specs
-
-    with pytest.raises(TfselectError, match="demixer does not take") as e:
-        resolve_specs(None, {"vocals": spec, "bass": "stft:n_fft=1024,hop=256"})
-    assert "\n" not in str(e.value) and "vocals" in str(e.value)
-
-
 def test_ridge_metrics_of_an_ensemble_are_one_clear_error() -> None:
     from tfselect.metrics import score
 

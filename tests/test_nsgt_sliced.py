@@ -8,7 +8,7 @@ import torch
 
 from tfselect.errors import SpecError
 from tfselect.reference.nsgt_sliced import NSGTReference, patch_nsgt
-from tfselect.transforms import build
+from tfselect.transforms import TransformSpec, build
 
 SR = 44100
 # small but real configurations: every scale, ragged and nsgt's matrixform (= rasterize)
@@ -25,7 +25,7 @@ CASES = [
 @pytest.mark.parametrize("spec", CASES)
 def test_coefficients_match_nsgt(spec: str) -> None:
     x = np.random.default_rng(1).standard_normal((2, 23456))
-    R = NSGTReference(spec, SR)
+    R = NSGTReference(TransformSpec.parse(spec), SR)
     T = build(spec, SR)
     C_ref = R.forward(x)
     C = T(torch.from_numpy(x))
@@ -51,6 +51,10 @@ def test_shim_makes_nsgfwin_work_on_numpy2() -> None:
 
 def test_reference_rejects_what_nsgt_lacks() -> None:
     with pytest.raises(SpecError, match="phase=local"):
-        NSGTReference("slicqt:scale=log,bins=20,fmin=50,fmax=10000,phase=global", SR)
+        NSGTReference(
+            TransformSpec.parse("slicqt:scale=log,bins=20,fmin=50,fmax=10000,phase=global"), SR
+        )
     with pytest.raises(SpecError, match="form"):
-        NSGTReference("slicqt:scale=log,bins=20,fmin=50,fmax=10000,form=piecewise", SR)
+        NSGTReference(
+            TransformSpec.parse("slicqt:scale=log,bins=20,fmin=50,fmax=10000,form=piecewise"), SR
+        )

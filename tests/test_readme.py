@@ -74,8 +74,11 @@ def test_every_spec_in_the_readme_builds_and_round_trips():
 def test_the_readme_spec_defaults_are_the_parser_defaults():
     # "omitted = default": the README's list of defaults, each checked against the parser.
     paragraph = README[README.index("Defaults (dropped by") :].split("\n\n")[0]
-    base = {"slicqt": "slicqt:scale=vqlog,bins=40,fmin=40,fmax=22050",
-            "nsgt": "nsgt:fmin=65.4,fmax=6000,bpo=12", "nsgcq": "nsgcq:fmin=65.4,fmax=6000,bpo=12"}
+    base = {
+        "slicqt": "slicqt:scale=vqlog,bins=40,fmin=40,fmax=22050",
+        "nsgt": "nsgt:fmin=65.4,fmax=6000,bpo=12",
+        "nsgcq": "nsgcq:fmin=65.4,fmax=6000,bpo=12",
+    }
     checked = set()
     for part in paragraph.split(". ")[0].split(";"):  # "slicqt ...; nsgt and nsgcq ..."
         kinds = [k for k in base if re.search(rf"\b{k}\b", part)]
@@ -120,14 +123,27 @@ def test_every_command_line_in_the_readme_parses():
             pytest.fail(f"README: `tfselect {shlex.join(args)}` does not parse: {exc}")
 
 
+def _leaf_commands(group=GROUP, prefix: str = "") -> dict:
+    """Every command by the name a user types after ``tfselect``: a group's subcommands as
+    ``deoverlap train``, never the group itself."""
+    out = {}
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            out |= _leaf_commands(cmd, f"{prefix}{name} ")
+        else:
+            out[f"{prefix}{name}"] = cmd
+    return out
+
+
 def test_the_readme_table_of_shared_options_is_true():
     section = README[README.index("Options shared by several commands") :]
     rows = re.findall(r"^\| `(-[^` /]+)[^`]*` \| ([a-z, -]+) \|", section, re.M)
     assert len(rows) >= 6
-    for option, commands in rows:
-        names = {c.strip() for c in commands.split(",")}
-        having = {n for n, c in GROUP.commands.items()
-                  if any(option in p.opts for p in c.params)}  # fmt: skip
+    commands = _leaf_commands()
+    assert "deoverlap eval" in commands and "deoverlap" not in commands
+    for option, listed in rows:
+        names = {c.strip() for c in listed.split(",")}
+        having = {n for n, c in commands.items() if any(option in p.opts for p in c.params)}
         assert names == having, option
 
 
@@ -205,6 +221,113 @@ def test_defaults_are_shown(command, options):
     text = _help(command)
     for option in options:
         assert "[default:" in _option_help(text, option), option
+
+
+# train-best's preset-dependent options and the field of the preset table behind each.
+PRESET_OPTIONS = {"--batch-size": "batch_size", "--chunk": "chunk_seconds", "--steps": "steps"}
+
+
+def _preset_help(table: dict) -> dict[str, str]:
+    """What `train-best --help` should say per option for a preset table: "small 4, large 16"."""
+    return {
+        option: ", ".join(f"{name} {sizes[field]}" for name, sizes in table.items())
+        for option, field in PRESET_OPTIONS.items()
+    }
+
+
+def test_train_best_help_shows_the_presets_the_trainer_uses(monkeypatch):
+    """The presets' defaults in the help come from the table the trainer builds its
+    configuration from: changed there, both follow (the help is made at import)."""
+    import importlib
+
+    import typer
+
+    import tfselect.cli.training as training
+    from tfselect.demix import presets
+    from tfselect.demix.train import make_config
+
+    text = _help("train-best")
+    for option, shown in _preset_help(presets.TRAIN_PRESETS).items():
+        assert f"[default: ({shown})]" in _option_help(text, option), option
+    for name, sizes in presets.TRAIN_PRESETS.items():
+        config = make_config({"vocals": "stft:n_fft=4096,hop=1024"}, name)
+        assert (config.batch_size, config.chunk_seconds, config.steps) == (
+            sizes["batch_size"], sizes["chunk_seconds"], sizes["steps"])  # fmt: skip
+
+    other = {"small": {"batch_size": 3, "chunk_seconds": 2.5, "steps": 7},
+             "large": {"batch_size": 64, "chunk_seconds": 9.0, "steps": 512}}  # fmt: skip
+    for name, sizes in other.items():
+        monkeypatch.setitem(presets.TRAIN_PRESETS, name, sizes)
+    try:
+        fresh = typer.Typer()
+        fresh.command()(importlib.reload(training).train_best)
+        res = CliRunner().invoke(fresh, ["--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+        for option, shown in _preset_help(other).items():
+            assert f"[default: ({shown})]" in _option_help(res.output, option), option
+        assert make_config({"vocals": "stft:n_fft=4096,hop=1024"}, "large").steps == 512
+    finally:
+        monkeypatch.undo()
+        importlib.reload(training)
+
+
+def _default_toml() -> dict:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    return tomllib.loads((REPO / "tfselect" / "default.toml").read_text())
+
+
+# Options whose help default is "config: X": the key of the default study that sets them.
+CONFIG_KEYS = {"--clips": ("clips", "n_clips"), "--seconds": ("clips", "seconds")}
+
+
+def test_config_defaults_in_help_are_the_default_configs_values():
+    study = _default_toml()
+    checked = []
+    for name, cmd in GROUP.commands.items():
+        text = _help(name)
+        for param in cmd.params:
+            option = max(param.opts, key=len)
+            if param.param_type_name != "option" or "config:" not in _option_help(text, option):
+                continue
+            shown = re.search(r"\[default: \(config: (.*?)\)\]", _option_help(text, option))
+            assert shown, (name, option)
+            table, key = CONFIG_KEYS.get(option, ("search", option.removeprefix("--")))
+            value = study[table][key]
+            words = shown.group(1).removesuffix(" (off)")
+            if isinstance(value, bool) or isinstance(value, str):
+                assert words == str(value), (name, option, words, value)
+            elif isinstance(value, list):
+                assert words.split(",") == value, (name, option)
+            else:
+                assert float(words) == value and type(value)(words) == value, (name, option)
+            checked.append((name, option))
+    # search shows eleven such defaults, survey two: a renamed key cannot empty the test
+    assert len([c for c in checked if c[0] == "search"]) == 11, checked
+    assert {("search", "--clips"), ("search", "--seconds"), ("survey", "--seed")} <= set(checked)
+
+
+def test_config_option_help_shows_the_targets_table_literally():
+    # Rich markup reads "[targets]" as a style tag and drops it unless it is escaped.
+    having = [
+        n
+        for n, c in GROUP.commands.items()
+        if any("--config" in p.opts and "targets" in (p.help or "") for p in c.params)
+    ]
+    assert {"verify", "score", "targets", "train-best"} <= set(having)
+    for name in having:
+        assert "[targets] table" in _option_help(_help(name), "--config"), name
+
+
+def test_root_help_names_every_layout():
+    having = [n for n, c in GROUP.commands.items() if any("--root" in p.opts for p in c.params)]
+    assert len(having) >= 6
+    for name in having:
+        cell = _option_help(_help(name), "--root")
+        for layout in ("MUSDB18(-HQ)", "stem folders", "MoisesDB", "Slakh2100"):
+            assert layout in cell, (name, layout)
+        assert "layout" not in cell, (name, cell)
 
 
 @pytest.mark.parametrize(("args", "level"), [

@@ -21,12 +21,14 @@ from tfselect.search.config import StudyConfig, load_config
 from tfselect.search.objectives import parse_objectives
 from tfselect.search.ranking import best_trial, clip_values, reference_trials
 from tfselect.search.run import run_search
-from tfselect.search.space import WINDOWS, SearchSpace, check_slice_length
+from tfselect.search.space import WINDOWS, SearchSpace
 from tfselect.search.storage import open_storage, redact
 from tfselect.search.study import REFERENCES, make_pruner, make_sampler, read_tags
 from tfselect.search.trial import TrialObjective
 from tfselect.transforms import TransformSpec
 
+# the references as the text the studies store
+REF_TEXT = {name: str(spec) for name, spec in REFERENCES.items()}
 
 @pytest.fixture()
 def small_config(small_study) -> StudyConfig:
@@ -107,17 +109,40 @@ def test_space_never_proposes_an_infeasible_candidate(sllen_max, fmin):
     assert top > 0.7 * sllen_max
 
 
-@pytest.mark.parametrize("spec", [*REFERENCES.values(), "stft:n_fft=6144,hop=768,window=blackman",
+@pytest.mark.parametrize("spec", [*REF_TEXT.values(), "stft:n_fft=6144,hop=768,window=blackman",
                                   "slicqt:scale=vqlog,bins=80,fmin=40.5,fmax=22050,gamma=12.3"])
 def test_params_for_reproduce_a_spec_through_propose(spec):
     """The references are enqueued with the parameters that make the space propose them."""
     space = SearchSpace()
-    params = space.params_for(spec)
+    params = space.params_for(TransformSpec.parse(spec))
     assert params is not None
     study = optuna.create_study()
     study.enqueue_trial(params)
     assert str(space.propose(study.ask())) == spec
     assert SearchSpace(scales=("log",)).params_for(REFERENCES["xumx-slicq"]) is None
+
+
+def test_references_read_and_write_the_texts_stored_studies_hold():
+    """Studies stored before the references were spec objects hold these exact texts: they
+    are still written byte for byte, read back equal, and found as the references."""
+    from tfselect.search.run import finalists
+    from tfselect.search.study import enqueue_references
+
+    stored = {"stft": "stft:n_fft=4096,hop=1024",
+              "xumx-slicq": "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050"}  # fmt: skip
+    assert REF_TEXT == stored and list(REFERENCES) == list(stored)
+    assert {n: TransformSpec.parse(t) for n, t in stored.items()} == REFERENCES
+    assert {hash(TransformSpec.parse(t)) for t in stored.values()} == set(
+        map(hash, REFERENCES.values())
+    )
+    study = optuna.create_study()
+    for i, (name, text) in enumerate(stored.items()):
+        study.add_trial(optuna.trial.create_trial(
+            value=float(i), user_attrs={"reference": name, "spec": text}))  # fmt: skip
+    assert {n: t.user_attrs["spec"] for n, t in reference_trials(study).items()} == stored
+    enqueue_references(study, SearchSpace())
+    assert len(study.trials) == 2  # both found: none queued again
+    assert finalists(study, 3) == list(REFERENCES.values())  # no candidate but the references
 
 
 def test_mrstft_is_off_by_default_and_its_switch_proposes_valid_band_layouts():
@@ -163,10 +188,13 @@ def test_a_space_whose_fewest_bins_exceed_the_cap_is_refused():
 
 def test_slice_length_cap():
     ok = TransformSpec.parse("slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050")
-    check_slice_length(ok, 44100, 44100)  # needs 18060 samples
+    assert SearchSpace(sllen_max=44100).check(ok) is ok  # needs 18060 samples
     with pytest.raises(SpecError, match="slice length 18060"):
-        check_slice_length(ok, 44100, 10000)
-    check_slice_length(TransformSpec.parse("stft:n_fft=4096,hop=1024"), 44100, 16)
+        SearchSpace(sllen_max=10000).check(ok)
+    stft = TransformSpec.parse("stft:n_fft=4096,hop=1024")
+    assert SearchSpace(sllen_max=16).check(stft) is stft
+    with pytest.raises(SpecError, match="Nyquist"):
+        SearchSpace().check(TransformSpec.parse("slicqt:scale=log,bins=50,fmin=30,fmax=30000"))
 
 
 @pytest.mark.parametrize(
@@ -291,7 +319,7 @@ def test_run_search_resumes_and_stores_every_metric(tmp_path, demo_root, small_c
     # The references are the study's first trials, scored on the same clips.
     assert [t.user_attrs.get("reference") for t in trials[:2]] == list(REFERENCES)
     refs = reference_trials(st)
-    assert {n: t.user_attrs["spec"] for n, t in refs.items()} == REFERENCES
+    assert {n: t.user_attrs["spec"] for n, t in refs.items()} == REF_TEXT
     done = [t for t in distinct if t.state == TrialState.COMPLETE]
     for t in done:
         assert {"spec", "mpi", "gini", "redundancy", "n_clips", "clips"} <= set(t.user_attrs)
@@ -350,7 +378,7 @@ class Synthetic:
 def test_racing_stops_a_clearly_worse_candidate_after_few_clips():
     good, bad, close = ("stft:n_fft=4096,hop=1024", "stft:n_fft=1024,hop=256",
                         "stft:n_fft=2048,hop=512")  # fmt: skip
-    ref = REFERENCES["xumx-slicq"]
+    ref = REF_TEXT["xumx-slicq"]
     syn = Synthetic({good: 10.0, bad: 9.0, close: 10.0, ref: 5.0})
     space = SearchSpace(scales=(), stft_n_fft=(1024, 4096), stft_n_fft_step=1024,
                         stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
@@ -428,7 +456,7 @@ def test_repeats_do_not_consume_trials(tmp_path, demo_root, small_config, monkey
                     stft_n_fft_step=1024, stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
     cfg = replace(small_config, space=space)
     syn = Synthetic({"stft:n_fft=1024,hop=256": 1.0, "stft:n_fft=2048,hop=512": 2.0,
-                     **{s: 0.0 for s in REFERENCES.values()}}, n=1)  # fmt: skip
+                     **{s: 0.0 for s in REF_TEXT.values()}}, n=1)  # fmt: skip
     url = f"sqlite:///{tmp_path}/r.db"
     r = run_search("vocals", storage=url, study="rep", config=cfg, root=demo_root, trials=2,
                    progress=False, scorer=syn)  # fmt: skip
@@ -550,13 +578,13 @@ def test_verbose_search_says_each_trial_in_specs_not_parameter_names(tmp_path, d
     space = replace(small_config.space, scales=(), stft_n_fft=(1024, 2048),
                     stft_n_fft_step=1024, stft_overlap=(4,), stft_window=("hann",))  # fmt: skip
     syn = Synthetic({"stft:n_fft=1024,hop=256": 1.0, "stft:n_fft=2048,hop=512": 2.0,
-                     **{s: 0.0 for s in REFERENCES.values()}}, n=1)  # fmt: skip
+                     **{s: 0.0 for s in REF_TEXT.values()}}, n=1)  # fmt: skip
     run_search("vocals", storage=f"sqlite:///{tmp_path}/v.db", study="v",
                config=replace(small_config, space=space), root=demo_root, trials=3,
                progress=False, verbose=1, scorer=syn)  # fmt: skip
     err = capsys.readouterr().err
     lines = [ln for ln in err.splitlines() if ln.startswith("trial ")]
     assert len(lines) >= 3, err
-    ref = REFERENCES["stft"]  # queued first; one clip: its value is that clip's
+    ref = REF_TEXT["stft"]  # queued first; one clip: its value is that clip's
     assert lines[0] == f"trial 0 complete: mpi={syn.effect[0] + syn.noise[ref][0]:.3f} {ref}"
     assert "parameters" not in err and "stft_n_fft" not in err

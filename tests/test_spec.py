@@ -156,3 +156,17 @@ def test_label_is_compact_and_built_from_the_fields():
     )
     bark = TransformSpec.parse("slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050,phase=global")
     assert bark.label() == "bark,bins=262,fmin=32.9,phase=global"
+
+
+def test_equal_specs_are_one_key_of_the_design_cache():
+    """Specs are frozen and hashable: one written as text and one built field by field are
+    the same dict key, so the sliCQT's cached filterbank design is built once for both."""
+    from tfselect.transforms.filterbank import design
+
+    a = TransformSpec.parse("slicqt:scale=bark,bins=60,fmin=40,fmax=22050")
+    b = TransformSpec(kind="slicqt", scale="bark", bins=60.0, fmin=40, fmax=22050.0,
+                      phase="local", form="ragged")  # fmt: skip
+    assert a == b and hash(a) == hash(b) and {a: "x"}[b] == "x"
+    assert design(a, 44100) is design(b, 44100)
+    other = TransformSpec.parse("slicqt:scale=bark,bins=61,fmin=40,fmax=22050")
+    assert design(other, 44100) is not design(a, 44100)

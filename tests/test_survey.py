@@ -98,6 +98,13 @@ def test_survey_scores_every_point_on_every_clip_and_resumes(tmp_path, demo_root
     with pytest.raises(ss.TfselectError, match="survey"):  # another design size
         ss.run_survey("vocals", **(kw | {"candidates": 8}))
 
+    # A survey scores every clip: the confirmation split's keys are not its business, so
+    # another split in the config (or a survey tagged before the split existed) resumes.
+    (tmp_path / "c.toml").write_text(TINY.replace("[clips]", "[clips]\nconfirm = 0.5"))
+    assert ss.run_survey("vocals", **(kw | {"config": load_config(tmp_path / "c.toml")})).ran == 0
+    tag = st.user_attrs["tfselect"]
+    assert not {"confirm", "confirm_min"} & set(tag["clips"])
+
     df = rs.survey_frame([st])
     assert len(df) == first.points
     # per-track columns: the mean over tracks of them is the candidate's value

@@ -79,9 +79,11 @@ class DeOverlapEval:
 
     def worst_blocks(self, n: int = 5) -> pd.DataFrame:
         """The ``n`` blocks that limit the waveform most: per block (that block alone
-        de-overlapped), the median SNRs, lowest learned waveform SNR first."""
+        de-overlapped), its band (``fmin_hz``, ``fmax_hz``, Hz) and the median SNRs (dB),
+        lowest learned waveform SNR first."""
         alone = self.table[self.table.block != "all"]
-        blocks = alone.groupby("block", sort=False)[list(SNR_COLUMNS)].median()
+        groups = alone.groupby("block", sort=False)
+        blocks = groups[["fmin_hz", "fmax_hz"]].first().join(groups[list(SNR_COLUMNS)].median())
         return blocks.sort_values("wave_snr_learned").head(n)
 
 
@@ -91,10 +93,12 @@ def deoverlap_eval(
     subset: str = "test",
     seconds: float = 10.0,
     out: Path | str | None = None,
+    progress: bool = True,
 ) -> DeOverlapEval:
     """Reconstruction SNR of the DeOverlapNet in ``model`` and of the window split, per
     block, on ``seconds`` from the middle of every track of ``subset`` (mixture and
-    stems); written to ``out`` (default MODEL/eval-SUBSET.csv)."""
+    stems); written to ``out`` (default MODEL/eval-SUBSET.csv). ``progress``: a bar over
+    the signals on stderr."""
     check_range("--seconds", seconds, 0.5, 36_000)
     net = load_net(Path(model))
     data_root = resolve_root(root)
@@ -104,6 +108,6 @@ def deoverlap_eval(
     path = Path(out) if out is not None else Path(model) / f"eval-{subset}.csv"
     if path.is_dir():
         raise TfselectError(f"--out {path} is a folder; give a CSV file name")
-    df = evaluate_deoverlap(net, tracks, seconds)
+    df = evaluate_deoverlap(net, tracks, seconds, progress=progress)
     atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.4f"))
     return DeOverlapEval(df, path)

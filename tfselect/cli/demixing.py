@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tfselect.cli.options import DeviceOpt, RootOpt, SubsetOpt
+from tfselect.cli.options import DeviceOpt, QuietOpt, RootOpt, SubsetOpt
 
 
 def evaluate(
@@ -16,10 +16,8 @@ def evaluate(
     ],
     root: RootOpt = None,
     subset: SubsetOpt = "test",
-    tracks: Annotated[
-        int | None, typer.Option("--tracks", min=1, help="Only the first N tracks.")
-    ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Processes for BSSEval.")] = 1,
+    tracks: Annotated[int | None, typer.Option("--tracks", help="Only the first N tracks.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", help="Processes for BSSEval.")] = 1,
     duration: Annotated[
         float | None, typer.Option("--duration", help="Score only the first seconds.")
     ] = None,
@@ -47,7 +45,8 @@ def evaluate(
 
 def separate(
     files: Annotated[
-        list[Path], typer.Argument(metavar="FILE", help="Audio files (wav, flac, ...).")
+        list[Path],
+        typer.Argument(metavar="FILE", help="Audio files (wav, flac, ...) or folders of them."),
     ],
     model: Annotated[
         Path, typer.Option("--model", metavar="DIR", help="Folder of a trained model.")
@@ -55,6 +54,35 @@ def separate(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.")] = Path(
         "separated"
     ),
+    targets: Annotated[
+        str | None,
+        typer.Option(
+            "--targets",
+            metavar="NAMES",
+            show_default="all",
+            help="Only these stems, comma-separated (e.g. vocals,drums).",
+        ),
+    ] = None,
+    two_stems: Annotated[
+        str | None,
+        typer.Option(
+            "--two-stems",
+            metavar="TARGET",
+            help="Write TARGET and no_TARGET (the input minus TARGET): they sum to the input.",
+        ),
+    ] = None,
+    format: Annotated[
+        str, typer.Option("--format", metavar="FORMAT", help="Stem files: wav or flac.")
+    ] = "wav",
+    bits: Annotated[
+        str | None,
+        typer.Option(
+            "--bits",
+            metavar="BITS",
+            show_default="32f for wav, 24 for flac",
+            help="16, 24 (integer) or 32f (float; wav only).",
+        ),
+    ] = None,
     wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
     wiener_iterations: Annotated[
         int, typer.Option("--wiener-iterations", help="Wiener-EM iterations (with --wiener).")
@@ -65,15 +93,24 @@ def separate(
         bool, typer.Option("--overwrite", help="Replace stems already in --out.")
     ] = False,
     device: DeviceOpt = "cpu",
+    quiet: QuietOpt = False,
 ) -> None:
-    """Separate songs into one WAV per target with a trained demixer.
+    """Separate songs into one file per stem with a trained demixer.
 
-    Writes OUT/<song>/<target>.wav (and residual.wav when the targets do not cover the
-    mixture) at the input's length and sample rate. <song> is the file's name without
-    extension (its folder's name for a MUSDB mixture.wav), made unique with -2, -3... when
-    several inputs share it.
+    Writes OUT/<song>/<stem>.wav (or .flac) at the input's length and sample rate: every
+    target, and residual.wav when the targets do not cover the mixture. <song> is the file's
+    name without extension (its folder's name for a MUSDB mixture.wav), made unique with -2,
+    -3... when several inputs share it. Prints each file written; the progress bar and
+    which input went to which folder (when names are shared) go to stderr.
     """
     from tfselect.api.demixing import separate as run  # torch: --help stays fast
 
+    def tell_shared(pairs: list[tuple[Path, Path]]) -> None:
+        typer.echo("inputs sharing a name, and their folders:", err=True)
+        for path, folder in pairs:
+            typer.echo(f"  {path} -> {folder}", err=True)
+
     run(files, model, out, wiener, wiener_iterations, chunk, overlap, overwrite, device,
-        on_file=lambda path: typer.echo(str(path)))
+        on_file=lambda path: typer.echo(str(path)), targets=targets, two_stems=two_stems,
+        format=format, bits=bits, progress=not quiet,
+        on_shared_names=tell_shared)  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from tfselect.cli import present
+from tfselect.cli import present_checks
 from tfselect.cli.options import RootOpt, SeedOpt, SubsetOpt
 from tfselect.errors import Interrupted
 
@@ -23,19 +23,19 @@ def train(
     minutes: Annotated[
         float, typer.Option("--minutes", help="Training time in all (wall clock).")
     ] = 5.0,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Clips per step.")] = 8,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Clips per step.")] = 8,
     seconds: Annotated[float, typer.Option("--seconds", help="Clip length, seconds.")] = 3.0,
     synthetic: Annotated[
         float, typer.Option("--synthetic", help="Share of synthetic clips (0 to 1).")
     ] = 0.25,
     bins_radius: Annotated[
-        int, typer.Option("--bins-radius", min=0, help="Neighbour bins each side.")
+        int, typer.Option("--bins-radius", help="Neighbour bins each side.")
     ] = 4,
     frames_radius: Annotated[
-        int, typer.Option("--frames-radius", min=0, help="Neighbour frames each side.")
+        int, typer.Option("--frames-radius", help="Neighbour frames each side.")
     ] = 8,
     max_frames: Annotated[
-        int, typer.Option("--max-frames", min=2, help="Learn blocks up to this many frames.")
+        int, typer.Option("--max-frames", help="Learn blocks up to this many frames.")
     ] = 64,
     ridge: Annotated[float, typer.Option("--ridge", help="Relative ridge of the fit.")] = 1e-6,
     seed: SeedOpt = 42,
@@ -56,9 +56,11 @@ def train(
                                 bins_radius, frames_radius, max_frames, ridge, seed,
                                 progress=not quiet)  # fmt: skip
     except KeyboardInterrupt:
-        raise Interrupted(f"interrupted; {out} keeps the last checkpoint (one a minute): "
-                          "rerun the same command to resume") from None
-    present.print_deoverlap_curve(curve, out)
+        raise Interrupted(
+            f"interrupted; {out} keeps the last checkpoint (one a minute): "
+            "rerun the same command to resume"
+        ) from None
+    present_checks.print_deoverlap_curve(curve, out)
 
 
 def evaluate(
@@ -73,6 +75,7 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option("--out", metavar="CSV", help="Default MODEL/eval-SUBSET.csv.")
     ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:
     """Reconstruction SNR of a DeOverlapNet and of the window split, per block.
 
@@ -82,4 +85,5 @@ def evaluate(
     """
     from tfselect.api.deoverlapping import deoverlap_eval  # torch: --help stays fast
 
-    present.print_deoverlap_eval(deoverlap_eval(model, root, subset, seconds, out))
+    result = deoverlap_eval(model, root, subset, seconds, out, not quiet)
+    present_checks.print_deoverlap_eval(result)

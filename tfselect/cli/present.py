@@ -6,14 +6,16 @@ Library code returns results; this module alone turns them into text on the term
 from __future__ import annotations
 
 import math
+import re
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from tfselect.metrics import DIRECTIONS, UNITS
@@ -24,88 +26,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def _num(v: float, fmt: str = "+.2f") -> str:
+def num(v: float | None, fmt: str = "+.2f") -> str:
+    """``v`` formatted, or "" for None or NaN (an empty cell)."""
     return "" if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, fmt)
-
-
-def print_compare(result) -> None:
-    """The answer of a comparison (a ``CompareResult``): per configuration and target, the
-    mean per-track cSDR/uSDR difference to the STFT with its interval, p, tracks won and the
-    verdict; then the transfer of oracle gains, the budget and the files."""
-    console = Console(width=min(Console().width, 120))
-    s = result.summary
-    plan = result.plan
-    if s is None or not len(s):
-        console.print("no finished run yet")
-        return
-    n_tracks = int(s["n_tracks"].max())
-    table = Table(title=f"trained demixers minus stft, dB: mean of per-track differences "
-                  f"({n_tracks} tracks, seeds averaged)", box=box.SIMPLE_HEAD)
-    for col in ("config", "target", "cSDR [95% CI]", "p", "won", "uSDR", "verdict"):
-        table.add_column(col, justify="right" if col in ("p", "won", "uSDR") else "left",
-                         no_wrap=col != "config")
-    wide = s.set_index(["config", "target", "score"])
-    for (config, target), _ in s.groupby(["config", "target"], sort=False):
-        c, u = wide.loc[(config, target, "csdr")], wide.loc[(config, target, "usdr")]
-        table.add_row(config, target,
-                      f"{_num(c['diff'])} [{_num(c['ci_low'])}, {_num(c['ci_high'])}]",
-                      _num(c["p_value"], ".2g"), f"{int(c['tracks_won'])}/{int(c['n_tracks'])}",
-                      _num(u["diff"]), str(c["verdict"]))
-    console.print(table)
-    if result.transfer is not None and len(result.transfer):
-        console.print(_transfer_table(result.transfer))
-    params = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in plan.params.items())
-    console.print(f"budget: {plan.budget}; seeds {len(plan.seeds)}; parameters: {params}")
-    for f in result.files:
-        console.print(f"  {f}")
-
-
-def _transfer_table(t: pd.DataFrame) -> Table:
-    """A comparison's transfer.csv: oracle gains of the search next to the trained gain."""
-    tt = Table(title="oracle gain over stft (search, best.csv) vs trained cSDR gain, dB",
-               box=box.SIMPLE_HEAD)
-    gains = [c for c in t.columns if c.endswith("_gain")]
-    for col in ("config", "target", *gains, "trained [95% CI]"):
-        tt.add_column(col)
-    for r in t.to_dict("records"):
-        tt.add_row(r["config"], r["target"], *[_num(r[g]) for g in gains],
-                   f"{_num(r['trained'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]")
-    return tt
-
-
-def print_verify(df: pd.DataFrame) -> None:
-    """The answer of ``tfselect verify`` (rows of :func:`tfselect.report.verify.verify`): per
-    target, the pick's spec, then per comparison the means over tracks, the mean of the
-    per-track differences pick − reference with its bootstrap 95 % interval, p, tracks won
-    and the verdict."""
-    console = Console(width=120)
-    for target, rows in df.groupby("target", sort=False):
-        first = rows.iloc[0]
-        picked = "" if first["picked"] == "best" else f" (the reference {first['picked']})"
-        refs = dict(zip(rows["reference"], rows["reference_spec"], strict=True))
-        table = Table(
-            title=f"{target}: pick {first['pick']}{picked}", title_justify="left",
-            caption=f"{first['objective']} on {first['n_tracks']} {first['subset']} tracks; "
-            + "; ".join(f"{n} = {s}" for n, s in refs.items())
-            + ("; under 6 tracks, p cannot fall below 0.05" if first["n_tracks"] < 6 else ""),
-            caption_justify="left",
-        )  # fmt: skip
-        for col in ("versus", "pick", "reference", "pick − reference [95% CI]", "p", "won",
-                    "verdict"):
-            table.add_column(col, justify="left" if col in ("versus", "verdict") else "right")
-        for r in rows.to_dict("records"):
-            versus = r["reference"] if r["comparison"] == r["reference"] else (
-                f"better: {r['reference']}")  # fmt: skip
-            same = r["verdict"] == "is the pick"
-            stats = ["", "", "", "the pick is this reference"] if same else [
-                f"{_num(r['diff'])} [{_num(r['ci_low'])}, {_num(r['ci_high'])}]",
-                _num(r["p_value"], ".2g"), f"{r['tracks_won']}/{r['n_tracks']}", r["verdict"]]
-            table.add_row(versus, _num(r["pick_value"], ".2f"), _num(r["reference_value"], ".2f"),
-                          *stats)
-        console.print(table)
-    silent = {t: v for t, v in df.attrs.get("silent", {}).items() if v}
-    for target, tracks in silent.items():
-        console.print(f"{target}: {len(tracks)} track(s) left out, the target is silent there")
 
 
 def progress_on_terminal(unit: str):
@@ -121,8 +44,10 @@ def progress_on_terminal(unit: str):
 
 def print_demo_corpus(corpus) -> None:
     """One line: what ``demo_data`` wrote (a ``DemoCorpus``)."""
-    typer.echo(f"wrote {corpus.tracks} tracks ({corpus.size_bytes / 1e6:.1f} MB) to "
-               f"{corpus.path} in {corpus.seconds:.1f} s")
+    typer.echo(
+        f"wrote {corpus.tracks} tracks ({corpus.size_bytes / 1e6:.1f} MB) to "
+        f"{corpus.path} in {corpus.seconds:.1f} s"
+    )
 
 
 def print_targets(result) -> None:
@@ -175,8 +100,10 @@ def search_summary(outcome) -> str:
     if result.exhausted:
         run += ", stopped: the space looks exhausted (widen it in the config)"
     if result.gave_up:
-        run += (", stopped: trials kept failing to complete (see their fail_reason in "
-                "`tfselect report`)")
+        run += (
+            ", stopped: trials kept failing to complete (see their fail_reason in "
+            "`tfselect report`)"
+        )
     held = (f"study {result.study} now holds {result.complete} complete, {result.pruned} "
             f"pruned, {result.failed} failed candidate(s)")  # fmt: skip
     if outcome.choice is None:
@@ -186,49 +113,181 @@ def search_summary(outcome) -> str:
 
 
 def print_report(rep, out: Path) -> None:
-    """The files a report wrote (a ``Report``; plots on one line), its warnings on
-    stderr, then best.csv as a table."""
+    """The files a report wrote (a ``Report``; names relative to ``out``, plots on one
+    line), its warnings on stderr, then best.csv as a table."""
     n = len(rep.studies)
     typer.echo(f"report of {n} stud{'y' if n == 1 else 'ies'} ({rep.n_trials} trials) in {out}:")
     pngs = [f for f in rep.files if Path(f).suffix == ".png"]
-    for f in rep.files:
-        if f not in pngs:
-            typer.echo(f"  {f}")
+    # Names relative to --out: a long --out is said once, above, not on every line.
+    names = [_relative(f, out) for f in rep.files if f not in pngs]
+    for line in textwrap.wrap(", ".join(names), _width() - 2, break_on_hyphens=False):
+        typer.echo(f"  {line}")
     if pngs:  # one line for the plots: their kinds, each written per target
-        kinds = dict.fromkeys(Path(f).stem.split("_")[0] + ("_grid" if "grid" in Path(f).stem
-                                                             else "_*") for f in pngs)
-        typer.echo(f"  {len(pngs)} plots: {out}/{{{','.join(kinds)}}}.png")
+        kinds = dict.fromkeys(
+            Path(f).stem.split("_")[0] + ("_grid" if "grid" in Path(f).stem else "_*") for f in pngs
+        )
+        typer.echo(f"  {len(pngs)} plots: {{{','.join(kinds)}}}.png")
     for msg in rep.warnings:
         typer.echo(f"tfselect: warning: {msg}", err=True)
     print_best_csv(out / "best.csv")
 
 
-def print_best_csv(path: Path) -> None:
-    """Show best.csv as a table: each target's best spec next to the two references, with
-    the statistics and the units they were computed over ("10 tracks", "12 held-out tracks"
-    for a confirmation split, or "30 clips" for a study that stored no pool)."""
+def _relative(path: str | Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` when it lies inside it, else as given."""
+    try:
+        return str(Path(path).relative_to(folder))
+    except ValueError:
+        return str(path)
+
+
+def _width() -> int:
+    """The terminal's width in columns (``COLUMNS`` when set; 80 when not a terminal)."""
+    return Console().width
+
+
+BEST_TITLE = "best transform per target (best.csv; * = selected)"
+
+
+def print_best_csv(path: Path, width: int | None = None) -> None:
+    """Show best.csv: each target's best spec next to the two references, with the
+    statistics and the units they were computed over ("10 tracks", "12 held-out tracks"
+    for a confirmation split, or "30 clips" for a study that stored no pool).
+
+    One table row per best.csv row when the table fits ``width`` columns (default: the
+    terminal's); else two lines per row under a heading per target (:func:`best_lines`),
+    so no line is wider than ``width``. best.csv itself keeps every column."""
     import pandas as pd  # half a second: only when there is a best.csv to show
 
     if not path.is_file():
         return
     df = pd.read_csv(path)
-    table = Table(title="best transform per target (best.csv; * = selected)")
-    cols = ("target", "objective", "candidate", "spec", "value", "diff [95% CI]", "p", "over",
-            "verdict")  # fmt: skip
+    console = Console(width=width) if width else Console()
+    table = _best_table(df)
+    # The table's natural width: measured as if the terminal had no edge (rich would
+    # otherwise squeeze the specs into folded columns to fit).
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    for line in best_lines(df, console.width):
+        typer.echo(line)
+
+
+def _best_rows(df: pd.DataFrame) -> list[dict[str, str]]:
+    """best.csv's rows as the text shown: target, objective, candidate (``*`` when
+    selected), spec, value, diff [95% CI], p, over (units) and verdict."""
+    import pandas as pd
+
+    has_stats = "diff" in df.columns
+    rows = []
+    for row in df.itertuples():
+        shown = {
+            "target": str(row.target),
+            "objective": str(row.objective),
+            "candidate": row.candidate + ("*" if has_stats and bool(row.selected) else ""),
+            "spec": str(row.spec),
+            "value": f"{row.value:.2f}",
+            "diff [95% CI]": "",
+            "p": "",
+            "over": "",
+            "verdict": "",
+        }
+        if has_stats and pd.notna(row.diff):
+            shown["diff [95% CI]"] = f"{row.diff:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]"
+            shown["p"] = f"{row.p_value:.2g}"
+            shown["over"] = _units(row)
+            shown["verdict"] = row_verdict(row)
+        elif has_stats and isinstance(row.verdict, str):
+            shown["verdict"] = row.verdict
+        rows.append(shown)
+    return rows
+
+
+def _best_table(df: pd.DataFrame) -> Table:
+    """best.csv as one rich table row per row (175 columns wide on the demo's best.csv)."""
+    table = Table(title=BEST_TITLE)
+    rows = _best_rows(df)
+    cols = (
+        "target",
+        "objective",
+        "candidate",
+        "spec",
+        "value",
+        "diff [95% CI]",
+        "p",
+        "over",
+        "verdict",
+    )
     for col in cols:
         table.add_column(col, justify="right" if col in ("value", "p", "over") else "left")
-    has_stats = "diff" in df.columns
-    for row in df.itertuples():
-        stats = ["", "", "", ""]
-        if has_stats and pd.notna(row.diff):
-            stats = [f"{row.diff:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}]",
-                     f"{row.p_value:.2g}", _units(row), row_verdict(row)]  # fmt: skip
-        elif has_stats and isinstance(row.verdict, str):
-            stats[3] = row.verdict
-        mark = "*" if has_stats and bool(row.selected) else ""
-        table.add_row(row.target, row.objective, row.candidate + mark, row.spec,
-                      f"{row.value:.2f}", *stats)  # fmt: skip
-    Console(width=190).print(table)
+    for row in rows:
+        table.add_row(*(row[c] for c in cols))
+    return table
+
+
+def best_lines(df: pd.DataFrame, width: int = 80, title: str | None = BEST_TITLE) -> list[str]:
+    """best.csv for a narrow terminal: no line wider than ``width`` (at least 40).
+
+    ``title`` (None: none), the column names, then a heading per target (its objective, and
+    the units of its statistics when its rows share them), then per row: candidate, value
+    and spec (wrapped after a comma when too long), then, indented, diff [95% CI], p and
+    the verdict (wrapped between them, or between the verdict's words)::
+
+        bass · mpi · over 8 tracks
+          best          7.62  stft:n_fft=8192,hop=4096,window=hamming
+              +0.09 [-0.06, +0.25]  p 0.64  not distinguishable from xumx-slicq
+    """
+    width = max(width, 40)
+    rows = _best_rows(df)
+    name_w = max([len(r["candidate"]) for r in rows] + [len("candidate")])
+    value_w = max([len(r["value"]) for r in rows] + [len("value")])
+    indent = 2 + name_w + 2 + value_w + 2  # where the spec starts
+    lines = [
+        *([title] if title else []),
+        f"  {'candidate':<{name_w}}  {'value':>{value_w}}  spec",
+        f"{STATS_INDENT}diff [95% CI]  p  verdict",
+    ]
+    for target in dict.fromkeys(r["target"] for r in rows):
+        group = [r for r in rows if r["target"] == target]
+        units = {r["over"] for r in group if r["over"]}
+        shared = len(units) == 1  # said once in the heading, not on every row
+        head = [target, *dict.fromkeys(r["objective"] for r in group)]
+        head += [f"over {u}" for u in units if shared]
+        lines += textwrap.wrap(" · ".join(head), width, subsequent_indent="  ")
+        for r in group:
+            spec = _wrap_spec(r["spec"], width - indent)
+            lines.append(f"  {r['candidate']:<{name_w}}  {r['value']:>{value_w}}  {spec[0]}")
+            lines += [" " * indent + part for part in spec[1:]]
+            over = "" if shared or not r["over"] else f"over {r['over']}"
+            p = f"p {r['p']}" if r["p"] else ""
+            # No-break spaces keep an interval, "p 0.64" and "over 8 tracks" whole on a line.
+            stats = [x.replace(" ", NBSP) for x in (r["diff [95% CI]"], p, over)]
+            text = "  ".join(x for x in [*stats, r["verdict"]] if x)
+            wrapped = textwrap.wrap(
+                text, width, initial_indent=STATS_INDENT, subsequent_indent=STATS_INDENT
+            )
+            lines += [x.replace(NBSP, " ") for x in wrapped]
+    return lines
+
+
+STATS_INDENT = " " * 6
+NBSP = "\u00a0"  # not a space to textwrap: never broken at
+
+
+def _wrap_spec(spec: str, width: int) -> list[str]:
+    """A spec in pieces of at most ``width`` characters, each but the last ending after a
+    comma (a field is cut only when it alone is longer than ``width``)."""
+    width = max(width, 8)
+    pieces, line = [], ""
+    for field in re.findall(r"[^,]+,?|,", spec):
+        if line and len(line) + len(field) > width:
+            pieces.append(line)
+            line = ""
+        while len(field) > width:
+            pieces.append(field[:width])
+            field = field[width:]
+        line += field
+    return [*pieces, line] if line or not pieces else pieces
 
 
 def _units(row) -> str:
@@ -246,29 +305,14 @@ def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def print_deoverlap_curve(curve: list[dict], out: Path) -> None:
-    """One line: the last point of a DeOverlapNet's training curve."""
-    last = curve[-1]
-    typer.echo(f"{last['minutes']:.1f} min, {int(last['clips'])} clips: held-out waveform SNR "
-               f"{last['valid_wave_learned_db']:.1f} dB (window split "
-               f"{last['valid_wave_baseline_db']:.1f} dB); model in {out}")
-
-
-def print_deoverlap_eval(result) -> None:
-    """Medians over signals of a ``DeOverlapEval``, then the blocks that limit it most."""
-    typer.echo(f"median over {result.n_signals} signals, dB (learned | window split):")
-    typer.echo(result.medians().to_string(float_format=lambda v: f"{v:.2f}"))
-    typer.echo("blocks that limit the waveform most (median dB, that block alone):")
-    typer.echo(result.worst_blocks().to_string(float_format=lambda v: f"{v:.2f}"))
-    typer.echo(f"wrote {result.out}")
-
-
 def print_survey(result, rep, out: Path) -> None:
     """What a survey run scored (its counts, when it ran), one line per target on the
     metrics that beat the trivial predictors, and the report's files."""
     if result is not None:
-        typer.echo(f"survey {result.study}: {result.complete} of {result.points} candidates "
-                   f"scored ({result.ran} in this run)")
+        typer.echo(
+            f"survey {result.study}: {result.complete} of {result.points} candidates "
+            f"scored ({result.ran} in this run)"
+        )
     for line in summary_lines(rep.predictors, rep.ridge):
         typer.echo(line)
     typer.echo(f"report in {out}: {', '.join(Path(f).name for f in rep.files)}")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tfselect.cli import present
+from tfselect.cli import present, present_checks
 from tfselect.cli.options import DeviceOpt, RootOpt, SeedOpt, SelectOpt, StorageOpt, SubsetOpt
 from tfselect.search.storage import DEFAULT_STORAGE
 
@@ -16,8 +16,11 @@ def report(
     storage: StorageOpt = DEFAULT_STORAGE,
     study: Annotated[
         list[str] | None,
-        typer.Option("--study", metavar="NAME",
-                     help="Study name, repeatable (default: every tfselect study)."),
+        typer.Option(
+            "--study",
+            metavar="NAME",
+            help="Study name, repeatable (default: every tfselect study).",
+        ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Report folder.")] = Path(
         "reports"
@@ -30,7 +33,8 @@ def report(
     model: Annotated[
         list[Path] | None,
         typer.Option(
-            "--model", metavar="DIR",
+            "--model",
+            metavar="DIR",
             help="Evaluated demixer folder, repeatable (per-target and baselines): adds demix.csv.",
         ),
     ] = None,
@@ -39,8 +43,11 @@ def report(
     ] = "test",
     seed: SeedOpt = 0,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace files in --out that no earlier report "
-                           "wrote (a user's own best.csv).")
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace files in --out that no earlier report wrote (a user's own best.csv).",
+        ),
     ] = False,
 ) -> None:
     """Write the report of studies: best.csv, tables and plots.
@@ -69,18 +76,22 @@ def verify(
     root: RootOpt = None,
     subset: SubsetOpt = "test",
     seconds: Annotated[
-        float, typer.Option("--seconds", help="0: whole tracks; else consecutive clips of S "
-                            "seconds from each track's start, averaged per track.")
+        float,
+        typer.Option(
+            "--seconds",
+            help="0: whole tracks; else consecutive clips of S "
+            "seconds from each track's start, averaged per track.",
+        ),
     ] = 0.0,
     bss: Annotated[str, typer.Option("--bss", help="SDR: fast, museval, usdr or si-sdr.")] = "fast",
     select: SelectOpt = "significant",
     device: DeviceOpt = "cpu",
     config: Annotated[
-        Path | None, typer.Option("--config", help="TOML whose [targets] table maps stems.")
+        Path | None, typer.Option("--config", help="TOML whose \\[targets] table maps stems.")
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", metavar="CSV", help="Also write one row per target "
-                                  "and comparison.")
+        Path | None,
+        typer.Option("--out", metavar="CSV", help="Also write one row per target and comparison."),
     ] = None,
 ) -> None:
     """Check best.csv's picks against both references on test tracks.
@@ -96,4 +107,4 @@ def verify(
 
     df = check(best, root, subset, seconds, bss, select, device, config, out,
                present.progress_on_terminal("tracks"))  # fmt: skip
-    present.print_verify(df)
+    present_checks.print_verify(df)

@@ -15,6 +15,7 @@ from tfselect.cli.options import (
     StudyOpt,
     TargetOpt,
     VerboseOpt,
+    config_default,
 )
 from tfselect.search.storage import DEFAULT_STORAGE
 
@@ -23,8 +24,12 @@ def search(
     target: TargetOpt,
     trials: Annotated[
         int | None,
-        typer.Option("--trials", metavar="N", show_default="config: 20",
-                     help="Run N more trials in this process."),
+        typer.Option(
+            "--trials",
+            metavar="N",
+            show_default=config_default("search", "trials"),
+            help="Run N more trials in this process.",
+        ),
     ] = None,
     until: Annotated[
         int | None,
@@ -36,65 +41,101 @@ def search(
     objective: Annotated[
         str | None,
         typer.Option(
-            "--objective", metavar="OBJ", show_default="config: mpi",
+            "--objective",
+            metavar="OBJ",
+            show_default=config_default("search", "objective"),
             help='Metric, weighted sum or several: "mpi", "mpi+0.5*irm1", "mpi,redundancy".',
         ),
     ] = None,
     sampler: Annotated[
         str | None,
-        typer.Option("--sampler", show_default="config: tpe",
-                     help="tpe, gp, random, cmaes or nsga2."),
+        typer.Option(
+            "--sampler",
+            show_default=config_default("search", "sampler"),
+            help="tpe, gp, random, cmaes or nsga2.",
+        ),
     ] = None,
     pruner: Annotated[
         str | None,
-        typer.Option("--pruner", show_default="config: wilcoxon",
-                     help="wilcoxon (race candidates clip by clip) or none."),
+        typer.Option(
+            "--pruner",
+            show_default=config_default("search", "pruner"),
+            help="wilcoxon (race candidates clip by clip) or none.",
+        ),
     ] = None,
     metrics: Annotated[
         str | None,
-        typer.Option("--metrics", show_default="config: all",
-                     help='Metrics per trial: "all" or a comma list.'),
+        typer.Option(
+            "--metrics",
+            show_default=config_default("search", "metrics"),
+            help='Metrics per trial: "all" or a comma list.',
+        ),
     ] = None,
     storage: StorageOpt = DEFAULT_STORAGE,
     study: StudyOpt = None,
     config: Annotated[
         Path | None,
-        typer.Option("--config", metavar="TOML",
-                     help="Study configuration (`tfselect config` prints the defaults)."),
+        typer.Option(
+            "--config",
+            metavar="TOML",
+            help="Study configuration (`tfselect config` prints the defaults).",
+        ),
     ] = None,
     root: RootOpt = None,
     clips: Annotated[
-        int | None, typer.Option("--clips", show_default="config: 1", help="Clips per track.")
+        int | None,
+        typer.Option(
+            "--clips", show_default=config_default("clips", "n_clips"), help="Clips per track."
+        ),
     ] = None,
     seconds: Annotated[
         float | None,
-        typer.Option("--seconds", show_default="config: 10.0", help="Clip length, seconds."),
+        typer.Option(
+            "--seconds",
+            show_default=config_default("clips", "seconds"),
+            help="Clip length, seconds.",
+        ),
     ] = None,
     max_tracks: Annotated[
         int | None, typer.Option("--max-tracks", help="Use only the first N tracks.")
     ] = None,
     seed: Annotated[
-        int | None, typer.Option("--seed", show_default="config: 0", help="Random seed.")
+        int | None,
+        typer.Option("--seed", show_default=config_default("search", "seed"), help="Random seed."),
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", show_default="config: 1", help="Parallel trials (threads)."),
+        typer.Option(
+            "--jobs",
+            show_default=config_default("search", "jobs"),
+            help="Parallel trials (threads).",
+        ),
     ] = None,
     device: Annotated[
         str | None,
-        typer.Option("--device", metavar="DEVICE", show_default="config: cpu",
-                     help="torch device: auto (CUDA when present), cpu, cuda, cuda:1, ..."),
+        typer.Option(
+            "--device",
+            metavar="DEVICE",
+            show_default=config_default("search", "device"),
+            help="torch device: auto (CUDA when present), cpu, cuda, cuda:1, ...",
+        ),
     ] = None,
     screen: Annotated[
         int | None,
-        typer.Option("--screen", metavar="K", show_default="config: 0 (off)",
-                     help="Screen K proposals with a cheap metric; race the best."),
+        typer.Option(
+            "--screen",
+            metavar="K",
+            show_default=config_default("search", "screen"),
+            help="Screen K proposals with a cheap metric; race the best.",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     fail_stale: Annotated[
         bool,
-        typer.Option("--fail-stale", help="Only mark FAIL the RUNNING trials of dead workers "
-                     "on this host, then exit."),
+        typer.Option(
+            "--fail-stale",
+            help="Only mark FAIL the RUNNING trials of dead workers on this host, then exit.",
+        ),
     ] = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -111,8 +152,10 @@ def search(
     if fail_stale:
         stale = searching.fail_stale(target, storage, study)
         shown = ", ".join(map(str, stale.failed)) if stale.failed else "none"
-        typer.echo(f"study {stale.study}: marked FAIL {len(stale.failed)} trial(s) of dead "
-                   f"workers ({shown})")
+        typer.echo(
+            f"study {stale.study}: marked FAIL {len(stale.failed)} trial(s) of dead "
+            f"workers ({shown})"
+        )
         return
     outcome = searching.search(
         target, trials, until, timeout, objective, sampler, pruner, metrics, storage, study,
@@ -158,8 +201,11 @@ def config() -> None:
 def survey(
     target: Annotated[
         str | None,
-        typer.Option("--target", metavar="TARGET",
-                     help="Target to survey (omit it to only rewrite the report)."),
+        typer.Option(
+            "--target",
+            metavar="TARGET",
+            help="Target to survey (omit it to only rewrite the report).",
+        ),
     ] = None,
     candidates: Annotated[
         int, typer.Option("--candidates", metavar="N", help="Sobol design points.")
@@ -167,27 +213,33 @@ def survey(
     storage: StorageOpt = DEFAULT_STORAGE,
     study: Annotated[
         str | None,
-        typer.Option("--study", metavar="NAME", show_default="survey-TARGET",
-                     help="Survey study name."),
+        typer.Option(
+            "--study", metavar="NAME", show_default="survey-TARGET", help="Survey study name."
+        ),
     ] = None,
     config: Annotated[
         Path | None,
         typer.Option("--config", metavar="TOML", help="Study configuration (space, clips)."),
     ] = None,
     root: RootOpt = None,
-    out: Annotated[
-        Path, typer.Option("--out", metavar="DIR", help="Report folder.")
-    ] = Path("reports/survey"),
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Report folder.")] = Path(
+        "reports/survey"
+    ),
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Bootstrap resamples of the intervals.")
     ] = 1000,
     plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG figures.")] = True,
     seed: Annotated[
-        int | None, typer.Option("--seed", show_default="config: 0", help="Random seed.")
+        int | None,
+        typer.Option("--seed", show_default=config_default("search", "seed"), help="Random seed."),
     ] = None,
     jobs: Annotated[
         int | None,
-        typer.Option("--jobs", show_default="config: 1", help="Parallel trials (threads)."),
+        typer.Option(
+            "--jobs",
+            show_default=config_default("search", "jobs"),
+            help="Parallel trials (threads).",
+        ),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from tfselect.cli import present
+from tfselect.cli import present_checks
 from tfselect.cli.options import (
     ConfigMapOpt,
     DeviceOpt,
@@ -19,6 +19,7 @@ from tfselect.cli.options import (
     StudyOpt,
     SubsetOpt,
 )
+from tfselect.demix.presets import preset_defaults
 from tfselect.errors import Interrupted
 from tfselect.search.storage import DEFAULT_STORAGE
 
@@ -42,7 +43,7 @@ def train_best(
     out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Output folder.")] = Path(
         "models/per-target"
     ),
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs (in total).")] = 10,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs (in total).")] = 10,
     preset: Annotated[str, typer.Option("--preset", help="small (CPU) or large.")] = "small",
     baseline: Annotated[
         str | None,
@@ -52,22 +53,31 @@ def train_best(
         str | None, typer.Option("--shared-spec", help="Transform of --baseline shared-slicqt.")
     ] = None,
     network: Annotated[
-        str, typer.Option("--network", help="auto, blstm or convnext (matrix forms), or cdae "
-                          "(per block).")
+        str, typer.Option("--network", metavar="NET",
+                          help="auto, blstm or convnext (matrix forms), or cdae (per block), "
+                          "for all targets; or per target: TARGET=NET,... (the others: auto).")
     ] = "auto",
     batch_size: Annotated[
         int | None,
-        typer.Option("--batch-size", min=1, show_default="small 4, large 16",
-                     help="Global batch size."),
+        typer.Option(
+            "--batch-size",
+            show_default=preset_defaults("batch_size"),
+            help="Global batch size.",
+        ),
     ] = None,
     chunk: Annotated[
         float | None,
-        typer.Option("--chunk", show_default="small 4.0, large 6.0",
-                     help="Training chunk length in seconds."),
+        typer.Option(
+            "--chunk",
+            show_default=preset_defaults("chunk_seconds"),
+            help="Training chunk length in seconds.",
+        ),
     ] = None,
     steps: Annotated[
         int | None,
-        typer.Option("--steps", min=1, show_default="small 32, large 256", help="Steps per epoch."),
+        typer.Option(
+            "--steps", show_default=preset_defaults("steps"), help="Steps per epoch."
+        ),
     ] = None,
     valid_seconds: Annotated[
         float, typer.Option("--valid-seconds", help="Validation chunk per track, seconds.")
@@ -163,8 +173,8 @@ def compare(
                                  help="blstm, convnext or cdae: one family for every run.")
     ] = None,
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", min=1, max=4096,
-                                 show_default="the preset's", help="Batch size.")
+        int | None, typer.Option("--batch-size", show_default="the preset's",
+                                 help="Batch size.")
     ] = None,
     chunk: Annotated[
         float | None, typer.Option("--chunk", show_default="the preset's",
@@ -210,7 +220,7 @@ def compare(
                      progress=not quiet, on_done=done)  # fmt: skip
     except KeyboardInterrupt:  # checkpoints and scores are atomic: finished runs stand
         raise Interrupted(f"interrupted; rerun the same command to resume {out}") from None
-    present.print_compare(result)
+    present_checks.print_compare(result)
     if result.missing:
         typer.echo(f"tfselect: warning: {len(result.missing)} run(s) unfinished (held by "
                    "another process, or failed): rerun the same command to finish them",

@@ -65,7 +65,7 @@ from tfselect.errors import TfselectError
 from tfselect.metrics.sdr import si_sdr, usdr
 from tfselect.report import compare as report
 from tfselect.transforms import build
-from tfselect.transforms.spec import KINDS
+from tfselect.transforms.spec import KINDS, TransformSpec
 
 log = logging.getLogger("tfselect.demix")
 
@@ -79,6 +79,7 @@ CLAIM = ".claim"
 SCORE_COLUMNS = ("csdr", "usdr", "si_sdr")
 # The size that is tuned per configuration to equalise parameters, per network family.
 KNOBS = {"blstm": "hidden", "cdae": "channels", "convnext": "width"}
+FAMILIES = tuple(KNOBS)  # what --network may name: one family for every run
 
 
 @dataclass(frozen=True)
@@ -279,10 +280,14 @@ def equal_sizes(configs: Mapping[str, dict[str, str]], network: str, model_prese
     cache: dict[str, tuple[str, list[int]]] = {}
 
     def family_bins(spec: str) -> tuple[str, list[int]]:
+        if spec.startswith("ens:"):  # canonical specs: one branch per member, maybe mixed
+            raise TfselectError(f"{spec}: compare cannot match an ensemble target's networks "
+                                "to the baseline's parameter count; give that target one "
+                                "transform (train-best takes ensembles)")
         if spec not in cache:
-
-            bins = block_bins(build(spec, sample_rate), channels, sample_rate)
-            cache[spec] = (network_family(network, spec, bins), bins)
+            parsed = TransformSpec.parse(spec)  # configurations are text (plan.json)
+            bins = block_bins(build(parsed, sample_rate), channels, sample_rate)
+            cache[spec] = (network_family(network, parsed, bins), bins)
         return cache[spec]
 
     sizes: dict[str, dict[str, dict[str, int]]] = {}
@@ -594,6 +599,10 @@ def compare(out: Path, configs: Sequence[str] = DEFAULT_CONFIGS,
     device = device or PRESETS[preset].device
     resolve_device(device)
     net = network or PRESETS[preset].network
+    if net not in FAMILIES:  # one family for every run: per-target networks are train-best's
+        per_target = " (per-target networks are train-best's)" if "=" in net else ""
+        raise TfselectError(f"--network must be {', '.join(FAMILIES[:-1])} or {FAMILIES[-1]}, "
+                            f"got {net!r}{per_target}")
     specs = build_configs(list(configs), dict(user or {}), best, select, net)
     data_root = resolve_root(root)
     oracle = report.oracle_gains(best, specs) if best is not None else {}

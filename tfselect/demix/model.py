@@ -5,8 +5,12 @@ A branch is ``transform -> |C| -> network -> mask -> mask * C -> inverse -> wave
 - ``blstm``: Open-Unmix-style network on a *matrix* form (one block: STFT, or a sliCQT with
   ``form=zeropad|rasterize``); the (slices, frames) axes are flattened into one time axis.
 - ``cdae``: xumx-sliCQ-style convolutional denoising auto-encoder, one per block of the
-  (ragged) coefficients; works for matrix forms too (one block, one CDAE).
+  (ragged) coefficients: a ragged sliCQT, or an ``mrstft`` (one STFT block per band, which
+  has no matrix form); works for matrix forms too (one block, one CDAE).
 - ``convnext``: ConvNeXt blocks (``convnext.ConvNeXtNet``) on a matrix form, like ``blstm``.
+
+An ``ens:`` target is one such branch per member, their waveforms averaged
+(:mod:`.members`).
 
 Networks see ``log1p(|C|)`` (a fixed compression instead of Open-Unmix's dataset
 statistics, so a model needs no pass over the data before training) and use LayerNorm /
@@ -20,9 +24,11 @@ estimates (batch, targets, channels, samples).
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import reprlib
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
@@ -31,6 +37,7 @@ from tfselect import SAMPLE_RATE, TARGETS
 from tfselect.audio.stem_files import TARGET_NAME_RULE, is_target_name
 from tfselect.demix.convnext import ConvNeXtNet
 from tfselect.demix.deoverlap import DeOverlapConfig, DeOverlapNet, load_net
+from tfselect.demix.members import EnsembleBranch, member_specs
 from tfselect.errors import SpecError, TfselectError
 from tfselect.transforms import TransformSpec, build
 
@@ -73,16 +80,19 @@ class ModelConfigError(TfselectError, ValueError):
 class ModelConfig:
     """Everything needed to rebuild a Demixer (stored in every checkpoint).
 
-    specs: target -> canonical transform spec string (the keys are the target names, one
-    branch each). network: ``auto`` picks ``blstm`` for a transform with one block and
+    specs: target -> transform spec (the keys are the target names, one branch each); text
+    (a model folder, the command line) is read here, and :meth:`to_dict` writes each spec's
+    canonical text. network: ``auto`` picks ``blstm`` for a transform with one block and
     ``cdae`` for ragged ones; ``blstm`` and ``convnext`` need one block, ``cdae`` takes any.
+    target_networks: target -> network for the targets whose branch does not use ``network``
+    (empty: one network for all, as every model folder stored before it existed).
     mask: ``sigmoid`` or ``relu``. residual: the targets do not cover the training mixtures
     (separation also writes ``residual``, mixture - targets). deoverlap: ragged branches
     whose spec is a key work on the overlap-added picture and go back to slices through a
     frozen DeOverlapNet.
     """
 
-    specs: dict[str, str]
+    specs: dict[str, TransformSpec]
     network: str = "auto"
     preset: str = "small"
     mask: str = "sigmoid"
@@ -97,13 +107,21 @@ class ModelConfig:
     # the folder it was read from (provenance only: the weights live in the model's own
     # state, so a model folder is self-contained)
     deoverlap: dict[str, dict] = field(default_factory=dict)
+    target_networks: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_fields(self)
         self.sizes = {**PRESETS[self.preset], **self.sizes}
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The configuration as JSON-ready data, each spec as its canonical text."""
+        # asdict would turn each spec into a dict of its fields: copy the fields one by one
+        out = {f.name: copy.deepcopy(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {**out, "specs": {t: str(s) for t, s in self.specs.items()}}
+
+    def network_of(self, target: str) -> str:
+        """The network named for ``target``'s branch (``auto`` still unresolved)."""
+        return self.target_networks.get(target, self.network)
 
 
 def _check_fields(c: ModelConfig) -> None:
@@ -112,18 +130,21 @@ def _check_fields(c: ModelConfig) -> None:
     A configuration comes from the command line or from a model folder, which is data from
     someone else: target names become file names and sizes become allocations, so every
     field is checked before anything is built (the target names by the one rule of
-    :func:`~tfselect.audio.stem_files.is_target_name`).
+    :func:`~tfselect.audio.stem_files.is_target_name`). Specs given as text are replaced
+    by the specs they read as.
     """
     if not isinstance(c.specs, dict) or not 1 <= len(c.specs) <= MAX_TARGETS:
         raise ModelConfigError(f"specs must map 1 to {MAX_TARGETS} target names to transform "
                                f"specs, got {_shown(c.specs)}")
+    specs = {}
     for target, spec in c.specs.items():
         if not is_target_name(target):
             raise ModelConfigError(f"specs: {target!r} cannot name a target ({TARGET_NAME_RULE})")
         try:
-            TransformSpec.parse(spec)
+            specs[target] = TransformSpec.parse(spec)  # text from a file or the command line
         except SpecError as exc:
             raise ModelConfigError(f"specs.{target}: {exc}") from None
+    c.specs = specs
     for name, allowed in (("preset", tuple(PRESETS)), ("network", NETWORKS), ("mask", MASKS)):
         value = getattr(c, name)
         if not isinstance(value, str) or value not in allowed:
@@ -140,6 +161,14 @@ def _check_fields(c: ModelConfig) -> None:
                                f"{_shown(c.target_sizes)}")
     for target, sizes in c.target_sizes.items():
         _check_sizes(f"target_sizes.{target}", sizes)
+    if not isinstance(c.target_networks, dict) or any(
+            t not in c.specs for t in c.target_networks):
+        raise ModelConfigError("target_networks must map targets of specs to networks, got "
+                               f"{_shown(c.target_networks)}")
+    for target, network in c.target_networks.items():
+        if not isinstance(network, str) or network not in NETWORKS:
+            raise ModelConfigError(f"target_networks.{target} must be {' or '.join(NETWORKS)}, "
+                                   f"got {_shown(network)}")
     if not isinstance(c.deoverlap, dict) or not all(
             isinstance(k, str) and isinstance(v, dict) for k, v in c.deoverlap.items()):
         raise ModelConfigError("deoverlap must map transform specs to de-overlap "
@@ -232,18 +261,113 @@ def block_bins(transform: nn.Module, channels: int, sample_rate: int) -> list[in
     return [int(c.shape[-3]) for c in probe]
 
 
-def network_family(network: str, spec: str, bins: list[int]) -> str:
+def network_family(
+    network: str, spec: TransformSpec, bins: list[int], target: str | None = None
+) -> str:
     """The network of a branch: ``auto`` is ``blstm`` on one block and ``cdae`` on several;
-    ModelConfigError when a matrix network meets a ragged transform."""
+    ModelConfigError when a matrix network meets a ragged transform (naming ``target``, when
+    given, and the forms and networks that would do)."""
     family = network
     if family == "auto":
         family = "blstm" if len(bins) == 1 else "cdae"
     if family in MATRIX_NETWORKS and len(bins) != 1:
-        raise ModelConfigError(
-            f"network {family} needs a matrix form (one block) but {spec} has {len(bins)} "
-            "blocks; use form=zeropad or form=rasterize, or network cdae"
-        )
+        raise ModelConfigError(matrix_refusal(family, spec, len(bins), target))
     return family
+
+
+def matrix_refusal(network: str, spec: TransformSpec, blocks: int, target: str | None = None,
+                   options: bool = False, member: tuple[int, str] | None = None) -> str:
+    """The one-line refusal of ``network`` (a matrix network) on ``spec``, which has
+    ``blocks`` blocks: which target (when given), which spec, and what would work instead
+    (as train-best's options when ``options``). ``member``: (k, the ``ens:`` spec) when
+    ``spec`` is that ensemble's k-th member."""
+    if spec.kind == "slicqt":
+        fix, also = str(dataclasses.replace(spec, form="rasterize")), " (or form=zeropad)"
+    elif spec.kind in ("nsgt", "nsgcq"):
+        fix, also = str(dataclasses.replace(spec, rasterize="full")), ""
+    else:  # mrstft: one STFT block per band, each of its own size
+        fix, also = None, f" ({spec.kind} has no matrix form)"
+    fixes = [f"{'that member as ' if member else ''}{fix}{also}"] if fix else []
+    if options and target is not None:
+        if fix and not member:
+            fixes = [f"--spec {target}={fix}{also}"]
+        fixes.append(f"--network {target}=cdae (or auto){also if not fix else ''}")
+    else:
+        fixes.append(f"network cdae or auto{also if not fix else ''}")
+    head = f"{target}: " if target is not None else ""
+    what = f"member {member[0]} of {member[1]}, {spec}," if member else spec
+    return (f"{head}network {network} needs a matrix form (one block) but {what} has {blocks} "
+            f"blocks; would work: {', or '.join(fixes)}")
+
+
+def check_networks(specs: Mapping[str, str | TransformSpec], networks: Mapping[str, str],
+                   sample_rate: int = SAMPLE_RATE, channels: int = 2) -> None:
+    """ModelConfigError (one line: the target, its spec, what would work) unless every
+    target's network can take its transform's form (every member's, for an ``ens:`` spec).
+    Only the transforms of matrix networks are built (and probed on 1 s of silence, as a
+    branch does); nothing is written."""
+    probed: dict[TransformSpec, int] = {}
+    for target, text in specs.items():
+        network = networks.get(target, "auto")
+        if network not in MATRIX_NETWORKS:
+            continue  # auto and cdae take every form
+        spec = TransformSpec.parse(text)  # best.csv, a study or --spec
+        members = member_specs(spec)
+        for k, member in enumerate(members or [spec], 1):
+            if member not in probed:
+                probed[member] = len(block_bins(build(member, sample_rate), channels,
+                                                sample_rate))  # fmt: skip
+            if probed[member] == 1:
+                continue
+            where = (k, spec) if members is not None else None
+            raise ModelConfigError(matrix_refusal(network, member, probed[member], target,
+                                                  True, where))  # fmt: skip
+
+
+def parse_networks(value: str | Mapping[str, str], targets: Sequence[str]) -> dict[str, str]:
+    """``--network``: {target: network} for every one of ``targets``.
+
+    ``value`` is one network for all targets (``convnext``) or comma-separated
+    ``TARGET=NETWORK`` items (``vocals=convnext,bass=blstm``; the targets not named get
+    ``auto``), or already such a mapping. TfselectError (one line) for a malformed item, a
+    target named twice or not among ``targets``, or an unknown network.
+    """
+    known = " or ".join([", ".join(NETWORKS[:-1]), NETWORKS[-1]])
+    if isinstance(value, str):
+        text = value.strip()
+        if "=" not in text:
+            if text not in NETWORKS:
+                raise TfselectError(f"--network must be {known}, got {value!r}")
+            return dict.fromkeys(targets, text)
+        items: dict[str, str] = {}
+        for item in text.split(","):
+            target, sep, network = (part.strip() for part in item.partition("="))
+            if not sep or not target or not network:
+                raise TfselectError(f"--network takes one network for all targets or "
+                                    f"TARGET=NETWORK items separated by commas, got {value!r}")
+            if target in items:
+                raise TfselectError(f"--network names {target!r} twice in {value!r}")
+            items[target] = network
+    else:
+        items = dict(value)
+    for target, network in items.items():
+        if target not in targets:
+            raise TfselectError(f"--network {target}={network}: no target {target!r} in this "
+                                f"model (its targets: {', '.join(targets)})")
+        if network not in NETWORKS:
+            raise TfselectError(f"--network {target}={network}: unknown network {network!r} "
+                                f"(known: {', '.join(NETWORKS)})")
+    return {t: items.get(t, "auto") for t in targets}
+
+
+def split_networks(networks: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """{target: network} as ModelConfig stores it: (network, target_networks). One network
+    for all targets is stored as before per-target networks existed (so such a model folder
+    stays identical, and resumes); else ``auto`` plus the targets that are not ``auto``."""
+    names = set(networks.values())
+    if len(names) <= 1:
+        return (names.pop() if names else "auto"), {}
+    return "auto", {t: n for t, n in networks.items() if n != "auto"}
 
 
 def make_nets(family: str, channels: int, bins: list[int], sizes: dict[str, int]) -> list:
@@ -270,6 +394,8 @@ def matrix_form(spec: str, network: str) -> str:
     ``form=rasterize`` (the same frame, every block interpolated to one time grid); other
     specs, and every spec of ``cdae``, are unchanged. Canonical string."""
     parsed = TransformSpec.parse(spec)
+    if parsed.kind == "ens":  # each member is a branch of its own
+        return "ens:" + "+".join(matrix_form(str(m), network) for m in parsed.members)
     if network in MATRIX_NETWORKS and parsed.kind == "slicqt" and parsed.form == "ragged":
         parsed = dataclasses.replace(parsed, form="rasterize")
     return str(parsed)
@@ -283,17 +409,20 @@ class Branch(nn.Module):
     bins_b, slices, frames_b).
     """
 
-    def __init__(self, spec: str, config: ModelConfig, sizes: dict[str, int] | None = None,
-                 budget: int = MAX_PARAMETERS) -> None:
+    def __init__(self, spec: TransformSpec, config: ModelConfig,
+                 sizes: dict[str, int] | None = None, budget: int = MAX_PARAMETERS,
+                 target: str | None = None) -> None:
         """``sizes``: this branch's network sizes (default ``config.sizes``); ``budget``: the
         most parameters its networks may hold (checked before they are allocated, so that a
-        model folder cannot make us allocate what it likes)."""
+        model folder cannot make us allocate what it likes); ``target``: whose branch this
+        is (its network is ``config.network_of(target)``; None: ``config.network``)."""
         super().__init__()
         self.spec = spec
         self.transform = build(spec, config.sample_rate)
         self.mask_kind = config.mask
         bins = block_bins(self.transform, config.channels, config.sample_rate)
-        self.family = network_family(config.network, spec, bins)
+        network = config.network if target is None else config.network_of(target)
+        self.family = network_family(network, spec, bins, target)
         sizes = sizes or config.sizes
         count = count_parameters(self.family, bins, sizes, config.channels)
         if count > budget:
@@ -330,7 +459,30 @@ class Branch(nn.Module):
         return self.transform.inverse(Y, x.shape[-1])
 
 
-def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
+def make_branch(spec: TransformSpec, config: ModelConfig, sizes: dict[str, int] | None = None,
+                budget: int = MAX_PARAMETERS, target: str | None = None) -> nn.Module:
+    """A target's branch: a :class:`Branch`, or for an ``ens:`` spec an
+    :class:`~tfselect.demix.members.EnsembleBranch` of one Branch per member (each with
+    ``sizes`` and ``target``'s network, all within ``budget``). ModelConfigError names the
+    member that cannot be built.
+    """
+    members = member_specs(spec)
+    if members is None:
+        return Branch(spec, config, sizes, budget, target)
+    branches = []
+    for k, member in enumerate(members, 1):
+        try:
+            branch = Branch(member, config, sizes, budget, target)
+        except ModelConfigError as exc:
+            head = f"{target}: " if target is not None else ""
+            what = str(exc).removeprefix(head)
+            raise ModelConfigError(f"{head}{spec}: member {k}: {what}") from None
+        budget -= sum(p.numel() for p in branch.nets.parameters())
+        branches.append(branch)
+    return EnsembleBranch(spec, branches)
+
+
+def _deoverlap_net(spec: TransformSpec, config: ModelConfig) -> nn.Module | None:
     """The frozen DeOverlapNet of a branch whose spec is in ``config.deoverlap``, else None.
 
     Built from the stored configuration with zero weights (nothing is read from disk): the
@@ -346,8 +498,9 @@ def _deoverlap_net(spec: str, config: ModelConfig) -> nn.Module | None:
     return net
 
 
-def _deoverlap_entry(config: ModelConfig, spec: str) -> dict | None:
-    """The entry of ``config.deoverlap`` whose key is the same transform as ``spec``."""
+def _deoverlap_entry(config: ModelConfig, spec: TransformSpec) -> dict | None:
+    """The entry of ``config.deoverlap`` whose key (a spec's text: a JSON key) is the same
+    transform as ``spec``."""
     return next((e for k, e in config.deoverlap.items()
                  if _same_spec(k, spec, config.sample_rate)), None)
 
@@ -367,14 +520,15 @@ class Demixer(nn.Module):
         branches, left = {}, MAX_PARAMETERS
         for t in self.targets:
             sizes = {**config.sizes, **config.target_sizes.get(t, {})}
-            branches[branch_key(t)] = branch = Branch(config.specs[t], config, sizes, left)
+            branches[branch_key(t)] = branch = make_branch(config.specs[t], config, sizes, left,
+                                                           t)
             left -= sum(p.numel() for p in branch.nets.parameters())
         self.branches = nn.ModuleDict(branches)
 
     def load_deoverlap(self) -> None:
         """Fill every branch's frozen DeOverlapNet from its ``source`` folder (fresh training)."""
-        for t in self.targets:
-            branch = self.branches[branch_key(t)]
+        # every Branch, an ensemble target's members included
+        for branch in (m for m in self.modules() if isinstance(m, Branch)):
             if branch.deoverlap is None:
                 continue
             entry = _deoverlap_entry(self.config, branch.spec)
@@ -392,9 +546,8 @@ class Demixer(nn.Module):
         return torch.stack([self.branches[branch_key(t)](x) for t in self.targets], 1)
 
 
-def _same_spec(a: str, b: str, sample_rate: int) -> bool:
-    return (TransformSpec.parse(a).resolved(sample_rate)
-            == TransformSpec.parse(b).resolved(sample_rate))
+def _same_spec(key: str, spec: TransformSpec, sample_rate: int) -> bool:
+    return TransformSpec.parse(key).resolved(sample_rate) == spec.resolved(sample_rate)
 
 
 def branch_key(target: str) -> str:
@@ -413,11 +566,16 @@ def baseline_network(baseline: str, network: str) -> str:
 
 
 def baseline_specs(baseline: str, shared_spec: str | None = None,
-                   network: str = "auto") -> dict[str, str]:
-    """Specs of a baseline: ``shared-slicqt`` (one sliCQT for all targets) or ``stft``."""
+                   network: str | Mapping[str, str] = "auto") -> dict[str, str]:
+    """Specs of a baseline: ``shared-slicqt`` (one sliCQT for all targets) or ``stft``.
+
+    ``network``: one network, or {target: network}: a ragged shared sliCQT becomes its
+    rasterized matrix form for the targets of a matrix network.
+    """
     if baseline == "stft":
         return {t: STFT_BASELINE for t in TARGETS}
     if baseline == "shared-slicqt":
-        spec = matrix_form(shared_spec or SHARED_SLICQT, network)
-        return {t: spec for t in TARGETS}
+        nets = network if isinstance(network, Mapping) else dict.fromkeys(TARGETS, network)
+        return {t: matrix_form(shared_spec or SHARED_SLICQT, nets.get(t, "auto"))
+                for t in TARGETS}
     raise ModelConfigError(f"baseline must be shared-slicqt or stft, got {baseline!r}")

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from tfselect import SAMPLE_RATE
+from tfselect.transforms.spec import TransformSpec
 from tfselect.transforms.stft import STFT
 
 
@@ -26,7 +27,7 @@ class SharedSTFT(torch.nn.Module):
         super().__init__()
 
         self.n_fft, self.hop = int(n_fft), int(hop)
-        self.stft = STFT(f"stft:n_fft={self.n_fft},hop={self.hop}", SAMPLE_RATE)
+        self.stft = STFT(TransformSpec(kind="stft", n_fft=self.n_fft, hop=self.hop), SAMPLE_RATE)
 
     def forward(self, x: Tensor) -> Tensor:
         (X,) = self.stft(x.unsqueeze(-2))  # (..., 1, bins, 1, frames)

@@ -16,8 +16,6 @@ from tfselect.search.study import read_tags, tagged_studies
 from tfselect.transforms import TransformSpec
 
 DEFAULT_BEST = Path("reports/best.csv")
-# Transform kinds the scoring and search layers take but the demixer does not (yet).
-UNSUPPORTED_KINDS = ("mrstft", "ens")
 
 
 def canonical(spec: str) -> str:
@@ -66,20 +64,28 @@ def resolve_specs(best: Path | None, overrides: dict[str, str],
 
     ``best`` is read when given, or (as ``reports/best.csv``) when neither the studies nor
     the overrides name any target; the model then has one branch per target named anywhere.
-    Raises TfselectError when no target is named at all, SpecError for an invalid spec.
+    Raises TfselectError when no target is named at all or best.csv has a ``network``
+    column, SpecError for an invalid spec.
     """
     specs = {**(study_specs or {}), **overrides}
     if best is not None or not specs:
-        specs = {**read_best_csv(Path(best) if best is not None else DEFAULT_BEST, select), **specs}
+        path = Path(best) if best is not None else DEFAULT_BEST
+        specs = {**read_best_csv(path, select), **specs}
+        _refuse_network_column(path)
     if not specs:
         raise TfselectError("no transform for some targets: give --best, --study or --spec")
-    out = {t: canonical(s) for t, s in specs.items()}
-    for target, spec in out.items():
-        kind = spec.partition(":")[0]
-        if kind in UNSUPPORTED_KINDS:  # scored and searched, not yet trained
-            raise TfselectError(f"{target}: the demixer does not take {kind} transforms yet "
-                                f"({spec}); give that target another spec with --spec")
-    return out
+    return {t: canonical(s) for t, s in specs.items()}
+
+
+def _refuse_network_column(path: Path) -> None:
+    """best.csv holds the search's transforms; a network is a training choice, given with
+    ``--network`` and stored in the model folder. A hand-added ``network`` column is
+    refused rather than ignored without a word."""
+    from tfselect.datafiles import read_csv
+
+    if "network" in read_csv(path, kind="best.csv")[0]:
+        raise TfselectError(f"{path}: train-best does not read a network column; give the "
+                            "networks with --network TARGET=NETWORK,... instead")
 
 
 def study_best_specs(storage: str, study: str, select: str = "significant") -> dict[str, str]:

@@ -18,7 +18,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from tfselect.audio.dataset import resolve_root, tracks_for
 from tfselect.audio.targets import TargetMap, covers_mixture
 from tfselect.demix.data import TrackAudio, TrainingSet, validation_examples
 from tfselect.demix.losses import DemixLoss, LossConfig
-from tfselect.demix.model import Demixer, ModelConfig
+from tfselect.demix.model import Demixer, ModelConfig, branch_key, split_networks
 from tfselect.demix.model_files import (
     CHECKPOINT,
     LOG,
@@ -45,6 +45,7 @@ from tfselect.demix.model_files import (
     load_checkpoint,
     load_weights,
 )
+from tfselect.demix.presets import TRAIN_PRESETS
 from tfselect.demix.tensorfile import first_line, save_state
 from tfselect.devices import rank_device
 from tfselect.errors import TfselectError
@@ -121,6 +122,10 @@ class TrainConfig:
         d = asdict(self)
         for k in RESUMABLE_CHANGES:
             d.pop(k)
+        # one network for all is stored without target_networks, as before they existed:
+        # a checkpoint written then resumes
+        if not d["model"].get("target_networks", True):
+            d["model"] = {k: v for k, v in d["model"].items() if k != "target_networks"}
         return d
 
 
@@ -335,7 +340,9 @@ def _train(config: TrainConfig, out: Path, device: str, progress: bool,
                                 model_cfg.residual) if valid_tracks else []  # fmt: skip
     local = config.batch_size // dist_info.world
     if dist_info.main:
-        log.info("model: %s", model_cfg.specs)
+        log.info("model: %s", {t: str(s) for t, s in model_cfg.specs.items()})
+        log.info("networks: %s", {t: model.branches[branch_key(t)].family
+                                  for t in model.targets})
         log.info("parameters: %d; device %s; processes %d",
                  sum(p.numel() for p in model.parameters()), dev, dist_info.world)
 
@@ -456,15 +463,22 @@ def _setup_log(out: Path) -> None:
     log.setLevel(logging.INFO)
 
 
-def make_config(specs: dict[str, str], preset: str = "small", network: str = "auto",
-                baseline: str | None = None, **kw) -> TrainConfig:
-    """A TrainConfig with preset-dependent defaults (small: short chunks, few steps)."""
-    defaults = {"small": {"batch_size": 4, "chunk_seconds": 4.0, "steps": 32},
-                "large": {"batch_size": 16, "chunk_seconds": 6.0, "steps": 256}}[preset]
+def make_config(specs: dict[str, str], preset: str = "small",
+                network: str | Mapping[str, str] = "auto", baseline: str | None = None,
+                **kw) -> TrainConfig:
+    """A TrainConfig with preset-dependent defaults (small: short chunks, few steps).
+
+    ``network``: one network for every branch, or {target: network} (targets left out:
+    ``auto``).
+    """
+    defaults = TRAIN_PRESETS[preset]
     loss_keys = set(asdict(LossConfig()))
     loss = {k: kw.pop(k) for k in list(kw) if k in loss_keys}
     order = [t for t in TARGETS if t in specs] + [t for t in specs if t not in TARGETS]
-    model = ModelConfig(specs={t: specs[t] for t in order}, network=network,
+    nets = network if isinstance(network, Mapping) else dict.fromkeys(order, network)
+    default, per_target = split_networks({t: nets.get(t, "auto") for t in order})
+    model = ModelConfig(specs={t: specs[t] for t in order}, network=default,
+                        target_networks=per_target,
                         preset=preset, mask=kw.pop("mask", "sigmoid"),
                         deoverlap=kw.pop("deoverlap", None) or {},
                         sizes=kw.pop("sizes", None) or {},

@@ -123,10 +123,7 @@ class NSGTReference:
     ``inverse(C, length)`` -> (channels, length).
     """
 
-    def __init__(
-        self, spec: TransformSpec | str, sample_rate: int, dtype: type = np.float64
-    ) -> None:
-        spec = TransformSpec.parse(spec)
+    def __init__(self, spec: TransformSpec, sample_rate: int, dtype: type = np.float64) -> None:
         if spec.kind != "slicqt":
             raise SpecError(f"transform spec {spec}: the nsgt reference is a slicqt")
         if spec.phase != "local" or spec.form not in ("ragged", "rasterize"):

@@ -93,7 +93,7 @@ def read_plans(path: str | Path, select: str = "significant") -> list[Plan]:
         refs = {}
         for name, default in REFERENCES.items():
             given = mine.loc[mine["candidate"] == name, "spec"]
-            refs[name] = _canonical(given.iloc[0] if len(given) and given.iloc[0] else default)
+            refs[name] = _canonical(given.iloc[0]) if len(given) and given.iloc[0] else str(default)
         pick = _canonical(pick)
         picked = next((n for n, s in refs.items() if s == pick), "best")
         plans.append(Plan(target, mine["objective"].iloc[0], pick, picked, refs))

@@ -31,6 +31,11 @@ PRUNERS = ("wilcoxon", "none")
 MAX_SECONDS = 3600.0  # a clip is held in memory with its coefficients: an hour at most
 
 
+# ClipConfig fields of the confirmation split: a study made before the split existed has
+# none of them in its tags, and a survey (no racing) never has them.
+CONFIRM_KEYS = ("confirm", "confirm_min")
+
+
 @dataclass(frozen=True)
 class ClipConfig:
     """The clip pool: drawn once per study (seeded), the same clips for every trial.

@@ -62,7 +62,7 @@ def reference_trials(study) -> dict[str, Any]:
     """{reference name: the first complete trial that scored its spec} (missing while none
     has). That is the enqueued reference trial, or a candidate that drew the same spec and
     finished first (parallel workers): the reference trial is then a repeat of it."""
-    by_spec = {spec: name for name, spec in REFERENCES.items()}
+    by_spec = {str(spec): name for name, spec in REFERENCES.items()}
     out: dict[str, Any] = {}
     for t in complete_trials(study):
         name = by_spec.get(t.user_attrs.get("spec"))

@@ -39,7 +39,7 @@ from tfselect.audio.dataset import resolve_root
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, TfselectError
 from tfselect.search import stale
-from tfselect.search.config import StudyConfig
+from tfselect.search.config import CONFIRM_KEYS, StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives, trial_metrics
 from tfselect.search.ranking import best_trial, complete_trials, direction_sign
 from tfselect.search.storage import open_storage
@@ -55,6 +55,7 @@ from tfselect.search.study import (
     make_sampler,
     n_trials,
     open_study,
+    stored_spec,
 )
 from tfselect.search.trial import (
     ScorerFactory,
@@ -63,6 +64,7 @@ from tfselect.search.trial import (
     sample_pool,
     split_confirmation,
 )
+from tfselect.transforms.spec import TransformSpec
 
 # Imported inside the functions that need them, so that importing this module stays light:
 # optuna.
@@ -74,8 +76,6 @@ __all__ = [
     "run_search",
 ]  # fmt: skip
 
-# ClipConfig fields a study made before the confirmation split does not have in its tags.
-CONFIRM_KEYS = ("confirm", "confirm_min")
 # --until alone stops after this many trials in a row that did not complete.
 GIVE_UP_AFTER = 50
 # Proposals in a row that repeat earlier candidates before the space counts as exhausted.
@@ -217,7 +217,7 @@ class SearchResult:
         best_spec: spec string of the best trial (first objective), or None.
         best_values: its objective values.
         interrupted: Ctrl-C stopped the run.
-        confirmed: specs this run scored on the confirmation tracks.
+        confirmed: specs (canonical text) this run scored on the confirmation tracks.
     """
 
     study: str
@@ -439,16 +439,16 @@ def _made_before_confirmation(store, name: str) -> bool:
     return isinstance(tag, Mapping) and "confirm" not in tag.get("clips", {})
 
 
-def finalists(study, k: int) -> list[str]:
+def finalists(study, k: int) -> list[TransformSpec]:
     """Specs scored on the confirmation clips: the ``k`` best complete candidates other than
     the references (first objective), then the references' specs."""
     sign = direction_sign(study)
-    refs = set(REFERENCES.values())
+    refs = {str(s) for s in REFERENCES.values()}
     ranked = sorted(
         (t for t in complete_trials(study) if t.user_attrs.get("spec", "") not in refs | {""}),
         key=lambda t: (-sign * t.values[0], t.number),
     )
-    return [t.user_attrs["spec"] for t in ranked[:k]] + list(REFERENCES.values())
+    return [stored_spec(t) for t in ranked[:k]] + list(REFERENCES.values())
 
 
 def _confirm(study, objective: TrialObjective, clips: list, k: int, result) -> None:
@@ -461,7 +461,7 @@ def _confirm(study, objective: TrialObjective, clips: list, k: int, result) -> N
         log.info("confirming %d spec(s) on %d clips of %d held-out tracks",
                  len(todo), len(clips), tracks)  # fmt: skip
         if result is not None:
-            result.confirmed = objective.confirm(study, clips, todo)
+            result.confirmed = [str(s) for s in objective.confirm(study, clips, todo)]
 
 
 def _n_trials(store, name: str) -> int:

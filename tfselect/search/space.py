@@ -10,7 +10,8 @@ any n_fft in a stepped range, hop = n_fft / {2, 4, 8}, window hann, hamming or b
 Every proposal is feasible: the slice length a sliCQT needs grows with its bin count, so
 the bins are drawn last, as a fraction ``bins_q`` of the range that fits under the cap
 ``sllen_max`` for the scale, fmin, fmax and gamma already drawn. The search never spends a
-trial on a candidate it would have to reject.
+trial on a candidate it would have to reject. :meth:`SearchSpace.check` is the one rule of
+feasibility: the bisection over bins asks it, and ``propose`` asks it of what it returns.
 
 The band-wise multi-resolution STFT (``mrstft``) is off by default (``mrstft = true`` turns
 it on): 2 or 3 bands (``mrstft_bands``), edges drawn log-uniformly in ``mrstft_edges`` Hz,
@@ -284,8 +285,7 @@ class SearchSpace:
 
         def fits(bins: int) -> bool:
             try:
-                spec = _slicqt_spec(scale, bins, fmin, fmax, gamma)
-                check_slice_length(spec, SAMPLE_RATE, self.sllen_max)
+                self.check(_slicqt_spec(scale, bins, fmin, fmax, gamma))
             except SpecError:
                 return False
             return True
@@ -301,9 +301,25 @@ class SearchSpace:
                 hi = mid - 1
         return lo
 
-    def propose(self, trial):
-        """Sample one feasible candidate from ``trial``: a canonical ``TransformSpec``."""
+    def check(self, spec: TransformSpec) -> TransformSpec:
+        """``spec`` if it is feasible here, else SpecError (one line): invalid at the
+        search's sample rate (fmax above Nyquist, ...) or, for a sliCQT, needing slices
+        longer than ``sllen_max`` samples.
 
+        Long slices make the sliCQT slow and memory-hungry and blur onsets; the cap bounds
+        the space the way the xumx-sliCQ searches did. Only sliCQT specs have slices.
+        """
+        resolved = spec.resolved(SAMPLE_RATE)  # SpecError for fmax above Nyquist etc.
+        if spec.kind == "slicqt" and resolved.sllen > self.sllen_max:
+            raise SpecError(f"{spec}: needs slice length {resolved.sllen} samples, above the "
+                            f"cap sllen_max={self.sllen_max}")  # fmt: skip
+        return spec
+
+    def propose(self, trial) -> TransformSpec:
+        """Sample one feasible candidate from ``trial`` (checked by :meth:`check`)."""
+        return self.check(self._propose(trial))
+
+    def _propose(self, trial) -> TransformSpec:
         # The STFT is one more choice of "scale": it gets the prior weight of one scale,
         # not half of all trials as a separate kind/sliCQT coin flip would give it.
         choices = self.scales + (("stft",) if self.stft else ())
@@ -370,7 +386,7 @@ class SearchSpace:
         """``propose`` as a canonical spec string."""
         return str(self.propose(trial))
 
-    def params_for(self, spec) -> dict[str, Any] | None:
+    def params_for(self, spec: TransformSpec) -> dict[str, Any] | None:
         """Trial parameters under which ``propose`` gives ``spec`` (for ``enqueue_trial``), or
         None when the space cannot express it (then the spec is evaluated without params).
 
@@ -378,7 +394,6 @@ class SearchSpace:
         parameters too, or they would model nothing.
         """
 
-        spec = TransformSpec.parse(spec)
         choices = self.scales + (("stft",) if self.stft else ())
         params: dict[str, Any] = {}
         scale = "stft" if spec.kind == "stft" else spec.scale
@@ -462,17 +477,3 @@ def _float(trial, name: str, bounds: tuple[float, float], step: float) -> float:
         return lo
     return round(trial.suggest_float(name, lo_g, hi_g, step=step), 6)
 
-
-def check_slice_length(spec, sample_rate: int, sllen_max: int) -> None:
-    """Raise SpecError when ``spec`` is invalid at ``sample_rate`` or needs slices longer
-    than ``sllen_max`` samples.
-
-    Long slices make the sliCQT slow and memory-hungry and blur onsets; the cap bounds the
-    space the way the xumx-sliCQ searches did. Only sliCQT specs have slices.
-    """
-    resolved = spec.resolved(sample_rate)  # SpecError for fmax above Nyquist etc.
-    sllen = getattr(resolved, "sllen", None)
-    if spec.kind == "slicqt" and sllen is not None and sllen > sllen_max:
-        raise SpecError(
-            f"{spec}: needs slice length {sllen} samples, above the cap sllen_max={sllen_max}"
-        )

@@ -26,6 +26,7 @@ from typing import Any
 
 from tfselect.errors import TfselectError
 from tfselect.search import stale
+from tfselect.transforms.spec import TransformSpec
 
 # Imported inside the functions that need them, so that importing this module stays light:
 # optuna (and numpy for the sampler's seed).
@@ -33,9 +34,12 @@ from tfselect.search import stale
 SAMPLERS = ("tpe", "gp", "random", "cmaes", "nsga2")
 TAG = "tfselect"  # user attr holding the tag dict
 # Reference transforms: trials of every study, raced on the same clips as the candidates.
-REFERENCES: dict[str, str] = {
-    "stft": "stft:n_fft=4096,hop=1024",
-    "xumx-slicq": "slicqt:scale=bark,bins=262,fmin=32.9,fmax=22050",
+# Stored (user attr ``spec``, ``confirm:<spec>``) as ``str(spec)``, the canonical text.
+REFERENCES: dict[str, TransformSpec] = {
+    "stft": TransformSpec(kind="stft", n_fft=4096, hop=1024),
+    "xumx-slicq": TransformSpec(
+        kind="slicqt", scale="bark", bins=262, fmin=32.9, fmax=22050, phase="local", form="ragged"
+    ),
 }
 # The trial attribute naming the aggregate of its stored metrics over clips ("mean"; absent
 # in studies written when trials stored medians).
@@ -49,9 +53,14 @@ RESERVED_ATTRS = (
 CONFIRM_PREFIX = "confirm:"  # study user attr prefix: per-clip values on the held-out tracks
 
 
-def confirm_key(spec: str) -> str:
+def confirm_key(spec: str | TransformSpec) -> str:
     """The study user attr holding ``spec``'s values on the confirmation clips."""
-    return CONFIRM_PREFIX + spec
+    return CONFIRM_PREFIX + str(spec)
+
+
+def stored_spec(trial) -> TransformSpec:
+    """The spec a trial scored, read back from its user attr ``spec`` (canonical text)."""
+    return TransformSpec.parse(trial.user_attrs["spec"])
 
 
 @dataclass(frozen=True)
@@ -396,7 +405,7 @@ def enqueue_references(study, space=None) -> None:
         mine = [t for t in trials if t.user_attrs.get("reference") == name]
         if any(t.state in live for t in mine):
             continue
-        if any(t.state == TrialState.COMPLETE and t.user_attrs.get("spec") == spec
+        if any(t.state == TrialState.COMPLETE and t.user_attrs.get("spec") == str(spec)
                for t in trials):  # fmt: skip
             continue  # a candidate that drew the reference's spec stands for it
         params = (space.params_for(spec) if space is not None else None) or {}

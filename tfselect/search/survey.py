@@ -35,7 +35,7 @@ import numpy as np
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, SpecError, TfselectError
 from tfselect.search import stale
-from tfselect.search.config import StudyConfig
+from tfselect.search.config import CONFIRM_KEYS, StudyConfig
 from tfselect.search.objectives import parse_objectives
 from tfselect.search.space import SearchSpace
 from tfselect.search.study import REFERENCES, StudyTags, earlier_result, open_study
@@ -106,7 +106,7 @@ def design_specs(space: SearchSpace, n: int, seed: int = 0) -> list[str]:
         warnings.simplefilter("ignore", UserWarning)
         points = sobol.random(n)
     out: dict[str, None] = {}
-    refs = set(REFERENCES.values())
+    refs = {str(s) for s in REFERENCES.values()}
     for u in points:
         try:
             text = str(space.propose(_UnitTrial(u)))
@@ -134,13 +134,15 @@ class SurveyObjective(TrialObjective):
             raise KeyboardInterrupt
         stale.tag(trial)
         attrs = trial.user_attrs
-        text = attrs.get(DESIGN_SPEC) or REFERENCES.get(attrs.get("reference", ""))
-        if text is None:  # a worker found the queue empty: nothing to score
+        text = attrs.get(DESIGN_SPEC)  # a design point's spec is stored as text
+        spec = REFERENCES.get(attrs.get("reference", ""))
+        if text is None and spec is None:  # a worker found the queue empty: nothing to score
             return self._prune(trial, "the survey's design is complete: nothing left to score")
-        try:
-            spec = TransformSpec.parse(text)
-        except SpecError as exc:
-            return self._prune(trial, str(exc).splitlines()[0])
+        if text is not None:
+            try:
+                spec = TransformSpec.parse(text)
+            except SpecError as exc:
+                return self._prune(trial, str(exc).splitlines()[0])
         trial.set_user_attr("spec", str(spec))
         earlier = earlier_result(trial.study, str(spec), tuple(self.metrics))
         if earlier is not None and earlier.number != trial.number:
@@ -275,7 +277,10 @@ def run_survey(
     store = open_storage(storage)
     data_root = resolve_root(root)
     check_target(data_root, target, cfg.targets)
-    clips_tag = cfg.clips.as_dict() | {"seed": cfg.search.seed, "survey": candidates}
+    # No racing, so no confirmation split: its keys stay out of the tag, and a survey resumes
+    # whatever the config says of them (surveys made before the split existed included).
+    clips_tag = {k: v for k, v in cfg.clips.as_dict().items() if k not in CONFIRM_KEYS}
+    clips_tag |= {"seed": cfg.search.seed, "survey": candidates}
     if cfg.targets is not None:
         clips_tag["targets"] = cfg.targets.as_dict()
     tags = StudyTags(

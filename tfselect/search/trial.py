@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from tfselect import SAMPLE_RATE
 from tfselect.audio.clips import sample_clips
 from tfselect.audio.dataset import tracks_for
 from tfselect.audio.targets import TargetMap
@@ -34,7 +33,7 @@ from tfselect.metrics import ClipScorer
 from tfselect.search import stale
 from tfselect.search.config import ClipConfig
 from tfselect.search.objectives import Objectives
-from tfselect.search.space import SearchSpace, check_slice_length
+from tfselect.search.space import SearchSpace
 from tfselect.search.study import (
     AGGREGATE_ATTR,
     REFERENCES,
@@ -206,11 +205,9 @@ class TrialObjective:
                 if trial.user_attrs.get("reference_params"):
                     # Suggest the enqueued parameters, so samplers see them as params.
                     self.space.propose(trial)
-                spec = TransformSpec.parse(REFERENCES[reference])
+                spec = REFERENCES[reference]
             else:
-                spec = self.space.propose(trial)
-
-                check_slice_length(spec, SAMPLE_RATE, self.space.sllen_max)
+                spec = self.space.propose(trial)  # feasible, or SpecError
         except SpecError as exc:
             return self._prune(trial, _one_line(exc))
         text = str(spec)
@@ -225,7 +222,9 @@ class TrialObjective:
                                    f"trial {winner} was more promising")  # fmt: skip
         return self._evaluate(trial, spec, optuna, racing=self.race and reference is None)
 
-    def confirm(self, study, clips: Sequence, specs: Sequence[str]) -> list[str]:
+    def confirm(
+        self, study, clips: Sequence, specs: Sequence[TransformSpec]
+    ) -> list[TransformSpec]:
         """Score ``specs`` on the confirmation ``clips`` (clip id = index) and store each
         one's per-clip primary objective value in ``study`` (:func:`study.confirm_key`).
 
@@ -236,13 +235,11 @@ class TrialObjective:
         done = study.user_attrs
         guard = self.interrupt if self.interrupt is not None else _Nothing()
         scored = []
-        for text in specs:
-            if done.get(confirm_key(text)) is not None:
+        for spec in specs:
+            if done.get(confirm_key(spec)) is not None:
                 continue
             with guard:
-                score_clip = self.factory(
-                    TransformSpec.parse(text), self.target, self.objectives.metrics, self.device
-                )
+                score_clip = self.factory(spec, self.target, self.objectives.metrics, self.device)
             values: dict[str, float | None] = {}
             for cid, clip in enumerate(clips):
                 with guard:
@@ -250,8 +247,8 @@ class TrialObjective:
                 if row is not None:
                     v = self.objectives.primary.value(row)
                     values[str(cid)] = v if math.isfinite(v) else None
-            study.set_user_attr(confirm_key(text), values)
-            scored.append(text)
+            study.set_user_attr(confirm_key(spec), values)
+            scored.append(spec)
         return scored
 
     # ------------------------------------------------------------------ screening
@@ -276,8 +273,6 @@ class TrialObjective:
         import optuna
         from optuna.trial import TrialState
 
-        from tfselect import SAMPLE_RATE
-
         study = trial.study
         entries = [(trial, spec)]
         for _ in range(self.screen - 1):
@@ -285,7 +280,6 @@ class TrialObjective:
             stale.tag(other)
             try:
                 s = self.space.propose(other)
-                check_slice_length(s, SAMPLE_RATE, self.space.sllen_max)
             except SpecError as exc:
                 other.set_user_attr("fail_reason", _one_line(exc))
                 study.tell(other, state=TrialState.PRUNED)

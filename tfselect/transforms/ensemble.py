@@ -35,8 +35,7 @@ class Ensemble(Transform):
         sample_rate: sampling rate in Hz.
     """
 
-    def __init__(self, spec: TransformSpec | str, sample_rate: int) -> None:
-        spec = TransformSpec.parse(spec)
+    def __init__(self, spec: TransformSpec, sample_rate: int) -> None:
         if spec.kind != "ens":
             raise ValueError(f"Ensemble needs an ens: spec, got {spec}")
         super().__init__(spec, sample_rate)

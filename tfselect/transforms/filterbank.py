@@ -296,8 +296,8 @@ class Design:
 
 
 @lru_cache(maxsize=64)
-def _design(spec_text: str, sample_rate: float) -> Design:
-    spec = TransformSpec.parse(spec_text)
+def _design(spec: TransformSpec, sample_rate: float) -> Design:
+    # keyed on the (frozen, hashable) spec itself: equal specs share one design
     f, q = centres_and_q(spec.scale, spec.fmin, spec.fmax, spec.bins, spec.gamma or 0.0)
     w = nsg_windows(f, q, sample_rate, spec.sllen)
     if int(w.M.max()) > spec.sllen:
@@ -310,10 +310,9 @@ def _design(spec_text: str, sample_rate: float) -> Design:
     return Design(spec, float(sample_rate), w, lay, tukey(spec.sllen, spec.trlen))
 
 
-def design(spec: TransformSpec | str, sample_rate: float) -> Design:
+def design(spec: TransformSpec, sample_rate: float) -> Design:
     """The (cached) design of a slicqt spec at ``sample_rate``; resolves sllen/trlen first."""
-    spec = TransformSpec.parse(spec).resolved(sample_rate)
-    return _design(str(spec), float(sample_rate))
+    return _design(spec.resolved(sample_rate), float(sample_rate))
 
 
 def n_slices(length: int, sllen: int) -> int:

@@ -71,8 +71,7 @@ class MRSTFT(Transform):
     Batched over any leading axes, float32/float64 on any device, differentiable.
     """
 
-    def __init__(self, spec: TransformSpec | str, sample_rate: int) -> None:
-        spec = TransformSpec.parse(spec)
+    def __init__(self, spec: TransformSpec, sample_rate: int) -> None:
         if spec.kind != "mrstft":
             raise ValueError(f"MRSTFT needs an mrstft: spec, got {spec}")
         spec.validate(sample_rate)

@@ -85,8 +85,7 @@ class SliCQT(Transform):
         frames: frames per slice of every bin (ragged form), shape (bins,).
     """
 
-    def __init__(self, spec: TransformSpec | str, sample_rate: int) -> None:
-        spec = TransformSpec.parse(spec)
+    def __init__(self, spec: TransformSpec, sample_rate: int) -> None:
         if spec.kind != "slicqt":
             raise ValueError(f"SliCQT needs a slicqt: spec, got {spec}")
         spec = spec.resolved(sample_rate)
@@ -199,25 +198,65 @@ class SliCQT(Transform):
         blocks = self._ragged(C)
         c0 = blocks[0]
         lead, S = c0.shape[:-3], c0.shape[-2]
+        R = self._half_spectra(c0, S)
+        with _block_threads(c0.device):
+            for i, cb in enumerate(blocks):
+                self._add_block(R, i, cb)
+        return self._synthesize(R, lead, length)
+
+    def block_inverses(self, parts: list[tuple[int, Tensor]], length: int) -> Tensor:
+        """The parts of the inverse that single ragged blocks make: for each ``(block, cb)``,
+        ``inverse`` of coefficients that are ``cb`` (..., bins_b, slices, F_b) in block
+        ``block`` (of ``self.blocks``) and zero in every other, without transforming the
+        zeros. Every ``cb`` has the same leading shape and slices.
+
+        The inverse is linear, so the parts of all blocks sum to ``inverse(C, length)``. A
+        part costs its block's FFT and one slice synthesis (irfft and overlap-add, batched
+        over the parts): a fraction of a whole inverse. Returns (len(parts), ..., length).
+        """
+        if not parts:
+            raise ValueError("no blocks to invert")
+        lead, S = parts[0][1].shape[:-3], parts[0][1].shape[-2]
+        for i, cb in parts:
+            b = self.blocks[i]
+            if cb.shape[:-3] != lead or cb.shape[-3:] != (b.bins, S, b.frames):
+                want = (*lead, b.bins, S, b.frames)
+                raise ValueError(f"block {i}: shape {tuple(cb.shape)}, expected {want}")
         B = int(np.prod(lead)) if lead else 1
-        rdtype, dev = c0.real.dtype, c0.device
-        dual = self.dual.to(device=dev, dtype=rdtype)
-        index = self.index.to(dev)
-        # half spectrum of every slice, as real pairs (index_add_ on real dtypes everywhere)
-        R = torch.zeros(B, S, self.nn // 2 + 1, 2, dtype=rdtype, device=dev)
-        with _block_threads(dev):
-            for b, (a, e), cb in zip(self.blocks, self._offsets, blocks, strict=True):
-                Fb = torch.fft.fft(cb.reshape(B, b.bins, S, b.frames), dim=-1)
-                V = torch.view_as_real(Fb) * dual[a:e].view(b.bins, 1, b.frames, 2)
-                # all windows' contributions (negative-frequency mirrors folded in dual)
-                V = V.transpose(1, 2).reshape(B, S, b.bins * b.frames, 2)
-                R.index_add_(2, index[a:e], V)
-        R = torch.view_as_complex(R)
-        y = torch.fft.irfft(R, n=self.nn, dim=-1)  # (B, S, sllen): windowed slices
-        # overlap-add, hop sllen/2; the Tukey windows sum to one
+        R = self._half_spectra(parts[0][1].expand(len(parts), *parts[0][1].shape), S)
+        with _block_threads(R.device):
+            for k, (i, cb) in enumerate(parts):
+                self._add_block(R[k * B : (k + 1) * B], i, cb)
+        return self._synthesize(R, (len(parts), *lead), length)
+
+    def _half_spectra(self, like: Tensor, S: int) -> Tensor:
+        """Zeros (B, S, nn/2+1, 2): the half spectrum of every slice, as real pairs
+        (``index_add_`` on real dtypes works everywhere), for coefficients like ``like``."""
+        B = int(np.prod(like.shape[:-3])) if like.dim() > 3 else 1
+        return torch.zeros(B, S, self.nn // 2 + 1, 2, dtype=like.real.dtype, device=like.device)
+
+    def _add_block(self, R: Tensor, i: int, cb: Tensor) -> None:
+        """Add ragged block ``i``'s coefficients ``cb`` to the half spectra ``R``: FFT, ×
+        dual window, one ``index_add_`` of all its windows' contributions (the negative-
+        frequency mirrors are folded into the dual table)."""
+        b, (a, e) = self.blocks[i], self._offsets[i]
+        B, S = R.shape[:2]
+        dual = self.dual[a:e].to(device=R.device, dtype=R.dtype)
+        Fb = torch.fft.fft(cb.reshape(B, b.bins, S, b.frames), dim=-1)
+        V = torch.view_as_real(Fb) * dual.view(b.bins, 1, b.frames, 2)
+        V = V.transpose(1, 2).reshape(B, S, b.bins * b.frames, 2)
+        R.index_add_(2, self.index[a:e].to(R.device), V)
+
+    def _synthesize(self, R: Tensor, lead: tuple[int, ...], length: int) -> Tensor:
+        """Half spectra (B, S, nn/2+1, 2) -> signal (*lead, length): irfft of every slice,
+        then overlap-add with hop sllen/2 (the Tukey windows sum to one)."""
+        B, S = R.shape[:2]
+        y = torch.fft.irfft(torch.view_as_complex(R), n=self.nn, dim=-1)  # (B, S, sllen)
         H = self.sllen // 2
         halves = y.view(B, S, 2, H)
-        out = Fn.pad(halves[:, :, 0], (0, 0, 0, 1)) + Fn.pad(halves[:, :, 1], (0, 0, 1, 0))
+        out = y.new_zeros(B, S + 1, H)  # one buffer: the first halves, then the second added
+        out[:, :S] = halves[:, :, 0]
+        out[:, 1:] += halves[:, :, 1]
         out = out.reshape(B, (S + 1) * H)[:, H : H + int(length)]
         return out.reshape(*lead, int(length))
 
@@ -255,9 +294,7 @@ class SliCQT(Transform):
             ola = torch.cat([first, z], dim=-2) + torch.cat([z, second], dim=-2)
             ola = ola.flatten(-2)[..., F // 2 : F // 2 + S * F // 2]  # (..., bins, S·F/2)
             if F != self.frames_max:
-                pos = torch.arange(G, device=cb.device, dtype=torch.float64) * (
-                    F / self.frames_max
-                )
+                pos = torch.arange(G, device=cb.device, dtype=torch.float64) * (F / self.frames_max)
                 i0 = pos.floor().long().clamp_max(ola.shape[-1] - 1)
                 i1 = (i0 + 1).clamp_max(ola.shape[-1] - 1)
                 wgt = (pos - i0).to(ola.real.dtype)

@@ -26,8 +26,7 @@ class STFT(Transform):
         sample_rate: sampling rate in Hz.
     """
 
-    def __init__(self, spec: TransformSpec | str, sample_rate: int) -> None:
-        spec = TransformSpec.parse(spec)
+    def __init__(self, spec: TransformSpec, sample_rate: int) -> None:
         if spec.kind != "stft":
             raise ValueError(f"STFT needs an stft: spec, got {spec}")
         super().__init__(spec, sample_rate)
