@@ -34,7 +34,6 @@ def test_makefile_runs_the_demo_script_with_its_variables():
     assert env["TFSELECT"].endswith("/bin/tfselect") and env["PYTHON"].endswith("/bin/python")
 
 
-@pytest.mark.slow
 def _run_demo(folder, env) -> str:
     """scripts/demo.sh run in ``folder``; its stdout, after checking it exited 0."""
     # Its own process group, so a timeout stops the running tfselect command too.
@@ -50,6 +49,7 @@ def _run_demo(folder, env) -> str:
     return out
 
 
+@pytest.mark.slow
 def test_demo_script_runs_the_whole_pipeline(tmp_path):
     (tmp_path / "small.toml").write_text(SMALL_STUDY)
     env = {
