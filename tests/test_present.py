@@ -162,3 +162,24 @@ def test_demo_summary_fits_80_columns(tmp_path, monkeypatch):
         want = [f"{v[i]:.2f}" if v[i] == v[i] else "NaN" for v in sdr.values()]
         assert lines[head + 2 + i].split() == [target, *want]
     assert lines[-1] == "  separated/demo/song/bass.wav"
+
+
+def test_compare_table_keeps_whole_verdicts_at_80_columns(monkeypatch, capsys):
+    """`compare`'s table at 80 columns: no line wider, and a long verdict wraps at its space
+    instead of losing its end."""
+    from tfselect.cli.present_checks import print_compare
+
+    monkeypatch.setenv("COLUMNS", "80")
+    rows = []
+    for target, verdict in (("vocals", "worse"), ("bass", ND), ("all", "better")):
+        for score in ("csdr", "usdr", "si_sdr"):
+            rows.append({"config": "selected", "target": target, "score": score,
+                         "diff": -0.04, "ci_low": -0.19, "ci_high": 0.09, "p_value": 1.0,
+                         "n_tracks": 10, "tracks_won": 6, "verdict": verdict})  # fmt: skip
+    plan = SimpleNamespace(params={"selected": 3.27e6, "stft": 2.25e6}, budget="150 steps",
+                           seeds=[0, 1, 2])  # fmt: skip
+    print_compare(SimpleNamespace(summary=pd.DataFrame(rows), transfer=None, plan=plan,
+                                  files=[]))  # fmt: skip
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= 80, out
+    assert "distinguishable" in out and "…" not in out, out

@@ -36,10 +36,15 @@ def print_compare(result) -> None:
         title=f"trained demixers minus stft, dB: mean of per-track differences "
         f"({n_tracks} tracks, seeds averaged)",
         box=box.SIMPLE_HEAD,
+        collapse_padding=True,  # one space between columns: "not distinguishable" fits 80
+        pad_edge=False,
     )
     for col in ("config", "target", "cSDR [95% CI]", "p", "won", "uSDR", "verdict"):
         table.add_column(
-            col, justify="right" if col in ("p", "won", "uSDR") else "left", no_wrap=col != "config"
+            # config and verdict wrap at a word rather than lose their ends at 80 columns
+            col,
+            justify="right" if col in ("p", "won", "uSDR") else "left",
+            no_wrap=col not in ("config", "verdict"),
         )
     wide = s.set_index(["config", "target", "score"])
     for (config, target), _ in s.groupby(["config", "target"], sort=False):
