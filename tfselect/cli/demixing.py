@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from tfselect.cli.options import DeviceOpt, QuietOpt, RootOpt, SubsetOpt
+from tfselect.cli.options import (
+    DeviceOpt,
+    QuietOpt,
+    RootOpt,
+    SubsetOpt,
+    WienerIterationsOpt,
+    WienerOpt,
+)
 
 
 def evaluate(
@@ -21,15 +28,13 @@ def evaluate(
     duration: Annotated[
         float | None, typer.Option("--duration", help="Score only the first seconds.")
     ] = None,
-    wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
-    wiener_iterations: Annotated[
-        int, typer.Option("--wiener-iterations", help="Wiener-EM iterations (with --wiener).")
-    ] = 1,
+    wiener: WienerOpt = False,
+    wiener_iterations: WienerIterationsOpt = 1,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default MODEL/eval-SUBSET).")
     ] = None,
     device: DeviceOpt = "cpu",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Score a trained demixer with museval (BSSEval v4) on a subset.
 
@@ -83,10 +88,8 @@ def separate(
             help="16, 24 (integer) or 32f (float; wav only).",
         ),
     ] = None,
-    wiener: Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")] = False,
-    wiener_iterations: Annotated[
-        int, typer.Option("--wiener-iterations", help="Wiener-EM iterations (with --wiener).")
-    ] = 1,
+    wiener: WienerOpt = False,
+    wiener_iterations: WienerIterationsOpt = 1,
     chunk: Annotated[float, typer.Option("--chunk", help="Chunk length, seconds.")] = 30.0,
     overlap: Annotated[float, typer.Option("--overlap", help="Chunk overlap, seconds.")] = 2.0,
     overwrite: Annotated[

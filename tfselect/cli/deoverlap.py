@@ -10,7 +10,12 @@ from typing import Annotated
 import typer
 
 from tfselect.cli import present_checks
-from tfselect.cli.options import RootOpt, SeedOpt, SubsetOpt
+from tfselect.cli.options import (
+    QuietOpt,
+    RootOpt,
+    SeedOpt,
+    SubsetOpt,
+)
 from tfselect.errors import Interrupted
 
 
@@ -39,7 +44,7 @@ def train(
     ] = 64,
     ridge: Annotated[float, typer.Option("--ridge", help="Relative ridge of the fit.")] = 1e-6,
     seed: SeedOpt = 42,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Train a DeOverlapNet for one ragged sliCQT.
 
@@ -75,7 +80,7 @@ def evaluate(
     out: Annotated[
         Path | None, typer.Option("--out", metavar="CSV", help="Default MODEL/eval-SUBSET.csv.")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Reconstruction SNR of a DeOverlapNet and of the window split, per block.
 

@@ -83,3 +83,19 @@ ConfigMapOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML whose \\[targets] table maps stems.")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bars.")]
+PlotsOpt = Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG figures.")]
+WienerOpt = Annotated[bool, typer.Option("--wiener", help="Wiener-EM post-filter.")]
+WienerIterationsOpt = Annotated[
+    int, typer.Option("--wiener-iterations", help="Wiener-EM iterations (with --wiener).")
+]
+# The seed and threads of a study: their defaults are the study configuration's.
+StudySeedOpt = Annotated[
+    int | None,
+    typer.Option("--seed", show_default=config_default("search", "seed"), help="Random seed."),
+]
+StudyJobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs", show_default=config_default("search", "jobs"), help="Parallel trials (threads)."
+    ),
+]

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 
 from tfselect.cli import present, present_checks
-from tfselect.cli.options import DeviceOpt, RootOpt, SeedOpt, SelectOpt, StorageOpt, SubsetOpt
+from tfselect.cli.options import (
+    DeviceOpt,
+    PlotsOpt,
+    RootOpt,
+    SeedOpt,
+    SelectOpt,
+    StorageOpt,
+    SubsetOpt,
+)
 from tfselect.search.storage import DEFAULT_STORAGE
 
 
@@ -29,7 +37,7 @@ def report(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Bootstrap resamples of the correlation CIs.")
     ] = 1000,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG figures.")] = True,
+    plots: PlotsOpt = True,
     model: Annotated[
         list[Path] | None,
         typer.Option(

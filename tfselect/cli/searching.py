@@ -9,10 +9,14 @@ import typer
 
 from tfselect.cli import present
 from tfselect.cli.options import (
+    PlotsOpt,
+    QuietOpt,
     RootOpt,
     SelectOpt,
     StorageOpt,
+    StudyJobsOpt,
     StudyOpt,
+    StudySeedOpt,
     TargetOpt,
     VerboseOpt,
     config_default,
@@ -99,18 +103,8 @@ def search(
     max_tracks: Annotated[
         int | None, typer.Option("--max-tracks", help="Use only the first N tracks.")
     ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", show_default=config_default("search", "seed"), help="Random seed."),
-    ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "--jobs",
-            show_default=config_default("search", "jobs"),
-            help="Parallel trials (threads).",
-        ),
-    ] = None,
+    seed: StudySeedOpt = None,
+    jobs: StudyJobsOpt = None,
     device: Annotated[
         str | None,
         typer.Option(
@@ -129,7 +123,7 @@ def search(
             help="Screen K proposals with a cheap metric; race the best.",
         ),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    quiet: QuietOpt = False,
     fail_stale: Annotated[
         bool,
         typer.Option(
@@ -228,20 +222,10 @@ def survey(
     bootstrap: Annotated[
         int, typer.Option("--bootstrap", help="Bootstrap resamples of the intervals.")
     ] = 1000,
-    plots: Annotated[bool, typer.Option("--plots/--no-plots", help="Write PNG figures.")] = True,
-    seed: Annotated[
-        int | None,
-        typer.Option("--seed", show_default=config_default("search", "seed"), help="Random seed."),
-    ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "--jobs",
-            show_default=config_default("search", "jobs"),
-            help="Parallel trials (threads).",
-        ),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    plots: PlotsOpt = True,
+    seed: StudySeedOpt = None,
+    jobs: StudyJobsOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Survey the space: do the cheap metrics predict the oracles?
 

@@ -12,6 +12,7 @@ from tfselect.cli import present_checks
 from tfselect.cli.options import (
     ConfigMapOpt,
     DeviceOpt,
+    QuietOpt,
     RootOpt,
     SeedOpt,
     SelectOpt,
@@ -95,7 +96,7 @@ def train_best(
     amp: Annotated[bool, typer.Option("--amp/--no-amp", help="bf16 autocast on CUDA.")] = True,
     seed: SeedOpt = 42,
     device: DeviceOpt = "cpu",
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: QuietOpt = False,
     config: ConfigMapOpt = None,
     deoverlap: Annotated[
         str, typer.Option("--deoverlap", help="none, or learned: ragged branches mask the "
@@ -195,7 +196,7 @@ def compare(
                                  help="torch device: auto (CUDA when present), cpu, "
                                  "cuda, cuda:1, ...")
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bars.")] = False,
+    quiet: QuietOpt = False,
 ) -> None:
     """Equal-budget demixers, paired per test track against the STFT.
 
