@@ -32,13 +32,16 @@ DEMO_TEST_TRACKS = 1
 DEMO_SECONDS = 8.0
 REPO = Path(__file__).resolve().parents[1]
 
-SMALL_STUDY = """
+# A small search space (two sliCQT scales and short STFTs) that the tests' studies share.
+SMALL_SPACE = """
 [space]
 scales = ["bark", "mel"]
 bins = [12, 100]
 fmin = [40.0, 120.0]
 stft_n_fft = [1024, 2048]
-[clips]
+"""
+
+SMALL_STUDY = SMALL_SPACE + """[clips]
 n_clips = 1
 seconds = 2.0
 max_tracks = 1

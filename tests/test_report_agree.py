@@ -13,16 +13,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import SMALL_SPACE
 from tfselect.report.columns import trial_metrics
 from tfselect.search.study import REFERENCES
 
-STUDY = """
-[space]
-scales = ["bark", "mel"]
-bins = [12, 100]
-fmin = [40.0, 120.0]
-stft_n_fft = [1024, 2048]
-[clips]
+STUDY = SMALL_SPACE + """[clips]
 n_clips = 3
 seconds = 1.0
 metric_clips = 4

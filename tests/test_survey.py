@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from tests.conftest import one_line_error
+from tests.conftest import SMALL_SPACE, one_line_error
 from tfselect.cli import app
 from tfselect.report import survey as rs
 from tfselect.search import survey as ss
@@ -22,13 +22,7 @@ from tfselect.search.config import load_config
 from tfselect.search.space import SearchSpace
 from tfselect.transforms import TransformSpec
 
-TINY = """
-[space]
-scales = ["bark", "mel"]
-bins = [12, 100]
-fmin = [40.0, 120.0]
-stft_n_fft = [1024, 2048]
-[clips]
+TINY = SMALL_SPACE + """[clips]
 n_clips = 1
 seconds = 1.0
 max_tracks = 3
