@@ -108,7 +108,7 @@ def main() -> None:
                 rows.append(row)
             if len(screens) > 1:
                 _screen_verdict([r for r in rows if r["target"] == target
-                                 and r["confirm"] == setting], test_tracks)  # fmt: skip
+                                 and r["confirm"] == setting])  # fmt: skip
     for setting, k in [(c, k) for c in args.confirm.split(",") for k in screens]:
         mine = [r for r in rows if r["confirm"] == setting and r["screen"] == k]
         led = [r for r in mine if r["lead"] == r["lead"]]  # a lead exists (not NaN)
@@ -193,18 +193,15 @@ def _one(url, root, cfg, target, setting, test_tracks, args, screen=0, timeout=N
     return row
 
 
-def _screen_verdict(rows: list[dict], test_tracks) -> None:
+def _screen_verdict(rows: list[dict]) -> None:
     """Each screened search's pick against the unscreened one's on the test tracks (verify's
     paired statistics: mean per-track difference, bootstrap interval, tracks won)."""
     base = next(r for r in rows if r["screen"] == 0)
     for r in rows:
         if r["screen"] == 0:
             continue
+        # A pick is a complete candidate or a reference of its study: both were scored.
         values = {**base["values"], **r["values"]}
-        missing = [p for p in (r["pick"], base["pick"]) if p not in values]
-        if missing:  # a pick that is no complete candidate of either study: score it
-            plan = Plan(r["target"], r["objective"], missing[0], "best", {})
-            values |= track_values([plan], test_tracks)[r["target"]]
         plan = Plan(r["target"], r["objective"], r["pick"], "screened",
                     {"unscreened": base["pick"]})  # fmt: skip
         c = compare(plan, values)[0]

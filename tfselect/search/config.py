@@ -71,6 +71,10 @@ class ClipConfig:
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def pool_dict(self) -> dict[str, Any]:
+        """:meth:`as_dict` without the confirmation split's fields: what draws the pool."""
+        return {k: v for k, v in self.as_dict().items() if k not in CONFIRM_KEYS}
+
 
 @dataclass(frozen=True)
 class SearchSettings:

@@ -39,7 +39,7 @@ from tfselect.audio.dataset import resolve_root
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, TfselectError
 from tfselect.search import stale
-from tfselect.search.config import CONFIRM_KEYS, StudyConfig
+from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import Objectives, parse_objectives, trial_metrics
 from tfselect.search.ranking import best_trial, complete_trials, direction_sign
 from tfselect.search.storage import open_storage
@@ -317,7 +317,7 @@ def run_search(
         # Its clips were drawn before the confirmation split existed: it keeps racing on
         # every clip of its pool, as it was made.
         cfg = replace(cfg, clips=replace(cfg.clips, confirm=0.0))
-        clip_tag = {k: v for k, v in clip_tag.items() if k not in CONFIRM_KEYS}
+        clip_tag = cfg.clips.pool_dict()
     tags = StudyTags(
         target=target,
         objective=objectives.text,

@@ -35,7 +35,7 @@ import numpy as np
 from tfselect.audio.targets import check_target
 from tfselect.errors import Interrupted, SpecError, TfselectError
 from tfselect.search import stale
-from tfselect.search.config import CONFIRM_KEYS, StudyConfig
+from tfselect.search.config import StudyConfig
 from tfselect.search.objectives import parse_objectives
 from tfselect.search.space import SearchSpace
 from tfselect.search.study import REFERENCES, StudyTags, earlier_result, open_study
@@ -279,7 +279,7 @@ def run_survey(
     check_target(data_root, target, cfg.targets)
     # No racing, so no confirmation split: its keys stay out of the tag, and a survey resumes
     # whatever the config says of them (surveys made before the split existed included).
-    clips_tag = {k: v for k, v in cfg.clips.as_dict().items() if k not in CONFIRM_KEYS}
+    clips_tag = cfg.clips.pool_dict()
     clips_tag |= {"seed": cfg.search.seed, "survey": candidates}
     if cfg.targets is not None:
         clips_tag["targets"] = cfg.targets.as_dict()
