@@ -12,6 +12,7 @@ import soundfile as sf
 import torch
 
 from tfselect.audio.dataset import discover
+from tfselect.audio.synthesis import synthesize_track
 from tfselect.demix.deoverlap import (
     MODEL,
     ClipSource,
@@ -169,6 +170,50 @@ def test_clip_batches_differ_between_steps_and_match_across_instances(tracks) ->
     assert not torch.equal(x0, ClipSource(tracks, 0.1, seed=4, synthetic=0.0).batch(0, 4))
     for clip in x0:  # each clip is a gain in [0.1, 1] times a chunk of one source of one track
         assert 0 < float(clip.abs().max()) <= 1.0
+
+
+def _synthetic_clip_by_definition(seed: int, step: int, index: int, n: int, songs: int,
+                                  cache: dict) -> np.ndarray:
+    """The documented draw without a corpus: gain in [0.1, 1]; then coloured noise (one of
+    three kinds) or a chunk of one source of one of ``songs`` demo songs of max(12 s, 2 clips)."""
+    rng = np.random.default_rng([seed, step, index])
+    gain = np.float32(rng.uniform(0.1, 1.0))
+    # no corpus: no synthetic-or-corpus draw
+    if int(rng.integers(3)) == 0:
+        x = np.fft.rfft(rng.standard_normal((2, n)))
+        x = np.fft.irfft(x * np.maximum(np.arange(x.shape[-1]), 1.0) ** -rng.uniform(0, 1), n=n)
+        return (gain * 0.1 * x / (x.std() + 1e-12)).astype(np.float32)
+    k = int(rng.integers(songs))
+    if k not in cache:
+        cache[k] = synthesize_track(seed + 7919, k, max(12.0, 2 * n / 44100))[1]
+    names = list(cache[k])
+    a = cache[k][names[int(rng.integers(len(names)))]]
+    start = int(rng.integers(a.shape[1] - n + 1))
+    return gain * a[:, start : start + n]
+
+
+def test_synthetic_clips_follow_their_definition() -> None:
+    source, cache = ClipSource([], 0.1, seed=5, synthetic=1.0, songs=3), {}
+    kinds = set()
+    for step in range(6):
+        batch = source.batch(step, 3)
+        assert batch.shape == (3, 2, 4410) and batch.dtype == torch.float32
+        for i in range(3):
+            ref = _synthetic_clip_by_definition(5, step, i, 4410, 3, cache)
+            np.testing.assert_array_equal(batch[i].numpy(), ref)
+            kinds.add(float(np.abs(ref).max()) > 0 and ref.std() > 0)
+    assert len(cache) == 3  # every song drawn, so both branches ran
+    assert kinds == {True}
+
+
+def test_deoverlap_is_the_network_applied_to_the_overlap_add() -> None:
+    net = DeOverlapNet(DeOverlapConfig(SPEC, bins_radius=1, frames_radius=1, max_frames=20))
+    with torch.no_grad():
+        for w in net.weights:
+            w.copy_(0.01 * torch.randn(w.shape))
+    C = net.transform(torch.randn(1, 2, 8000, generator=torch.Generator().manual_seed(0)))
+    for got, want in zip(net.deoverlap(C), net(net.overlap.ola(C)), strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
 def test_training_steps_each_fit_their_own_batch(tracks, tmp_path: Path) -> None:

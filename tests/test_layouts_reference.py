@@ -314,6 +314,9 @@ def test_covers_mixture_by_construction_only(tmp_path: Path, wav_track) -> None:
     assert not covers_mixture(b, every)  # a shipped mixture may hold more than its stems
     keep_all = TargetMap.from_dict({"voice": "vocals", "band": ["guitar", "piano"]})
     leave_out = TargetMap.from_dict({"voice": "vocals", "gtr": "guitar"})
+    # the file form: one list per target, read back to the same map
+    assert keep_all.as_dict() == {"voice": ["vocals"], "band": ["guitar", "piano"]}
+    assert TargetMap.from_dict(keep_all.as_dict()) == keep_all
     (a_all, _) = apply_target_map([a, b], keep_all, tmp_path)
     (a_part, _) = apply_target_map([a, b], leave_out, tmp_path)
     assert covers_mixture(a_all, ("voice", "band"))
