@@ -279,6 +279,76 @@ def test_default_root_build_is_atomic_under_races(tiny_default_corpus: Path) -> 
     assert [p.name for p in tiny_default_corpus.parent.iterdir()] == [tiny_default_corpus.name]
 
 
+def test_cache_dir_is_the_variable_else_the_home_cache(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TFSELECT_CACHE", "~/elsewhere")
+    assert demo.cache_dir() == tmp_path / "home" / "elsewhere"
+    home_cache = tmp_path / "home" / ".cache" / "tfselect"
+    monkeypatch.setenv("TFSELECT_CACHE", "  ")  # blank counts as unset
+    assert demo.cache_dir() == home_cache
+    monkeypatch.delenv("TFSELECT_CACHE")
+    assert demo.cache_dir() == home_cache
+    assert demo.demo_path() == home_cache / f"demo-{demo.DEMO_VERSION}"
+
+
+def _recording_writer(monkeypatch, calls: list, before=None) -> None:
+    """Replace the corpus writer by the real one at a tenth of the size, recording each call
+    (folder, sizes asked for); ``before(folder)`` runs first, as another process would."""
+    real = demo.write_demo_corpus
+
+    def write(folder: Path, **sizes) -> None:
+        calls.append((folder, sizes))
+        if before is not None:
+            before(folder)
+        real(folder, tracks=1, seconds=1.0, test_tracks=1)
+
+    monkeypatch.setattr(demo, "write_demo_corpus", write)
+
+
+def test_default_corpus_is_written_beside_its_place_then_renamed(monkeypatch, tmp_path: Path,
+                                                                 caplog) -> None:
+    monkeypatch.setenv("TFSELECT_CACHE", str(tmp_path / "a" / "b"))  # parents made too
+    calls: list = []
+    _recording_writer(monkeypatch, calls)
+    caplog.set_level("WARNING", logger="tfselect")
+    final = demo.demo_path()
+    assert demo.demo_root() == final
+    ((folder, sizes),) = calls
+    assert folder.parent == final.parent and folder.name.startswith(f".demo-{demo.DEMO_VERSION}-")
+    assert sizes == {"tracks": demo.DEFAULT_TRACKS, "seconds": demo.DEFAULT_SECONDS,
+                     "test_tracks": demo.DEFAULT_TEST_TRACKS}  # fmt: skip
+    assert f"building the demo corpus in {final} (once)" in caplog.text
+    assert (final.stat().st_mode & 0o777) == 0o755  # shared caches stay readable
+    assert [p.name for p in final.parent.iterdir()] == [final.name]
+    shutil.rmtree(final)  # the cache folder exists now: building again is no error
+    assert demo.demo_root() == final and len(calls) == 2
+
+
+def test_losing_the_race_keeps_the_winners_corpus(monkeypatch, isolated_env) -> None:
+    final, real = demo.demo_path(), demo.write_demo_corpus
+
+    def winner(_: Path) -> None:  # another process finishes first
+        real(final, tracks=1, seconds=1.0, test_tracks=1)
+        (final / "winner").touch()
+
+    _recording_writer(monkeypatch, [], before=winner)
+    assert demo.demo_root() == final
+    assert (final / "winner").is_file()  # the winner's corpus, not ours
+    assert [p.name for p in final.parent.iterdir()] == [final.name]  # our copy is gone
+
+
+def test_a_folder_in_the_way_is_one_clear_error(monkeypatch, isolated_env) -> None:
+    final = demo.demo_path()
+    final.mkdir(parents=True)
+    (final / "notes.txt").write_text("mine")
+    _recording_writer(monkeypatch, [])
+    with pytest.raises(TfselectError, match=r"demo-.* exists but is not a complete demo "
+                                            r"corpus: delete it"):  # fmt: skip
+        demo.demo_root()
+    assert [p.name for p in final.parent.iterdir()] == [final.name]  # no copy left behind
+    assert [p.name for p in final.iterdir()] == ["notes.txt"]  # and the user's file kept
+
+
 # ----------------------------------------------------------------------------- CLI
 
 

@@ -814,3 +814,26 @@ def test_studies_of_one_target_on_two_corpora_are_not_compared(tmp_path):
     # A study that recorded no root is not checked; one named study is one corpus.
     assert len(best_frame([studies[0], studies[2]])) == 1
     assert best_choice(url, "vocals", "vocals").study == "vocals"
+
+
+@pytest.mark.parametrize("fields, units", [
+    ({"n_tracks": 10, "n_paired": 30}, " over 10 tracks (30 clips)"),
+    ({"n_tracks": 1, "n_paired": 1}, " over 1 track (1 clip)"),
+    ({"n_tracks": 8, "n_paired": 24, "stage": "confirmation", "race_diff": 0.123},
+     " over 8 held-out tracks (24 clips); the race said +0.12"),
+    ({"n_tracks": 8, "n_paired": 24, "stage": "confirmation"},
+     " over 8 held-out tracks (24 clips)"),  # no race lead known
+    ({"n_tracks": 8, "n_paired": 24, "race_diff": 0.5}, " over 8 tracks (24 clips)"),
+    ({"n_tracks": 2, "n_paired": None}, " over 2 tracks (0 clips)"),
+    ({"n_paired": 30}, " over 30 clips"),
+    ({"n_paired": 1}, " over 1 clip"),
+    ({}, ""),
+])  # fmt: skip
+def test_the_units_behind_a_choices_statistics(fields: dict, units: str) -> None:
+    from tfselect.report.best import Choice
+
+    c = Choice(spec="a", study="s", value=0.0, best_spec="a", reference="stft",
+               reference_spec="b", diff=0.25, ci_low=0.1, ci_high=0.4, p_value=0.01,
+               verdict="better", **fields)  # fmt: skip
+    assert c.sentence() == (f"best a is better than the reference b "
+                            f"(+0.25 [+0.10, +0.40], p=0.01{units})")  # fmt: skip
