@@ -230,3 +230,21 @@ def test_cli_demo_data(tmp_path: Path) -> None:
         f"tfselect: error: {tmp_path / 'd' / 'train'} already exists: choose an empty --out "
         "folder or delete it first"
     ]
+
+
+def test_the_demo_signal_is_pinned_to_its_version() -> None:
+    """Any change to the synthesis changes this fingerprint; it must come with a new
+    DEMO_VERSION (cached corpora are keyed on it) and a regenerated fingerprint."""
+    from demo_fingerprint import FILE, fingerprint
+
+    want, got = json.loads(FILE.read_text()), fingerprint()
+    assert got["version"] == want["version"], (
+        "DEMO_VERSION changed: regenerate with `python tests/demo_fingerprint.py`")
+    for g, w in zip(got["songs"], want["songs"], strict=True):
+        assert g["name"] == w["name"] and list(g["stems"]) == list(w["stems"])
+        for stem, ref in w["stems"].items():
+            where = f"{w['name']}/{stem}: the synthesis changed; bump DEMO_VERSION"
+            np.testing.assert_allclose(g["stems"][stem]["energy"], ref["energy"],
+                                       rtol=1e-7, atol=1e-9, err_msg=where)  # fmt: skip
+            np.testing.assert_allclose(g["stems"][stem]["samples"], ref["samples"],
+                                       rtol=1e-6, atol=1e-7, err_msg=where)  # fmt: skip

@@ -19,6 +19,7 @@ from tfselect.demix.deoverlap import (
     DeOverlapConfig,
     DeOverlapNet,
     TrainSettings,
+    deoverlap_models,
     load_net,
     patches,
     save_model,
@@ -249,3 +250,31 @@ def test_loading_keeps_only_the_neighbourhood(tmp_path: Path) -> None:
         if w.numel():
             assert not w[~mask].any()
             torch.testing.assert_close(w[mask], full[mask], rtol=0, atol=0)
+
+
+def test_deoverlap_models_pairs_each_ragged_branch_with_one_model(tmp_path: Path) -> None:
+    from tfselect.errors import TfselectError
+
+    stft, ragged = "stft:n_fft=4096,hop=1024", "slicqt:scale=bark,bins=12,fmin=60,fmax=22050"
+    matrix = f"{ragged},form=zeropad"
+
+    def refused(mode: str, dirs: list, specs: dict) -> str:
+        with pytest.raises(TfselectError) as err:
+            deoverlap_models(mode, dirs, specs)
+        return str(err.value)
+
+    assert refused("auto", [], {"a": ragged}) == "--deoverlap must be none or learned, got 'auto'"
+    assert deoverlap_models("none", [], {"a": ragged}) == {}
+    assert refused("none", [tmp_path], {"a": ragged}) == (
+        "--deoverlap-model needs --deoverlap learned")
+    assert refused("learned", [], {"a": matrix, "b": stft, "c": matrix}) == (
+        "--deoverlap learned needs a branch on a ragged sliCQT; these are all matrix forms: "
+        f"{matrix}, {stft}")
+    for specs in ({"a": ragged, "b": stft}, {"a": f"ens:{stft}+{ragged}"}):  # members too
+        assert refused("learned", [], specs) == (
+            f"--deoverlap learned: no --deoverlap-model for {ragged}; train one with "
+            f"`tfselect deoverlap train --transform {ragged} --out DIR`")
+    save_model(DeOverlapNet(DeOverlapConfig(ragged)), tmp_path / "dn" / MODEL)
+    nets = deoverlap_models("learned", [tmp_path / "dn"], {"a": f"ens:{stft}+{ragged}"})
+    assert list(nets) == [ragged] and nets[ragged]["source"] == str(tmp_path / "dn")
+    assert nets[ragged]["spec"] == ragged

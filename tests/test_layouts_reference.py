@@ -327,6 +327,64 @@ def test_covers_mixture_by_construction_only(tmp_path: Path, wav_track) -> None:
     assert not covers_mixture(song, ("vocals", "drums", "bass"))
 
 
+@pytest.mark.parametrize("data, message", [
+    ({}, "map.toml: [targets] must map target names to stem names"),
+    (["vocals"], "map.toml: [targets] must map target names to stem names"),
+    ({"voice": []}, "map.toml: targets.voice must be a stem name or a list of stem names"),
+    ({"voice": ["vocals", ""]}, "targets.voice must be a stem name or a list of stem names"),
+    ({"voice": ["vocals", 3]}, "targets.voice must be a stem name or a list of stem names"),
+    ({"voice": 3}, "targets.voice must be a stem name or a list of stem names"),
+])  # fmt: skip
+def test_a_bad_target_map_is_refused_by_name(data, message: str) -> None:
+    from tfselect.errors import TfselectError
+
+    with pytest.raises(TfselectError) as err:
+        TargetMap.from_dict(data, "map.toml")
+    assert str(err.value) == message or str(err.value) == f"map.toml: {message}"
+
+
+def test_a_mapped_musdb_track_keeps_its_shipped_mixture(tmp_path: Path, wav_track) -> None:
+    """Regrouping MUSDB stems keeps mixture.wav as the mixture: it may hold more than the
+    stems (here a quiet extra), so the mixture is read from the file, never summed."""
+    folder = wav_track(tmp_path, "train", "Song", seconds=N / SR)
+    mix = sf.read(str(folder / "mixture.wav"), dtype="float32")[0]
+    extra = (mix + 0.01 * np.random.default_rng(1).standard_normal(mix.shape)).astype(np.float32)
+    sf.write(str(folder / "mixture.wav"), extra, SR, subtype="FLOAT")
+    (song,) = discover(tmp_path)
+    (mapped,) = apply_target_map([song], TargetMap.from_dict({"voice": "vocals"}), tmp_path)
+    assert mapped.has_mixture and mapped.mixture == (folder / "mixture.wav",)
+    assert not covers_mixture(mapped, ("voice",))
+    got = read_segment(mapped, ("mixture", "voice"), 0, N)
+    np.testing.assert_array_equal(got["mixture"], extra.T)
+    np.testing.assert_array_equal(got["voice"], sf.read(str(folder / "vocals.wav"),
+                                                        dtype="float32")[0].T)  # fmt: skip
+
+
+def test_a_mapped_stem_one_track_lacks_is_silence_there(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    a_vox = _write(tmp_path / "train" / "a" / "vocals.wav", _noise(rng))
+    a_gtr = _write(tmp_path / "train" / "a" / "guitar.wav", _noise(rng))
+    b_vox = _write(tmp_path / "train" / "b" / "vocals.wav", _noise(rng))
+    a, b = apply_target_map(discover(tmp_path), TargetMap.from_dict({"voice": "vocals",
+                                                                      "gtr": "guitar"}),
+                            tmp_path)  # fmt: skip
+    assert dict(b.stems)["gtr"] == ()
+    _assert_every_source(a, {"mixture": _sum64([a_vox, a_gtr]), "voice": a_vox, "gtr": a_gtr})
+    _assert_every_source(b, {"mixture": b_vox, "voice": b_vox,
+                             "gtr": np.zeros((2, N), np.float32)})  # fmt: skip
+
+
+def test_target_maps_refuse_stem_files(tmp_path: Path) -> None:
+    from tfselect.audio.track import Track
+    from tfselect.errors import DatasetError
+
+    track = Track(name="Song", subset="train", path=tmp_path / "Song.stem.mp4")
+    with pytest.raises(DatasetError) as err:
+        apply_target_map([track], TargetMap.from_dict({"voice": "vocals"}), tmp_path)
+    assert str(err.value) == (f"{tmp_path / 'Song.stem.mp4'}: target maps need stems as "
+                              f"separate files (MUSDB18-HQ WAVs, not .stem.mp4)")  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- MoisesDB metadata
 
 
