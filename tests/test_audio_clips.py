@@ -119,6 +119,15 @@ def test_is_silent() -> None:
     assert not is_silent(ref, np.zeros_like(ref))  # a sound against a silent reference
     assert is_silent(np.full(100, 1e-4))  # -80 dBFS
     assert not is_silent(np.full(100, 0.1))  # -20 dBFS
+    # the edges: an energy of exactly 1, one sample just on the level, a quiet mixture
+    assert not is_silent(np.array([[1.0, 0.0]]))  # -3 dBFS
+    assert not is_silent(np.array([1e-3]), threshold_db=-61.0)  # -60 dBFS, one sample
+    quiet = 0.01 * ref
+    assert not is_silent(quiet * 10 ** (-50 / 20), quiet)  # relative to the mixture's energy
+    # PCM integers are measured in float64, as floats are (their squares overflow int16)
+    pcm = np.clip(20000 * ref, -32767, 32767).astype(np.int16)
+    assert not is_silent((pcm // 100).astype(np.int16), pcm, threshold_db=-41.0)  # -40 dB
+    assert is_silent((pcm // 100).astype(np.int16), pcm, threshold_db=-39.0)
 
 
 def test_clips_fixture(clips) -> None:

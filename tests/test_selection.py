@@ -8,6 +8,8 @@ mutate` runs this file against the selection modules.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import optuna
 import pytest
@@ -175,7 +177,8 @@ def test_read_best_errors(tmp_path):
         read_best(tmp_path / "best.csv")
     p = tmp_path / "best.csv"
     p.write_text("target,spec\nvocals,stft:n_fft=1024,hop=256\n")
-    with pytest.raises(TfselectError, match="no column 'objective'"):
+    with pytest.raises(TfselectError,
+                       match=r"best\.csv: not a best\.csv \(no column 'objective'\)"):
         read_best(p)
     p.write_text(
         "target,objective,candidate,spec,value\n"
@@ -837,3 +840,22 @@ def test_the_units_behind_a_choices_statistics(fields: dict, units: str) -> None
                verdict="better", **fields)  # fmt: skip
     assert c.sentence() == (f"best a is better than the reference b "
                             f"(+0.25 [+0.10, +0.40], p=0.01{units})")  # fmt: skip
+
+
+def test_a_best_rows_verdict_in_words() -> None:
+    from types import SimpleNamespace as Row
+
+    from tfselect.report.best import row_verdict
+
+    assert row_verdict(Row()) == ""  # no verdict column
+    assert row_verdict(Row(verdict=math.nan, versus="stft")) == ""  # an empty cell
+    assert row_verdict(Row(verdict="better")) == "better"  # no versus column
+    assert row_verdict(Row(verdict="better", versus=math.nan)) == "better"
+    assert row_verdict(Row(verdict="reference", versus="stft")) == "reference"
+    assert row_verdict(Row(verdict="better", versus="stft")) == "better than stft"
+    assert row_verdict(Row(verdict="worse", versus="best", candidate="stft")) == "worse than best"
+    assert row_verdict(Row(verdict="not distinguishable", versus="best")) == (
+        "not distinguishable from best")
+    # a file written before each row spoke for itself: the best's verdict on a reference row
+    assert row_verdict(Row(verdict="better", versus="stft", candidate="stft")) == (
+        "best is better than this")
