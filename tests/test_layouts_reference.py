@@ -341,6 +341,8 @@ def test_a_bad_target_map_is_refused_by_name(data, message: str) -> None:
     with pytest.raises(TfselectError) as err:
         TargetMap.from_dict(data, "map.toml")
     assert str(err.value) == message or str(err.value) == f"map.toml: {message}"
+    with pytest.raises(TfselectError, match="^target map: "):  # the default origin
+        TargetMap.from_dict(data)
 
 
 def test_a_mapped_musdb_track_keeps_its_shipped_mixture(tmp_path: Path, wav_track) -> None:
