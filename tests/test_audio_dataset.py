@@ -170,6 +170,84 @@ def test_stem_mp4_through_musdb(tmp_path: Path) -> None:
         load_track(broken)
 
 
+def test_stem_mp4_segments_match_a_whole_decode(tmp_path: Path) -> None:
+    """Every source of a segment (start, middle, the very end) equals the same samples of
+    stempeg's decode of the whole file, to one 16-bit step: the seek, the length fix and
+    the stream order are right."""
+    import stempeg
+
+    (tmp_path / "train").mkdir()
+    shutil.copy(stempeg.example_stem_path(), tmp_path / "train" / "Falcon.stem.mp4")
+    (falcon,) = discover(tmp_path)
+    whole = stempeg.read_stems(str(falcon.path), dtype=np.float32)[0]  # (5, samples, 2)
+    n = whole.shape[1]
+    for offset, frames in [(0, 4410), (44100, 22050), (n - 1000, 1000)]:
+        got = dataset.read_segment(falcon, None, offset, frames)
+        assert list(got) == list(dataset.SOURCES)
+        for source, x in got.items():
+            ref = whole[dataset.STEM_IDS[source], offset : offset + frames].T
+            assert x.shape == (2, frames) and x.dtype == np.float32
+            np.testing.assert_allclose(x, ref, rtol=0, atol=2.0**-15, err_msg=source)
+
+
+class _FakeMultiTrack:
+    """musdb's MultiTrack as _read_stem_file uses it: records how it was opened and the
+    segment asked for, and decodes ``short`` samples fewer than asked (as a decoder that
+    rounds its seek may)."""
+
+    opened: list = []
+    streams, short, fail, channels = 5, 3, None, 2
+
+    def __init__(self, **kwargs) -> None:
+        self.opened.append(kwargs)
+        self.info = type("Info", (), {"nb_audio_streams": self.streams})()
+        self.chunk_start = self.chunk_duration = None
+
+    @property
+    def stems(self) -> np.ndarray:
+        if self.fail is not None:
+            raise self.fail
+        n = round(self.chunk_duration * 44100) - self.short
+        start = round(self.chunk_start * 44100)
+        ramp = (start + np.arange(n))[None, :, None] / 1e6  # sample k holds k/1e6
+        return np.concatenate([ramp * (i + 1) for i in range(5)], 0).repeat(self.channels, 2)
+
+
+def test_stem_file_reader_opens_seeks_and_fixes_the_length(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    import musdb.audio_classes
+
+    monkeypatch.setattr(musdb.audio_classes, "MultiTrack", _FakeMultiTrack)
+    monkeypatch.setattr(_FakeMultiTrack, "opened", [])
+    track = Track(name="Song", subset="test", path=tmp_path / "Song.stem.mp4")
+    got = dataset._read_stem_file(track, ("vocals", "mixture"), 4410, 100)
+    assert _FakeMultiTrack.opened == [{"path": str(track.path), "name": "Song", "subset": "test",
+                                       "stem_id": 0, "is_wav": False}]  # fmt: skip
+    want = (4410 + np.arange(97)) / 1e6
+    for source, scale in (("vocals", 5), ("mixture", 1)):  # stream order of STEM_IDS
+        x = got[source]
+        assert x.shape == (2, 100) and x.dtype == np.float32
+        np.testing.assert_allclose(x[:, :97], np.float32(scale * want)[None].repeat(2, 0))
+        assert not x[:, 97:].any()  # padded at the end with silence
+    monkeypatch.setattr(_FakeMultiTrack, "short", -2)  # a decoder giving more: cut
+    x = dataset._read_stem_file(track, ("vocals",), 4410, 100)["vocals"]
+    np.testing.assert_allclose(x, np.float32(5 * (4410 + np.arange(100)) / 1e6)[None].repeat(2, 0))
+    monkeypatch.setattr(_FakeMultiTrack, "channels", 3)
+    with pytest.raises(DatasetError, match=r"Song\.stem\.mp4: 3 channels, expected mono or stereo"):
+        dataset._read_stem_file(track, ("vocals",), 0, 10)
+    monkeypatch.setattr(_FakeMultiTrack, "channels", 2)
+    monkeypatch.setattr(_FakeMultiTrack, "streams", 2)
+    with pytest.raises(DatasetError) as err:
+        dataset._read_stem_file(track, ("vocals",), 0, 10)
+    assert str(err.value) == (f"{track.path}: 2 audio streams, a MUSDB18 stem file has 5 "
+                              "(mixture, drums, bass, other, vocals)")  # fmt: skip
+    monkeypatch.setattr(_FakeMultiTrack, "streams", 5)
+    monkeypatch.setattr(_FakeMultiTrack, "fail", OSError("ffmpeg said no"))
+    with pytest.raises(DatasetError) as err:
+        dataset._read_stem_file(track, ("vocals",), 0, 10)
+    assert str(err.value) == f"{track.path}: cannot decode stem file (ffmpeg said no)"
+
+
 # ----------------------------------------------------------------------------- splits
 
 
