@@ -140,3 +140,70 @@ def test_a_clip_shorter_than_one_sample_is_refused(demo_root: Path) -> None:
     # rounding 1e-6 s to 0 samples must not silently mean "whole tracks"
     with pytest.raises(TfselectError, match="shorter than one sample"):
         sample_clips(demo_root, subset="valid", n_clips=1, seconds=1e-6)
+
+
+# ----------------------------------------------------------------------------- edges
+
+
+def test_defaults_are_ten_seconds_with_seed_zero(tmp_path: Path, wav_track) -> None:
+    wav_track(tmp_path, "train", "Long", seconds=10.5)
+    (clip,) = sample_clips(tmp_path, "train", n_clips=1)
+    assert clip.length == 441000 and clip.mixture.shape == (2, 441000)
+    (same,) = sample_clips(tmp_path, "train", n_clips=1, seconds=10.0, seed=0)
+    assert same.start == clip.start
+    starts = {sample_clips(tmp_path, "train", n_clips=1, seed=s)[0].start for s in range(1, 6)}
+    assert starts - {clip.start}  # another seed, other starts
+
+
+def test_one_sample_clips_are_allowed(tmp_path: Path, wav_track) -> None:
+    wav_track(tmp_path, "train", "A")
+    clips = sample_clips(tmp_path, "train", n_clips=3, seconds=1 / 44100)
+    assert [c.mixture.shape for c in clips] == [(2, 1)] * 3
+
+
+def test_track_seed_reads_a_non_utf8_name_by_its_bytes() -> None:
+    import zlib
+
+    from tfselect.audio.clips import _track_rng
+
+    name = b"Caf\xe9".decode("utf-8", "surrogateescape")  # a Latin-1 folder name
+    want = np.random.default_rng([7, zlib.crc32(b"Caf\xe9")]).integers(1 << 30)
+    assert _track_rng(7, name).integers(1 << 30) == want
+
+
+def test_whole_tracks_skip_a_target_silent_relative_to_its_mixture(tmp_path: Path, wav_track,
+                                                                   caplog) -> None:
+    """Whole-track mode measures the target against its own (here quiet) mixture, with the
+    threshold given: -30 dB vocals pass at -40, not at -20; absolute levels do not count."""
+    import soundfile as sf
+
+    for name in ("A", "B"):
+        folder = wav_track(tmp_path, "test", name, seconds=0.2, seed=ord(name))
+        stems = {s: sf.read(str(folder / f"{s}.wav"), dtype="float32")[0] * 1e-3
+                 for s in ("drums", "bass", "other")}  # fmt: skip
+        stems["vocals"] = stems["drums"] * 10 ** (-30 / 20)  # about -100 dBFS
+        for s, x in stems.items():
+            sf.write(str(folder / f"{s}.wav"), x, 44100, subtype="FLOAT")
+        sf.write(str(folder / "mixture.wav"), sum(stems.values()), 44100, subtype="FLOAT")
+    caplog.set_level("INFO", logger="tfselect")
+    kept = sample_clips(tmp_path, "test", seconds=0, target="vocals", skip_silent=True,
+                        silence_db=-40.0)  # fmt: skip
+    assert [c.track for c in kept] == ["A", "B"]
+    with pytest.raises(DatasetError):
+        sample_clips(tmp_path, "test", seconds=0, target="vocals", skip_silent=True,
+                     silence_db=-20.0)  # fmt: skip
+    assert "skipping track A: vocals is silent" in caplog.messages
+    assert "skipping track B: vocals is silent" in caplog.messages
+
+
+def test_bad_targets_are_named(tmp_path: Path, wav_track) -> None:
+    from tfselect.audio.targets import TargetMap
+
+    wav_track(tmp_path, "train", "A")
+    with pytest.raises(TfselectError) as err:
+        sample_clips(tmp_path, "train", skip_silent=True)
+    assert str(err.value) == "skipping silent clips needs a target"
+    with pytest.raises(TfselectError) as err:  # the targets after the map are listed
+        sample_clips(tmp_path, "train", seconds=0.1, target="vocals",
+                     target_map=TargetMap.from_dict({"voice": "vocals"}))  # fmt: skip
+    assert str(err.value) == f"unknown target 'vocals': the dataset at {tmp_path} has voice"
