@@ -194,6 +194,12 @@ def test_whole_tracks_skip_a_target_silent_relative_to_its_mixture(tmp_path: Pat
                      silence_db=-20.0)  # fmt: skip
     assert "skipping track A: vocals is silent" in caplog.messages
     assert "skipping track B: vocals is silent" in caplog.messages
+    # clips, measured the same way
+    assert len(sample_clips(tmp_path, "test", n_clips=2, seconds=0.05, target="vocals",
+                            skip_silent=True, silence_db=-40.0)) == 4  # fmt: skip
+    with pytest.raises(DatasetError, match="all below -20 dB relative to the mixture"):
+        sample_clips(tmp_path, "test", n_clips=2, seconds=0.05, target="vocals",
+                     skip_silent=True, silence_db=-20.0)  # fmt: skip
 
 
 def test_bad_targets_are_named(tmp_path: Path, wav_track) -> None:
@@ -207,3 +213,30 @@ def test_bad_targets_are_named(tmp_path: Path, wav_track) -> None:
         sample_clips(tmp_path, "train", seconds=0.1, target="vocals",
                      target_map=TargetMap.from_dict({"voice": "vocals"}))  # fmt: skip
     assert str(err.value) == f"unknown target 'vocals': the dataset at {tmp_path} has voice"
+
+
+def test_clip_starts_cover_every_position_and_no_more(tmp_path: Path, wav_track) -> None:
+    wav_track(tmp_path, "test", "A", seconds=0.1)
+    (track,) = tracks_for(tmp_path, "test")
+    total = track_length(track)
+    starts = {sample_clips(tmp_path, "test", n_clips=1, seconds=(total - 1) / 44100,
+                           seed=s)[0].start for s in range(24)}  # fmt: skip
+    assert starts == {0, 1}  # two positions, each drawn
+    (whole,) = sample_clips(tmp_path, "test", n_clips=1, seconds=total / 44100)
+    assert whole.start == 0 and whole.length == total  # a clip may be the whole track
+    with pytest.raises(TfselectError) as err:
+        sample_clips(tmp_path, "test", n_clips=1, seconds=(total + 1) / 44100)
+    assert str(err.value) == (f"clips of {(total + 1) / 44100:g} s are longer than track 'A' "
+                              "(0.10 s): choose a shorter duration, or 0 for whole tracks")
+
+
+def test_a_track_without_audible_clips_is_logged_and_others_kept(tmp_path: Path, wav_track,
+                                                                 caplog) -> None:
+    wav_track(tmp_path, "test", "A", overrides={"vocals": {"silent": True}})
+    wav_track(tmp_path, "test", "B", seed=1)
+    caplog.set_level("INFO", logger="tfselect")
+    clips = sample_clips(tmp_path, "test", n_clips=2, seconds=0.05, target="vocals",
+                         skip_silent=True)  # fmt: skip
+    assert [c.track for c in clips] == ["B", "B"]
+    assert [m for m in caplog.messages if "clips have audible" in m] == [
+        "track A: 0 of 2 clips have audible vocals"]  # B found all: nothing said of it
