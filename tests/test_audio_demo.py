@@ -248,3 +248,62 @@ def test_the_demo_signal_is_pinned_to_its_version() -> None:
                                        rtol=1e-7, atol=1e-9, err_msg=where)  # fmt: skip
             np.testing.assert_allclose(g["stems"][stem]["samples"], ref["samples"],
                                        rtol=1e-6, atol=1e-7, err_msg=where)  # fmt: skip
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def test_test_tracks_default_to_a_quarter_at_least_one(tmp_path: Path) -> None:
+    for tracks, test_tracks in ((1, 1), (2, 1), (6, 2)):  # 6/4 = 1.5 rounds to 2
+        out = write_demo_corpus(tmp_path / str(tracks), tracks=tracks, seconds=1.0)
+        assert len(list((out / "test").iterdir())) == test_tracks
+        assert len(list((out / "train").iterdir())) == tracks
+
+
+def test_bad_sizes_and_a_used_folder_are_refused_by_name(tmp_path: Path) -> None:
+    def refused(**kwargs) -> str:
+        with pytest.raises(TfselectError) as err:
+            write_demo_corpus(tmp_path / "c", **kwargs)
+        return str(err.value)
+
+    assert refused(test_tracks=-1) == "number of demo test tracks must be >= 0, got -1"
+    assert refused(seconds=600.5) == "demo track duration must be 1-600 seconds, got 600.5"
+    (tmp_path / "c" / "test").mkdir(parents=True)
+    assert refused() == (f"{tmp_path / 'c' / 'test'} already exists: choose an empty --out "
+                         "folder or delete it first")  # fmt: skip
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_a_corpus_is_staged_beside_its_place_and_renamed(tmp_path: Path, monkeypatch,
+                                                         exists: bool) -> None:
+    """Tracks are written into a hidden ``.demo-partial-*`` folder inside ``out`` (when it
+    exists: the user's folder stays where it is) or beside it, then moved into place."""
+    from tfselect.audio import demo
+
+    out = tmp_path / "a" / "b" / "corpus"  # parents made as needed
+    if exists:
+        out.mkdir(parents=True)
+    staged: list[Path] = []
+    real = demo._write_track
+
+    def write(folder: Path, audio: dict, subtype: str) -> None:
+        staged.append(folder.parent.parent)  # <stage>/<subset>/<track>
+        real(folder, audio, subtype)
+
+    monkeypatch.setattr(demo, "_write_track", write)
+    assert write_demo_corpus(out, tracks=1, seconds=1.0) == out
+    stage = staged[0]
+    assert set(staged) == {stage} and stage.name.startswith(".demo-partial-")
+    assert stage.parent == (out if exists else out.parent)
+    assert not stage.exists()
+    assert sorted(p.name for p in out.iterdir()) == sorted([META_FILE, "test", "train"])
+    assert [p.name for p in out.parent.iterdir()] == ["corpus"]
+
+
+def test_float_wavs_carry_no_peak_chunk(tmp_path: Path) -> None:
+    """The float files hold no PEAK chunk (it records the write time, so two runs of the same
+    seed would differ by bytes)."""
+    out = write_demo_corpus(tmp_path / "c", tracks=1, test_tracks=0, seconds=1.0,
+                            subtype="FLOAT")  # fmt: skip
+    for wav in (out / "train").rglob("*.wav"):
+        assert b"PEAK" not in wav.read_bytes()[:200], wav
