@@ -3,8 +3,9 @@
 Cached demo corpora are keyed on ``DEMO_VERSION`` only, so a change to the synthesis that
 keeps the version would leave users' cached corpora different from fresh ones (and the
 README's numbers irreproducible). The fingerprint — each stem's energy per quarter second
-and a few samples, of two songs of each stem set — is compared with tolerances that a
-different libm or BLAS cannot cross but any changed note, envelope or gain does.
+and a few samples, of two songs of the MUSDB stem set and one of the fine one — is
+compared with tolerances that a different libm or BLAS cannot cross but any changed note,
+envelope or gain does.
 
 Regenerate after a deliberate change (and a new ``DEMO_VERSION``)::
 

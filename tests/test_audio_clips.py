@@ -171,10 +171,12 @@ def test_track_seed_reads_a_non_utf8_name_by_its_bytes() -> None:
     assert _track_rng(7, name).integers(1 << 30) == want
 
 
-def test_whole_tracks_skip_a_target_silent_relative_to_its_mixture(tmp_path: Path, wav_track,
-                                                                   caplog) -> None:
-    """Whole-track mode measures the target against its own (here quiet) mixture, with the
-    threshold given: -30 dB vocals pass at -40, not at -20; absolute levels do not count."""
+def test_silence_is_measured_against_the_mixture_at_the_threshold_given(tmp_path: Path,
+                                                                         wav_track,
+                                                                         caplog) -> None:
+    """Whole tracks and clips alike measure the target against its own (here quiet) mixture,
+    with the threshold given: -30 dB vocals pass at -40, not at -20; absolute levels do not
+    count."""
     import soundfile as sf
 
     for name in ("A", "B"):

@@ -150,12 +150,18 @@ def test_segment_outside_track_and_unknown_source(tmp_path: Path, wav_track) -> 
         load_track(track, ("voice",))
 
 
-def test_stem_mp4_through_musdb(tmp_path: Path) -> None:
-    """A MUSDB18 .stem.mp4 (stempeg's bundled example) is discovered and decoded."""
+def _falcon_root(root: Path) -> Path:
+    """``root`` holding stempeg's bundled example as the train track Falcon.stem.mp4."""
     import stempeg
 
-    (tmp_path / "train").mkdir()
-    shutil.copy(stempeg.example_stem_path(), tmp_path / "train" / "Falcon.stem.mp4")
+    (root / "train").mkdir()
+    shutil.copy(stempeg.example_stem_path(), root / "train" / "Falcon.stem.mp4")
+    return root
+
+
+def test_stem_mp4_through_musdb(tmp_path: Path) -> None:
+    """A MUSDB18 .stem.mp4 (stempeg's bundled example) is discovered and decoded."""
+    _falcon_root(tmp_path)
     (tmp_path / "train" / "Broken.stem.mp4").write_text("not a stem file")
     tracks = discover(tmp_path)
     assert [t.name for t in tracks] == ["Broken", "Falcon"]
@@ -176,9 +182,7 @@ def test_stem_mp4_segments_match_a_whole_decode(tmp_path: Path) -> None:
     the stream order are right."""
     import stempeg
 
-    (tmp_path / "train").mkdir()
-    shutil.copy(stempeg.example_stem_path(), tmp_path / "train" / "Falcon.stem.mp4")
-    (falcon,) = discover(tmp_path)
+    (falcon,) = discover(_falcon_root(tmp_path))
     whole = stempeg.read_stems(str(falcon.path), dtype=np.float32)[0]  # (5, samples, 2)
     n = whole.shape[1]
     for offset, frames in [(0, 4410), (44100, 22050), (n - 1000, 1000)]:

@@ -174,37 +174,38 @@ def test_clip_batches_differ_between_steps_and_match_across_instances(tracks) ->
 
 
 def _synthetic_clip_by_definition(seed: int, step: int, index: int, n: int, songs: int,
-                                  cache: dict) -> np.ndarray:
-    """The documented draw without a corpus: gain in [0.1, 1]; then coloured noise (one of
-    three kinds) or a chunk of one source of one of ``songs`` demo songs of max(12 s, 2 clips)."""
+                                  cache: dict) -> tuple[np.ndarray, str]:
+    """The documented draw without a corpus, and its kind: gain in [0.1, 1]; then coloured
+    noise (one draw in three) or a chunk of one source of one of ``songs`` demo songs of
+    max(12 s, 2 clips)."""
     rng = np.random.default_rng([seed, step, index])
     gain = np.float32(rng.uniform(0.1, 1.0))
     # no corpus: no synthetic-or-corpus draw
     if int(rng.integers(3)) == 0:
         x = np.fft.rfft(rng.standard_normal((2, n)))
         x = np.fft.irfft(x * np.maximum(np.arange(x.shape[-1]), 1.0) ** -rng.uniform(0, 1), n=n)
-        return (gain * 0.1 * x / (x.std() + 1e-12)).astype(np.float32)
+        return (gain * 0.1 * x / (x.std() + 1e-12)).astype(np.float32), "noise"
     k = int(rng.integers(songs))
     if k not in cache:
         cache[k] = synthesize_track(seed + 7919, k, max(12.0, 2 * n / 44100))[1]
     names = list(cache[k])
     a = cache[k][names[int(rng.integers(len(names)))]]
     start = int(rng.integers(a.shape[1] - n + 1))
-    return gain * a[:, start : start + n]
+    return gain * a[:, start : start + n], "song"
 
 
 def test_synthetic_clips_follow_their_definition() -> None:
     source, cache = ClipSource([], 0.1, seed=5, synthetic=1.0, songs=3), {}
-    kinds = set()
+    kinds = []
     for step in range(6):
         batch = source.batch(step, 3)
         assert batch.shape == (3, 2, 4410) and batch.dtype == torch.float32
         for i in range(3):
-            ref = _synthetic_clip_by_definition(5, step, i, 4410, 3, cache)
+            ref, kind = _synthetic_clip_by_definition(5, step, i, 4410, 3, cache)
             np.testing.assert_array_equal(batch[i].numpy(), ref)
-            kinds.add(float(np.abs(ref).max()) > 0 and ref.std() > 0)
-    assert len(cache) == 3  # every song drawn, so both branches ran
-    assert kinds == {True}
+            assert ref.std() > 0  # sound, not silence
+            kinds.append(kind)
+    assert set(kinds) == {"noise", "song"} and len(cache) == 3  # both branches, every song
 
 
 def test_deoverlap_is_the_network_applied_to_the_overlap_add() -> None:
